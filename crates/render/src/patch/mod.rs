@@ -1,0 +1,1 @@
+//! Patches: strategic merge, JSON 6902, and target selection.

@@ -1,0 +1,1 @@
+//! `vars:` and `$(VAR)` substitution.
