@@ -1,3 +1,38 @@
-//! The `fjord` command.
+//! The `fjord` command: a fast GitOps engine for Kubernetes.
+//!
+//! Each sub-command lives in `cmd/`; this file only parses the command line and maps errors to
+//! exit codes. `anyhow` is used here and nowhere else.
 
-fn main() {}
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// fjord: GitOps continuous delivery — render, diff and sync Kubernetes manifests from Git.
+#[derive(Parser, Debug)]
+#[command(name = "fjord", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Render a kustomization or a plain manifest directory to a YAML stream on stdout
+    /// (byte-identical to `kubectl kustomize`).
+    Render(cmd::render::RenderArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => cmd::render::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {}", cmd::chain(&err));
+            ExitCode::from(1)
+        }
+    }
+}

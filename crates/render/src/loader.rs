@@ -41,6 +41,14 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A kustomization names its own directory or an ancestor of it.
+    #[error("cycle detected: '{dir}' is '{root}' or one of its parent directories")]
+    Cycle {
+        /// The directory named.
+        dir: String,
+        /// The kustomization's directory.
+        root: String,
+    },
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("{path}: file is {size} bytes, above the {MAX_FILE_BYTES}-byte limit")]
     TooLarge {
@@ -104,10 +112,22 @@ impl Loader {
         read_limited(&path)
     }
 
-    /// A loader for a sub-directory (a nested kustomization or component). Under
-    /// `LoadRestrictionsRootOnly` the sub-directory must itself be inside this root.
+    /// A loader for another kustomization directory (a base, an overlay's sibling, a
+    /// component). As in kustomize, such a directory may lie outside this root — the load
+    /// restrictor governs files, not bases — but it may not be this root or one of its
+    /// ancestors (that would be a cycle).
     pub fn sub(&self, rel: &str) -> Result<Loader, LoadError> {
-        let path = self.resolve(rel)?;
+        let joined = self.root.join(rel);
+        let path = joined.canonicalize().map_err(|source| LoadError::Read {
+            path: lexical_normalize(&joined).display().to_string(),
+            source,
+        })?;
+        if self.root.starts_with(&path) {
+            return Err(LoadError::Cycle {
+                dir: path.display().to_string(),
+                root: self.root.display().to_string(),
+            });
+        }
         Ok(Loader { root: path, restrictor: self.restrictor })
     }
 }

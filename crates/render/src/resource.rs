@@ -36,14 +36,23 @@ pub struct Resource {
     pub prev_ids: Vec<ResId>,
     /// Set on objects made by a ConfigMap/Secret generator.
     pub generated: Option<Generated>,
-    /// Where the object came from (file path relative to the top kustomization), for errors.
+    /// Where the object came from: its file's path relative to the top kustomization's
+    /// directory (for messages and `buildMetadata: [originAnnotations]`).
     pub origin: String,
+    /// The built-in transformers that ran over it, as (kustomization file relative to the top,
+    /// transformer kind), for `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<(String, &'static str)>,
+    /// The name prefixes added to it, innermost kustomization first (kustomize's
+    /// `internal.config.kubernetes.io/prefixes`); name-reference fixing compares these.
+    pub name_prefixes: Vec<String>,
+    /// The name suffixes added to it, innermost first (`internal.config.kubernetes.io/suffixes`).
+    pub name_suffixes: Vec<String>,
 }
 
 impl Resource {
     /// Wraps an object read from `origin`.
     pub fn new(obj: Node, origin: impl Into<String>) -> Resource {
-        Resource { obj, prev_ids: Vec::new(), generated: None, origin: origin.into() }
+        Resource { obj, prev_ids: Vec::new(), generated: None, origin: origin.into(), transformations: Vec::new(), name_prefixes: Vec::new(), name_suffixes: Vec::new() }
     }
 
     /// The current identity.

@@ -4,7 +4,23 @@
 //! holds the text it was written with and the tag it resolved to, so a transformer can read the
 //! original spelling (an annotation written `0x1F` stays `"0x1F"` when kustomize turns it into a
 //! string) while the emitter can still print numbers and booleans as kustomize does.
+//!
+//! - [`parse_documents`] / [`parse_document`]: text to trees, hardened against hostile input
+//!   (alias bombs, deep nesting, invalid UTF-8, duplicate keys).
+//! - [`emit`] / [`emit_documents`]: trees to the exact bytes `kubectl kustomize` prints.
+//! - [`to_json_value`] / [`from_json_value`] / [`emit_json_list`]: JSON views with the same
+//!   value semantics.
 
+mod decode;
+mod emit;
+mod json;
 mod node;
+mod number;
+mod parse;
+mod resolve;
+mod timestamp;
 
+pub use emit::{emit, emit_documents, EmitError};
+pub use json::{emit_json_list, from_json_value, to_json_value};
 pub use node::{Map, Node, Scalar, Tag};
+pub use parse::{parse_document, parse_documents, ParseError};

@@ -25,6 +25,27 @@ pub enum Tag {
     Binary,
 }
 
+impl Tag {
+    /// The tag go-yaml v3 gives `text` written as a plain (unquoted, untagged) scalar:
+    /// `0x1F` → [`Tag::Int`], `yes` → [`Tag::Str`], `2001-12-14` → [`Tag::Timestamp`].
+    pub fn resolve_plain(text: &str) -> Tag {
+        crate::resolve::resolve_plain(text)
+    }
+
+    /// The YAML short tag, e.g. `!!int`.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Tag::Null => "!!null",
+            Tag::Bool => "!!bool",
+            Tag::Int => "!!int",
+            Tag::Float => "!!float",
+            Tag::Str => "!!str",
+            Tag::Timestamp => "!!timestamp",
+            Tag::Binary => "!!binary",
+        }
+    }
+}
+
 /// A scalar: the text as written (after YAML unescaping and folding) and its resolved tag.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Scalar {
@@ -54,22 +75,34 @@ impl Default for Node {
 impl Node {
     /// A `!!str` scalar.
     pub fn string(s: impl Into<String>) -> Node {
-        Node::Scalar(Scalar { value: s.into(), tag: Tag::Str })
+        Node::Scalar(Scalar {
+            value: s.into(),
+            tag: Tag::Str,
+        })
     }
 
     /// A `!!int` scalar.
     pub fn int(i: i64) -> Node {
-        Node::Scalar(Scalar { value: i.to_string(), tag: Tag::Int })
+        Node::Scalar(Scalar {
+            value: i.to_string(),
+            tag: Tag::Int,
+        })
     }
 
     /// A `!!bool` scalar.
     pub fn bool(b: bool) -> Node {
-        Node::Scalar(Scalar { value: b.to_string(), tag: Tag::Bool })
+        Node::Scalar(Scalar {
+            value: b.to_string(),
+            tag: Tag::Bool,
+        })
     }
 
     /// A `!!null` scalar.
     pub fn null() -> Node {
-        Node::Scalar(Scalar { value: "null".into(), tag: Tag::Null })
+        Node::Scalar(Scalar {
+            value: "null".into(),
+            tag: Tag::Null,
+        })
     }
 
     /// An empty mapping.
@@ -79,7 +112,17 @@ impl Node {
 
     /// A scalar with an explicit tag.
     pub fn scalar(value: impl Into<String>, tag: Tag) -> Node {
-        Node::Scalar(Scalar { value: value.into(), tag })
+        Node::Scalar(Scalar {
+            value: value.into(),
+            tag,
+        })
+    }
+
+    /// A scalar from `text` as a plain YAML scalar would resolve (`"80"` → int, `"x"` → str).
+    pub fn plain(text: impl Into<String>) -> Node {
+        let value = text.into();
+        let tag = Tag::resolve_plain(&value);
+        Node::Scalar(Scalar { value, tag })
     }
 
     /// True for a `!!null` scalar.

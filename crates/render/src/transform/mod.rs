@@ -2,3 +2,16 @@
 //! replicas, and name-reference fixing.
 
 pub mod config;
+pub mod annotations;
+pub mod error;
+pub mod images;
+pub mod labels;
+pub mod nameref;
+pub mod namespace;
+pub mod prefix;
+pub mod replicas;
+
+pub use error::TransformError;
+
+#[cfg(test)]
+mod fixtures;

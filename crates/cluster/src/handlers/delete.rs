@@ -1,0 +1,264 @@
+//! `delete` and `deletecollection`: preconditions, finalizers, propagation policies and the
+//! namespace lifecycle's first step.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::read::{collection_prefix, Filter};
+use super::{dry_run, output};
+use crate::engine::{Engine, State, SYSTEM_NAMESPACES};
+use crate::errors::ApiError;
+use crate::kinds::ResourceType;
+use crate::meta;
+use crate::request::{ApiRequest, Reply, ResourcePath};
+use crate::store;
+
+/// The finalizer that makes the GC delete dependents first.
+pub(crate) const FOREGROUND: &str = "foregroundDeletion";
+/// The finalizer that makes the GC orphan dependents.
+pub(crate) const ORPHAN: &str = "orphan";
+
+/// Parsed `DeleteOptions`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeleteOptions {
+    /// `propagationPolicy`.
+    pub propagation: Option<String>,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub rv: Option<String>,
+    /// `dryRun: [All]`.
+    pub dry: bool,
+}
+
+impl DeleteOptions {
+    /// Reads the DELETE body (and query) of a request.
+    pub(crate) fn from_request(req: &ApiRequest) -> Result<DeleteOptions, ApiError> {
+        let mut o = DeleteOptions {
+            dry: dry_run(&req.query)?,
+            ..Default::default()
+        };
+        o.propagation = req.query.get("propagationPolicy").map(str::to_string);
+        if req.query.get("orphanDependents") == Some("true") {
+            o.propagation = Some("Orphan".into());
+        }
+        if !req.body.is_empty() {
+            let body: Value = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            if let Some(p) = body["propagationPolicy"].as_str() {
+                o.propagation = Some(p.to_string());
+            }
+            if body["orphanDependents"] == json!(true) {
+                o.propagation = Some("Orphan".into());
+            }
+            o.uid = body
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            o.rv = body
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if body["dryRun"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|d| d == "All"))
+            {
+                o.dry = true;
+            }
+        }
+        if let Some(p) = &o.propagation {
+            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
+                return Err(ApiError::bad_request(format!(
+                    "propagationPolicy: Unsupported value: \"{p}\""
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// What a delete did.
+#[derive(Debug, Clone)]
+pub(crate) enum DeleteOutcome {
+    /// The object is gone (its last state).
+    Gone(Value),
+    /// The object got (or already had) a deletionTimestamp and waits for finalizers.
+    Pending(Value),
+}
+
+impl Engine {
+    /// DELETE of one object.
+    pub(crate) fn delete(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+        name: &str,
+    ) -> Result<Reply, ApiError> {
+        let opts = DeleteOptions::from_request(req)?;
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        let mut st = self.lock();
+        match self.delete_object(&mut st, rt, ns, name, &opts)? {
+            DeleteOutcome::Pending(obj) => Ok(Reply::json(200, output(rt, &obj))),
+            DeleteOutcome::Gone(obj) => Ok(Reply::json(
+                200,
+                json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta::uid(&obj)},
+                }),
+            )),
+        }
+    }
+
+    /// DELETE of a collection (selectors honoured); answers the list of deleted objects.
+    pub(crate) fn delete_collection(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+    ) -> Result<Reply, ApiError> {
+        let opts = DeleteOptions::from_request(req)?;
+        let filter = Filter::from_request(req)?;
+        let prefix = collection_prefix(rt, rp.namespace.as_deref());
+        let mut st = self.lock();
+        let targets: Vec<(String, String)> = st
+            .store
+            .scan(&prefix)
+            .filter(|(_, v)| filter.matches(v))
+            .map(|(_, v)| (meta::namespace(v).to_string(), meta::name(v).to_string()))
+            .collect();
+        let mut items = Vec::new();
+        for (ns, name) in targets {
+            match self.delete_object(&mut st, rt, &ns, &name, &opts)? {
+                DeleteOutcome::Gone(o) | DeleteOutcome::Pending(o) => items.push(output(rt, &o)),
+            }
+        }
+        Ok(Reply::json(
+            200,
+            json!({
+                "kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                "metadata": {"resourceVersion": st.store.rv().to_string()}, "items": items,
+            }),
+        ))
+    }
+
+    /// Deletes (or starts deleting) one object.
+    pub(crate) fn delete_object(
+        &self,
+        st: &mut State,
+        rt: &Arc<ResourceType>,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<DeleteOutcome, ApiError> {
+        let old = st
+            .store
+            .get(&store::key(&rt.group, &rt.plural, ns, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        if let Some(uid) = &opts.uid {
+            if uid != meta::uid(&old) {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta::uid(&old)
+                    ),
+                ));
+            }
+        }
+        if let Some(rv) = &opts.rv {
+            if Some(rv.as_str())
+                != old
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+            {
+                return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    old["metadata"]["resourceVersion"].as_str().unwrap_or("")
+                )));
+            }
+        }
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            return self.delete_namespace(st, rt, old, opts.dry);
+        }
+        let mut fins = meta::finalizers(&old);
+        match opts.propagation.as_deref() {
+            Some("Foreground") => {
+                fins.retain(|f| f != ORPHAN);
+                if !fins.iter().any(|f| f == FOREGROUND) {
+                    fins.push(FOREGROUND.into());
+                }
+            }
+            Some("Orphan") => {
+                fins.retain(|f| f != FOREGROUND);
+                if !fins.iter().any(|f| f == ORPHAN) {
+                    fins.push(ORPHAN.into());
+                }
+            }
+            Some(_) => fins.retain(|f| f != ORPHAN && f != FOREGROUND),
+            None => {}
+        }
+        // An orphan/foreground finalizer with no dependents to process would block for nothing.
+        let uid = meta::uid(&old).to_string();
+        let has_dependents = st.store.all().any(|(_, v)| {
+            v.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str()))
+        });
+        if !has_dependents {
+            fins.retain(|f| f != ORPHAN && f != FOREGROUND);
+        }
+        if fins.is_empty() {
+            if opts.dry {
+                return Ok(DeleteOutcome::Gone(old.as_ref().clone()));
+            }
+            let last = self.persist(st, rt, ns, name, None, Some(old))?;
+            return Ok(DeleteOutcome::Gone(last.as_ref().clone()));
+        }
+        let mut obj = old.as_ref().clone();
+        meta::set_finalizers(&mut obj, &fins);
+        if !meta::deleting(&old) {
+            let m = meta::metadata_mut(&mut obj);
+            m.insert("deletionTimestamp".into(), json!(meta::now()));
+            m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if let Some(g) = m.get("generation").and_then(Value::as_i64) {
+                m.insert("generation".into(), json!(g + 1));
+            }
+        }
+        if obj == *old || opts.dry {
+            return Ok(DeleteOutcome::Pending(obj));
+        }
+        let stored = self.persist(st, rt, ns, name, Some(obj), Some(old))?;
+        Ok(DeleteOutcome::Pending(stored.as_ref().clone()))
+    }
+
+    fn delete_namespace(
+        &self,
+        st: &mut State,
+        rt: &Arc<ResourceType>,
+        old: Arc<Value>,
+        dry: bool,
+    ) -> Result<DeleteOutcome, ApiError> {
+        let name = meta::name(&old).to_string();
+        if SYSTEM_NAMESPACES[..3].contains(&name.as_str()) {
+            return Err(ApiError::forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            )));
+        }
+        if meta::deleting(&old) {
+            return Ok(DeleteOutcome::Pending(old.as_ref().clone()));
+        }
+        let mut obj = old.as_ref().clone();
+        meta::metadata_mut(&mut obj).insert("deletionTimestamp".into(), json!(meta::now()));
+        obj["status"]["phase"] = json!("Terminating");
+        if dry {
+            return Ok(DeleteOutcome::Pending(obj));
+        }
+        let stored = self.persist(st, rt, "", &name, Some(obj), Some(old))?;
+        Ok(DeleteOutcome::Pending(stored.as_ref().clone()))
+    }
+}

@@ -1,0 +1,187 @@
+//! `get` and `list`.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use super::output;
+use crate::engine::{Engine, State};
+use crate::errors::ApiError;
+use crate::kinds::ResourceType;
+use crate::request::{ApiRequest, Reply, ResourcePath};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::store;
+
+/// Label and field selectors of a list or watch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    /// Label selector.
+    pub labels: LabelSelector,
+    /// Field selector.
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    /// Parses the selectors of a request.
+    pub(crate) fn from_request(req: &ApiRequest) -> Result<Filter, ApiError> {
+        Ok(Filter {
+            labels: LabelSelector::parse(req.query.get("labelSelector").unwrap_or(""))?,
+            fields: FieldSelector::parse(req.query.get("fieldSelector").unwrap_or(""))?,
+        })
+    }
+
+    /// Whether an object passes both selectors.
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+}
+
+/// The storage prefix of a collection (optionally one namespace).
+pub(crate) fn collection_prefix(rt: &ResourceType, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) if rt.namespaced => format!("{}{ns}/", rt.store_prefix()),
+        _ => rt.store_prefix(),
+    }
+}
+
+/// Checks a requested list/watch RV against the current counter (too large → 504).
+pub(crate) fn check_rv_not_future(st: &State, req: &ApiRequest) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = req.query.get("resourceVersion").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let rv: u64 = raw
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {raw}")))?;
+    if rv > st.store.rv() {
+        let mut e = ApiError::timeout("Too large resource version");
+        e.causes.push(crate::errors::Cause::new(
+            "ResourceVersionTooLarge",
+            format!(
+                "Too large resource version: {rv}, current: {}",
+                st.store.rv()
+            ),
+            "",
+        ));
+        return Err(e);
+    }
+    Ok(Some(rv))
+}
+
+impl Engine {
+    /// GET of one object (or its status / scale subresource).
+    pub(crate) fn get(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Result<Reply, ApiError> {
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        let st = self.lock();
+        let obj = st
+            .store
+            .get(&store::key(&rt.group, &rt.plural, ns, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        drop(st);
+        match sub {
+            None | Some("status") => {
+                if sub.is_some() && !rt.has_status {
+                    return Err(ApiError::no_route());
+                }
+                let out = output(rt, &obj);
+                if req.accept.contains("as=Table") {
+                    return Ok(crate::table::table_reply(
+                        rt,
+                        std::slice::from_ref(&out),
+                        &out["metadata"]["resourceVersion"],
+                        None,
+                    ));
+                }
+                Ok(Reply::json(200, out))
+            }
+            Some("scale") if rt.has_scale => Ok(Reply::json(
+                200,
+                crate::handlers::update::scale_of(rt, &obj),
+            )),
+            _ => Err(ApiError::no_route()),
+        }
+    }
+
+    /// GET of a collection: selectors, `limit` / `continue`, Table output.
+    pub(crate) fn list(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+    ) -> Result<Reply, ApiError> {
+        let filter = Filter::from_request(req)?;
+        let limit: usize = req
+            .query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(usize::MAX);
+        let start_after = match req.query.get("continue").filter(|c| !c.is_empty()) {
+            Some(tok) => Some(decode_continue(tok)?),
+            None => None,
+        };
+        let prefix = collection_prefix(rt, rp.namespace.as_deref());
+        let st = self.lock();
+        check_rv_not_future(&st, req)?;
+        let list_rv = st.store.rv();
+        let mut items = Vec::new();
+        let mut next = None;
+        for (k, v) in st.store.scan(&prefix) {
+            if start_after.as_deref().is_some_and(|s| k.as_str() <= s) {
+                continue;
+            }
+            if !filter.matches(v) {
+                continue;
+            }
+            if items.len() == limit {
+                next = items.last().map(|(k, _): &(String, Value)| k.clone());
+                break;
+            }
+            items.push((k.clone(), output(rt, v)));
+        }
+        drop(st);
+        let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+        let cont = next.map(|k| {
+            base64::engine::general_purpose::STANDARD
+                .encode(json!({"k": k, "rv": list_rv}).to_string())
+        });
+        if req.accept.contains("as=Table") {
+            return Ok(crate::table::table_reply(
+                rt,
+                &items,
+                &json!(list_rv.to_string()),
+                cont,
+            ));
+        }
+        let mut metadata = json!({"resourceVersion": list_rv.to_string()});
+        if let Some(c) = cont {
+            metadata["continue"] = json!(c);
+        }
+        Ok(Reply::json(
+            200,
+            json!({
+                "kind": format!("{}List", rt.kind),
+                "apiVersion": rt.api_version(),
+                "metadata": metadata,
+                "items": items,
+            }),
+        ))
+    }
+}
+
+fn decode_continue(tok: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {tok}"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(tok)
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    v["k"].as_str().map(str::to_string).ok_or_else(bad)
+}

@@ -1,0 +1,423 @@
+//! `update` (PUT) and `patch` (PATCH), the status / scale / finalize subresources, and the
+//! update pipeline both end in.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::create::{check_namespace, check_type, has_generation};
+use super::{decode_body, dry_run, field_manager, output};
+use crate::engine::{Engine, State};
+use crate::errors::{ApiError, Cause};
+use crate::kinds::ResourceType;
+use crate::meta;
+use crate::request::{ApiRequest, Reply, ResourcePath};
+use crate::store;
+
+/// The autoscaling/v1 Scale view of an object.
+pub(crate) fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
+    let replicas = obj
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status_replicas = obj
+        .pointer("/status/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let selector = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+    let md = &obj["metadata"];
+    let mut status = json!({"replicas": status_replicas});
+    if let Some(s) = selector {
+        status["selector"] = json!(s);
+    }
+    let _ = rt;
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": md["name"], "namespace": md["namespace"], "uid": md["uid"],
+                     "resourceVersion": md["resourceVersion"], "creationTimestamp": md["creationTimestamp"]},
+        "spec": {"replicas": replicas},
+        "status": status,
+    })
+}
+
+fn content_kind(ct: &str) -> &str {
+    ct.split(';').next().unwrap_or("").trim()
+}
+
+impl Engine {
+    fn load(
+        &self,
+        st: &State,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        st.store
+            .get(&store::key(&rt.group, &rt.plural, ns, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+    }
+
+    /// PUT an object or one of its subresources.
+    pub(crate) fn update(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Result<Reply, ApiError> {
+        let dry = dry_run(&req.query)?;
+        let manager = field_manager(req)?;
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        let mut body = decode_body(req)?;
+        let body_name = meta::name(&body).to_string();
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let mut st = self.lock();
+        let old = self.load(&st, rt, ns, name)?;
+        let (new, sub) = match sub {
+            Some("scale") if rt.has_scale => {
+                let mut new = old.as_ref().clone();
+                if let Some(r) = body.pointer("/metadata/resourceVersion").cloned() {
+                    meta::metadata_mut(&mut new).insert("resourceVersion".into(), r);
+                }
+                new["spec"]["replicas"] =
+                    body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                (new, "")
+            }
+            Some(s @ ("status" | "finalize")) => {
+                if (s == "status" && !rt.has_status)
+                    || (s == "finalize" && rt.plural != "namespaces")
+                {
+                    return Err(ApiError::no_route());
+                }
+                check_type(rt, &mut body)?;
+                (body, s)
+            }
+            None => {
+                check_type(rt, &mut body)?;
+                if rt.custom && meta::rv(&body).is_none() {
+                    return Err(ApiError::invalid(
+                        &rt.kind,
+                        &rt.group,
+                        name,
+                        vec![Cause::new(
+                            "FieldValueInvalid",
+                            "Invalid value: 0x0: must be specified for an update",
+                            "metadata.resourceVersion",
+                        )],
+                    ));
+                }
+                (body, "")
+            }
+            Some(_) => return Err(ApiError::no_route()),
+        };
+        let (code, out) = self.finish_update(&mut st, rt, old, new, Some(&manager), sub, dry)?;
+        let out = if rp.sub.as_deref() == Some("scale") {
+            scale_of(rt, &out)
+        } else {
+            output(rt, &out)
+        };
+        Ok(Reply::json(code, out))
+    }
+
+    /// PATCH an object or one of its subresources with any of the four patch types.
+    pub(crate) fn patch(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Result<Reply, ApiError> {
+        let dry = dry_run(&req.query)?;
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        let ct = content_kind(&req.content_type).to_string();
+        let force = req.query.get("force");
+        if ct == "application/apply-patch+yaml" {
+            return self.apply_patch(req, rt, rp, name, sub, dry);
+        }
+        if force.is_some() {
+            return Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                vec![Cause::new(
+                    "FieldValueForbidden",
+                    "Forbidden: may not be specified for non-apply patch",
+                    "force",
+                )],
+            ));
+        }
+        let manager = field_manager(req)?;
+        let patch: Value = serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let mut st = self.lock();
+        let old = self.load(&st, rt, ns, name)?;
+        let apply = |base: &Value| -> Result<Value, ApiError> {
+            match ct.as_str() {
+                "application/merge-patch+json" => Ok(crate::patch::merge_patch(base, &patch)),
+                "application/json-patch+json" => crate::patch::json_patch(base, &patch),
+                "application/strategic-merge-patch+json" if !rt.custom => {
+                    crate::patch::strategic(rt, base, &patch)
+                }
+                other => Err(ApiError::unsupported_media_type(other)),
+            }
+        };
+        let (new, eff_sub) = match sub {
+            Some("scale") if rt.has_scale => {
+                let patched = apply(&scale_of(rt, &old))?;
+                let mut new = old.as_ref().clone();
+                new["spec"]["replicas"] = patched
+                    .pointer("/spec/replicas")
+                    .cloned()
+                    .unwrap_or(json!(0));
+                if let Some(r) = patched.pointer("/metadata/resourceVersion").cloned() {
+                    meta::metadata_mut(&mut new).insert("resourceVersion".into(), r);
+                }
+                (new, "")
+            }
+            Some("status") if rt.has_status => (apply(&output(rt, &old))?, "status"),
+            None => (apply(&output(rt, &old))?, ""),
+            Some(_) => return Err(ApiError::no_route()),
+        };
+        let (code, out) =
+            self.finish_update(&mut st, rt, old, new, Some(&manager), eff_sub, dry)?;
+        let out = if sub == Some("scale") {
+            scale_of(rt, &out)
+        } else {
+            output(rt, &out)
+        };
+        Ok(Reply::json(code, out))
+    }
+
+    /// Server-side apply (`application/apply-patch+yaml`).
+    fn apply_patch(
+        &self,
+        req: &ApiRequest,
+        rt: &Arc<ResourceType>,
+        rp: &ResourcePath,
+        name: &str,
+        sub: Option<&str>,
+        dry: bool,
+    ) -> Result<Reply, ApiError> {
+        let Some(manager) = req
+            .query
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+        else {
+            return Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                vec![Cause::new(
+                    "FieldValueRequired",
+                    "Required value: is required for apply patch",
+                    "fieldManager",
+                )],
+            ));
+        };
+        let _ = field_manager(req)?;
+        let force = req.query.flag("force");
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        let mut config = decode_body(req)?;
+        check_type(rt, &mut config)?;
+        if !config
+            .pointer("/metadata/managedFields")
+            .is_none_or(Value::is_null)
+        {
+            return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        }
+        let cfg_name = meta::name(&config);
+        if cfg_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({cfg_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let sub = match sub {
+            None => "",
+            Some("status") if rt.has_status => "status",
+            Some(_) => return Err(ApiError::no_route()),
+        };
+        let mut st = self.lock();
+        let key = store::key(&rt.group, &rt.plural, ns, name);
+        match st.store.get(&key).cloned() {
+            None => {
+                if !sub.is_empty() {
+                    return Err(ApiError::not_found(&rt.group, &rt.plural, name));
+                }
+                super::create::settle_namespace(rt, &mut config, rp.namespace.as_deref())?;
+                let schema = self.schema_for(&st, rt);
+                let obj = crate::ssa::apply_new(&schema, rt, &config, &manager)?;
+                let created = self.create_object(&mut st, rt, obj, "", dry)?;
+                Ok(Reply::json(201, output(rt, &created)))
+            }
+            Some(old) => {
+                let schema = self.schema_for(&st, rt);
+                let merged = crate::ssa::apply(&schema, rt, &old, &config, &manager, force, sub)?;
+                let (code, out) = self.finish_update(&mut st, rt, old, merged, None, sub, dry)?;
+                Ok(Reply::json(code, output(rt, &out)))
+            }
+        }
+    }
+
+    /// The common end of every update: subresource rules, immutable metadata, generation,
+    /// managedFields, validation, no-op detection, finalizer-driven removal, then the write.
+    /// `manager` is `None` when the caller already computed managedFields (apply).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_update(
+        &self,
+        st: &mut State,
+        rt: &Arc<ResourceType>,
+        old: Arc<Value>,
+        mut new: Value,
+        manager: Option<&str>,
+        sub: &str,
+        dry: bool,
+    ) -> Result<(u16, Value), ApiError> {
+        check_type(rt, &mut new)?;
+        let name = meta::name(&old).to_string();
+        let ns = meta::namespace(&old).to_string();
+        if let Some(rv) = new
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            if Some(rv)
+                != old
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+            {
+                return Err(ApiError::stale(&rt.group, &rt.plural, &name));
+            }
+        }
+        new = match sub {
+            "status" => {
+                let mut o = old.as_ref().clone();
+                o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                if o["status"].is_null() {
+                    o.as_object_mut().map(|m| m.remove("status"));
+                }
+                if manager.is_none() {
+                    o["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
+                }
+                o
+            }
+            "finalize" => {
+                let mut o = old.as_ref().clone();
+                o["spec"]["finalizers"] = new
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                o
+            }
+            _ => {
+                if rt.has_status {
+                    match old.get("status") {
+                        Some(s) => new["status"] = s.clone(),
+                        None => {
+                            new.as_object_mut().map(|m| m.remove("status"));
+                        }
+                    }
+                }
+                new
+            }
+        };
+        let explicit_managed = manager.is_some()
+            && new.pointer("/metadata/managedFields").is_some()
+            && new.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
+        {
+            let m = meta::metadata_mut(&mut new);
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "name",
+                "namespace",
+                "generation",
+            ] {
+                match old["metadata"].get(k) {
+                    Some(v) => {
+                        m.insert(k.to_string(), v.clone());
+                    }
+                    None => {
+                        m.remove(k);
+                    }
+                }
+            }
+            if !m.contains_key("managedFields") {
+                if let Some(mf) = old["metadata"].get("managedFields") {
+                    m.insert("managedFields".into(), mf.clone());
+                }
+            }
+            m.insert(
+                "resourceVersion".into(),
+                old["metadata"]["resourceVersion"].clone(),
+            );
+        }
+        if has_generation(rt) && meta::spec_changed(&old, &new, rt.has_status) {
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            meta::metadata_mut(&mut new).insert("generation".into(), json!(g));
+        }
+        if let (Some(mgr), false) = (manager, explicit_managed) {
+            let schema = self.schema_for(st, rt);
+            crate::ssa::record_update(&schema, rt, Some(&old), &mut new, mgr, sub);
+        }
+        crate::validate::validate(rt, &new, Some(&old))?;
+        if meta::deleting(&old) {
+            let before = meta::finalizers(&old);
+            if meta::finalizers(&new).iter().any(|f| !before.contains(f)) {
+                return Err(ApiError::forbidden(format!(
+                    "{} \"{name}\" is forbidden: no new finalizers can be added if the object is being deleted",
+                    crate::errors::qualified(&rt.plural, &rt.group)
+                )));
+            }
+        }
+        if meta::comparable(&new) == meta::comparable(&old) {
+            return Ok((200, old.as_ref().clone()));
+        }
+        if rt.namespaced {
+            check_namespace_exists(st, &ns, rt, &name)?;
+        }
+        if dry {
+            return Ok((200, new));
+        }
+        if meta::deleting(&new) && meta::finalizers(&new).is_empty() && rt.plural != "namespaces" {
+            let last = self.persist(st, rt, &ns, &name, None, Some(old))?;
+            return Ok((200, last.as_ref().clone()));
+        }
+        let stored = self.persist(st, rt, &ns, &name, Some(new), Some(old))?;
+        Ok((200, stored.as_ref().clone()))
+    }
+}
+
+fn check_namespace_exists(
+    st: &State,
+    ns: &str,
+    rt: &ResourceType,
+    name: &str,
+) -> Result<(), ApiError> {
+    match check_namespace(st, rt, ns, name) {
+        Err(e) if e.code == 404 => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,233 @@
+//! The controllers an apiserver relies on, emulated: the ownerReference garbage collector
+//! (background, foreground and orphan propagation), the namespace controller (deleting a
+//! terminating namespace's contents, then the namespace) and CRD cleanup (deleting a CRD's custom
+//! resources before the CRD itself).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::defaults::CRD_CLEANUP;
+use crate::engine::{Engine, State};
+use crate::handlers::DeleteOptions;
+use crate::kinds::ResourceType;
+use crate::meta;
+use crate::store;
+
+const FOREGROUND: &str = "foregroundDeletion";
+const ORPHAN: &str = "orphan";
+const MANAGER: &str = "kube-controller-manager";
+
+#[derive(Debug)]
+enum Action {
+    Delete(Arc<ResourceType>, String, String, Option<&'static str>),
+    StripOwner(Arc<ResourceType>, String, String, String),
+    RemoveFinalizer(Arc<ResourceType>, String, String, &'static str),
+    FinalizeNamespace(String),
+}
+
+fn owner_uids(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["uid"].as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn plan(st: &State) -> Vec<Action> {
+    let types = st.registry.storage_types();
+    let mut objs: Vec<(Arc<ResourceType>, Arc<Value>)> = Vec::new();
+    for rt in &types {
+        for (_, v) in st.store.scan(&rt.store_prefix()) {
+            objs.push((rt.clone(), v.clone()));
+        }
+    }
+    let by_uid: HashMap<&str, &Value> = objs
+        .iter()
+        .map(|(_, o)| (meta::uid(o), o.as_ref()))
+        .collect();
+    let referenced: HashSet<String> = objs.iter().flat_map(|(_, o)| owner_uids(o)).collect();
+    let mut actions = Vec::new();
+    let id = |o: &Value| (meta::namespace(o).to_string(), meta::name(o).to_string());
+    for (rt, o) in &objs {
+        let (ns, name) = id(o);
+        let owners = owner_uids(o);
+        if !owners.is_empty() && !meta::deleting(o) {
+            let live: Vec<&Value> = owners
+                .iter()
+                .filter_map(|u| by_uid.get(u.as_str()).copied())
+                .collect();
+            if live.is_empty() {
+                actions.push(Action::Delete(
+                    rt.clone(),
+                    ns.clone(),
+                    name.clone(),
+                    Some("Background"),
+                ));
+                continue;
+            }
+            for owner in live {
+                let fins = meta::finalizers(owner);
+                if meta::deleting(owner) && fins.iter().any(|f| f == ORPHAN) {
+                    actions.push(Action::StripOwner(
+                        rt.clone(),
+                        ns.clone(),
+                        name.clone(),
+                        meta::uid(owner).to_string(),
+                    ));
+                } else if meta::deleting(owner) && fins.iter().any(|f| f == FOREGROUND) {
+                    actions.push(Action::Delete(
+                        rt.clone(),
+                        ns.clone(),
+                        name.clone(),
+                        Some("Foreground"),
+                    ));
+                }
+            }
+        }
+        if !meta::deleting(o) {
+            continue;
+        }
+        let fins = meta::finalizers(o);
+        for f in [ORPHAN, FOREGROUND] {
+            if fins.iter().any(|x| x == f) && !referenced.contains(meta::uid(o)) {
+                actions.push(Action::RemoveFinalizer(
+                    rt.clone(),
+                    ns.clone(),
+                    name.clone(),
+                    f,
+                ));
+            }
+        }
+        if rt.group == "apiextensions.k8s.io"
+            && rt.plural == "customresourcedefinitions"
+            && fins.iter().any(|f| f == CRD_CLEANUP)
+        {
+            let group = o
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let plural = o
+                .pointer("/spec/names/plural")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let cr_type = types
+                .iter()
+                .find(|t| t.group == group && t.plural == plural);
+            let prefix = format!("{group}/{plural}/");
+            let crs: Vec<&Arc<Value>> = st.store.scan(&prefix).map(|(_, v)| v).collect();
+            if crs.is_empty() {
+                actions.push(Action::RemoveFinalizer(
+                    rt.clone(),
+                    ns.clone(),
+                    name.clone(),
+                    CRD_CLEANUP,
+                ));
+            } else if let Some(t) = cr_type {
+                for cr in crs.into_iter().filter(|c| !meta::deleting(c)) {
+                    let (cns, cname) = id(cr);
+                    actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
+                }
+            }
+        }
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            let mut remaining = 0;
+            for t in types.iter().filter(|t| t.namespaced) {
+                for (_, c) in st.store.scan(&format!("{}{name}/", t.store_prefix())) {
+                    remaining += 1;
+                    if !meta::deleting(c) {
+                        let (cns, cname) = id(c);
+                        actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
+                    }
+                }
+            }
+            if remaining == 0 {
+                actions.push(Action::FinalizeNamespace(name.clone()));
+            }
+        }
+    }
+    actions
+}
+
+impl Engine {
+    fn current(&self, st: &State, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
+        st.store
+            .get(&store::key(&rt.group, &rt.plural, ns, name))
+            .cloned()
+    }
+
+    fn run_action(&self, st: &mut State, action: Action) {
+        match action {
+            Action::Delete(rt, ns, name, prop) => {
+                let opts = DeleteOptions {
+                    propagation: prop.map(str::to_string),
+                    ..Default::default()
+                };
+                let _ = self.delete_object(st, &rt, &ns, &name, &opts);
+            }
+            Action::StripOwner(rt, ns, name, uid) => {
+                let Some(old) = self.current(st, &rt, &ns, &name) else {
+                    return;
+                };
+                let mut new = old.as_ref().clone();
+                if let Some(refs) = new
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
+                    refs.retain(|r| r["uid"] != uid.as_str());
+                    if refs.is_empty() {
+                        meta::metadata_mut(&mut new).remove("ownerReferences");
+                    }
+                }
+                let _ = self.finish_update(st, &rt, old, new, Some(MANAGER), "", false);
+            }
+            Action::RemoveFinalizer(rt, ns, name, fin) => {
+                let Some(old) = self.current(st, &rt, &ns, &name) else {
+                    return;
+                };
+                let mut new = old.as_ref().clone();
+                let fins: Vec<String> = meta::finalizers(&old)
+                    .into_iter()
+                    .filter(|f| f != fin)
+                    .collect();
+                meta::set_finalizers(&mut new, &fins);
+                let _ = self.finish_update(st, &rt, old, new, Some(MANAGER), "", false);
+            }
+            Action::FinalizeNamespace(name) => {
+                let Some(rt) = st.registry.lookup("", "v1", "namespaces") else {
+                    return;
+                };
+                let Some(old) = self.current(st, &rt, "", &name) else {
+                    return;
+                };
+                if meta::finalizers(&old).is_empty() {
+                    let _ = self.persist(st, &rt, "", &name, None, Some(old));
+                } else if old
+                    .pointer("/spec/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    let mut new = old.as_ref().clone();
+                    new["spec"]["finalizers"] = json!([]);
+                    let _ = self.persist(st, &rt, "", &name, Some(new), Some(old));
+                }
+            }
+        }
+    }
+
+    /// One pass of the GC / namespace / CRD-cleanup controllers; returns whether it changed anything.
+    pub fn lifecycle_pass(&self) -> bool {
+        let mut st = self.lock();
+        let before = st.store.rv();
+        let actions = plan(&st);
+        for a in actions {
+            self.run_action(&mut st, a);
+        }
+        st.store.rv() != before
+    }
+}

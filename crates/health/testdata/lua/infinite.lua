@@ -1,0 +1,7 @@
+-- Never returns.
+hs = {}
+local n = 0
+while true do
+  n = n + 1
+end
+return hs

@@ -1,0 +1,402 @@
+//! The kustomize build: accumulate resources level by level, run each level's generators and
+//! transformers, then the top-level finishing steps (hash suffixes, name references, vars).
+//!
+//! The structure follows kustomize's `KustTarget`:
+//! - a kustomization's `resources` are read (files) or built recursively (directories) into a
+//!   fresh accumulator each, then appended;
+//! - its `configurations`/`crds` extend the field-spec configuration and its generators add
+//!   objects; then its `components` run on the same accumulator; then its transformers run in kustomize's fixed order, its `vars` are collected, and
+//!   objects marked `config.kubernetes.io/local-config: "true"` are dropped;
+//! - at the top only: content-hash suffixes, name-reference fixing, vars substitution, sorting.
+
+use crate::error::RenderError;
+use crate::kustomization::{KustKind, Kustomization};
+use crate::metadata::{self, BuildMetadata};
+use crate::loader::Loader;
+use crate::resource::{ResMap, Resource};
+use crate::transform::config::TransformerConfig;
+use fjord_yaml::Node;
+use std::path::PathBuf;
+
+/// What a level of the build hands to the level above.
+#[derive(Debug, Default)]
+pub(crate) struct Accumulator {
+    /// The objects so far.
+    pub res: ResMap,
+    /// The field-spec configuration so far (built-ins plus `configurations:` and `crds:`).
+    pub config: TransformerConfig,
+    /// The `vars:` collected so far.
+    pub vars: Vec<crate::vars::Var>,
+}
+
+/// One build: options plus the stack of directories being built (for cycle detection).
+pub(crate) struct Builder {
+    /// The top kustomization's `buildMetadata`, which applies to every level.
+    pub meta: BuildMetadata,
+    /// The built-in schema extended by an `openapi:` file, once a level declares one.
+    schema: Option<fjord_merge::Schema>,
+    stack: Vec<PathBuf>,
+}
+
+/// Where a level sits: its directory relative to the top (for origins and messages).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Level {
+    /// The level's directory relative to the top kustomization's directory ("" at the top).
+    pub prefix: String,
+}
+
+impl Level {
+    /// A path relative to this level, expressed relative to the top.
+    pub fn rel(&self, path: &str) -> String {
+        join_clean(&self.prefix, path)
+    }
+}
+
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder { meta: BuildMetadata::default(), schema: None, stack: Vec::new() }
+    }
+
+    /// The schema strategic-merge patches use: the built-in one, extended by `openapi:`.
+    pub(crate) fn schema(&self) -> &fjord_merge::Schema {
+        self.schema.as_ref().unwrap_or_else(|| fjord_merge::Schema::builtin())
+    }
+
+    /// Applies a level's `openapi:` field: `path:` names an OpenAPI (swagger 2.0) document
+    /// whose definitions add merge keys for custom kinds.
+    pub(crate) fn load_openapi(&mut self, loader: &Loader, kust: &Kustomization, openapi: &Node) -> Result<(), RenderError> {
+        let field = |problem: String| RenderError::Field { file: kust.shown(), field: "openapi".into(), problem };
+        let Some(path) = openapi.str_at(&["path"]) else {
+            // `version:` selects one of kustomize's embedded schemas; fjord has one.
+            return Ok(());
+        };
+        let bytes = loader.read(path).map_err(|e| field(e.to_string()))?;
+        let doc = fjord_yaml::parse_document(&bytes).map_err(|e| field(format!("{path}: {e}")))?;
+        let mut schema = self.schema().clone();
+        schema.extend_from_openapi(&doc).map_err(|e| field(format!("{path}: {e}")))?;
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    /// The objects named by a `generators:`/`transformers:` entry that is a path: a file of
+    /// configuration objects, or a kustomization directory that builds them.
+    pub(crate) fn config_objects(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        field: &str,
+        entry: &str,
+        level: &Level,
+    ) -> Result<Vec<Node>, RenderError> {
+        let wrap = |e: RenderError| RenderError::Entry {
+            file: kust.shown(),
+            field: field.to_string(),
+            entry: entry.to_string(),
+            source: Box::new(e),
+        };
+        if loader.root().join(entry).is_dir() {
+            let sub = loader.sub(entry).map_err(|e| wrap(e.into()))?;
+            let child = Kustomization::load(&sub).map_err(|e| wrap(e.into()))?;
+            let mut sub_acc = Accumulator::default();
+            self.accumulate(&sub, &child, &mut sub_acc, &Level { prefix: level.rel(entry) }).map_err(wrap)?;
+            return Ok(sub_acc.res.into_iter().map(|r| r.obj).collect());
+        }
+        let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
+        parse_objects(&bytes, &level.rel(entry)).map_err(wrap)
+    }
+
+    /// Builds the kustomization in `loader`'s root, as the top of the build.
+    pub(crate) fn build_top(&mut self, loader: &Loader) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
+        let kust = Kustomization::load(loader)?;
+        let sort = kust
+            .field("sortOptions")
+            .map(|n| {
+                crate::order::SortOrder::parse(n).map_err(|problem| RenderError::Field {
+                    file: kust.shown(),
+                    field: "sortOptions".into(),
+                    problem,
+                })
+            })
+            .transpose()?;
+        if let Some(n) = kust.field("buildMetadata") {
+            self.meta = BuildMetadata::parse(n).map_err(|problem| RenderError::Field {
+                file: kust.shown(),
+                field: "buildMetadata".into(),
+                problem,
+            })?;
+        }
+        let mut acc = Accumulator::default();
+        self.accumulate(loader, &kust, &mut acc, &Level::default())?;
+        crate::generate::apply_hash_suffixes(&mut acc.res).map_err(|e| RenderError::Generate {
+            file: kust.shown(),
+            source: e,
+        })?;
+        crate::transform::nameref::fix_name_references(&mut acc.res, &acc.config)
+            .map_err(|e| RenderError::Transform { file: kust.shown(), source: e })?;
+        crate::vars::resolve(&mut acc.res, &acc.vars, &acc.config.var_reference)
+            .map_err(|e| RenderError::Vars { file: kust.shown(), source: e })?;
+        for r in &mut acc.res {
+            metadata::finish(r, self.meta);
+        }
+        Ok((acc.res, sort))
+    }
+
+    /// Runs one kustomization (or component) into `acc`.
+    fn accumulate(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        acc: &mut Accumulator,
+        level: &Level,
+    ) -> Result<(), RenderError> {
+        let root = loader.root().to_path_buf();
+        if self.stack.contains(&root) {
+            return Err(RenderError::Cycle { dir: root.display().to_string() });
+        }
+        self.stack.push(root);
+        let result = self.accumulate_inner(loader, kust, acc, level);
+        self.stack.pop();
+        result
+    }
+
+    fn accumulate_inner(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        acc: &mut Accumulator,
+        level: &Level,
+    ) -> Result<(), RenderError> {
+        refuse_unsupported(kust)?;
+        for entry in &kust.resources {
+            self.add_resource(loader, kust, entry, acc, level)?;
+        }
+        crate::plan::generate_level(self, loader, kust, acc, level)?;
+        for entry in &kust.components {
+            let sub = loader.sub(entry).map_err(|e| RenderError::Entry {
+                file: kust.shown(),
+                field: "components".into(),
+                entry: entry.clone(),
+                source: Box::new(e.into()),
+            })?;
+            let comp = Kustomization::load(&sub)?;
+            if comp.kind != KustKind::Component {
+                return Err(RenderError::Field {
+                    file: comp.shown(),
+                    field: "kind".into(),
+                    problem: format!("'{entry}' is listed in components of {} but is not a Component", kust.shown()),
+                });
+            }
+            self.accumulate(&sub, &comp, acc, &Level { prefix: level.rel(entry) })?;
+        }
+        crate::plan::transform_level(self, loader, kust, acc, level)?;
+        acc.res.retain(|r| !metadata::is_local_config(r));
+        Ok(())
+    }
+
+    /// Adds one `resources:` entry: a file of objects, or a directory holding a kustomization.
+    fn add_resource(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        entry: &str,
+        acc: &mut Accumulator,
+        level: &Level,
+    ) -> Result<(), RenderError> {
+        let wrap = |e: RenderError| RenderError::Entry {
+            file: kust.shown(),
+            field: "resources".into(),
+            entry: entry.to_string(),
+            source: Box::new(e),
+        };
+        if is_remote(entry) {
+            return Err(wrap(RenderError::Unsupported {
+                what: "remote resources (git or http URLs) are not supported; vendor the base into the repository".into(),
+            }));
+        }
+        if loader.root().join(entry).is_dir() {
+            let sub = loader.sub(entry).map_err(|e| wrap(e.into()))?;
+            let child = Kustomization::load(&sub).map_err(|e| wrap(e.into()))?;
+            if child.kind == KustKind::Component {
+                return Err(wrap(RenderError::Field {
+                    file: child.shown(),
+                    field: "kind".into(),
+                    problem: "a Component can only be listed under components, not resources".into(),
+                }));
+            }
+            let mut sub_acc = Accumulator::default();
+            self.accumulate(&sub, &child, &mut sub_acc, &Level { prefix: level.rel(entry) })?;
+            append_all(&mut acc.res, sub_acc.res, &kust.shown())?;
+            acc.config
+                .merge(&sub_acc.config)
+                .map_err(|e| RenderError::Transform { file: kust.shown(), source: e })?;
+            crate::vars::merge(&mut acc.vars, sub_acc.vars).map_err(|e| RenderError::Vars { file: kust.shown(), source: e })?;
+            return Ok(());
+        }
+        let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
+        let origin = level.rel(entry);
+        let objects = parse_objects(&bytes, &origin).map_err(wrap)?;
+        let resources = objects
+            .into_iter()
+            .map(|mut o| {
+                if self.meta.origin {
+                    metadata::set_annotation(&mut o, metadata::ORIGIN_ANNOTATION, format!("path: {origin}\n"));
+                }
+                Resource::new(o, origin.clone())
+            })
+            .collect();
+        append_all(&mut acc.res, resources, &kust.shown())
+    }
+}
+
+/// Parses a file of objects, flattening `List` kinds.
+pub(crate) fn parse_objects(bytes: &[u8], file: &str) -> Result<Vec<Node>, RenderError> {
+    let docs = fjord_yaml::parse_documents(bytes).map_err(|source| RenderError::Parse { file: file.to_string(), source })?;
+    let mut out = Vec::with_capacity(docs.len());
+    for (i, doc) in docs.into_iter().enumerate() {
+        flatten(doc, file, i + 1, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<Node>) -> Result<(), RenderError> {
+    if doc.is_null() {
+        return Ok(());
+    }
+    if !matches!(doc, Node::Map(_)) {
+        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "not a mapping".into() });
+    }
+    let kind = doc.str_at(&["kind"]).unwrap_or_default();
+    if kind.ends_with("List") {
+        if let Some(Node::Seq(items)) = doc.get("items") {
+            for item in items.clone() {
+                flatten(item, file, index, out)?;
+            }
+            return Ok(());
+        }
+    }
+    if kind.is_empty() {
+        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "missing kind".into() });
+    }
+    if doc.str_at(&["metadata", "name"]).is_none() && doc.get_path(&["metadata", "generateName"]).is_none() {
+        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "missing metadata.name".into() });
+    }
+    out.push(doc);
+    Ok(())
+}
+
+/// Appends objects, refusing an id that is already present (kustomize treats an empty
+/// namespace and `default` as the same).
+pub(crate) fn append_all(res: &mut ResMap, new: ResMap, file: &str) -> Result<(), RenderError> {
+    {
+        let mut seen: std::collections::HashSet<IdKey<'_>> = res.iter().map(|r| IdKey::of(&r.obj)).collect();
+        for r in &new {
+            if !seen.insert(IdKey::of(&r.obj)) {
+                return Err(RenderError::DuplicateId {
+                    file: file.to_string(),
+                    id: r.id().to_string(),
+                    origin: r.origin.clone(),
+                });
+            }
+        }
+    }
+    res.extend(new);
+    Ok(())
+}
+
+/// An object's id, borrowed, with kustomize's namespace equality ("" is "default").
+#[derive(Hash, PartialEq, Eq)]
+struct IdKey<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl<'a> IdKey<'a> {
+    fn of(obj: &'a Node) -> IdKey<'a> {
+        let s = |p: &[&str]| obj.str_at(p).unwrap_or_default();
+        let ns = s(&["metadata", "namespace"]);
+        IdKey {
+            api_version: s(&["apiVersion"]),
+            kind: s(&["kind"]),
+            namespace: if ns.is_empty() { "default" } else { ns },
+            name: s(&["metadata", "name"]),
+        }
+    }
+}
+
+/// Whether a resource entry names a remote base.
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.contains("?ref=")
+        || entry.contains(".git//")
+}
+
+/// Refuses the fields fjord deliberately does not run.
+fn refuse_unsupported(kust: &Kustomization) -> Result<(), RenderError> {
+    for field in ["helmCharts", "helmGlobals", "helmChartInflationGenerator"] {
+        if kust.field(field).is_some() {
+            return Err(RenderError::Field {
+                file: kust.shown(),
+                field: field.into(),
+                problem: "helm charts are not supported by fjord (no --enable-helm); render the chart into the repository".into(),
+            });
+        }
+    }
+    if kust.field("validators").is_some() {
+        return Err(RenderError::Field {
+            file: kust.shown(),
+            field: "validators".into(),
+            problem: "validator plugins are not supported by fjord".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Joins `rel` onto `base` and folds `.` and `..` lexically, as Go's `path.Join` does.
+pub(crate) fn join_clean(base: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in base.split('/').chain(rel.split('/')) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_clean_folds_like_go_path_join() {
+        assert_eq!(join_clean("", "dep.yaml"), "dep.yaml");
+        assert_eq!(join_clean("../base", "dep.yaml"), "../base/dep.yaml");
+        assert_eq!(join_clean("../base", "../other/x.yaml"), "../other/x.yaml");
+        assert_eq!(join_clean("a", "../../b"), "../b");
+        assert_eq!(join_clean("", "./x/./y.yaml"), "x/y.yaml");
+    }
+
+    #[test]
+    fn remote_entries_are_recognised() {
+        assert!(is_remote("github.com/org/repo//path?ref=v1"));
+        assert!(is_remote("https://example.com/x.yaml"));
+        assert!(!is_remote("../base"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Plain manifest directories, read the way Argo CD reads a `directory` source: every
+//! `*.yaml`, `*.yml` and `*.json` file (in sub-directories too with `recurse`), filtered by
+//! `include`/`exclude` globs on the path relative to the directory, in path order, with
+//! `List` kinds flattened into their items. Hidden files and directories are skipped.
+
+use crate::loader::{read_limited, LoadError};
+use fjord_yaml::Node;
+use globset::{Glob, GlobMatcher};
+use std::path::{Path, PathBuf};
+
+/// Options of a plain directory source.
+#[derive(Clone, Debug, Default)]
+pub struct DirectoryOptions {
+    /// Read sub-directories too.
+    pub recurse: bool,
+    /// Only files matching this glob (relative path; `{a,b}` alternation allowed).
+    pub include: Option<String>,
+    /// Skip files matching this glob.
+    pub exclude: Option<String>,
+}
+
+/// Why a directory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// An include/exclude glob is malformed.
+    #[error("invalid {which} glob '{glob}': {source}")]
+    Glob {
+        /// `include` or `exclude`.
+        which: &'static str,
+        /// The glob.
+        glob: String,
+        /// The parse error.
+        #[source]
+        source: globset::Error,
+    },
+    /// Listing a directory failed.
+    #[error("reading directory '{dir}': {source}")]
+    List {
+        /// The directory.
+        dir: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A symlink points outside the source directory.
+    #[error("'{path}' is a symlink that leaves the directory '{root}'")]
+    SymlinkEscape {
+        /// The symlink.
+        path: String,
+        /// The directory.
+        root: String,
+    },
+    /// A file could not be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A file is not valid YAML/JSON.
+    #[error("{file}: {source}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parse error.
+        #[source]
+        source: fjord_yaml::ParseError,
+    },
+    /// A document is not a Kubernetes object.
+    #[error("{file}: document {index} is not a Kubernetes object (it needs apiVersion, kind and metadata.name)")]
+    NotAnObject {
+        /// The file.
+        file: String,
+        /// 1-based document index.
+        index: usize,
+    },
+}
+
+/// Reads every manifest under `dir`. Each object comes with the file it came from.
+pub fn read_directory(dir: &Path, opts: &DirectoryOptions) -> Result<Vec<(Node, String)>, DirectoryError> {
+    let glob = |which: &'static str, g: &Option<String>| -> Result<Option<GlobMatcher>, DirectoryError> {
+        g.as_deref()
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                Glob::new(g)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|source| DirectoryError::Glob { which, glob: g.to_string(), source })
+            })
+            .transpose()
+    };
+    let include = glob("include", &opts.include)?;
+    let exclude = glob("exclude", &opts.exclude)?;
+    let root = dir
+        .canonicalize()
+        .map_err(|source| DirectoryError::List { dir: dir.display().to_string(), source })?;
+    let mut files = Vec::new();
+    collect(&root, &root, opts.recurse, &mut files)?;
+    files.sort();
+    let mut out = Vec::new();
+    for (rel, path) in files {
+        let rel_s = rel.to_string_lossy();
+        if include.as_ref().is_some_and(|g| !g.is_match(&*rel_s)) {
+            continue;
+        }
+        if exclude.as_ref().is_some_and(|g| g.is_match(&*rel_s)) {
+            continue;
+        }
+        let bytes = read_limited(&path)?;
+        let shown = rel_s.to_string();
+        let docs = fjord_yaml::parse_documents(&bytes)
+            .map_err(|source| DirectoryError::Parse { file: shown.clone(), source })?;
+        for (i, doc) in docs.into_iter().enumerate() {
+            flatten(doc, &shown, i + 1, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Adds `doc` to `out`, expanding `List` kinds.
+fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<(Node, String)>) -> Result<(), DirectoryError> {
+    if doc.is_null() {
+        return Ok(());
+    }
+    let is_list = doc.str_at(&["kind"]).is_some_and(|k| k.ends_with("List"))
+        && matches!(doc.get("items"), Some(Node::Seq(_)));
+    if is_list {
+        if let Some(Node::Seq(items)) = doc.get("items") {
+            for item in items.clone() {
+                flatten(item, file, index, out)?;
+            }
+        }
+        return Ok(());
+    }
+    let ok = doc.as_map().is_some() && doc.str_at(&["apiVersion"]).is_some() && doc.str_at(&["kind"]).is_some();
+    if !ok {
+        return Err(DirectoryError::NotAnObject { file: file.to_string(), index });
+    }
+    out.push((doc, file.to_string()));
+    Ok(())
+}
+
+/// Lists manifest files under `dir` as (relative path, canonical path).
+fn collect(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), DirectoryError> {
+    let list_err = |source| DirectoryError::List { dir: dir.display().to_string(), source };
+    for entry in std::fs::read_dir(dir).map_err(list_err)? {
+        let entry = entry.map_err(list_err)?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let real = path.canonicalize().map_err(list_err)?;
+        if !real.starts_with(root) {
+            return Err(DirectoryError::SymlinkEscape {
+                path: path.display().to_string(),
+                root: root.display().to_string(),
+            });
+        }
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        if real.is_dir() {
+            if recurse {
+                collect(root, &path, recurse, out)?;
+            }
+            continue;
+        }
+        let is_manifest = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml") | Some("yml") | Some("json")
+        );
+        if is_manifest {
+            out.push((rel, real));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The renderer's error: every variant names the file and the field, entry or object at fault.
+
+use crate::kustomization::KustomizationError;
+use crate::loader::LoadError;
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The kustomization file itself is unusable.
+    #[error(transparent)]
+    Kustomization(#[from] KustomizationError),
+    /// A file could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A plain directory could not be read.
+    #[error(transparent)]
+    Directory(#[from] crate::directory::DirectoryError),
+    /// A file is not valid YAML.
+    #[error("{file}: {source}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parse error.
+        #[source]
+        source: fjord_yaml::ParseError,
+    },
+    /// A document is not a Kubernetes object.
+    #[error("{file}: document {index}: {problem}")]
+    NotAnObject {
+        /// The file.
+        file: String,
+        /// 1-based document index.
+        index: usize,
+        /// What is missing.
+        problem: String,
+    },
+    /// An entry of a list field (resources, components, …) failed.
+    #[error("{file}: {field} entry '{entry}': {source}")]
+    Entry {
+        /// The kustomization file.
+        file: String,
+        /// The field.
+        field: String,
+        /// The entry.
+        entry: String,
+        /// What went wrong with it.
+        #[source]
+        source: Box<RenderError>,
+    },
+    /// A field of a kustomization is invalid.
+    #[error("{file}: field '{field}': {problem}")]
+    Field {
+        /// The kustomization file.
+        file: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A kustomization includes itself, directly or not.
+    #[error("cycle detected: '{dir}' is already being built (a kustomization includes itself)")]
+    Cycle {
+        /// The directory built twice.
+        dir: String,
+    },
+    /// Two objects with the same id.
+    #[error("{file}: may not add resource with an already registered id: {id} (from '{origin}')")]
+    DuplicateId {
+        /// The kustomization that added the second one.
+        file: String,
+        /// The id.
+        id: String,
+        /// Where the second one came from.
+        origin: String,
+    },
+    /// A feature fjord deliberately does not provide.
+    #[error("{what}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+    },
+    /// A transformer failed.
+    #[error("{file}: {source}")]
+    Transform {
+        /// The kustomization file.
+        file: String,
+        /// The transformer's error.
+        #[source]
+        source: crate::transform::TransformError,
+    },
+    /// A generator failed.
+    #[error("{file}: {source}")]
+    Generate {
+        /// The kustomization file.
+        file: String,
+        /// The generator's error.
+        #[source]
+        source: crate::generate::GenerateError,
+    },
+    /// A patch failed.
+    #[error("{file}: {source}")]
+    Patch {
+        /// The kustomization file.
+        file: String,
+        /// The patch error.
+        #[source]
+        source: crate::patch::PatchError,
+    },
+    /// A replacement failed.
+    #[error("{file}: {source}")]
+    Replacement {
+        /// The kustomization file.
+        file: String,
+        /// The replacement error.
+        #[source]
+        source: crate::replacements::ReplacementError,
+    },
+    /// Vars failed.
+    #[error("{file}: {source}")]
+    Vars {
+        /// The kustomization file.
+        file: String,
+        /// The vars error.
+        #[source]
+        source: crate::vars::VarError,
+    },
+}

@@ -1,0 +1,67 @@
+//! Bitnami Sealed Secrets for fjord, wire-compatible with `kubeseal` and the upstream
+//! controller in both directions.
+//!
+//! - [`crypto`]: the hybrid RSA-OAEP(SHA-256) + AES-256-GCM blob; [`seal_item`]/[`unseal_item`].
+//! - [`scope`]: strict / namespace-wide / cluster-wide and their OAEP labels.
+//! - [`object`]: the SealedSecret resource model.
+//! - [`unseal`]: building the Secret as the controller does ([`unseal_secret`]).
+//! - [`seal`]: building SealedSecrets from Secrets as kubeseal does.
+//! - [`keys`], [`keystore`]: certificates, private keys, key Secrets, generation, renewal.
+//! - [`handlers`]: the pure logic of `/v1/verify`, `/v1/rotate`, `/v1/cert.pem`.
+//! - [`cli`]: `fjord seal` ([`SealArgs`], [`run`]).
+//!
+//! Secret values never appear in errors or `Debug` output.
+
+pub mod cli;
+pub mod crypto;
+pub mod docs;
+mod fetch;
+pub mod handlers;
+pub mod keys;
+pub mod keystore;
+pub mod object;
+pub mod scope;
+pub mod seal;
+pub mod template;
+pub mod unseal;
+pub mod yaml_emit;
+
+pub use cli::{run, CliError, SealArgs};
+pub use crypto::{seal_item, unseal_item, CryptoError};
+pub use handlers::{rotate, verify};
+pub use keys::{newest_key, should_rotate, Certificate, Key, KeyError, KeyOrder};
+pub use keystore::{generate_key, key_to_secret, read_private_keys, KeygenOptions};
+pub use object::SealedSecret;
+pub use scope::Scope;
+pub use unseal::{unseal_secret, unseal_secret_with, UnsealError, UnsealOptions};
+
+#[cfg(test)]
+pub(crate) mod testkeys {
+    use crate::keys::{Certificate, Key};
+
+    /// A file of the upstream compatibility vectors.
+    pub fn compat(rel: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/compat")
+            .join(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn load(dir: &str) -> Key {
+        let cert = Certificate::from_pem(&compat(&format!("{dir}/tls.crt")), "tls.crt").unwrap();
+        let key = Key::all_from_pem(&compat(&format!("{dir}/tls.key")), dir)
+            .unwrap()
+            .remove(0);
+        Key::from_pkcs8(key.pkcs8(), Some(cert), dir).unwrap()
+    }
+
+    /// Upstream key pair a.
+    pub fn key_a() -> Key {
+        load("key-a")
+    }
+
+    /// Upstream key pair b.
+    pub fn key_b() -> Key {
+        load("key-b")
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# fjord's whole test suite, from a fresh machine: installs what the tests need, then runs the
+# format check, clippy and every test (unit, parity, end-to-end through the real binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use (Debian names). kubectl is expected on the machine already.
+packages=()
+command -v git >/dev/null 2>&1 || packages+=(git)
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+[ -x /usr/bin/time ] || packages+=(time)
+if [ ${#packages[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${packages[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "warning: kubectl not found: the kubectl-driven tests will fail" >&2
+fi
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked "$@"
