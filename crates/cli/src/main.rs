@@ -21,12 +21,18 @@ enum Command {
     /// Render a kustomization or a plain manifest directory to a YAML stream on stdout
     /// (byte-identical to `kubectl kustomize`).
     Render(cmd::render::RenderArgs),
+    /// Run the embedded, durable, kubectl-compatible Kubernetes API (writes DIR/kubeconfig).
+    LocalCluster(cmd::local_cluster::LocalClusterArgs),
+    /// Seal a Secret read on stdin into a SealedSecret (kubeseal-compatible).
+    Seal(fjord_seal::SealArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => cmd::render::run(args),
+        Command::LocalCluster(args) => cmd::local_cluster::run(args),
+        Command::Seal(args) => cmd::seal::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! Sub-commands.
 
+pub mod local_cluster;
 pub mod render;
+pub mod seal;
 
 /// An error and its causes on one line, outermost first, without repeating a cause whose text
 /// the outer message already contains.
