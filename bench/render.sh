@@ -7,6 +7,7 @@
 #   --apps N   apps in the generated tree, 9 objects each (default 250, about 2,250 objects)
 #   --keep     keep the temporary directory (tree and outputs) and print its path
 #
+# FJORD_BIN=/path/to/fjord skips the build and times that binary instead.
 # Builds fjord with `cargo build --release`, generates the tree with bench/gen_tree.py in a
 # temporary directory, then times both tools on the top overlay (region/eu-west). Wall time is
 # the median over the runs; peak RSS is the median of each run's maximum resident set size
@@ -21,7 +22,7 @@ while [[ $# -gt 0 ]]; do
         --runs) runs=${2:?--runs needs a number}; shift ;;
         --apps) apps=${2:?--apps needs a number}; shift ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "render.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -39,10 +40,14 @@ if [[ ! -x /usr/bin/time ]]; then
     "${sudo_cmd[@]}" apt-get install -y time >&2
 fi
 
-echo "building fjord (cargo build --release)..." >&2
-(cd "$root" && cargo build --release --bin fjord >&2)
-target_dir=${CARGO_TARGET_DIR:-$root/target}
-fjord=$target_dir/release/fjord
+if [[ -n "${FJORD_BIN:-}" ]]; then
+    fjord=$FJORD_BIN
+    echo "using FJORD_BIN=$fjord (no build)" >&2
+else
+    echo "building fjord (cargo build --release)..." >&2
+    (cd "$root" && cargo build --release --bin fjord >&2)
+    fjord=${CARGO_TARGET_DIR:-$root/target}/release/fjord
+fi
 [[ -x "$fjord" ]] || { echo "render.sh: $fjord not found after build" >&2; exit 2; }
 
 tmp=$(mktemp -d)

@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn fjord(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fjord")).args(args).current_dir(cwd).output().expect("run fjord")
+    Command::new(env!("CARGO_BIN_EXE_fjord"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run fjord")
 }
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -15,7 +19,11 @@ fn write(dir: &Path, rel: &str, text: &str) {
 }
 
 fn stdout(o: &Output) -> String {
-    assert!(o.status.success(), "fjord failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "fjord failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
@@ -24,7 +32,9 @@ fn cm(name: &str) -> String {
 }
 
 fn names(yaml: &str) -> Vec<String> {
-    yaml.lines().filter_map(|l| l.strip_prefix("  name: ").map(str::to_string)).collect()
+    yaml.lines()
+        .filter_map(|l| l.strip_prefix("  name: ").map(str::to_string))
+        .collect()
 }
 
 #[test]
@@ -44,7 +54,10 @@ fn plain_directory_reads_yaml_yml_json_in_path_order_and_flattens_lists() {
     assert_eq!(names(&out), ["a1", "a2", "b", "c1", "c2"]);
     let out = stdout(&fjord(&["render", ".", "--recurse"], t.path()));
     assert_eq!(names(&out), ["a1", "a2", "b", "c1", "c2", "d"]);
-    let out = stdout(&fjord(&["render", ".", "--recurse", "--include", "{sub/*,b.yaml}"], t.path()));
+    let out = stdout(&fjord(
+        &["render", ".", "--recurse", "--include", "{sub/*,b.yaml}"],
+        t.path(),
+    ));
     assert_eq!(names(&out), ["b", "d"]);
     let out = stdout(&fjord(&["render", ".", "--exclude", "*.json"], t.path()));
     assert_eq!(names(&out), ["a1", "a2", "b"]);
@@ -53,7 +66,11 @@ fn plain_directory_reads_yaml_yml_json_in_path_order_and_flattens_lists() {
 #[test]
 fn json_output_is_a_v1_list() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "kustomization.yaml", "resources:\n- cm.yaml\nnamePrefix: p-\n");
+    write(
+        t.path(),
+        "kustomization.yaml",
+        "resources:\n- cm.yaml\nnamePrefix: p-\n",
+    );
     write(t.path(), "cm.yaml", &cm("x"));
     let out = stdout(&fjord(&["render", ".", "-o", "json"], t.path()));
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
@@ -70,7 +87,10 @@ fn reorder_none_keeps_input_order_and_legacy_sorts() {
     write(
         t.path(),
         "all.yaml",
-        &format!("{}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n", cm("z")),
+        &format!(
+            "{}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n",
+            cm("z")
+        ),
     );
     let legacy = stdout(&fjord(&["render", "."], t.path()));
     assert_eq!(names(&legacy), ["ns", "z"]);

@@ -46,6 +46,8 @@ pub struct Engine {
     schemas: Mutex<HashMap<String, (String, Arc<fjord_merge::Schema>)>>,
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) wake: Notify,
+    /// Waits for staged writes to become durable (without the state lock).
+    pub(crate) durability: store::Durability,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -61,6 +63,7 @@ impl Engine {
         let crd_prefix = "apiextensions.k8s.io/customresourcedefinitions/";
         registry.set_crds(store.scan(crd_prefix).map(|(_, v)| v.as_ref()));
         let history = History::new(store.rv(), config.history);
+        let durability = store.durability();
         let (events, _) = broadcast::channel(4096);
         let engine = Engine {
             state: Mutex::new(State {
@@ -71,6 +74,7 @@ impl Engine {
             schemas: Mutex::new(HashMap::new()),
             events,
             wake: Notify::new(),
+            durability,
             config,
         };
         {
@@ -90,6 +94,9 @@ impl Engine {
                     engine.create_object(&mut st, &ns_type, obj, "kube-apiserver", false)?;
                 }
             }
+            st.store
+                .flush()
+                .map_err(|e| ApiError::internal(e.to_string()))?;
         }
         Ok(engine)
     }
@@ -195,6 +202,17 @@ impl Engine {
             }
             Err(_) => crate::ssa::SchemaRef::Builtin,
         }
+    }
+
+    /// Answers a non-watch request, acknowledging writes only once they are durable.
+    pub fn handle_durably(&self, req: &ApiRequest) -> Result<Reply, ApiError> {
+        let _ = store::take_ticket();
+        let reply = self.handle(req);
+        let ticket = store::take_ticket();
+        self.durability
+            .wait(ticket)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        reply
     }
 
     /// Answers a non-watch request.

@@ -135,7 +135,7 @@ async fn handle(
             return Ok(resp);
         }
     }
-    let result = tokio::task::spawn_blocking(move || engine.handle(&api)).await;
+    let result = tokio::task::spawn_blocking(move || engine.handle_durably(&api)).await;
     Ok(match result {
         Ok(Ok(r)) => reply_response(r),
         Ok(Err(e)) => error_response(&e),

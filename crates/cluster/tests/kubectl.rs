@@ -482,3 +482,123 @@ fn invalid_object_is_rejected_with_422_causes() {
     assert_eq!(status["reason"], "Invalid");
     assert_eq!(status["details"]["causes"][0]["field"], "metadata.labels");
 }
+
+#[test]
+fn generator_commands_send_protobuf_bodies_we_decode() {
+    if !have_kubectl() {
+        return;
+    }
+    let c = Cluster::start();
+    let creates: &[&[&str]] = &[
+        &["create", "namespace", "gen"],
+        &[
+            "create",
+            "configmap",
+            "c",
+            "--from-literal=a=b",
+            "--from-literal=e=",
+        ],
+        &["create", "secret", "generic", "s", "--from-literal=a=b"],
+        &["create", "serviceaccount", "sa"],
+        &[
+            "create",
+            "deployment",
+            "d",
+            "--image=nginx",
+            "--replicas=0",
+            "--port=80",
+        ],
+        &["create", "service", "clusterip", "svc", "--tcp=80:8080"],
+        &["create", "job", "j", "--image=busybox", "--", "echo", "hi"],
+        &[
+            "create",
+            "cronjob",
+            "cj",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+        ],
+        &["create", "role", "r", "--verb=get", "--resource=pods"],
+        &[
+            "create",
+            "rolebinding",
+            "rb",
+            "--role=r",
+            "--serviceaccount=default:sa",
+        ],
+        &[
+            "create",
+            "clusterrole",
+            "cr",
+            "--verb=get",
+            "--non-resource-url=/logs",
+        ],
+        &[
+            "create",
+            "clusterrolebinding",
+            "crb",
+            "--clusterrole=cr",
+            "--group=g1",
+        ],
+        &[
+            "create",
+            "priorityclass",
+            "pc",
+            "--value=1000",
+            "--description=d",
+        ],
+        &[
+            "create",
+            "poddisruptionbudget",
+            "pdb",
+            "--selector=app=a",
+            "--min-available=50%",
+        ],
+        &[
+            "create",
+            "ingress",
+            "ing",
+            "--rule=foo.com/bar=svc1:8080,tls=my-cert",
+        ],
+        &[
+            "create",
+            "quota",
+            "q",
+            "--hard=cpu=1,pods=2",
+            "--scopes=BestEffort",
+        ],
+    ];
+    for args in creates {
+        let out = c.ok(args);
+        assert!(out.contains("created"), "{args:?}: {out}");
+    }
+    let cm = c.get_json(&["configmap", "c"]);
+    assert_eq!(cm["data"], serde_json::json!({"a": "b", "e": ""}));
+    assert_eq!(c.get_json(&["secret", "s"])["data"]["a"], "Yg==");
+    let d = c.get_json(&["deployment", "d"]);
+    assert_eq!(d["spec"]["replicas"], 0, "{d}");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
+    let svc = c.get_json(&["service", "svc"]);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    let cj = c.get_json(&["cronjob", "cj"]);
+    assert_eq!(cj["spec"]["schedule"], "*/5 * * * *");
+    let rb = c.get_json(&["rolebinding", "rb"]);
+    assert_eq!(rb["subjects"][0]["namespace"], "default");
+    assert_eq!(rb["roleRef"]["kind"], "Role");
+    assert_eq!(c.get_json(&["priorityclass", "pc"])["value"], 1000);
+    assert_eq!(c.get_json(&["pdb", "pdb"])["spec"]["minAvailable"], "50%");
+    let ing = c.get_json(&["ingress", "ing"]);
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        8080
+    );
+    assert_eq!(c.get_json(&["quota", "q"])["spec"]["hard"]["pods"], "2");
+    let cm = c.get_json(&["configmap", "c", "--show-managed-fields"]);
+    let fm = &cm["metadata"]["managedFields"][0];
+    assert_eq!(fm["manager"], "kubectl-create");
+    // Duplicate create through protobuf gets an ordinary AlreadyExists.
+    let err = c.fails(&["create", "configmap", "c"], "");
+    assert!(err.contains("already exists"), "{err}");
+}

@@ -17,12 +17,23 @@ pub const ANNOTATION_IGNORE_HEALTHCHECK: &str = "argocd.argoproj.io/ignore-healt
 pub const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 
 const ARGO_HOOK_TYPES: [&str; 7] = [
-    "PreSync", "Sync", "PostSync", "SyncFail", "Skip", "PreDelete", "PostDelete",
+    "PreSync",
+    "Sync",
+    "PostSync",
+    "SyncFail",
+    "Skip",
+    "PreDelete",
+    "PostDelete",
 ];
 
 fn csv<'a>(obj: &'a Value, key: &str) -> Vec<&'a str> {
     annotation(obj, key)
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -91,7 +102,11 @@ impl<'a> AppResource<'a> {
         overrides: &HealthOverrides,
     ) -> AppResource<'a> {
         let health = live.and_then(|l| crate::assess(l, overrides));
-        AppResource { target, live, health }
+        AppResource {
+            target,
+            live,
+            health,
+        }
     }
 
     /// The health Argo CD records for this resource: `Missing` without a live object, else the
@@ -112,7 +127,9 @@ impl<'a> AppResource<'a> {
 
 /// The worst of several statuses, `Healthy` when there are none.
 pub fn worst(statuses: impl IntoIterator<Item = HealthStatus>) -> HealthStatus {
-    statuses.into_iter().fold(HealthStatus::Healthy, HealthStatus::max)
+    statuses
+        .into_iter()
+        .fold(HealthStatus::Healthy, HealthStatus::max)
 }
 
 /// An application's health from its managed resources, as Argo CD's `setApplicationHealth`:
@@ -173,8 +190,16 @@ mod tests {
                "metadata": {"name": name, "annotations": annotations}})
     }
 
-    fn res<'a>(target: Option<&'a Value>, live: Option<&'a Value>, status: Option<HealthStatus>) -> AppResource<'a> {
-        AppResource { target, live, health: status.map(Health::status) }
+    fn res<'a>(
+        target: Option<&'a Value>,
+        live: Option<&'a Value>,
+        status: Option<HealthStatus>,
+    ) -> AppResource<'a> {
+        AppResource {
+            target,
+            live,
+            health: status.map(Health::status),
+        }
     }
 
     #[test]
@@ -183,20 +208,51 @@ mod tests {
         assert!(is_hook(&cm("a", json!({ANNOTATION_HOOK: "Bogus"}))));
         assert!(!is_hook(&cm("a", json!({ANNOTATION_HOOK: "Skip"}))));
         assert!(is_hook(&cm("a", json!({ANNOTATION_HOOK: "Skip,PostSync"}))));
-        assert!(is_hook(&cm("a", json!({ANNOTATION_HELM_HOOK: "pre-install"}))));
-        assert!(!is_hook(&cm("a", json!({ANNOTATION_HELM_HOOK: "crd-install"}))));
+        assert!(is_hook(&cm(
+            "a",
+            json!({ANNOTATION_HELM_HOOK: "pre-install"})
+        )));
+        assert!(!is_hook(&cm(
+            "a",
+            json!({ANNOTATION_HELM_HOOK: "crd-install"})
+        )));
         assert!(!is_hook(&cm("a", json!({}))));
         assert!(is_skip(&cm("a", json!({ANNOTATION_HOOK: " Skip "}))));
-        assert_eq!(hook_types(&cm("a", json!({ANNOTATION_HELM_HOOK: "post-upgrade,pre-install"}))), vec!["PostSync", "PreSync"]);
+        assert_eq!(
+            hook_types(&cm(
+                "a",
+                json!({ANNOTATION_HELM_HOOK: "post-upgrade,pre-install"})
+            )),
+            vec!["PostSync", "PreSync"]
+        );
     }
 
     #[test]
     fn worst_status_wins_and_suspended_is_mild() {
         let (a, b, c) = (cm("a", json!({})), cm("b", json!({})), cm("c", json!({})));
         use HealthStatus::*;
-        assert_eq!(aggregate([res(None, Some(&a), Some(Healthy)), res(None, Some(&b), Some(Suspended))]), Suspended);
-        assert_eq!(aggregate([res(None, Some(&a), Some(Suspended)), res(None, Some(&b), Some(Progressing))]), Progressing);
-        assert_eq!(aggregate([res(None, Some(&a), Some(Degraded)), res(None, Some(&b), Some(Unknown)), res(None, Some(&c), Some(Progressing))]), Unknown);
+        assert_eq!(
+            aggregate([
+                res(None, Some(&a), Some(Healthy)),
+                res(None, Some(&b), Some(Suspended))
+            ]),
+            Suspended
+        );
+        assert_eq!(
+            aggregate([
+                res(None, Some(&a), Some(Suspended)),
+                res(None, Some(&b), Some(Progressing))
+            ]),
+            Progressing
+        );
+        assert_eq!(
+            aggregate([
+                res(None, Some(&a), Some(Degraded)),
+                res(None, Some(&b), Some(Unknown)),
+                res(None, Some(&c), Some(Progressing))
+            ]),
+            Unknown
+        );
         assert_eq!(aggregate([res(None, Some(&a), None)]), Healthy);
         assert_eq!(aggregate(Vec::<AppResource>::new()), Healthy);
         assert_eq!(worst([Healthy, Missing, Suspended]), Missing);
@@ -207,11 +263,26 @@ mod tests {
         let (a, b) = (cm("a", json!({})), cm("b", json!({})));
         use HealthStatus::*;
         // One missing, one live and healthy: Missing does not reach the app.
-        assert_eq!(aggregate([res(Some(&a), None, None), res(Some(&b), Some(&b), Some(Healthy))]), Healthy);
+        assert_eq!(
+            aggregate([
+                res(Some(&a), None, None),
+                res(Some(&b), Some(&b), Some(Healthy))
+            ]),
+            Healthy
+        );
         // Nothing live at all: Missing.
-        assert_eq!(aggregate([res(Some(&a), None, None), res(Some(&b), None, None)]), Missing);
+        assert_eq!(
+            aggregate([res(Some(&a), None, None), res(Some(&b), None, None)]),
+            Missing
+        );
         // ... but a Degraded sibling is still worse than Missing.
-        assert_eq!(aggregate([res(Some(&a), None, None), res(Some(&b), Some(&b), Some(Degraded))]), Degraded);
+        assert_eq!(
+            aggregate([
+                res(Some(&a), None, None),
+                res(Some(&b), Some(&b), Some(Degraded))
+            ]),
+            Degraded
+        );
     }
 
     #[test]
@@ -221,11 +292,26 @@ mod tests {
         let skip = cm("s", json!({ANNOTATION_HOOK: "Skip"}));
         let ignored = cm("i", json!({ANNOTATION_IGNORE_HEALTHCHECK: "true"}));
         let ok = cm("ok", json!({}));
-        assert_eq!(aggregate([res(Some(&hook), Some(&hook), Some(Degraded)), res(Some(&ok), Some(&ok), Some(Healthy))]), Healthy);
-        assert_eq!(aggregate([res(Some(&skip), Some(&skip), Some(Degraded))]), Healthy);
-        assert_eq!(aggregate([res(Some(&ignored), Some(&ignored), Some(Degraded))]), Healthy);
+        assert_eq!(
+            aggregate([
+                res(Some(&hook), Some(&hook), Some(Degraded)),
+                res(Some(&ok), Some(&ok), Some(Healthy))
+            ]),
+            Healthy
+        );
+        assert_eq!(
+            aggregate([res(Some(&skip), Some(&skip), Some(Degraded))]),
+            Healthy
+        );
+        assert_eq!(
+            aggregate([res(Some(&ignored), Some(&ignored), Some(Degraded))]),
+            Healthy
+        );
         // Only hooks: the app has no resources, so it is not Missing either.
-        assert_eq!(aggregate([res(Some(&hook), Some(&hook), Some(Progressing))]), Healthy);
+        assert_eq!(
+            aggregate([res(Some(&hook), Some(&hook), Some(Progressing))]),
+            Healthy
+        );
     }
 
     #[test]
@@ -233,8 +319,17 @@ mod tests {
         use HealthStatus::*;
         let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "child"}});
         let ok = cm("ok", json!({}));
-        assert_eq!(aggregate([res(Some(&app), Some(&app), Some(Unknown)), res(Some(&ok), Some(&ok), Some(Healthy))]), Healthy);
-        assert_eq!(aggregate([res(Some(&app), Some(&app), Some(Degraded))]), Degraded);
+        assert_eq!(
+            aggregate([
+                res(Some(&app), Some(&app), Some(Unknown)),
+                res(Some(&ok), Some(&ok), Some(Healthy))
+            ]),
+            Healthy
+        );
+        assert_eq!(
+            aggregate([res(Some(&app), Some(&app), Some(Degraded))]),
+            Degraded
+        );
     }
 
     #[test]
@@ -245,6 +340,9 @@ mod tests {
         assert_eq!(r.health, Some(Health::status(HealthStatus::Progressing)));
         assert_eq!(aggregate([r]), HealthStatus::Progressing);
         let missing = AppResource::assess(Some(&pvc), None, &HealthOverrides::new());
-        assert_eq!(missing.resource_health(), Some(Health::status(HealthStatus::Missing)));
+        assert_eq!(
+            missing.resource_health(),
+            Some(Health::status(HealthStatus::Missing))
+        );
     }
 }

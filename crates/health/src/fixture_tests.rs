@@ -38,7 +38,7 @@ fn load(path: &Path) -> Result<Fixture, String> {
         Some(Health::new(code, message.unwrap_or_default()))
     };
     let object: Value =
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::overrides::yaml_value(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Fixture {
         path: path.to_path_buf(),
         expected,
@@ -74,7 +74,13 @@ fn every_fixture_matches_argo_cd() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -83,8 +89,18 @@ fn fixtures_cover_every_kind_and_status() {
     assert!(all.len() >= 40, "only {} fixtures", all.len());
     let kinds: Vec<&str> = all.iter().map(|f| crate::kind(&f.object)).collect();
     for kind in [
-        "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Service", "Ingress",
-        "PersistentVolumeClaim", "Job", "HorizontalPodAutoscaler", "APIService", "Workflow",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Pod",
+        "Service",
+        "Ingress",
+        "PersistentVolumeClaim",
+        "Job",
+        "HorizontalPodAutoscaler",
+        "APIService",
+        "Workflow",
         "ConfigMap",
     ] {
         assert!(kinds.contains(&kind), "no fixture for {kind}");
@@ -94,7 +110,8 @@ fn fixtures_cover_every_kind_and_status() {
             continue; // only ever given to absent objects, never assessed
         }
         assert!(
-            all.iter().any(|f| f.expected.as_ref().is_some_and(|h| h.status == status)),
+            all.iter()
+                .any(|f| f.expected.as_ref().is_some_and(|h| h.status == status)),
             "no fixture expecting {status}"
         );
     }

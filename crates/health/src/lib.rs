@@ -34,12 +34,15 @@ pub use aggregate::{
     aggregate, has_hook_finalizer, hook_types, is_hook, is_skip, worst, AppResource,
     ANNOTATION_HELM_HOOK, ANNOTATION_HOOK, ANNOTATION_IGNORE_HEALTHCHECK, HOOK_FINALIZER,
 };
-pub use builtin::{builtin_health, has_builtin_check, CheckError};
+pub use builtin::{
+    builtin_health, has_builtin_check, CheckError, ANNOTATION_HPA_CONDITIONS,
+    ANNOTATION_IGNORE_RESTART_POLICY,
+};
 pub use lua::{run_health_script, run_lua, LuaError, INVALID_HEALTH_STATUS};
 pub use object::{group_version, kind, FieldError};
 pub use overrides::{
-    config_map_key, HealthOverrides, HealthScript, OverridesError, DEFAULT_SCRIPT_TIMEOUT,
-    RESOURCE_CUSTOMIZATIONS_KEY,
+    config_map_key, yaml_value, HealthOverrides, HealthScript, OverridesError, YamlError,
+    DEFAULT_SCRIPT_TIMEOUT, RESOURCE_CUSTOMIZATIONS_KEY,
 };
 pub use status::{is_worse, Health, HealthStatus, ParseHealthStatusError};
 

@@ -120,7 +120,11 @@ fn setup_err(e: mlua::Error) -> LuaError {
 }
 
 /// Builds the VM for one script run and installs the time-limit hook.
-fn new_vm(use_open_libs: bool, deadline: Instant, timed_out: Rc<Cell<Option<i32>>>) -> Result<Lua, LuaError> {
+fn new_vm(
+    use_open_libs: bool,
+    deadline: Instant,
+    timed_out: Rc<Cell<Option<i32>>>,
+) -> Result<Lua, LuaError> {
     let libs = if use_open_libs {
         StdLib::ALL_SAFE
     } else {
@@ -135,7 +139,10 @@ fn new_vm(use_open_libs: bool, deadline: Instant, timed_out: Rc<Cell<Option<i32>
         .exec()
         .map_err(setup_err)?;
     if !use_open_libs {
-        lua.load(SANDBOX).set_name("=sandbox").exec().map_err(setup_err)?;
+        lua.load(SANDBOX)
+            .set_name("=sandbox")
+            .exec()
+            .map_err(setup_err)?;
     }
     let flag = timed_out.clone();
     let check = lua
@@ -148,14 +155,19 @@ fn new_vm(use_open_libs: bool, deadline: Instant, timed_out: Rc<Cell<Option<i32>
         .set_name("=sandbox")
         .call::<()>(check)
         .map_err(setup_err)?;
-    lua.set_hook(
+    lua.set_global_hook(
         HookTriggers::new().every_nth_instruction(HOOK_INTERVAL),
         move |_, debug| {
             if timed_out.get().is_some() {
                 return Err(mlua::Error::runtime("context deadline exceeded"));
             }
             if Instant::now() >= deadline {
-                timed_out.set(Some(debug.curr_line()));
+                timed_out.set(Some(
+                    debug
+                        .current_line()
+                        .and_then(|l| i32::try_from(l).ok())
+                        .unwrap_or(0),
+                ));
                 return Err(mlua::Error::runtime("context deadline exceeded"));
             }
             Ok(VmState::Continue)
@@ -216,7 +228,9 @@ fn go_json_kind(v: &LuaValue) -> &'static str {
 /// Reads `{status, message}` from the returned table as Argo CD's JSON round trip would.
 fn decode_result(t: &Table) -> Result<Health, LuaError> {
     let as_array = || {
-        LuaError::Decode("json: cannot unmarshal array into Go value of type health.HealthStatus".into())
+        LuaError::Decode(
+            "json: cannot unmarshal array into Go value of type health.HealthStatus".into(),
+        )
     };
     if t.raw_len() > 0 {
         return Err(as_array());
@@ -226,7 +240,11 @@ fn decode_result(t: &Table) -> Result<Health, LuaError> {
         let (k, v) = pair.map_err(|e| LuaError::Decode(e.to_string()))?;
         match k {
             LuaValue::String(s) => pairs.push((s.to_string_lossy(), v)),
-            _ => return Err(LuaError::Decode("cannot encode mixed or invalid key types".into())),
+            _ => {
+                return Err(LuaError::Decode(
+                    "cannot encode mixed or invalid key types".into(),
+                ))
+            }
         }
     }
     if pairs.is_empty() {
@@ -279,7 +297,12 @@ pub fn run_health_script(
 }
 
 /// Runs Lua `source` against `obj` (the lower-level form of [`run_health_script`]).
-pub fn run_lua(obj: &Value, source: &str, use_open_libs: bool, timeout: Duration) -> Result<Health, LuaError> {
+pub fn run_lua(
+    obj: &Value,
+    source: &str,
+    use_open_libs: bool,
+    timeout: Duration,
+) -> Result<Health, LuaError> {
     let timed_out = Rc::new(Cell::new(None));
     let deadline = Instant::now() + timeout;
     let lua = new_vm(use_open_libs, deadline, timed_out.clone())?;

@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{assess, run_lua, Health, HealthOverrides, HealthStatus, LuaError, INVALID_HEALTH_STATUS};
+use crate::{
+    assess, run_lua, Health, HealthOverrides, HealthStatus, LuaError, INVALID_HEALTH_STATUS,
+};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join("lua")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join("lua")
 }
 
 fn read(name: &str) -> String {
@@ -18,7 +22,7 @@ fn read(name: &str) -> String {
 }
 
 fn yaml(text: &str) -> Value {
-    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("bad yaml: {e}"))
+    crate::overrides::yaml_value(text).unwrap_or_else(|e| panic!("bad yaml: {e}"))
 }
 
 /// The test ConfigMap, with the real scripts put in through split keys (which win over the
@@ -65,7 +69,10 @@ fn crd_scripts_from_argocd_cm_match_expectations() {
         let expected = status.map(|s| Health::new(s, header("# message:").unwrap_or_default()));
         let got = assess(&yaml(&text), &overrides);
         if got != expected {
-            failures.push(format!("{}: expected {expected:?}, got {got:?}", path.display()));
+            failures.push(format!(
+                "{}: expected {expected:?}, got {got:?}",
+                path.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -74,29 +81,55 @@ fn crd_scripts_from_argocd_cm_match_expectations() {
 #[test]
 fn a_failing_script_is_unknown_with_the_lua_error() {
     let mut o = HealthOverrides::new();
-    o.insert("example.com/Widget", crate::HealthScript { lua: read("error.lua"), use_open_libs: false });
+    o.insert(
+        "example.com/Widget",
+        crate::HealthScript {
+            lua: read("error.lua"),
+            use_open_libs: false,
+        },
+    );
     let h = assess(&widget(), &o).unwrap_or_else(|| Health::status(HealthStatus::Healthy));
     assert_eq!(h.status, HealthStatus::Unknown);
-    assert!(h.message.starts_with("<string>:3: attempt to index"), "{}", h.message);
+    assert!(
+        h.message.starts_with("<string>:3: attempt to index"),
+        "{}",
+        h.message
+    );
     assert!(!h.message.contains("stack traceback"), "{}", h.message);
 
     let err = run(&read("raise.lua"), &widget()).err();
-    assert_eq!(err.map(|e| e.to_string()), Some("<string>:4: widget has no status yet".into()));
+    assert_eq!(
+        err.map(|e| e.to_string()),
+        Some("<string>:4: widget has no status yet".into())
+    );
 
     let err = run("hs = {status = ", &widget()).err();
-    assert!(matches!(&err, Some(LuaError::Script(m)) if m.starts_with("<string>:1:")), "{err:?}");
+    assert!(
+        matches!(&err, Some(LuaError::Script(m)) if m.starts_with("<string>:1:")),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn an_infinite_loop_times_out_as_unknown() {
     let o = {
         let mut o = HealthOverrides::new().with_timeout(Duration::from_millis(200));
-        o.insert("example.com/Widget", crate::HealthScript { lua: read("infinite.lua"), use_open_libs: false });
+        o.insert(
+            "example.com/Widget",
+            crate::HealthScript {
+                lua: read("infinite.lua"),
+                use_open_libs: false,
+            },
+        );
         o
     };
     let start = Instant::now();
     let h = assess(&widget(), &o);
-    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
     let h = h.unwrap_or_else(|| Health::status(HealthStatus::Healthy));
     assert_eq!(h.status, HealthStatus::Unknown);
     assert!(
@@ -110,7 +143,13 @@ fn an_infinite_loop_times_out_as_unknown() {
 fn pcall_cannot_swallow_the_time_out() {
     for use_open_libs in [false, true] {
         let start = Instant::now();
-        let err = run_lua(&widget(), &read("swallow.lua"), use_open_libs, Duration::from_millis(200)).err();
+        let err = run_lua(
+            &widget(),
+            &read("swallow.lua"),
+            use_open_libs,
+            Duration::from_millis(200),
+        )
+        .err();
         assert!(matches!(err, Some(LuaError::Timeout { .. })), "{err:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
@@ -134,7 +173,10 @@ fn goto_is_supported() {
                  ::continue::\n\
                end\n\
                return hs";
-    assert_eq!(run(src, &widget()), Ok(Health::new(HealthStatus::Healthy, "found b at 2")));
+    assert_eq!(
+        run(src, &widget()),
+        Ok(Health::new(HealthStatus::Healthy, "found b at 2"))
+    );
 }
 
 #[test]
@@ -149,18 +191,25 @@ fn the_sandbox_offers_only_safe_libraries() {
                print('ignored')\n\
                if ok and t[1] == '2' and now > 0 and d == '1970' then return {status = 'Healthy'} end\n\
                return {status = 'Degraded'}";
-    assert_eq!(run(src, &widget()), Ok(Health::status(HealthStatus::Healthy)));
+    assert_eq!(
+        run(src, &widget()),
+        Ok(Health::status(HealthStatus::Healthy))
+    );
 }
 
 #[test]
 fn open_libs_enable_the_standard_library_but_not_jit_or_ffi() {
-    let src = "if io ~= nil and os.getenv ~= nil and coroutine ~= nil and jit == nil and ffi == nil\n\
+    let src =
+        "if io ~= nil and os.getenv ~= nil and coroutine ~= nil and jit == nil and ffi == nil\n\
                then return {status = 'Healthy'} end return {status = 'Degraded'}";
     assert_eq!(
         run_lua(&widget(), src, true, Duration::from_secs(1)),
         Ok(Health::status(HealthStatus::Healthy))
     );
-    assert_eq!(run(src, &widget()), Ok(Health::status(HealthStatus::Degraded)));
+    assert_eq!(
+        run(src, &widget()),
+        Ok(Health::status(HealthStatus::Degraded))
+    );
     // require cannot bring the JIT compiler back.
     let src = "local ok, j = pcall(require, 'jit') if ok and j ~= nil then return {status = 'Degraded'} end\n\
                return {status = 'Healthy'}";
@@ -178,7 +227,10 @@ fn binary_chunks_are_refused() {
                return {status = 'Degraded'}";
     assert_eq!(
         run(src, &widget()),
-        Ok(Health::new(HealthStatus::Healthy, "attempt to load a binary chunk"))
+        Ok(Health::new(
+            HealthStatus::Healthy,
+            "attempt to load a binary chunk"
+        ))
     );
 }
 
@@ -188,7 +240,10 @@ fn the_object_is_passed_like_argo_cd() {
                and obj.spec.tags[1] == 'a' and obj.spec.nothing == nil and obj.metadata.name == 'w'\n\
                then return {status = 'Healthy', message = obj.spec.size .. ''} end\n\
                return {status = 'Degraded'}";
-    assert_eq!(run(src, &widget()), Ok(Health::new(HealthStatus::Healthy, "3")));
+    assert_eq!(
+        run(src, &widget()),
+        Ok(Health::new(HealthStatus::Healthy, "3"))
+    );
 }
 
 #[test]
@@ -202,9 +257,15 @@ fn results_are_decoded_like_argo_cd() {
         run("return {message = 'no status'}", &w),
         Ok(Health::new(HealthStatus::Unknown, INVALID_HEALTH_STATUS))
     );
-    assert_eq!(run("return {Status = 'Suspended'}", &w), Ok(Health::status(HealthStatus::Suspended)));
     assert_eq!(
-        run("hs = {} hs.status = 'Missing' hs.message = 'gone' return hs", &w),
+        run("return {Status = 'Suspended'}", &w),
+        Ok(Health::status(HealthStatus::Suspended))
+    );
+    assert_eq!(
+        run(
+            "hs = {} hs.status = 'Missing' hs.message = 'gone' return hs",
+            &w
+        ),
         Ok(Health::new(HealthStatus::Missing, "gone"))
     );
     assert_eq!(
@@ -228,9 +289,28 @@ fn results_are_decoded_like_argo_cd() {
 #[test]
 fn each_run_gets_a_fresh_state() {
     let w = widget();
-    assert_eq!(run("leak = 'x' return {status = 'Healthy'}", &w), Ok(Health::status(HealthStatus::Healthy)));
     assert_eq!(
-        run("if leak == nil then return {status = 'Healthy'} end return {status = 'Degraded'}", &w),
+        run("leak = 'x' return {status = 'Healthy'}", &w),
         Ok(Health::status(HealthStatus::Healthy))
+    );
+    assert_eq!(
+        run(
+            "if leak == nil then return {status = 'Healthy'} end return {status = 'Degraded'}",
+            &w
+        ),
+        Ok(Health::status(HealthStatus::Healthy))
+    );
+}
+
+#[test]
+fn memory_is_bounded() {
+    let err = run(
+        "local s = string.rep('x', 512 * 1024 * 1024) return {status = 'Healthy', message = #s .. ''}",
+        &widget(),
+    )
+    .err();
+    assert!(
+        matches!(&err, Some(LuaError::Script(m)) if m.contains("memory")),
+        "{err:?}"
     );
 }

@@ -42,11 +42,16 @@ fn wrong(path: &[&str], expected: &'static str, found: &Value) -> FieldError {
     }
 }
 
-/// The value at `path`, `None` when a step is missing or the value is `null`.
+/// The value at `path` (array steps are decimal indices), `None` when a step is missing or the
+/// value is `null`.
 pub(crate) fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     let mut cur = v;
     for key in path {
-        cur = cur.as_object()?.get(*key)?;
+        cur = match cur {
+            Value::Object(map) => map.get(*key)?,
+            Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
     }
     if cur.is_null() {
         None

@@ -5,7 +5,7 @@
 //! * the `resource.customizations` key: a YAML map from `group/Kind` (wildcards allowed, e.g.
 //!   `"*.aws.crossplane.io/*"`) to `{health.lua: <script>, health.lua.useOpenLibs: <bool>, ...}`;
 //! * split keys `resource.customizations.<type>.<group>_<Kind>` (or `.<Kind>` for the core group,
-//!   `.all` for every kind), applied afterwards so they win: `health` holds the script,
+//!   `.all` for `*/*`, i.e. every kind outside the core group), applied afterwards so they win: `health` holds the script,
 //!   `useOpenLibs` a Go boolean; `actions`, `ignoreDifferences`, `ignoreResourceUpdates` and
 //!   `knownTypeFields` are accepted and ignored here; any other type is an error, as in Argo CD.
 //!
@@ -49,7 +49,7 @@ pub enum OverridesError {
     #[error("argocd-cm: cannot parse {RESOURCE_CUSTOMIZATIONS_KEY}: {source}")]
     BlockYaml {
         /// The parser's error.
-        source: serde_yaml::Error,
+        source: YamlError,
     },
     /// The `resource.customizations` YAML is not a map of group/kind to customization.
     #[error("argocd-cm: {RESOURCE_CUSTOMIZATIONS_KEY}: {detail}")]
@@ -200,10 +200,11 @@ impl HealthOverrides {
             match *kind {
                 "health" => out.entry(&gk).script.lua = value,
                 "useOpenLibs" => {
-                    let flag = parse_go_bool(&value).ok_or_else(|| OverridesError::UseOpenLibs {
-                        key: key.clone(),
-                        value: value.clone(),
-                    })?;
+                    let flag =
+                        parse_go_bool(&value).ok_or_else(|| OverridesError::UseOpenLibs {
+                            key: key.clone(),
+                            value: value.clone(),
+                        })?;
                     out.entry(&gk).script.use_open_libs = flag;
                 }
                 "actions" | "ignoreDifferences" | "ignoreResourceUpdates" | "knownTypeFields" => {}
@@ -219,14 +220,16 @@ impl HealthOverrides {
     }
 
     fn read_block(&mut self, block: &str) -> Result<(), OverridesError> {
-        let parsed: Value =
-            serde_yaml::from_str(block).map_err(|source| OverridesError::BlockYaml { source })?;
+        let parsed = yaml_value(block).map_err(|source| OverridesError::BlockYaml { source })?;
         let map = match parsed {
             Value::Null => return Ok(()),
             Value::Object(map) => map,
             other => {
                 return Err(OverridesError::BlockShape {
-                    detail: format!("expected a map of group/kind keys, found {}", json_type(&other)),
+                    detail: format!(
+                        "expected a map of group/kind keys, found {}",
+                        json_type(&other)
+                    ),
                 })
             }
         };
@@ -236,7 +239,10 @@ impl HealthOverrides {
                 Value::Object(fields) => fields,
                 other => {
                     return Err(OverridesError::BlockShape {
-                        detail: format!("entry {gk:?}: expected a map, found {}", json_type(&other)),
+                        detail: format!(
+                            "entry {gk:?}: expected a map, found {}",
+                            json_type(&other)
+                        ),
                     })
                 }
             };
@@ -270,10 +276,12 @@ impl HealthOverrides {
     }
 
     fn entry(&mut self, key: &str) -> &mut Entry {
-        self.entries.entry(key.to_string()).or_insert_with(|| Entry {
-            script: HealthScript::default(),
-            glob: compile(key),
-        })
+        self.entries
+            .entry(key.to_string())
+            .or_insert_with(|| Entry {
+                script: HealthScript::default(),
+                glob: compile(key),
+            })
     }
 
     /// Sets the health check for `key` (`group/Kind`, `Kind` for the core group, or a glob such
@@ -368,11 +376,19 @@ mod tests {
         let cert = o.script_for("cert-manager.io", "Certificate").cloned();
         assert_eq!(
             cert,
-            Some(HealthScript { lua: "return {status='Healthy'}".into(), use_open_libs: true })
+            Some(HealthScript {
+                lua: "return {status='Healthy'}".into(),
+                use_open_libs: true
+            })
         );
-        assert!(o.script_for("", "ConfigMap").is_some_and(|s| !s.use_open_libs));
+        assert!(o
+            .script_for("", "ConfigMap")
+            .is_some_and(|s| !s.use_open_libs));
         assert!(o.script_for("apps", "Deployment").is_none());
-        assert_eq!(o.keys().collect::<Vec<_>>(), vec!["ConfigMap", "cert-manager.io/Certificate"]);
+        assert_eq!(
+            o.keys().collect::<Vec<_>>(),
+            vec!["ConfigMap", "cert-manager.io/Certificate"]
+        );
     }
 
     #[test]
@@ -395,10 +411,18 @@ example.com/Widget:
             "resource.customizations.health.example.com_Widget": "split",
         })))
         .unwrap_or_default();
-        assert!(o.script_for("ec2.aws.crossplane.io", "Instance").is_some_and(|s| s.use_open_libs && s.lua.contains("Healthy")));
-        assert!(o.script_for("rds.aws.crossplane.io", "DBInstance").is_some_and(|s| s.lua.contains("Suspended")));
+        assert!(o
+            .script_for("ec2.aws.crossplane.io", "Instance")
+            .is_some_and(|s| s.use_open_libs && s.lua.contains("Healthy")));
+        assert!(o
+            .script_for("rds.aws.crossplane.io", "DBInstance")
+            .is_some_and(|s| s.lua.contains("Suspended")));
         assert!(o.script_for("aws.crossplane.io", "X").is_none());
-        assert_eq!(o.script_for("example.com", "Widget").map(|s| s.lua.as_str()), Some("split"));
+        assert_eq!(
+            o.script_for("example.com", "Widget")
+                .map(|s| s.lua.as_str()),
+            Some("split")
+        );
     }
 
     #[test]
@@ -407,8 +431,10 @@ example.com/Widget:
             "resource.customizations.health.all": "return {status='Healthy'}",
         })))
         .unwrap_or_default();
-        assert!(o.script_for("", "Pod").is_some());
         assert!(o.script_for("apps", "Deployment").is_some());
+        assert!(o.script_for("example.com", "Widget").is_some());
+        // Core kinds are keyed `Kind` alone, which `*/*` does not match (as in Argo CD).
+        assert!(o.script_for("", "Pod").is_none());
     }
 
     #[test]
@@ -419,7 +445,10 @@ example.com/Widget:
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-        assert!(err.contains("resource.customizations.health.a_b_c") && err.contains("'a_b_c'"), "{err}");
+        assert!(
+            err.contains("resource.customizations.health.a_b_c") && err.contains("'a_b_c'"),
+            "{err}"
+        );
 
         let err = HealthOverrides::from_argocd_cm(&cm(json!({
             "resource.customizations.useOpenLibs.Pod": "yes"
@@ -435,7 +464,10 @@ example.com/Widget:
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-        assert!(err.contains("resource customization type healthz not supported"), "{err}");
+        assert!(
+            err.contains("resource customization type healthz not supported"),
+            "{err}"
+        );
 
         assert!(HealthOverrides::from_argocd_cm(&cm(json!({
             "resource.customizations": "- not\n- a map\n"
@@ -456,10 +488,30 @@ example.com/Widget:
         assert_eq!(parse_go_bool("T"), Some(true));
         assert_eq!(parse_go_bool("0"), Some(false));
         assert_eq!(parse_go_bool("yes"), None);
-        assert_eq!(override_key("k", "apps_Deployment").ok(), Some("apps/Deployment".into()));
+        assert_eq!(
+            override_key("k", "apps_Deployment").ok(),
+            Some("apps/Deployment".into())
+        );
         assert_eq!(override_key("k", "Pod").ok(), Some("Pod".into()));
         assert!(override_key("k", "").is_err());
         assert_eq!(config_map_key("", "Pod"), "Pod");
         assert_eq!(config_map_key("apps", "Deployment"), "apps/Deployment");
     }
+}
+
+/// Why a YAML block could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    /// Not valid YAML.
+    #[error(transparent)]
+    Parse(#[from] fjord_yaml::ParseError),
+    /// Valid YAML with a value JSON cannot hold (e.g. `.inf`).
+    #[error(transparent)]
+    Convert(#[from] fjord_yaml::EmitError),
+}
+
+/// Parses one YAML document into JSON, as Argo CD reads argocd-cm values.
+pub fn yaml_value(text: &str) -> Result<Value, YamlError> {
+    let node = fjord_yaml::parse_document(text.as_bytes())?;
+    Ok(fjord_yaml::to_json_value(&node)?)
 }

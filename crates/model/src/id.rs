@@ -17,7 +17,11 @@ pub struct Gvk {
 impl Gvk {
     /// Builds a GVK.
     pub fn new(group: &str, version: &str, kind: &str) -> Gvk {
-        Gvk { group: group.into(), version: version.into(), kind: kind.into() }
+        Gvk {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        }
     }
 
     /// Splits an `apiVersion` (`apps/v1`, `v1`) and pairs it with `kind`.
@@ -50,7 +54,13 @@ impl Gvk {
 impl fmt::Display for Gvk {
     /// kustomize's spelling: `group_version_kind` with `~G`/`~V`/`~K` for empty parts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or = |s: &str, d: &'static str| if s.is_empty() { d.to_string() } else { s.to_string() };
+        let or = |s: &str, d: &'static str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
+        };
         write!(
             f,
             "{}_{}_{}",
@@ -77,8 +87,14 @@ impl ResId {
     pub fn of(obj: &Node) -> ResId {
         ResId {
             gvk: Gvk::of(obj),
-            name: obj.str_at(&["metadata", "name"]).unwrap_or_default().to_string(),
-            namespace: obj.str_at(&["metadata", "namespace"]).unwrap_or_default().to_string(),
+            name: obj
+                .str_at(&["metadata", "name"])
+                .unwrap_or_default()
+                .to_string(),
+            namespace: obj
+                .str_at(&["metadata", "namespace"])
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -86,8 +102,16 @@ impl ResId {
 impl fmt::Display for ResId {
     /// kustomize's spelling: `group_version_kind|namespace|name` with `~X` for empty parts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = if self.namespace.is_empty() { "~X" } else { &self.namespace };
-        let name = if self.name.is_empty() { "~N" } else { &self.name };
+        let ns = if self.namespace.is_empty() {
+            "~X"
+        } else {
+            &self.namespace
+        };
+        let name = if self.name.is_empty() {
+            "~N"
+        } else {
+            &self.name
+        };
         write!(f, "{}|{}|{}", self.gvk, ns, name)
     }
 }

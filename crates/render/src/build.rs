@@ -11,8 +11,8 @@
 
 use crate::error::RenderError;
 use crate::kustomization::{KustKind, Kustomization};
-use crate::metadata::{self, BuildMetadata};
 use crate::loader::Loader;
+use crate::metadata::{self, BuildMetadata};
 use crate::resource::{ResMap, Resource};
 use crate::transform::config::TransformerConfig;
 use fjord_yaml::Node;
@@ -54,18 +54,33 @@ impl Level {
 
 impl Builder {
     pub(crate) fn new() -> Builder {
-        Builder { meta: BuildMetadata::default(), schema: None, stack: Vec::new() }
+        Builder {
+            meta: BuildMetadata::default(),
+            schema: None,
+            stack: Vec::new(),
+        }
     }
 
     /// The schema strategic-merge patches use: the built-in one, extended by `openapi:`.
     pub(crate) fn schema(&self) -> &fjord_merge::Schema {
-        self.schema.as_ref().unwrap_or_else(|| fjord_merge::Schema::builtin())
+        self.schema
+            .as_ref()
+            .unwrap_or_else(|| fjord_merge::Schema::builtin())
     }
 
     /// Applies a level's `openapi:` field: `path:` names an OpenAPI (swagger 2.0) document
     /// whose definitions add merge keys for custom kinds.
-    pub(crate) fn load_openapi(&mut self, loader: &Loader, kust: &Kustomization, openapi: &Node) -> Result<(), RenderError> {
-        let field = |problem: String| RenderError::Field { file: kust.shown(), field: "openapi".into(), problem };
+    pub(crate) fn load_openapi(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        openapi: &Node,
+    ) -> Result<(), RenderError> {
+        let field = |problem: String| RenderError::Field {
+            file: kust.shown(),
+            field: "openapi".into(),
+            problem,
+        };
         let Some(path) = openapi.str_at(&["path"]) else {
             // `version:` selects one of kustomize's embedded schemas; fjord has one.
             return Ok(());
@@ -73,7 +88,9 @@ impl Builder {
         let bytes = loader.read(path).map_err(|e| field(e.to_string()))?;
         let doc = fjord_yaml::parse_document(&bytes).map_err(|e| field(format!("{path}: {e}")))?;
         let mut schema = self.schema().clone();
-        schema.extend_from_openapi(&doc).map_err(|e| field(format!("{path}: {e}")))?;
+        schema
+            .extend_from_openapi(&doc)
+            .map_err(|e| field(format!("{path}: {e}")))?;
         self.schema = Some(schema);
         Ok(())
     }
@@ -98,7 +115,15 @@ impl Builder {
             let sub = loader.sub(entry).map_err(|e| wrap(e.into()))?;
             let child = Kustomization::load(&sub).map_err(|e| wrap(e.into()))?;
             let mut sub_acc = Accumulator::default();
-            self.accumulate(&sub, &child, &mut sub_acc, &Level { prefix: level.rel(entry) }).map_err(wrap)?;
+            self.accumulate(
+                &sub,
+                &child,
+                &mut sub_acc,
+                &Level {
+                    prefix: level.rel(entry),
+                },
+            )
+            .map_err(wrap)?;
             return Ok(sub_acc.res.into_iter().map(|r| r.obj).collect());
         }
         let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
@@ -106,7 +131,10 @@ impl Builder {
     }
 
     /// Builds the kustomization in `loader`'s root, as the top of the build.
-    pub(crate) fn build_top(&mut self, loader: &Loader) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
+    pub(crate) fn build_top(
+        &mut self,
+        loader: &Loader,
+    ) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
         let kust = Kustomization::load(loader)?;
         let sort = kust
             .field("sortOptions")
@@ -129,12 +157,20 @@ impl Builder {
         self.accumulate(loader, &kust, &mut acc, &Level::default())?;
         crate::generate::apply_hash_suffixes(&mut acc.res).map_err(|e| RenderError::Generate {
             file: kust.shown(),
-            source: e,
+            source: e.into(),
         })?;
-        crate::transform::nameref::fix_name_references(&mut acc.res, &acc.config)
-            .map_err(|e| RenderError::Transform { file: kust.shown(), source: e })?;
-        crate::vars::resolve(&mut acc.res, &acc.vars, &acc.config.var_reference)
-            .map_err(|e| RenderError::Vars { file: kust.shown(), source: e })?;
+        crate::transform::nameref::fix_name_references(&mut acc.res, &acc.config).map_err(|e| {
+            RenderError::Transform {
+                file: kust.shown(),
+                source: e.into(),
+            }
+        })?;
+        crate::vars::resolve(&mut acc.res, &acc.vars, &acc.config.var_reference).map_err(|e| {
+            RenderError::Vars {
+                file: kust.shown(),
+                source: e.into(),
+            }
+        })?;
         for r in &mut acc.res {
             metadata::finish(r, self.meta);
         }
@@ -151,7 +187,9 @@ impl Builder {
     ) -> Result<(), RenderError> {
         let root = loader.root().to_path_buf();
         if self.stack.contains(&root) {
-            return Err(RenderError::Cycle { dir: root.display().to_string() });
+            return Err(RenderError::Cycle {
+                dir: root.display().to_string(),
+            });
         }
         self.stack.push(root);
         let result = self.accumulate_inner(loader, kust, acc, level);
@@ -183,10 +221,20 @@ impl Builder {
                 return Err(RenderError::Field {
                     file: comp.shown(),
                     field: "kind".into(),
-                    problem: format!("'{entry}' is listed in components of {} but is not a Component", kust.shown()),
+                    problem: format!(
+                        "'{entry}' is listed in components of {} but is not a Component",
+                        kust.shown()
+                    ),
                 });
             }
-            self.accumulate(&sub, &comp, acc, &Level { prefix: level.rel(entry) })?;
+            self.accumulate(
+                &sub,
+                &comp,
+                acc,
+                &Level {
+                    prefix: level.rel(entry),
+                },
+            )?;
         }
         crate::plan::transform_level(self, loader, kust, acc, level)?;
         acc.res.retain(|r| !metadata::is_local_config(r));
@@ -220,16 +268,30 @@ impl Builder {
                 return Err(wrap(RenderError::Field {
                     file: child.shown(),
                     field: "kind".into(),
-                    problem: "a Component can only be listed under components, not resources".into(),
+                    problem: "a Component can only be listed under components, not resources"
+                        .into(),
                 }));
             }
             let mut sub_acc = Accumulator::default();
-            self.accumulate(&sub, &child, &mut sub_acc, &Level { prefix: level.rel(entry) })?;
+            self.accumulate(
+                &sub,
+                &child,
+                &mut sub_acc,
+                &Level {
+                    prefix: level.rel(entry),
+                },
+            )?;
             append_all(&mut acc.res, sub_acc.res, &kust.shown())?;
             acc.config
                 .merge(&sub_acc.config)
-                .map_err(|e| RenderError::Transform { file: kust.shown(), source: e })?;
-            crate::vars::merge(&mut acc.vars, sub_acc.vars).map_err(|e| RenderError::Vars { file: kust.shown(), source: e })?;
+                .map_err(|e| RenderError::Transform {
+                    file: kust.shown(),
+                    source: e.into(),
+                })?;
+            crate::vars::merge(&mut acc.vars, sub_acc.vars).map_err(|e| RenderError::Vars {
+                file: kust.shown(),
+                source: e.into(),
+            })?;
             return Ok(());
         }
         let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
@@ -239,7 +301,11 @@ impl Builder {
             .into_iter()
             .map(|mut o| {
                 if self.meta.origin {
-                    metadata::set_annotation(&mut o, metadata::ORIGIN_ANNOTATION, format!("path: {origin}\n"));
+                    metadata::set_annotation(
+                        &mut o,
+                        metadata::ORIGIN_ANNOTATION,
+                        format!("path: {origin}\n"),
+                    );
                 }
                 Resource::new(o, origin.clone())
             })
@@ -250,7 +316,10 @@ impl Builder {
 
 /// Parses a file of objects, flattening `List` kinds.
 pub(crate) fn parse_objects(bytes: &[u8], file: &str) -> Result<Vec<Node>, RenderError> {
-    let docs = fjord_yaml::parse_documents(bytes).map_err(|source| RenderError::Parse { file: file.to_string(), source })?;
+    let docs = fjord_yaml::parse_documents(bytes).map_err(|source| RenderError::Parse {
+        file: file.to_string(),
+        source,
+    })?;
     let mut out = Vec::with_capacity(docs.len());
     for (i, doc) in docs.into_iter().enumerate() {
         flatten(doc, file, i + 1, &mut out)?;
@@ -263,7 +332,11 @@ fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<Node>) -> Result<(
         return Ok(());
     }
     if !matches!(doc, Node::Map(_)) {
-        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "not a mapping".into() });
+        return Err(RenderError::NotAnObject {
+            file: file.to_string(),
+            index,
+            problem: "not a mapping".into(),
+        });
     }
     let kind = doc.str_at(&["kind"]).unwrap_or_default();
     if kind.ends_with("List") {
@@ -275,10 +348,20 @@ fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<Node>) -> Result<(
         }
     }
     if kind.is_empty() {
-        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "missing kind".into() });
+        return Err(RenderError::NotAnObject {
+            file: file.to_string(),
+            index,
+            problem: "missing kind".into(),
+        });
     }
-    if doc.str_at(&["metadata", "name"]).is_none() && doc.get_path(&["metadata", "generateName"]).is_none() {
-        return Err(RenderError::NotAnObject { file: file.to_string(), index, problem: "missing metadata.name".into() });
+    if doc.str_at(&["metadata", "name"]).is_none()
+        && doc.get_path(&["metadata", "generateName"]).is_none()
+    {
+        return Err(RenderError::NotAnObject {
+            file: file.to_string(),
+            index,
+            problem: "missing metadata.name".into(),
+        });
     }
     out.push(doc);
     Ok(())
@@ -288,7 +371,8 @@ fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<Node>) -> Result<(
 /// namespace and `default` as the same).
 pub(crate) fn append_all(res: &mut ResMap, new: ResMap, file: &str) -> Result<(), RenderError> {
     {
-        let mut seen: std::collections::HashSet<IdKey<'_>> = res.iter().map(|r| IdKey::of(&r.obj)).collect();
+        let mut seen: std::collections::HashSet<IdKey<'_>> =
+            res.iter().map(|r| IdKey::of(&r.obj)).collect();
         for r in &new {
             if !seen.insert(IdKey::of(&r.obj)) {
                 return Err(RenderError::DuplicateId {

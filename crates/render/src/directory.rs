@@ -73,22 +73,31 @@ pub enum DirectoryError {
 }
 
 /// Reads every manifest under `dir`. Each object comes with the file it came from.
-pub fn read_directory(dir: &Path, opts: &DirectoryOptions) -> Result<Vec<(Node, String)>, DirectoryError> {
-    let glob = |which: &'static str, g: &Option<String>| -> Result<Option<GlobMatcher>, DirectoryError> {
-        g.as_deref()
-            .filter(|g| !g.is_empty())
-            .map(|g| {
-                Glob::new(g)
-                    .map(|g| g.compile_matcher())
-                    .map_err(|source| DirectoryError::Glob { which, glob: g.to_string(), source })
-            })
-            .transpose()
-    };
+pub fn read_directory(
+    dir: &Path,
+    opts: &DirectoryOptions,
+) -> Result<Vec<(Node, String)>, DirectoryError> {
+    let glob =
+        |which: &'static str, g: &Option<String>| -> Result<Option<GlobMatcher>, DirectoryError> {
+            g.as_deref()
+                .filter(|g| !g.is_empty())
+                .map(|g| {
+                    Glob::new(g).map(|g| g.compile_matcher()).map_err(|source| {
+                        DirectoryError::Glob {
+                            which,
+                            glob: g.to_string(),
+                            source,
+                        }
+                    })
+                })
+                .transpose()
+        };
     let include = glob("include", &opts.include)?;
     let exclude = glob("exclude", &opts.exclude)?;
-    let root = dir
-        .canonicalize()
-        .map_err(|source| DirectoryError::List { dir: dir.display().to_string(), source })?;
+    let root = dir.canonicalize().map_err(|source| DirectoryError::List {
+        dir: dir.display().to_string(),
+        source,
+    })?;
     let mut files = Vec::new();
     collect(&root, &root, opts.recurse, &mut files)?;
     files.sort();
@@ -103,8 +112,10 @@ pub fn read_directory(dir: &Path, opts: &DirectoryOptions) -> Result<Vec<(Node, 
         }
         let bytes = read_limited(&path)?;
         let shown = rel_s.to_string();
-        let docs = fjord_yaml::parse_documents(&bytes)
-            .map_err(|source| DirectoryError::Parse { file: shown.clone(), source })?;
+        let docs = fjord_yaml::parse_documents(&bytes).map_err(|source| DirectoryError::Parse {
+            file: shown.clone(),
+            source,
+        })?;
         for (i, doc) in docs.into_iter().enumerate() {
             flatten(doc, &shown, i + 1, &mut out)?;
         }
@@ -113,7 +124,12 @@ pub fn read_directory(dir: &Path, opts: &DirectoryOptions) -> Result<Vec<(Node, 
 }
 
 /// Adds `doc` to `out`, expanding `List` kinds.
-fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<(Node, String)>) -> Result<(), DirectoryError> {
+fn flatten(
+    doc: Node,
+    file: &str,
+    index: usize,
+    out: &mut Vec<(Node, String)>,
+) -> Result<(), DirectoryError> {
     if doc.is_null() {
         return Ok(());
     }
@@ -127,17 +143,30 @@ fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<(Node, String)>) -
         }
         return Ok(());
     }
-    let ok = doc.as_map().is_some() && doc.str_at(&["apiVersion"]).is_some() && doc.str_at(&["kind"]).is_some();
+    let ok = doc.as_map().is_some()
+        && doc.str_at(&["apiVersion"]).is_some()
+        && doc.str_at(&["kind"]).is_some();
     if !ok {
-        return Err(DirectoryError::NotAnObject { file: file.to_string(), index });
+        return Err(DirectoryError::NotAnObject {
+            file: file.to_string(),
+            index,
+        });
     }
     out.push((doc, file.to_string()));
     Ok(())
 }
 
 /// Lists manifest files under `dir` as (relative path, canonical path).
-fn collect(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), DirectoryError> {
-    let list_err = |source| DirectoryError::List { dir: dir.display().to_string(), source };
+fn collect(
+    root: &Path,
+    dir: &Path,
+    recurse: bool,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) -> Result<(), DirectoryError> {
+    let list_err = |source| DirectoryError::List {
+        dir: dir.display().to_string(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(list_err)? {
         let entry = entry.map_err(list_err)?;
         let name = entry.file_name();

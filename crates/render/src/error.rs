@@ -86,7 +86,7 @@ pub enum RenderError {
         file: String,
         /// The transformer's error.
         #[source]
-        source: crate::transform::TransformError,
+        source: Box<crate::transform::TransformError>,
     },
     /// A generator failed.
     #[error("{file}: {source}")]
@@ -95,7 +95,7 @@ pub enum RenderError {
         file: String,
         /// The generator's error.
         #[source]
-        source: crate::generate::GenerateError,
+        source: Box<crate::generate::GenerateError>,
     },
     /// A patch failed.
     #[error("{file}: {source}")]
@@ -104,7 +104,7 @@ pub enum RenderError {
         file: String,
         /// The patch error.
         #[source]
-        source: crate::patch::PatchError,
+        source: Box<crate::patch::PatchError>,
     },
     /// A replacement failed.
     #[error("{file}: {source}")]
@@ -113,7 +113,7 @@ pub enum RenderError {
         file: String,
         /// The replacement error.
         #[source]
-        source: crate::replacements::ReplacementError,
+        source: Box<crate::replacements::ReplacementError>,
     },
     /// Vars failed.
     #[error("{file}: {source}")]
@@ -122,6 +122,6 @@ pub enum RenderError {
         file: String,
         /// The vars error.
         #[source]
-        source: crate::vars::VarError,
+        source: Box<crate::vars::VarError>,
     },
 }

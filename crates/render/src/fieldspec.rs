@@ -24,7 +24,12 @@ pub struct FieldSpec {
 impl FieldSpec {
     /// Builds a spec from `kind` and `path` (any group/version).
     pub fn new(kind: &str, path: &str, create: bool) -> FieldSpec {
-        FieldSpec { kind: kind.into(), path: path.into(), create, ..Default::default() }
+        FieldSpec {
+            kind: kind.into(),
+            path: path.into(),
+            create,
+            ..Default::default()
+        }
     }
 
     /// Whether this spec applies to objects of `gvk`.
@@ -136,7 +141,9 @@ mod tests {
         let mut d = Node::map();
         let c1 = {
             let mut c = Node::map();
-            c.as_map_mut().unwrap().insert("image".into(), Node::string("nginx"));
+            c.as_map_mut()
+                .unwrap()
+                .insert("image".into(), Node::string("nginx"));
             c
         };
         d.ensure_map_path(&["spec", "template", "spec"])
@@ -157,7 +164,9 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, 2);
-        let c = d.get_path(&["spec", "template", "spec", "containers"]).unwrap();
+        let c = d
+            .get_path(&["spec", "template", "spec", "containers"])
+            .unwrap();
         assert_eq!(c.as_seq().unwrap()[1].str_at(&["image"]), Some("busybox"));
     }
 
@@ -167,15 +176,23 @@ mod tests {
         let path = split_path("spec/template/metadata/labels");
         walk::<()>(&mut d, &path, None, &mut |_| panic!("must not visit")).unwrap();
         walk::<()>(&mut d, &path, Some(CreateKind::Map), &mut |n| {
-            n.as_map_mut().unwrap().insert("a".into(), Node::string("b"));
+            n.as_map_mut()
+                .unwrap()
+                .insert("a".into(), Node::string("b"));
             Ok(())
         })
         .unwrap();
-        assert_eq!(d.str_at(&["spec", "template", "metadata", "labels", "a"]), Some("b"));
+        assert_eq!(
+            d.str_at(&["spec", "template", "metadata", "labels", "a"]),
+            Some("b")
+        );
     }
 
     #[test]
     fn escaped_slash_stays_in_segment() {
-        assert_eq!(split_path("metadata/annotations/a.io\\/b"), vec!["metadata", "annotations", "a.io/b"]);
+        assert_eq!(
+            split_path("metadata/annotations/a.io\\/b"),
+            vec!["metadata", "annotations", "a.io/b"]
+        );
     }
 }

@@ -62,7 +62,9 @@ pub enum KustKind {
 #[derive(Debug, thiserror::Error)]
 pub enum KustomizationError {
     /// No kustomization file in the directory.
-    #[error("no kustomization file (kustomization.yaml, kustomization.yml or Kustomization) in '{dir}'")]
+    #[error(
+        "no kustomization file (kustomization.yaml, kustomization.yml or Kustomization) in '{dir}'"
+    )]
     NotFound {
         /// The directory searched.
         dir: String,
@@ -155,8 +157,11 @@ pub struct Kustomization {
 /// Finds the kustomization file in `dir`, if there is one. Two candidates is an error, as in
 /// kustomize.
 pub fn find(dir: &Path) -> Result<Option<&'static str>, KustomizationError> {
-    let found: Vec<&'static str> =
-        FILE_NAMES.iter().copied().filter(|n| dir.join(n).is_file()).collect();
+    let found: Vec<&'static str> = FILE_NAMES
+        .iter()
+        .copied()
+        .filter(|n| dir.join(n).is_file())
+        .collect();
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
@@ -171,13 +176,17 @@ impl Kustomization {
     /// Reads and checks the kustomization in the loader's root directory.
     pub fn load(loader: &Loader) -> Result<Kustomization, KustomizationError> {
         let dir = loader.root();
-        let name = find(dir)?
-            .ok_or_else(|| KustomizationError::NotFound { dir: dir.display().to_string() })?;
+        let name = find(dir)?.ok_or_else(|| KustomizationError::NotFound {
+            dir: dir.display().to_string(),
+        })?;
         let file = dir.join(name);
         let bytes = loader.read(name)?;
         let shown = file.display().to_string();
-        let mut docs = fjord_yaml::parse_documents(&bytes)
-            .map_err(|source| KustomizationError::Parse { file: shown.clone(), source })?;
+        let mut docs =
+            fjord_yaml::parse_documents(&bytes).map_err(|source| KustomizationError::Parse {
+                file: shown.clone(),
+                source,
+            })?;
         if docs.is_empty() {
             return Err(KustomizationError::Empty { file: shown });
         }
@@ -201,7 +210,10 @@ impl Kustomization {
             _ => return Err(KustomizationError::NotAMap { file: shown }),
         };
         if let Some(field) = map.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
-            return Err(KustomizationError::UnknownField { file: shown, field: field.clone() });
+            return Err(KustomizationError::UnknownField {
+                file: shown,
+                field: field.clone(),
+            });
         }
         let kind = match doc.str_at(&["kind"]).unwrap_or("Kustomization") {
             "Kustomization" => KustKind::Kustomization,

@@ -19,9 +19,9 @@ pub mod fieldspec;
 pub mod generate;
 pub mod kustomization;
 pub mod loader;
+mod metadata;
 pub mod order;
 pub mod patch;
-mod metadata;
 mod plan;
 mod plugins;
 pub mod replacements;
@@ -61,7 +61,9 @@ pub struct RenderOptions {
 pub fn render(dir: &Path, opts: &RenderOptions) -> Result<Vec<Node>, RenderError> {
     if kustomization::find(dir)?.is_none() {
         if !dir.is_dir() {
-            return Err(RenderError::Unsupported { what: format!("'{}' is not a directory", dir.display()) });
+            return Err(RenderError::Unsupported {
+                what: format!("'{}' is not a directory", dir.display()),
+            });
         }
         let objects = directory::read_directory(dir, &opts.directory)?;
         return Ok(objects.into_iter().map(|(o, _)| o).collect());

@@ -128,16 +128,25 @@ impl Loader {
                 root: self.root.display().to_string(),
             });
         }
-        Ok(Loader { root: path, restrictor: self.restrictor })
+        Ok(Loader {
+            root: path,
+            restrictor: self.restrictor,
+        })
     }
 }
 
 /// Reads a file, refusing it above [`MAX_FILE_BYTES`].
 pub fn read_limited(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let err = |source| LoadError::Read { path: path.display().to_string(), source };
+    let err = |source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(err)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge { path: path.display().to_string(), size: meta.len() });
+        return Err(LoadError::TooLarge {
+            path: path.display().to_string(),
+            size: meta.len(),
+        });
     }
     std::fs::read(path).map_err(err)
 }

@@ -54,7 +54,9 @@ impl BuildMetadata {
 
 /// Whether the object is marked local-only (dropped from the output).
 pub fn is_local_config(r: &Resource) -> bool {
-    r.obj.str_at(&["metadata", "annotations", LOCAL_CONFIG_ANNOTATION]) == Some("true")
+    r.obj
+        .str_at(&["metadata", "annotations", LOCAL_CONFIG_ANNOTATION])
+        == Some("true")
 }
 
 /// Sets an annotation (creating the map).

@@ -32,7 +32,10 @@ pub const DEFAULT_ORDER_FIRST: &[&str] = &[
 ];
 
 /// Kinds that go last in the legacy order, in this order.
-pub const DEFAULT_ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+pub const DEFAULT_ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
 
 /// How to order the output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,16 +79,19 @@ impl SortOrder {
                         Some(Node::Seq(items)) => items
                             .iter()
                             .map(|i| {
-                                i.as_str()
-                                    .map(str::to_string)
-                                    .ok_or_else(|| format!("legacySortOptions.{field} must list kinds"))
+                                i.as_str().map(str::to_string).ok_or_else(|| {
+                                    format!("legacySortOptions.{field} must list kinds")
+                                })
                             })
                             .collect(),
                         Some(n) if n.is_null() => Ok(Vec::new()),
                         Some(_) => Err(format!("legacySortOptions.{field} must be a list")),
                     }
                 };
-                Ok(SortOrder::Legacy { first: kinds("orderFirst")?, last: kinds("orderLast")? })
+                Ok(SortOrder::Legacy {
+                    first: kinds("orderFirst")?,
+                    last: kinds("orderLast")?,
+                })
             }
             Some(other) => Err(format!("order must be 'legacy' or 'fifo', not '{other}'")),
             None => Err("order is required".into()),
@@ -172,12 +178,26 @@ mod tests {
             obj("aa.com/v1", "Alpha", "", "a"),
             obj("v1", "Pod", "", "p"),
             obj("v1", "Namespace", "", "n"),
-            obj("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "", "v"),
+            obj(
+                "admissionregistration.k8s.io/v1",
+                "ValidatingWebhookConfiguration",
+                "",
+                "v",
+            ),
             obj("v1", "ConfigMap", "", "cm"),
         ];
         SortOrder::legacy().sort(&mut res);
-        let got: Vec<String> =
-            res.iter().map(|r| format!("{}/{}/{}", r.obj.str_at(&["apiVersion"]).unwrap(), r.namespace(), r.name())).collect();
+        let got: Vec<String> = res
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/{}/{}",
+                    r.obj.str_at(&["apiVersion"]).unwrap(),
+                    r.namespace(),
+                    r.name()
+                )
+            })
+            .collect();
         assert_eq!(
             got,
             [
@@ -202,9 +222,13 @@ mod tests {
     #[test]
     fn fifo_keeps_order_and_parse_checks() {
         let mut n = Node::map();
-        n.as_map_mut().unwrap().insert("order".into(), Node::string("fifo"));
+        n.as_map_mut()
+            .unwrap()
+            .insert("order".into(), Node::string("fifo"));
         assert_eq!(SortOrder::parse(&n), Ok(SortOrder::Fifo));
-        n.as_map_mut().unwrap().insert("order".into(), Node::string("random"));
+        n.as_map_mut()
+            .unwrap()
+            .insert("order".into(), Node::string("random"));
         assert!(SortOrder::parse(&n).unwrap_err().contains("random"));
     }
 }

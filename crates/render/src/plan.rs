@@ -32,8 +32,16 @@ pub(crate) fn generate_level(
     level: &Level,
 ) -> Result<(), RenderError> {
     let file = kust.shown();
-    let configured_in = level.rel(kust.file.file_name().and_then(|n| n.to_str()).unwrap_or("kustomization.yaml"));
-    let terr = |e: TransformError| RenderError::Transform { file: file.clone(), source: e };
+    let configured_in = level.rel(
+        kust.file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kustomization.yaml"),
+    );
+    let terr = |e: TransformError| RenderError::Transform {
+        file: file.clone(),
+        source: e.into(),
+    };
 
     // Field-spec configuration: the built-ins plus this level's `configurations:` files.
     let mut own = Vec::new();
@@ -41,20 +49,33 @@ pub(crate) fn generate_level(
         let node = read_one(loader, kust, "configurations", f)?;
         own.push(TransformerConfig::parse(&node).map_err(&terr)?);
     }
-    acc.config.merge(&TransformerConfig::for_kustomization(&own).map_err(&terr)?).map_err(&terr)?;
+    acc.config
+        .merge(&TransformerConfig::for_kustomization(&own).map_err(&terr)?)
+        .map_err(&terr)?;
     for f in &kust.crds {
         let node = read_one(loader, kust, "crds", f)?;
-        acc.config.merge(&TransformerConfig::from_crds(&node).map_err(&terr)?).map_err(&terr)?;
+        acc.config
+            .merge(&TransformerConfig::from_crds(&node).map_err(&terr)?)
+            .map_err(&terr)?;
     }
     if let Some(openapi) = kust.field("openapi") {
         b.load_openapi(loader, kust, openapi)?;
     }
 
     // Generators.
-    let gerr = |e: generate::GenerateError| RenderError::Generate { file: file.clone(), source: e };
-    let global = kust.field("generatorOptions").map(GeneratorOptions::parse).transpose().map_err(&gerr)?;
+    let gerr = |e: generate::GenerateError| RenderError::Generate {
+        file: file.clone(),
+        source: e.into(),
+    };
+    let global = kust
+        .field("generatorOptions")
+        .map(GeneratorOptions::parse)
+        .transpose()
+        .map_err(&gerr)?;
     for kind in [GeneratorKind::ConfigMap, GeneratorKind::Secret] {
-        let Some(list) = kust.field(kind.kustomization_field()) else { continue };
+        let Some(list) = kust.field(kind.kustomization_field()) else {
+            continue;
+        };
         let entries = list.as_seq().ok_or_else(|| RenderError::Field {
             file: file.clone(),
             field: kind.kustomization_field().into(),
@@ -62,7 +83,15 @@ pub(crate) fn generate_level(
         })?;
         for entry in entries {
             let args = GeneratorArgs::parse(entry, kind).map_err(&gerr)?;
-            run_generator(b, &args, global.as_ref(), loader, acc, &configured_in, &gerr)?;
+            run_generator(
+                b,
+                &args,
+                global.as_ref(),
+                loader,
+                acc,
+                &configured_in,
+                &gerr,
+            )?;
         }
     }
     for cfg in plugin_configs(b, loader, kust, "generators", level)? {
@@ -86,53 +115,93 @@ pub(crate) fn transform_level(
     level: &Level,
 ) -> Result<(), RenderError> {
     let file = kust.shown();
-    let configured_in = level.rel(kust.file.file_name().and_then(|n| n.to_str()).unwrap_or("kustomization.yaml"));
-    let terr = |e: TransformError| RenderError::Transform { file: file.clone(), source: e };
+    let configured_in = level.rel(
+        kust.file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kustomization.yaml"),
+    );
+    let terr = |e: TransformError| RenderError::Transform {
+        file: file.clone(),
+        source: e.into(),
+    };
 
     // Built-in transformers, in kustomize's order.
-    let mut t = TransformerRun { b, acc, file: &file, configured_in: &configured_in };
-    let patches = PatchSpec::parse_all(&kust.doc, loader).map_err(|e| RenderError::Patch { file: file.clone(), source: e })?;
-    let of_field = |f: PatchField| patches.iter().filter(|p| p.field == f).cloned().collect::<Vec<_>>();
-    t.patches(&of_field(PatchField::StrategicMerge), "PatchStrategicMergeTransformer")?;
+    let mut t = TransformerRun {
+        b,
+        acc,
+        file: &file,
+        configured_in: &configured_in,
+    };
+    let patches = PatchSpec::parse_all(&kust.doc, loader).map_err(|e| RenderError::Patch {
+        file: file.clone(),
+        source: e.into(),
+    })?;
+    let of_field = |f: PatchField| {
+        patches
+            .iter()
+            .filter(|p| p.field == f)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    t.patches(
+        &of_field(PatchField::StrategicMerge),
+        "PatchStrategicMergeTransformer",
+    )?;
     t.patches(&of_field(PatchField::Patches), "PatchTransformer")?;
     if !kust.namespace.is_empty() {
         let specs = t.acc.config.namespace.clone();
         t.run("NamespaceTransformer", |res| {
-            namespace::apply_namespace(res, &kust.namespace, &NamespaceOptions::default(), &specs).map_err(&terr)
+            namespace::apply_namespace(res, &kust.namespace, &NamespaceOptions::default(), &specs)
+                .map_err(&terr)
         })?;
     }
     if !kust.name_prefix.is_empty() {
         let specs = t.acc.config.name_prefix.clone();
-        t.run("PrefixTransformer", |res| prefix::apply_prefix(res, &kust.name_prefix, &specs).map_err(&terr))?;
+        t.run("PrefixTransformer", |res| {
+            prefix::apply_prefix(res, &kust.name_prefix, &specs).map_err(&terr)
+        })?;
     }
     if !kust.name_suffix.is_empty() {
         let specs = t.acc.config.name_suffix.clone();
-        t.run("SuffixTransformer", |res| prefix::apply_suffix(res, &kust.name_suffix, &specs).map_err(&terr))?;
+        t.run("SuffixTransformer", |res| {
+            prefix::apply_suffix(res, &kust.name_suffix, &specs).map_err(&terr)
+        })?;
     }
     let mut label_specs = Vec::new();
     if let Some(list) = kust.field("labels") {
-        let entries = list.as_seq().ok_or_else(|| bad_field(kust, "labels", "must be a list"))?;
+        let entries = list
+            .as_seq()
+            .ok_or_else(|| bad_field(kust, "labels", "must be a list"))?;
         for (i, e) in entries.iter().enumerate() {
             label_specs.push(LabelSpec::parse(e, &format!("labels[{i}]")).map_err(&terr)?);
         }
     }
     if let Some(common) = kust.field("commonLabels") {
-        label_specs.push(LabelSpec::common(labels::string_map(common, "commonLabels").map_err(&terr)?));
+        label_specs.push(LabelSpec::common(
+            labels::string_map(common, "commonLabels").map_err(&terr)?,
+        ));
     }
     for spec in label_specs.iter().filter(|s| !s.pairs.is_empty()) {
         let cfg = t.acc.config.clone();
-        t.run("LabelTransformer", |res| labels::apply_labels(res, spec, &cfg).map_err(&terr))?;
+        t.run("LabelTransformer", |res| {
+            labels::apply_labels(res, spec, &cfg).map_err(&terr)
+        })?;
     }
     if let Some(common) = kust.field("commonAnnotations") {
         let pairs = labels::string_map(common, "commonAnnotations").map_err(&terr)?;
         if !pairs.is_empty() {
             let specs = t.acc.config.common_annotations.clone();
-            t.run("AnnotationsTransformer", |res| annotations::apply_annotations(res, &pairs, &specs).map_err(&terr))?;
+            t.run("AnnotationsTransformer", |res| {
+                annotations::apply_annotations(res, &pairs, &specs).map_err(&terr)
+            })?;
         }
     }
     t.patches(&of_field(PatchField::Json6902), "PatchJson6902Transformer")?;
     if let Some(list) = kust.field("replicas") {
-        let entries = list.as_seq().ok_or_else(|| bad_field(kust, "replicas", "must be a list"))?;
+        let entries = list
+            .as_seq()
+            .ok_or_else(|| bad_field(kust, "replicas", "must be a list"))?;
         let specs = entries
             .iter()
             .map(replicas::ReplicaSpec::parse)
@@ -141,13 +210,18 @@ pub(crate) fn transform_level(
         let fs = t.acc.config.replicas.clone();
         for spec in specs {
             t.run("ReplicaCountTransformer", |res| {
-                replicas::apply_replicas(res, std::slice::from_ref(&spec), &fs).map_err(|e| bad_field(kust, "replicas", &e.to_string()))
+                replicas::apply_replicas(res, std::slice::from_ref(&spec), &fs)
+                    .map_err(|e| bad_field(kust, "replicas", &e.to_string()))
             })?;
         }
     }
     for field in ["images", "imageTags"] {
-        let Some(list) = kust.field(field) else { continue };
-        let entries = list.as_seq().ok_or_else(|| bad_field(kust, field, "must be a list"))?;
+        let Some(list) = kust.field(field) else {
+            continue;
+        };
+        let entries = list
+            .as_seq()
+            .ok_or_else(|| bad_field(kust, field, "must be a list"))?;
         let specs = entries
             .iter()
             .map(images::ImageSpec::parse)
@@ -156,16 +230,24 @@ pub(crate) fn transform_level(
         let fs = t.acc.config.images.clone();
         for spec in specs {
             t.run("ImageTagTransformer", |res| {
-                images::apply_images(res, std::slice::from_ref(&spec), &fs).map_err(|e| bad_field(kust, field, &e.to_string()))
+                images::apply_images(res, std::slice::from_ref(&spec), &fs)
+                    .map_err(|e| bad_field(kust, field, &e.to_string()))
             })?;
         }
     }
     if let Some(list) = kust.field("replacements") {
-        let reps = crate::replacements::parse_list(list, loader)
-            .map_err(|e| RenderError::Replacement { file: file.clone(), source: e })?;
+        let reps = crate::replacements::parse_list(list, loader).map_err(|e| {
+            RenderError::Replacement {
+                file: file.clone(),
+                source: e.into(),
+            }
+        })?;
         if !reps.is_empty() {
             t.run("ReplacementTransformer", |res| {
-                crate::replacements::apply(res, &reps).map_err(|e| RenderError::Replacement { file: file.clone(), source: e })
+                crate::replacements::apply(res, &reps).map_err(|e| RenderError::Replacement {
+                    file: file.clone(),
+                    source: e.into(),
+                })
             })?;
         }
     }
@@ -176,8 +258,14 @@ pub(crate) fn transform_level(
 
     // Vars of this level join those of the levels below.
     if let Some(list) = kust.field("vars") {
-        let vars = crate::vars::parse_list(list).map_err(|e| RenderError::Vars { file: file.clone(), source: e })?;
-        crate::vars::bind(&mut acc.vars, &vars, &acc.res).map_err(|e| RenderError::Vars { file: file.clone(), source: e })?;
+        let vars = crate::vars::parse_list(list).map_err(|e| RenderError::Vars {
+            file: file.clone(),
+            source: e.into(),
+        })?;
+        crate::vars::bind(&mut acc.vars, &vars, &acc.res).map_err(|e| RenderError::Vars {
+            file: file.clone(),
+            source: e.into(),
+        })?;
     }
     Ok(())
 }
@@ -217,11 +305,16 @@ pub(crate) struct TransformerRun<'b, 'a> {
 
 impl TransformerRun<'_, '_> {
     /// Runs `f` as the built-in transformer `kind`.
-    fn run(&mut self, kind: &'static str, f: impl FnOnce(&mut ResMap) -> Result<(), RenderError>) -> Result<(), RenderError> {
+    fn run(
+        &mut self,
+        kind: &'static str,
+        f: impl FnOnce(&mut ResMap) -> Result<(), RenderError>,
+    ) -> Result<(), RenderError> {
         f(&mut self.acc.res)?;
         if self.b.meta.transformers {
             for r in &mut self.acc.res {
-                r.transformations.push((self.configured_in.to_string(), kind));
+                r.transformations
+                    .push((self.configured_in.to_string(), kind));
             }
         }
         Ok(())
@@ -232,13 +325,22 @@ impl TransformerRun<'_, '_> {
         if specs.is_empty() {
             return Ok(());
         }
-        patch::apply_patches(&mut self.acc.res, specs, self.b.schema())
-            .map_err(|e| RenderError::Patch { file: self.file.to_string(), source: e })?;
+        patch::apply_patches(&mut self.acc.res, specs, self.b.schema()).map_err(|e| {
+            RenderError::Patch {
+                file: self.file.to_string(),
+                source: e.into(),
+            }
+        })?;
         self.run(kind, |_| Ok(()))
     }
 
     /// Runs one built-in transformer configured under `transformers:`.
-    fn plugin(&mut self, cfg: &Node, kust: &Kustomization, loader: &Loader) -> Result<(), RenderError> {
+    fn plugin(
+        &mut self,
+        cfg: &Node,
+        kust: &Kustomization,
+        loader: &Loader,
+    ) -> Result<(), RenderError> {
         crate::plugins::run_transformer(self, cfg, kust, loader)
     }
 }
@@ -259,7 +361,11 @@ impl TransformerRun<'_, '_> {
     }
 
     /// Applies patches as transformer `kind` (for the plugin runner).
-    pub(crate) fn run_patches(&mut self, specs: &[PatchSpec], kind: &'static str) -> Result<(), RenderError> {
+    pub(crate) fn run_patches(
+        &mut self,
+        specs: &[PatchSpec],
+        kind: &'static str,
+    ) -> Result<(), RenderError> {
         self.patches(specs, kind)
     }
 }
@@ -273,11 +379,17 @@ fn plugin_configs(
     field: &str,
     level: &Level,
 ) -> Result<Vec<Node>, RenderError> {
-    let Some(list) = kust.field(field) else { return Ok(Vec::new()) };
-    let entries = list.as_seq().ok_or_else(|| bad_field(kust, field, "must be a list of file paths or inline YAML"))?;
+    let Some(list) = kust.field(field) else {
+        return Ok(Vec::new());
+    };
+    let entries = list
+        .as_seq()
+        .ok_or_else(|| bad_field(kust, field, "must be a list of file paths or inline YAML"))?;
     let mut out = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let text = entry.as_str().ok_or_else(|| bad_field(kust, field, &format!("entry {i} must be a string")))?;
+        let text = entry
+            .as_str()
+            .ok_or_else(|| bad_field(kust, field, &format!("entry {i} must be a string")))?;
         let inline = fjord_yaml::parse_documents(text.as_bytes())
             .ok()
             .filter(|docs| !docs.is_empty() && docs.iter().all(|d| d.as_map().is_some()));
@@ -303,7 +415,12 @@ fn plugin_configs(
 }
 
 /// Reads a file that holds exactly one YAML document.
-fn read_one(loader: &Loader, kust: &Kustomization, field: &str, path: &str) -> Result<Node, RenderError> {
+fn read_one(
+    loader: &Loader,
+    kust: &Kustomization,
+    field: &str,
+    path: &str,
+) -> Result<Node, RenderError> {
     let entry = |source: RenderError| RenderError::Entry {
         file: kust.shown(),
         field: field.into(),
@@ -311,15 +428,28 @@ fn read_one(loader: &Loader, kust: &Kustomization, field: &str, path: &str) -> R
         source: Box::new(source),
     };
     let bytes = loader.read(path).map_err(|e| entry(e.into()))?;
-    fjord_yaml::parse_document(&bytes).map_err(|source| entry(RenderError::Parse { file: path.into(), source }))
+    fjord_yaml::parse_document(&bytes).map_err(|source| {
+        entry(RenderError::Parse {
+            file: path.into(),
+            source,
+        })
+    })
 }
 
 /// A field error of this kustomization.
 pub(crate) fn bad_field(kust: &Kustomization, field: &str, problem: &str) -> RenderError {
-    RenderError::Field { file: kust.shown(), field: field.into(), problem: problem.into() }
+    RenderError::Field {
+        file: kust.shown(),
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
 /// A non-builtin or unknown plugin kind.
 pub(crate) fn unsupported_plugin(kust: &Kustomization, field: &str, kind: &str) -> RenderError {
-    bad_field(kust, field, &format!("built-in plugin kind '{kind}' is not supported here"))
+    bad_field(
+        kust,
+        field,
+        &format!("built-in plugin kind '{kind}' is not supported here"),
+    )
 }

@@ -52,7 +52,15 @@ pub struct Resource {
 impl Resource {
     /// Wraps an object read from `origin`.
     pub fn new(obj: Node, origin: impl Into<String>) -> Resource {
-        Resource { obj, prev_ids: Vec::new(), generated: None, origin: origin.into(), transformations: Vec::new(), name_prefixes: Vec::new(), name_suffixes: Vec::new() }
+        Resource {
+            obj,
+            prev_ids: Vec::new(),
+            generated: None,
+            origin: origin.into(),
+            transformations: Vec::new(),
+            name_prefixes: Vec::new(),
+            name_suffixes: Vec::new(),
+        }
     }
 
     /// The current identity.
@@ -72,7 +80,9 @@ impl Resource {
 
     /// `metadata.namespace`, empty when unset.
     pub fn namespace(&self) -> &str {
-        self.obj.str_at(&["metadata", "namespace"]).unwrap_or_default()
+        self.obj
+            .str_at(&["metadata", "namespace"])
+            .unwrap_or_default()
     }
 
     /// `kind`.

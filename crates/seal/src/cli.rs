@@ -30,7 +30,6 @@ use crate::object::{ObjectError, SealedSecret};
 use crate::scope::Scope;
 use crate::seal::{check_certificate, merge_into, seal_raw, seal_secret, SealError, SealOptions};
 use crate::unseal::{unseal_secret_with, UnsealError, UnsealOptions};
-use crate::yaml_emit;
 
 /// Annotation naming the certificate a multi-certificate output object was sealed for.
 pub const CERT_FINGERPRINT_ANNOTATION: &str = "seal.fjord.dev/certificate-fingerprint";
@@ -139,6 +138,9 @@ pub enum CliError {
         /// The parse failure.
         source: docs::DocError,
     },
+    /// An object could not be written in the output format.
+    #[error("writing the output: {0}")]
+    Render(docs::DocError),
     /// Fetching a certificate or talking to the controller failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
@@ -247,10 +249,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 /// Renders one object in the output format (kubeseal: JSON, or `---` + YAML).
-pub fn render(value: &Value, format: Format) -> String {
+pub fn render(value: &Value, format: Format) -> Result<String, CliError> {
     match format {
-        Format::Json => docs::to_go_json(value),
-        Format::Yaml => format!("---\n{}", yaml_emit::emit(value)),
+        Format::Json => Ok(docs::to_go_json(value)),
+        Format::Yaml => docs::to_yaml(value)
+            .map(|yaml| format!("---\n{yaml}"))
+            .map_err(CliError::Render),
     }
 }
 
@@ -340,8 +344,11 @@ fn seal_documents(args: &SealArgs, input: &str, format: Format) -> Result<String
                     );
                 }
             }
-            out.push_str(&render(&ss.to_value(), format));
+            out.push_str(&render(&ss.to_value(), format)?);
         }
+    }
+    if out.is_empty() {
+        return Err(CliError::Usage("no Secret found in input".into()));
     }
     Ok(out)
 }
@@ -414,7 +421,7 @@ fn recovery_unseal(args: &SealArgs, input: &str, format: Format) -> Result<Strin
             accept_v1_data: false,
         },
     )?;
-    Ok(render(&secret, format))
+    render(&secret, format)
 }
 
 fn sealed_inputs(input: &str) -> Result<Vec<SealedSecret>, CliError> {
@@ -470,7 +477,7 @@ fn re_encrypt(args: &SealArgs, input: &str, format: Format) -> Result<String, Cl
         let mut rotated = SealedSecret::from_value_unchecked(&value)?;
         rotated.metadata.remove("creationTimestamp");
         rotated.metadata.remove("generation");
-        out.push_str(&render(&rotated.to_value(), format));
+        out.push_str(&render(&rotated.to_value(), format)?);
     }
     Ok(out)
 }
@@ -487,7 +494,10 @@ fn merge(args: &SealArgs, input: &str, target: &Path) -> Result<(), CliError> {
     let mut existing = SealedSecret::from_value(&one_sealed_secret(&existing_text)?)?;
     let secret = one_sealed_secret(input)?;
     merge_into(&mut existing, &secret, &certs[0], &seal_options(args))?;
-    write_atomic(target, render(&existing.to_value(), args.format).as_bytes())
+    write_atomic(
+        target,
+        render(&existing.to_value(), args.format)?.as_bytes(),
+    )
 }
 
 fn re_encrypt_dir(args: &SealArgs, dir: &Path, stdout: &mut dyn Write) -> Result<(), CliError> {
@@ -537,10 +547,10 @@ fn re_encrypt_dir(args: &SealArgs, dir: &Path, stdout: &mut dyn Write) -> Result
                         ),
                         source,
                     })?;
-                out.push_str(&render(&resealed.to_value(), format));
+                out.push_str(&render(&resealed.to_value(), format)?);
                 objects += 1;
             } else {
-                out.push_str(&render(doc, format));
+                out.push_str(&render(doc, format)?);
             }
         }
         write_atomic(&file, out.as_bytes())?;

@@ -1,42 +1,55 @@
 //! Reading and writing Kubernetes documents as `serde_json::Value`: YAML streams (`---`
-//! separated) or concatenated JSON on input; kubeseal's two output forms (Go `json.MarshalIndent`
-//! with HTML escaping, and go-yaml v2 YAML with sorted keys, see [`crate::yaml_emit`]); Go's
-//! standard base64.
+//! separated, read with fjord-yaml) or concatenated JSON on input; kubeseal's two output forms
+//! (Go `json.MarshalIndent` with HTML escaping, and go-yaml v2 YAML written by fjord-yaml's
+//! emitter); Go's standard base64.
+//!
+//! YAML values are typed as fjord-yaml types them (go-yaml v3 resolution, `<<` merges, duplicate
+//! keys refused, alias bombs and deep nesting refused), with one change for kubeseal's reader
+//! (go-yaml v2 into `interface{}`): a timestamp-looking scalar stays its text (`2024-01-01`
+//! is the string `2024-01-01`, not `2024-01-01T00:00:00Z`). Error messages never quote a
+//! scalar's value, which may be a secret.
 
 use base64::Engine;
-use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::TScalarStyle;
+use fjord_yaml::{EmitError, Node, ParseError, Tag};
+use serde_json::Value;
 
-/// Most nodes a YAML stream may expand to (aliases included): a guard against alias bombs.
-const MAX_NODES: usize = 1_000_000;
-/// Deepest nesting accepted.
-const MAX_DEPTH: usize = 200;
-
-/// Failures reading a document stream.
+/// Failures reading a document stream or writing YAML.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum DocError {
-    /// The YAML is malformed.
+    /// The YAML is malformed (or hostile: alias bomb, too deep).
     #[error("invalid YAML: {0}")]
     Yaml(String),
     /// The JSON is malformed.
     #[error("invalid JSON: {0}")]
     Json(String),
-    /// A mapping key is not a scalar.
-    #[error("invalid YAML: mapping keys must be scalars")]
-    ComplexKey,
-    /// An alias names an anchor that was never defined.
-    #[error("invalid YAML: unknown anchor")]
-    UnknownAnchor,
-    /// The stream expands to too many nodes or nests too deeply.
-    #[error(
-        "document too large or too deeply nested (aliases expand to more than {MAX_NODES} nodes?)"
-    )]
-    TooLarge,
+    /// A YAML value has no JSON form (`.inf`, a tagged scalar that does not fit its tag).
+    #[error("invalid YAML: {}{problem}", at(path))]
+    Value {
+        /// Dotted path of the field.
+        path: String,
+        /// What is wrong, without the value itself.
+        problem: String,
+    },
+    /// A value cannot be written as YAML (control characters go-yaml refuses).
+    #[error("cannot write YAML: {}{problem}", at(path))]
+    Emit {
+        /// Dotted path of the field.
+        path: String,
+        /// What is wrong, without the value itself.
+        problem: String,
+    },
+}
+
+fn at(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("field {path}: ")
+    }
 }
 
 /// Parses every document of a stream: concatenated JSON values when the text starts with `{`
-/// or `[`, otherwise YAML documents (empty documents are skipped).
+/// or `[`, otherwise YAML documents (empty and `null` documents are skipped).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, DocError> {
     let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -68,167 +81,67 @@ pub fn flatten_lists(doc: &Value) -> Vec<&Value> {
     }
 }
 
-enum Frame {
-    Seq(Vec<Value>, usize),
-    Map(Map<String, Value>, Option<String>, usize),
-}
-
 fn parse_yaml(text: &str) -> Result<Vec<Value>, DocError> {
-    let mut parser = Parser::new_from_str(text);
-    let mut docs = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
-    let mut nodes = 0usize;
-    let mut root: Option<Value> = None;
-    loop {
-        let (event, _) = parser
-            .next_token()
-            .map_err(|e| DocError::Yaml(e.to_string()))?;
-        let finished: Option<(Value, usize)> = match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart => {
-                root = None;
-                None
-            }
-            Event::DocumentEnd => {
-                if let Some(v) = root.take() {
-                    if !v.is_null() {
-                        docs.push(v);
-                    }
-                }
-                None
-            }
-            Event::Scalar(value, style, anchor, tag) => {
-                nodes += 1;
-                Some((resolve_scalar(value, style, tag.as_ref()), anchor))
-            }
-            Event::Alias(id) => {
-                let v = anchors.get(&id).ok_or(DocError::UnknownAnchor)?.clone();
-                nodes += count_nodes(&v);
-                Some((v, 0))
-            }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq(Vec::new(), anchor));
-                None
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map(Map::new(), None, anchor));
-                None
-            }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(items, anchor)) => Some((Value::Array(items), anchor)),
-                _ => return Err(DocError::Yaml("unbalanced sequence".into())),
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(map, _, anchor)) => Some((Value::Object(map), anchor)),
-                _ => return Err(DocError::Yaml("unbalanced mapping".into())),
-            },
-            Event::StreamStart | Event::Nothing => None,
-        };
-        if nodes > MAX_NODES || stack.len() > MAX_DEPTH {
-            return Err(DocError::TooLarge);
-        }
-        let Some((value, anchor)) = finished else {
-            continue;
-        };
-        if anchor > 0 {
-            anchors.insert(anchor, value.clone());
-        }
-        match stack.last_mut() {
-            None => root = Some(value),
-            Some(Frame::Seq(items, _)) => items.push(value),
-            Some(Frame::Map(map, pending, _)) => match pending.take() {
-                None => match value {
-                    Value::String(k) => *pending = Some(k),
-                    Value::Bool(_) | Value::Number(_) | Value::Null => {
-                        *pending = Some(scalar_key(&value))
-                    }
-                    _ => return Err(DocError::ComplexKey),
-                },
-                Some(key) => {
-                    if key == "<<" {
-                        if let Value::Object(m) = value {
-                            for (k, v) in m {
-                                map.entry(k).or_insert(v);
-                            }
-                            continue;
-                        }
-                    }
-                    map.insert(key, value);
-                }
-            },
+    let nodes = fjord_yaml::parse_documents(text.as_bytes()).map_err(parse_error)?;
+    let mut docs = Vec::with_capacity(nodes.len());
+    for mut node in nodes {
+        timestamps_as_text(&mut node);
+        let value = fjord_yaml::to_json_value(&node).map_err(|e| DocError::Value {
+            path: e.path().to_string(),
+            problem: emit_problem(&e),
+        })?;
+        if !value.is_null() {
+            docs.push(value);
         }
     }
     Ok(docs)
 }
 
-fn scalar_key(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
+/// go-yaml v2 (kubeseal's reader) keeps timestamps as their text when decoding into
+/// `interface{}`; fjord-yaml's JSON view would rewrite them as RFC 3339.
+fn timestamps_as_text(node: &mut Node) {
+    match node {
+        Node::Scalar(s) if s.tag == Tag::Timestamp => s.tag = Tag::Str,
+        Node::Scalar(_) => {}
+        Node::Seq(items) => items.iter_mut().for_each(timestamps_as_text),
+        Node::Map(map) => map.values_mut().for_each(timestamps_as_text),
+    }
+}
+
+/// The parse error's message, with a mistyped scalar's text left out.
+fn parse_error(e: ParseError) -> DocError {
+    DocError::Yaml(match e {
+        ParseError::TagMismatch {
+            line,
+            column,
+            found,
+            tag,
+            ..
+        } => format!("line {line}, column {column}: cannot decode a {found} value as a {tag}"),
         other => other.to_string(),
-    }
+    })
 }
 
-fn count_nodes(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
-        _ => 1,
-    }
-}
-
-/// Resolves a scalar the way Kubernetes' YAML reader does for the fields that matter here:
-/// quoted and block scalars are strings; plain ones may be null, bool, int or float.
-fn resolve_scalar(value: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
-    if let Some(tag) = tag {
-        if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
-            match tag.suffix.as_str() {
-                "str" | "binary" => return Value::String(value),
-                "null" => return Value::Null,
-                _ => {}
-            }
+/// What an [`EmitError`] says, without the path prefix and without any scalar text.
+fn emit_problem(e: &EmitError) -> String {
+    match e {
+        EmitError::UnsupportedValue { value, .. } => format!("json: unsupported value: {value}"),
+        EmitError::Decode { .. } => "value does not match its tag or encoding".into(),
+        EmitError::ControlCharacters { .. } => "control characters are not allowed".into(),
+        EmitError::DocumentIndicator { .. } => {
+            "found unexpected document indicator after U+0085".into()
         }
+        EmitError::KeyLineBreak { .. } => "mapping key contains U+0085".into(),
     }
-    if style != TScalarStyle::Plain {
-        return Value::String(value);
-    }
-    match value.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        _ => {}
-    }
-    if let Some(n) = parse_int(&value) {
-        return Value::Number(n.into());
-    }
-    if value.bytes().any(|b| b.is_ascii_digit())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-    {
-        if let Some(n) = value.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
-    }
-    Value::String(value)
 }
 
-fn parse_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let parsed = if let Some(hex) = body.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).ok()?
-    } else if let Some(oct) = body.strip_prefix("0o") {
-        i64::from_str_radix(oct, 8).ok()?
-    } else if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
-        body.parse::<i64>().ok()?
-    } else {
-        return None;
-    };
-    Some(if neg { -parsed } else { parsed })
+/// One document as go-yaml v2 (kubeseal's `--format yaml`) writes it: keys in v2 order,
+/// 2-space indentation, no leading `---`, a final newline.
+pub fn to_yaml(value: &Value) -> Result<String, DocError> {
+    fjord_yaml::emit(&fjord_yaml::from_json_value(value)).map_err(|e| DocError::Emit {
+        path: e.path().to_string(),
+        problem: emit_problem(&e),
+    })
 }
 
 /// Go's `json.MarshalIndent(v, "", "  ")` followed by a newline: 2-space indentation, object
@@ -353,7 +266,73 @@ mod tests {
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
             ));
         }
-        assert_eq!(parse_documents(&bomb), Err(DocError::TooLarge));
+        match parse_documents(&bomb) {
+            Err(DocError::Yaml(m)) => assert!(m.contains("alias bomb"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+        match parse_documents(&format!("a: {deep}\n")) {
+            Err(DocError::Yaml(m)) => assert!(m.contains("recursion limit"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn kubeseal_reader_semantics() {
+        let docs = parse_documents(
+            "stringData:\n  since: 2024-01-01\n  hex: 0x1F\n  word: yes\n  bin: !!binary aGk=\n",
+        )
+        .unwrap();
+        assert_eq!(
+            docs[0]["stringData"],
+            json!({"since": "2024-01-01", "hex": 31, "word": "yes", "bin": "hi"})
+        );
+        let dup = parse_documents("a: 1\na: 2\n").unwrap_err();
+        assert!(dup.to_string().contains("already defined"), "{dup}");
+        assert_eq!(parse_documents("~\n---\n").unwrap(), Vec::<Value>::new());
+    }
+
+    #[test]
+    fn errors_never_quote_values() {
+        for input in [
+            "stringData:\n  pw: !!int hunter2secret\n",
+            "stringData:\n  pw: !!binary hunter2secret?\n",
+            "stringData:\n  pw: !!float hunter2secret\n",
+        ] {
+            let err = parse_documents(input).unwrap_err().to_string();
+            assert!(err.starts_with("invalid YAML: "), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let err = parse_documents("x: .inf\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid YAML: field x: json: unsupported value: +Inf"
+        );
+    }
+
+    #[test]
+    fn yaml_output_is_go_yaml_v2() {
+        let v =
+            json!({"b": {"y": "1", "x": true}, "a": ["p", {"k": "v", "j": ""}], "c": {}, "d": []});
+        assert_eq!(
+            to_yaml(&v).unwrap(),
+            "a:\n- p\n- j: \"\"\n  k: v\nb:\n  x: true\n  \"y\": \"1\"\nc: {}\nd: []\n"
+        );
+        let e = |s: &str| to_yaml(&json!({ "k": s })).unwrap();
+        assert_eq!(e("true"), "k: \"true\"\n");
+        assert_eq!(e("a: b"), "k: 'a: b'\n");
+        assert_eq!(e("line1\nline2"), "k: |-\n  line1\n  line2\n");
+        assert_eq!(e("12"), "k: \"12\"\n");
+        assert_eq!(e("2024-01-01"), "k: \"2024-01-01\"\n");
+        assert_eq!(e("{{ .x }}"), "k: '{{ .x }}'\n");
+        // go-yaml v2's natural key order: digit runs compare by value.
+        let ordered = to_yaml(&json!({"k10": 1, "k9": 2, "K": 3})).unwrap();
+        assert_eq!(ordered, "K: 3\nk9: 2\nk10: 1\n");
+        let err = to_yaml(&json!({"t": {"pw": "sec\u{7f}ret"}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot write YAML: field t.pw: control characters are not allowed"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`keys`], [`keystore`]: certificates, private keys, key Secrets, generation, renewal.
 //! - [`handlers`]: the pure logic of `/v1/verify`, `/v1/rotate`, `/v1/cert.pem`.
 //! - [`cli`]: `fjord seal` ([`SealArgs`], [`run`]).
+//! - [`docs`]: YAML/JSON documents in and out (YAML through fjord-yaml), Go's base64.
 //!
 //! Secret values never appear in errors or `Debug` output.
 
@@ -24,7 +25,6 @@ pub mod scope;
 pub mod seal;
 pub mod template;
 pub mod unseal;
-pub mod yaml_emit;
 
 pub use cli::{run, CliError, SealArgs};
 pub use crypto::{seal_item, unseal_item, CryptoError};

@@ -50,6 +50,14 @@ pub enum SealError {
         /// The `--namespace` value.
         flag: String,
     },
+    /// `--raw` without the `--name`/`--namespace` flag its scope needs.
+    #[error("must provide the {flag} flag with --raw and --scope {scope}")]
+    RawFlag {
+        /// The missing flag: `--name` or `--namespace`.
+        flag: &'static str,
+        /// The scope's name, e.g. `strict`.
+        scope: &'static str,
+    },
     /// Non-cluster-wide secret without namespace.
     #[error("secret must declare a namespace")]
     MissingNamespace,
@@ -340,19 +348,23 @@ pub fn seal_raw(
     name: &str,
     value: &[u8],
 ) -> Result<String, SealError> {
+    let missing = |flag| SealError::RawFlag {
+        flag,
+        scope: scope.as_str(),
+    };
     let (ns, n) = match scope {
         Scope::Strict => {
             if namespace.is_empty() {
-                return Err(SealError::MissingNamespace);
+                return Err(missing("--namespace"));
             }
             if name.is_empty() {
-                return Err(SealError::MissingName);
+                return Err(missing("--name"));
             }
             (namespace, name)
         }
         Scope::NamespaceWide => {
             if namespace.is_empty() {
-                return Err(SealError::MissingNamespace);
+                return Err(missing("--namespace"));
             }
             (namespace, "")
         }
@@ -436,6 +448,35 @@ mod tests {
             seal_secret(&empty, cert, &SealOptions::default()),
             Err(SealError::EmptyData)
         );
+    }
+
+    #[test]
+    fn raw_needs_the_flags_its_scope_uses() {
+        let a = key_a();
+        let cert = a.certificate().unwrap();
+        let err = |scope, ns, name| {
+            seal_raw(cert, scope, ns, name, b"v")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(Scope::Strict, "ns", ""),
+            "must provide the --name flag with --raw and --scope strict"
+        );
+        assert_eq!(
+            err(Scope::NamespaceWide, "", "n"),
+            "must provide the --namespace flag with --raw and --scope namespace-wide"
+        );
+        let blob = seal_raw(cert, Scope::ClusterWide, "", "", b"v").unwrap();
+        let plain = crate::unseal_item(
+            std::slice::from_ref(&a),
+            Scope::ClusterWide,
+            "x",
+            "y",
+            "k",
+            &decode_base64_go(&blob).unwrap(),
+        );
+        assert_eq!(plain.unwrap(), b"v");
     }
 
     #[test]

@@ -112,6 +112,21 @@ fn raw_mode() {
 }
 
 #[test]
+fn empty_input_is_an_error() {
+    for input in ["", "---\n", "# nothing\n"] {
+        let err = run_str(
+            SealArgs {
+                cert: vec![compat("key-a/tls.crt").display().to_string()],
+                ..SealArgs::default()
+            },
+            input,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "no Secret found in input");
+    }
+}
+
+#[test]
 fn multi_certificate_output() {
     let out = run_str(
         SealArgs {

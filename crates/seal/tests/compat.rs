@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use fjord_seal::cli::{render, Format};
 use fjord_seal::docs::{decode_base64_go, parse_documents};
 use fjord_seal::keys::Key;
 use fjord_seal::{
@@ -165,7 +166,7 @@ fn yaml_vectors_round_trip_through_our_model() {
         doc["spec"]["template"]["data"]
     );
     assert_eq!(again["spec"]["encryptedData"], doc["spec"]["encryptedData"]);
-    let reparsed = parse_documents(&fjord_seal::yaml_emit::emit(&again))
+    let reparsed = parse_documents(&fjord_seal::docs::to_yaml(&again).unwrap())
         .unwrap()
         .remove(0);
     assert_eq!(reparsed, again);
@@ -173,18 +174,26 @@ fn yaml_vectors_round_trip_through_our_model() {
 
 #[test]
 fn yaml_emitter_reproduces_kubeseal_layout() {
-    // The vectors have kubeseal's `--format yaml` shape; our emitter gives the same bytes
-    // except that go-yaml v2 double-quotes strings that would read as booleans ("true"),
-    // where these files (written by a Python tool) single-quote them.
-    for file in [
-        "sealed-strict.yaml",
-        "sealed-template.yaml",
-        "negative-mixed-keys.yaml",
-        "sealed-v1-data.yaml",
-    ] {
-        let text = std::fs::read_to_string(dir().join(file)).unwrap();
-        let doc = sealed(file);
-        let ours = format!("---\n{}", fjord_seal::yaml_emit::emit(&doc));
-        assert_eq!(ours, text.replace("'true'", "\"true\""), "{file}");
+    // Every YAML vector has kubeseal's `--format yaml` shape; fjord-yaml's emitter gives the
+    // same bytes except that go-yaml v2 double-quotes strings that would read as booleans
+    // ("true"), where these files (written by a Python tool) single-quote them.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 13);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut docs = parse_documents(&text).unwrap();
+        assert_eq!(docs.len(), 1, "{}", path.display());
+        let ours = render(&docs.remove(0), Format::Yaml).unwrap();
+        assert_eq!(
+            ours,
+            text.replace("'true'", "\"true\""),
+            "{}",
+            path.display()
+        );
     }
 }

@@ -46,9 +46,16 @@ pub struct LocalClusterArgs {
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: LocalClusterArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.fault_error_rate) {
-        anyhow::bail!("--fault-error-rate must be between 0.0 and 1.0, not {}", args.fault_error_rate);
+        anyhow::bail!(
+            "--fault-error-rate must be between 0.0 and 1.0, not {}",
+            args.fault_error_rate
+        );
     }
-    if let Some(bad) = args.fault_codes.iter().find(|c| ![500, 429, 504].contains(*c)) {
+    if let Some(bad) = args
+        .fault_codes
+        .iter()
+        .find(|c| ![500, 429, 504].contains(*c))
+    {
         anyhow::bail!("--fault-codes: {bad} is not one of 500, 429, 504");
     }
     let mut latency = HashMap::new();
@@ -56,7 +63,9 @@ pub fn run(args: LocalClusterArgs) -> anyhow::Result<ExitCode> {
         let (verb, ms) = spec
             .split_once('=')
             .with_context(|| format!("--fault-latency '{spec}': expected VERB=MS"))?;
-        let ms: u64 = ms.parse().with_context(|| format!("--fault-latency '{spec}': '{ms}' is not a number of milliseconds"))?;
+        let ms: u64 = ms.parse().with_context(|| {
+            format!("--fault-latency '{spec}': '{ms}' is not a number of milliseconds")
+        })?;
         latency.insert(verb.to_string(), Duration::from_millis(ms));
     }
     let mut opts = fjord_cluster::ClusterOptions::new(&args.data_dir);

@@ -93,7 +93,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             LoadRestrictorArg::LoadRestrictionsRootOnly => LoadRestrictor::RootOnly,
             LoadRestrictorArg::LoadRestrictionsNone => LoadRestrictor::None,
         },
-        directory: DirectoryOptions { recurse: args.recurse, include: args.include, exclude: args.exclude },
+        directory: DirectoryOptions {
+            recurse: args.recurse,
+            include: args.include,
+            exclude: args.exclude,
+        },
     };
     let objects = fjord_render::render(&args.dir, &opts)?;
     let text = match args.output {

@@ -254,6 +254,7 @@ impl Engine {
             Some(_) => return Err(ApiError::no_route()),
         };
         let mut st = self.lock();
+        crate::ssa::check_duplicates(&self.schema_for(&st, rt), rt, &config, ns)?;
         let key = store::key(&rt.group, &rt.plural, ns, name);
         match st.store.get(&key).cloned() {
             None => {
@@ -337,9 +338,20 @@ impl Engine {
                 new
             }
         };
+        // An empty list means "not set"; `[{}]` (or any explicit change) replaces the entries.
+        if new
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            meta::metadata_mut(&mut new).remove("managedFields");
+        }
         let explicit_managed = manager.is_some()
             && new.pointer("/metadata/managedFields").is_some()
             && new.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
+        if explicit_managed {
+            crate::ssa::normalize_managed(&mut new);
+        }
         {
             let m = meta::metadata_mut(&mut new);
             for k in [

@@ -128,3 +128,95 @@ pub fn write(obj: &mut Value, entries: Vec<Entry>) {
         md.insert("managedFields".into(), Value::Array(list));
     }
 }
+
+/// The manager older Update entries are merged into once there are too many.
+pub const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// Caps the number of Update entries at `max`: the oldest ones (by time, then position) are
+/// merged into one `ancient-changes` Update entry per apiVersion, keeping the newer time.
+pub fn cap_updates(entries: &mut Vec<Entry>, max: usize) {
+    loop {
+        let updates = entries
+            .iter()
+            .filter(|e| e.operation == Operation::Update)
+            .count();
+        if updates <= max {
+            return;
+        }
+        let oldest = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.operation == Operation::Update && e.manager != ANCIENT_CHANGES)
+            .min_by(|(i, a), (j, b)| a.time.cmp(&b.time).then(i.cmp(j)))
+            .map(|(i, _)| i);
+        let Some(idx) = oldest else { return };
+        let old = entries.remove(idx);
+        let bucket = entries.iter_mut().find(|e| {
+            e.manager == ANCIENT_CHANGES
+                && e.operation == Operation::Update
+                && e.api_version == old.api_version
+                && e.subresource == old.subresource
+        });
+        match bucket {
+            Some(b) => {
+                b.fields.extend(old.fields);
+                if old.time > b.time {
+                    b.time = old.time;
+                }
+            }
+            None => entries.push(Entry {
+                manager: ANCIENT_CHANGES.to_string(),
+                ..old
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(manager: &str, time: &str, field: &str) -> Entry {
+        Entry {
+            manager: manager.into(),
+            operation: Operation::Update,
+            api_version: "v1".into(),
+            time: time.into(),
+            subresource: String::new(),
+            fields: [vec![format!("f:{field}")]].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn oldest_updates_merge_into_ancient_changes() {
+        let mut entries: Vec<Entry> = (0..12)
+            .map(|i| {
+                update(
+                    &format!("m{i}"),
+                    &format!("2026-01-01T00:00:{i:02}Z"),
+                    &format!("x{i}"),
+                )
+            })
+            .collect();
+        entries.push(Entry {
+            operation: Operation::Apply,
+            ..update("applier", "2025-01-01T00:00:00Z", "a")
+        });
+        cap_updates(&mut entries, 10);
+        let updates: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.operation == Operation::Update)
+            .collect();
+        assert_eq!(updates.len(), 10);
+        let ancient = updates
+            .iter()
+            .find(|e| e.manager == ANCIENT_CHANGES)
+            .expect("bucket");
+        // m0, m1 and m2 went into the bucket (creating it does not lower the count).
+        assert_eq!(ancient.fields.len(), 3);
+        assert_eq!(ancient.time, "2026-01-01T00:00:02Z");
+        assert!(!entries.iter().any(|e| e.manager == "m2"));
+        assert!(entries.iter().any(|e| e.manager == "m3"));
+        assert!(entries.iter().any(|e| e.manager == "applier"));
+    }
+}

@@ -130,7 +130,55 @@ pub fn record_update(
     );
     me.fields.extend(changed);
     me.time = crate::meta::now();
+    managers::cap_updates(&mut entries, MAX_UPDATE_MANAGERS);
     managers::write(new, entries);
+}
+
+/// Rewrites explicitly sent managedFields in canonical form: entries without a manager or
+/// fields are dropped, so `[{}]` clears them.
+pub fn normalize_managed(obj: &mut Value) {
+    let entries = managers::read(obj);
+    managers::write(obj, entries);
+}
+
+/// How many Update entries an object keeps before the oldest merge into `ancient-changes`.
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
+/// The manager owning the fields an object had before its first apply (when it carried no
+/// managedFields).
+const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// Refuses an apply configuration with duplicate keys in an associative list, with the message
+/// (and 500 status) the upstream apiserver gives.
+pub fn check_duplicates(
+    schema: &SchemaRef,
+    rt: &ResourceType,
+    config: &Value,
+    namespace: &str,
+) -> Result<(), ApiError> {
+    let walker = Walker {
+        schema: schema.get(),
+    };
+    let errs = walker.duplicates(config, root_type(schema.get(), rt));
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let detail = if errs.len() == 1 {
+        errs[0].clone()
+    } else {
+        let lines: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
+        format!("errors:\n{}", lines.join("\n"))
+    };
+    let gv = if rt.group.is_empty() {
+        format!("/{}", rt.version)
+    } else {
+        format!("{}/{}", rt.group, rt.version)
+    };
+    Err(ApiError::internal(format!(
+        "failed to create typed patch object ({namespace}/{}; {gv}, Kind={}): {detail}",
+        crate::meta::name(config),
+        rt.kind
+    )))
 }
 
 /// The object an apply creates: the configuration with an Apply entry owning its fields.
@@ -217,6 +265,22 @@ pub fn apply(
     let cfg = tracked(rt, config, sub);
     let new_set: FieldSet = walker.leaves(&cfg, root).into_keys().collect();
     let mut entries = managers::read(live);
+    if entries.is_empty() {
+        let fields: FieldSet = walker
+            .leaves(&tracked(rt, live, sub), root)
+            .into_keys()
+            .collect();
+        if !fields.is_empty() {
+            entries.push(Entry {
+                manager: BEFORE_FIRST_APPLY.to_string(),
+                operation: Operation::Update,
+                api_version: rt.api_version(),
+                time: crate::meta::now(),
+                subresource: sub.to_string(),
+                fields,
+            });
+        }
+    }
     let last_set: FieldSet = entries
         .iter()
         .find(|e| e.manager == manager && e.operation == Operation::Apply && e.subresource == sub)

@@ -40,6 +40,23 @@ fn key_elem(item: &Value, keys: &[String], defaults: &[(String, String)]) -> Opt
     Some(format!("k:{}", Value::Object(m)))
 }
 
+/// A list item's key as structured-merge-diff prints it: `[name="c"]`,
+/// `[containerPort=80,protocol="TCP"]` (fields sorted).
+fn key_label(item: &Value, keys: &[String], defaults: &[(String, String)]) -> Option<String> {
+    let obj = item.as_object()?;
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    let mut parts = Vec::new();
+    for k in sorted {
+        let v = match obj.get(k) {
+            Some(v) => v.clone(),
+            None => Value::String(defaults.iter().find(|(dk, _)| dk == k)?.1.clone()),
+        };
+        parts.push(format!("{k}={v}"));
+    }
+    Some(format!("[{}]", parts.join(",")))
+}
+
 impl<'a> Walker<'a> {
     fn field_slot(&self, ty: Option<TypeId>, name: &str) -> Slot<'a> {
         let info = ty.and_then(|t| self.schema.field(t, name));
@@ -147,6 +164,61 @@ impl<'a> Walker<'a> {
             _ => {
                 out.insert(path.clone(), v.clone());
             }
+        }
+    }
+
+    /// Duplicate keys in the associative lists of `obj`, as structured-merge-diff reports them
+    /// (`.spec.containers[name="c"].env: duplicate entries for key [name="A"]`).
+    pub fn duplicates(&self, obj: &Value, root: Option<TypeId>) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(m) = obj.as_object() {
+            self.dups_map(m, root, "", &mut out);
+        }
+        out
+    }
+
+    fn dups_map(
+        &self,
+        m: &Map<String, Value>,
+        ty: Option<TypeId>,
+        at: &str,
+        out: &mut Vec<String>,
+    ) {
+        for (k, v) in m {
+            self.dups_value(v, self.field_slot(ty, k), &format!("{at}.{k}"), out);
+        }
+    }
+
+    fn dups_value(&self, v: &Value, slot: Slot<'a>, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) if !self.atomic_map(slot) => self.dups_map(m, slot.ty, at, out),
+            Value::Array(items) => {
+                let ListType::Map { keys, defaults } = self.list_type(slot) else {
+                    return;
+                };
+                let islot = self.item_slot(slot);
+                let mut seen: Vec<String> = Vec::new();
+                let mut reported: Vec<String> = Vec::new();
+                for item in items {
+                    let Some(label) = key_label(item, &keys, &defaults) else {
+                        continue;
+                    };
+                    if seen.contains(&label) {
+                        if !reported.contains(&label) {
+                            out.push(format!("{at}: duplicate entries for key {label}"));
+                            reported.push(label);
+                        }
+                        continue;
+                    }
+                    if let Value::Object(m) = item {
+                        if !self.atomic_map(islot) {
+                            self.dups_map(m, islot.ty, &format!("{at}{label}"), out);
+                        }
+                    }
+                    seen.push(label);
+                }
+            }
+            _ => {}
         }
     }
 

@@ -87,13 +87,11 @@ fn parse_annotation(text: &str) -> Result<Vec<Condition>, CheckError> {
             }
         };
         let field = |name: &str| -> Result<String, CheckError> {
-            let found = map
-                .get(name)
-                .or_else(|| {
-                    map.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| v)
-                });
+            let found = map.get(name).or_else(|| {
+                map.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            });
             match found {
                 None | Some(Value::Null) => Ok(String::new()),
                 Some(Value::String(s)) => Ok(s.clone()),

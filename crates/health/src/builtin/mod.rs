@@ -11,6 +11,8 @@ mod pod;
 mod storage;
 mod workloads;
 
+pub use hpa::ANNOTATION_HPA_CONDITIONS;
+pub use pod::ANNOTATION_IGNORE_RESTART_POLICY;
 use serde_json::Value;
 
 use crate::object::{group_version, gvk_string, kind, FieldError};
@@ -65,7 +67,10 @@ pub(crate) fn unsupported(what: &'static str, obj: &Value) -> CheckError {
 }
 
 /// `Ok(Health)` with the given status and message.
-pub(crate) fn health(status: HealthStatus, message: impl Into<String>) -> Result<Health, CheckError> {
+pub(crate) fn health(
+    status: HealthStatus,
+    message: impl Into<String>,
+) -> Result<Health, CheckError> {
     Ok(Health::new(status, message))
 }
 
@@ -119,7 +124,10 @@ mod tests {
         assert!(!has_builtin_check("extensions", "Deployment"));
         assert!(!has_builtin_check("", "ConfigMap"));
         assert!(!has_builtin_check("argoproj.io", "Application"));
-        assert!(!has_builtin_check("apiextensions.k8s.io", "CustomResourceDefinition"));
+        assert!(!has_builtin_check(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition"
+        ));
     }
 
     #[test]
@@ -130,7 +138,8 @@ mod tests {
 
     #[test]
     fn unsupported_version_is_unknown_with_go_message() {
-        let d = json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x"}});
+        let d =
+            json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x"}});
         assert_eq!(
             builtin_health(&d),
             Some(Health::new(

@@ -23,7 +23,10 @@ struct Terminated {
     exit_code: i64,
 }
 
-fn container_statuses(pod: &Value, field: &'static str) -> Result<Vec<ContainerStatus>, FieldError> {
+fn container_statuses(
+    pod: &Value,
+    field: &'static str,
+) -> Result<Vec<ContainerStatus>, FieldError> {
     let items = array(pod, &["status", field])?;
     let mut out = Vec::with_capacity(items.len());
     for i in 0..items.len() {
@@ -115,7 +118,9 @@ pub(super) fn pod(obj: &Value) -> Result<Health, CheckError> {
             .iter()
             .filter_map(|ctr| ctr.waiting.as_ref())
             .filter(|(reason, _)| {
-                reason.starts_with("Err") || reason.ends_with("Error") || reason.ends_with("BackOff")
+                reason.starts_with("Err")
+                    || reason.ends_with("Error")
+                    || reason.ends_with("BackOff")
             })
             .map(|(_, msg)| msg.as_str())
             .collect();

@@ -88,8 +88,11 @@ pub(super) fn statefulset(obj: &Value) -> Result<Health, CheckError> {
     let current = int(obj, &["status", "currentReplicas"]).map_err(&c)?;
     let strategy = string(obj, &["spec", "updateStrategy", "type"]).map_err(&c)?;
     let has_rolling = has_object(obj, &["spec", "updateStrategy", "rollingUpdate"]).map_err(&c)?;
-    let partition =
-        int_opt(obj, &["spec", "updateStrategy", "rollingUpdate", "partition"]).map_err(&c)?;
+    let partition = int_opt(
+        obj,
+        &["spec", "updateStrategy", "rollingUpdate", "partition"],
+    )
+    .map_err(&c)?;
     let update_revision = string(obj, &["status", "updateRevision"]).map_err(&c)?;
     let current_revision = string(obj, &["status", "currentRevision"]).map_err(&c)?;
 
@@ -138,7 +141,9 @@ pub(super) fn statefulset(obj: &Value) -> Result<Health, CheckError> {
     }
     health(
         HealthStatus::Healthy,
-        format!("statefulset rolling update complete {current} pods at revision {current_revision}..."),
+        format!(
+            "statefulset rolling update complete {current} pods at revision {current_revision}..."
+        ),
     )
 }
 

@@ -149,47 +149,6 @@ impl Walker<'_> {
         Ok(out)
     }
 
-    /// kustomize, several keys: new elements first (patch order), then the target's elements
-    /// in their order, merged. A patch element that omits a key but matches a target element on
-    /// the keys it has is dropped, as kustomize drops it.
-    fn merge_multi_key(
-        &self,
-        mut dest: Vec<Node>,
-        patch: &[Node],
-        keys: &[String],
-        info: &FieldInfo,
-        path: &mut Vec<String>,
-    ) -> Result<Vec<Node>, SmpError> {
-        let mut new = Vec::new();
-        for p in patch {
-            let key = key_of(p, keys);
-            if let Some(i) = dest.iter().position(|d| key_of(d, keys) == key) {
-                match self.merge_element(Some(&dest[i]), p, keys, &key, info, path)? {
-                    Some(m) => dest[i] = m,
-                    None => {
-                        dest.remove(i);
-                    }
-                }
-                continue;
-            }
-            let partial = key.iter().any(Option::is_none)
-                && dest.iter().any(|d| {
-                    key_of(d, keys)
-                        .iter()
-                        .zip(&key)
-                        .all(|(dv, pv)| pv.is_none() || dv == pv)
-                });
-            if partial {
-                continue;
-            }
-            if let Some(m) = self.merge_element(None, p, keys, &key, info, path)? {
-                new.push(m);
-            }
-        }
-        new.extend(dest);
-        Ok(new)
-    }
-
     /// The API server: merged elements stay in place, new ones are appended, then the order
     /// is normalized against the patch (or `$setElementOrder`) and the target.
     fn merge_server(

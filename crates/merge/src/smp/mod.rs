@@ -3,8 +3,8 @@
 //! Two flavors share one walk ([`Flavor`]):
 //! - [`Flavor::Kustomize`] reproduces `kubectl kustomize` (kyaml's merge2 walk over the v1.21
 //!   schema): merged keyed lists put the patch's elements first, in patch order, then the
-//!   target's other elements; lists keyed by several fields (container and Service ports) keep
-//!   the target's order and put new elements first; `$retainKeys`, `$setElementOrder/…` and
+//!   target's other elements; lists keyed by several fields (container and Service ports) follow
+//!   kyaml's tuple bookkeeping (see `multikey`); `$retainKeys`, `$setElementOrder/…` and
 //!   `$deleteFromPrimitiveList/…` are ordinary keys; fields newer than v1.21 are unknown.
 //! - [`Flavor::ApiMachinery`] follows the API server: merged elements stay where they were,
 //!   new ones are appended, and the directives above are honoured.
@@ -16,6 +16,7 @@
 //! ([`Outcome::Deleted`]).
 
 mod list;
+mod multikey;
 
 use crate::schema::{FieldInfo, Schema, TypeId};
 use fjord_model::Gvk;

@@ -362,3 +362,38 @@ fn server_primitive_union_appends() {
         ["b", "c", "a"]
     );
 }
+
+#[test]
+fn kustomize_multi_key_unifies_partial_tuples() {
+    // kubectl kustomize v5.5 probes (Service ports, keys [port, protocol]):
+    // c: [80 http] + [80/TCP x, 9090] → 9090, 80 http (patch 80/TCP is unified with 80 and lost)
+    // i: [80/TCP a, 80/UDP b] + [80/UDP u, 90] → 90, 80/TCP a, 80/UDP u (target order)
+    // m: [80 a, 81/TCP b] + [81/TCP bb, 80 aa] → 80 aa, 81/TCP bb
+    let svc = |ports: &str| {
+        j(&format!(
+            r#"{{"apiVersion":"v1","kind":"Service","spec":{{"ports":{ports}}}}}"#
+        ))
+    };
+    let cases = [
+        (
+            r#"[{"name":"http","port":80}]"#,
+            r#"[{"port":80,"protocol":"TCP","name":"x"},{"port":9090,"name":"m"}]"#,
+            r#"[{"port":9090,"name":"m"},{"name":"http","port":80}]"#,
+        ),
+        (
+            r#"[{"name":"a","port":80,"protocol":"TCP"},{"name":"b","port":80,"protocol":"UDP"}]"#,
+            r#"[{"port":80,"protocol":"UDP","name":"u"},{"port":90,"name":"c"}]"#,
+            r#"[{"port":90,"name":"c"},{"name":"a","port":80,"protocol":"TCP"},{"name":"u","port":80,"protocol":"UDP"}]"#,
+        ),
+        (
+            r#"[{"name":"a","port":80},{"name":"b","port":81,"protocol":"TCP"}]"#,
+            r#"[{"port":81,"protocol":"TCP","name":"bb"},{"port":80,"name":"aa"}]"#,
+            r#"[{"name":"aa","port":80},{"name":"bb","port":81,"protocol":"TCP"}]"#,
+        ),
+    ];
+    for (target, patch, want) in cases {
+        let mut t = svc(target);
+        run(&mut t, &svc(patch), Flavor::Kustomize);
+        assert_eq!(t.get_path(&["spec", "ports"]).unwrap(), &j(want), "{target} + {patch}");
+    }
+}

@@ -149,7 +149,10 @@ fn build_object(args: &GeneratorArgs, opts: &GeneratorOptions, pairs: &[Pair]) -
             for p in pairs {
                 match std::str::from_utf8(&p.value) {
                     Ok(s) => data.insert(p.key.clone(), Node::string(s)),
-                    Err(_) => binary.insert(p.key.clone(), Node::string(wrap_base64(b64.encode(&p.value)))),
+                    Err(_) => binary.insert(
+                        p.key.clone(),
+                        Node::string(wrap_base64(b64.encode(&p.value))),
+                    ),
                 };
             }
             if !data.is_empty() {
@@ -168,7 +171,12 @@ fn build_object(args: &GeneratorArgs, opts: &GeneratorOptions, pairs: &[Pair]) -
             m.insert("type".into(), Node::string(ty));
             let data: Map = pairs
                 .iter()
-                .map(|p| (p.key.clone(), Node::string(wrap_base64(b64.encode(&p.value)))))
+                .map(|p| {
+                    (
+                        p.key.clone(),
+                        Node::string(wrap_base64(b64.encode(&p.value))),
+                    )
+                })
                 .collect();
             m.insert("data".into(), Node::Map(data));
         }

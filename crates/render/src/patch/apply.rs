@@ -143,14 +143,18 @@ fn smp_one(
         }
     }
     restore(r, "name", &before.name);
-    let kind_changed = r.kind() != before.gvk.kind;
-    if p.allow_name_change && !after.name.is_empty() && after.name != before.name {
-        r.set_name(&after.name);
-    } else if kind_changed {
-        r.prev_ids.push(ResId {
-            gvk: before.gvk.clone(),
-            ..r.id()
-        });
+    if p.allow_name_change || p.allow_kind_change {
+        // kustomize stores the id from before the patch whenever a change is allowed (its
+        // previous-id annotations keep kind, name and namespace; group/version are current),
+        // so name references to the old kind and name follow the object.
+        let mut gvk = r.id().gvk;
+        gvk.kind = before.gvk.kind.clone();
+        r.prev_ids.push(ResId { gvk, ..before });
+        if p.allow_name_change && !after.name.is_empty() && after.name != r.name() {
+            if let Some(meta) = r.obj.get_mut("metadata").and_then(Node::as_map_mut) {
+                meta.insert("name".into(), Node::string(after.name.clone()));
+            }
+        }
     }
     Ok(outcome)
 }

@@ -1,8 +1,8 @@
 //! Built-in transformers: namespace, name prefix/suffix, labels, annotations, images,
 //! replicas, and name-reference fixing.
 
-pub mod config;
 pub mod annotations;
+pub mod config;
 pub mod error;
 pub mod images;
 pub mod labels;

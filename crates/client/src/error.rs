@@ -1,0 +1,121 @@
+//! Errors of the Kubernetes client, one variant per step.
+
+use std::path::PathBuf;
+
+/// A failure talking to the Kubernetes API.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No kubeconfig was given and neither `$KUBECONFIG` nor `~/.kube/config` exists.
+    #[error("no kubeconfig: pass --kubeconfig, set $KUBECONFIG or create ~/.kube/config")]
+    NoKubeconfig,
+    /// The kubeconfig could not be read or parsed.
+    #[error("reading kubeconfig {path}: {source}")]
+    ReadKubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The kubeconfig's context could not be turned into a client configuration.
+    #[error("loading context {context} from {path}: {source}")]
+    LoadContext {
+        /// The file.
+        path: PathBuf,
+        /// The context (`current-context` when none was chosen).
+        context: String,
+        /// The cause.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The HTTP client could not be built.
+    #[error("building the client: {0}")]
+    BuildClient(#[source] kube::Error),
+    /// The API does not serve the object's kind.
+    #[error("the server does not serve {api_version} {kind}")]
+    UnknownKind {
+        /// `apiVersion` of the object.
+        api_version: String,
+        /// `kind` of the object.
+        kind: String,
+    },
+    /// Discovery of a group/version failed.
+    #[error("discovering {api_version} {kind}: {source}")]
+    Discover {
+        /// `apiVersion` looked up.
+        api_version: String,
+        /// `kind` looked up.
+        kind: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object lacks `apiVersion`, `kind` or `metadata.name`.
+    #[error("object has no {field}")]
+    MissingField {
+        /// The missing field path.
+        field: &'static str,
+    },
+    /// An API request failed (after retries, for transient errors).
+    #[error("{verb} {kind} {target}: {source}")]
+    Request {
+        /// The request (`get`, `apply`, `delete`…).
+        verb: &'static str,
+        /// The kind concerned.
+        kind: String,
+        /// `namespace/name` (or the namespace, for lists).
+        target: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// A response body could not be converted to JSON.
+    #[error("decoding {kind} {target}: {source}")]
+    Decode {
+        /// The kind concerned.
+        kind: String,
+        /// `namespace/name`.
+        target: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A CRD did not become Established in time.
+    #[error("CustomResourceDefinition {name} not Established after {seconds}s")]
+    NotEstablished {
+        /// CRD name.
+        name: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status of an API error, if this is one.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            ClientError::Request { source: kube::Error::Api(resp), .. }
+            | ClientError::Discover { source: kube::Error::Api(resp), .. } => Some(resp.code),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a 404 Not Found.
+    pub fn is_not_found(&self) -> bool {
+        self.status_code() == Some(404)
+    }
+
+    /// Whether this is a 409 Conflict.
+    pub fn is_conflict(&self) -> bool {
+        self.status_code() == Some(409)
+    }
+}
+
+/// Whether a kube error is worth retrying: 429, 5xx, timeouts and connection failures.
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(resp) => resp.code == 429 || resp.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}

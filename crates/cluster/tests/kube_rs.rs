@@ -1,0 +1,234 @@
+//! kube-rs against an in-process server, configured only from the kubeconfig it writes:
+//! discovery, dynamic and typed CRUD, server-side apply, and a `watcher` that survives dropped
+//! watch streams.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::Discovery;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Client;
+use serde_json::json;
+
+use fjord_cluster::{ClusterHandle, ClusterOptions};
+
+async fn start(f: impl FnOnce(&mut ClusterOptions)) -> (ClusterHandle, Client, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = ClusterOptions::new(dir.path());
+    opts.addr = "127.0.0.1:0".parse().expect("addr");
+    opts.sim.enabled = false;
+    f(&mut opts);
+    let handle = fjord_cluster::serve(opts).await.expect("serve");
+    let kubeconfig = Kubeconfig::read_from(handle.kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    let client = Client::try_from(config).expect("client");
+    (handle, client, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_finds_builtin_groups_and_kinds() {
+    let (handle, client, _dir) = start(|_| {}).await;
+    let discovery = Discovery::new(client).run().await.expect("discovery");
+    for (g, v, k) in [
+        ("apps", "v1", "Deployment"),
+        ("", "v1", "ConfigMap"),
+        ("batch", "v1", "CronJob"),
+        ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
+    ] {
+        let (ar, caps) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk(g, v, k))
+            .unwrap_or_else(|| panic!("{g}/{v} {k} not discovered"));
+        assert_eq!(ar.kind, k);
+        assert!(
+            caps.supports_operation(kube::discovery::verbs::PATCH),
+            "{k}"
+        );
+    }
+    let (_, caps) = discovery
+        .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"))
+        .expect("namespace");
+    assert_eq!(caps.scope, kube::discovery::Scope::Cluster);
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_api_apply_get_list_delete() {
+    let (handle, client, _dir) = start(|_| {}).await;
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    let (ar, _) = discovery
+        .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"))
+        .expect("deployment");
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let obj = |name: &str, replicas: i64| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app": name, "tier": "fe"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+        })
+    };
+    let pp = PatchParams::apply("fjord").force();
+    for name in ["web", "api"] {
+        let applied = api
+            .patch(name, &pp, &Patch::Apply(obj(name, 2)))
+            .await
+            .expect("apply");
+        assert_eq!(applied.data["spec"]["replicas"], 2);
+    }
+    let created = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "db", "labels": {"tier": "be"}},
+                "spec": {"selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                        "spec": {"containers": [{"name": "c", "image": "postgres"}]}}}}))
+            .expect("dynamic object"),
+        )
+        .await
+        .expect("create");
+    assert!(created.metadata.uid.is_some());
+    let reapplied = api
+        .patch("web", &pp, &Patch::Apply(obj("web", 5)))
+        .await
+        .expect("re-apply");
+    assert_eq!(reapplied.data["spec"]["replicas"], 5);
+    let managers: Vec<String> = reapplied
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, vec!["fjord".to_string()]);
+    let got = api.get("web").await.expect("get");
+    assert_eq!(got.data["spec"]["replicas"], 5);
+    let fe = api
+        .list(&ListParams::default().labels("tier=fe"))
+        .await
+        .expect("list");
+    let mut names: Vec<String> = fe
+        .items
+        .iter()
+        .filter_map(|o| o.metadata.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["api", "web"]);
+    api.delete("web", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let err = api.get("web").await.expect_err("deleted");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err}"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_configmap_round_trip() {
+    let (handle, client, _dir) = start(|_| {}).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("settings".into());
+    cm.data = Some(BTreeMap::from([("a".to_string(), "1".to_string())]));
+    let created = api
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    assert!(created.metadata.resource_version.is_some());
+    let mut got = api.get("settings").await.expect("get");
+    assert_eq!(got.data, cm.data);
+    got.data
+        .get_or_insert_with(BTreeMap::new)
+        .insert("b".into(), "2".into());
+    let replaced = api
+        .replace("settings", &PostParams::default(), &got)
+        .await
+        .expect("replace");
+    assert_eq!(replaced.data.as_ref().map(BTreeMap::len), Some(2));
+    // A stale resourceVersion conflicts.
+    let err = api
+        .replace("settings", &PostParams::default(), &got)
+        .await
+        .expect_err("stale");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409),
+        "{err}"
+    );
+    let patched = api
+        .patch(
+            "settings",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"a": null}})),
+        )
+        .await
+        .expect("merge patch");
+    assert_eq!(
+        patched.data,
+        Some(BTreeMap::from([("b".to_string(), "2".to_string())]))
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_survives_dropped_watch_streams() {
+    let (handle, client, _dir) = start(|o| {
+        o.faults.drop_watch_after = Some(Duration::from_millis(300));
+    })
+    .await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stream = watcher(api.clone(), watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(ev) = stream.next().await {
+            if let Ok(cm) = ev {
+                let _ = tx.send(cm.metadata.name.unwrap_or_default());
+            }
+        }
+    });
+    let mut expected = Vec::new();
+    for i in 0..8 {
+        // ~2 s of writes: the stream is dropped about six times meanwhile.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let name = format!("cm-{i}");
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(name.clone());
+        api.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+        expected.push(name);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while expected.iter().any(|n| !seen.contains(n)) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(name)) => {
+                seen.insert(name);
+            }
+            _ => break,
+        }
+    }
+    let missing: Vec<&String> = expected.iter().filter(|n| !seen.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "watcher missed {missing:?} (saw {seen:?})"
+    );
+    task.abort();
+    handle.shutdown().await;
+}

@@ -1,0 +1,765 @@
+//! The repository cache: one bare mirror per normalised repository URL, shared by every app that
+//! uses the repository; fetching, revision resolution, tree export and change listing.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use git2::{
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, FetchOptions, FetchPrune,
+    ObjectType, Oid, RemoteCallbacks, Repository,
+};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::credentials::{CredentialStore, RepoCredentials};
+use crate::known_hosts::{HostKeyVerdict, KnownHosts};
+use crate::url::{normalize_url, RemoteUrl, Transport, UrlError};
+
+/// Errors raised by the repository cache. URLs in messages have any password removed; secrets
+/// never appear.
+#[derive(Debug, Error)]
+pub enum RepoError {
+    /// The repository URL could not be understood.
+    #[error("repository URL: {0}")]
+    Url(#[from] UrlError),
+    /// A cache directory could not be created or written.
+    #[error("cache directory {path}: {source}")]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A libgit2 operation on the local mirror failed.
+    #[error("repository {url}: {step}: {message}")]
+    Git {
+        /// The repository URL (password removed).
+        url: String,
+        /// The step that failed.
+        step: &'static str,
+        /// libgit2's message.
+        message: String,
+    },
+    /// Fetching from the remote failed.
+    #[error("fetch {url}: {message}")]
+    Fetch {
+        /// The repository URL (password removed).
+        url: String,
+        /// libgit2's message.
+        message: String,
+    },
+    /// The remote rejected the credentials (or none were configured and it wants some).
+    #[error("fetch {url}: authentication failed")]
+    AuthFailed {
+        /// The repository URL (password removed).
+        url: String,
+    },
+    /// An SSH server's host key is not in the known hosts.
+    #[error("fetch {url}: host {host} is not in the known hosts (add its key to the argocd-ssh-known-hosts-cm ConfigMap, or set insecure: \"true\")")]
+    UnknownHostKey {
+        /// The repository URL.
+        url: String,
+        /// `host` or `[host]:port`.
+        host: String,
+    },
+    /// An SSH server's host key differs from the known one.
+    #[error("fetch {url}: host key for {host} does not match the known hosts (possible man-in-the-middle)")]
+    HostKeyMismatch {
+        /// The repository URL.
+        url: String,
+        /// `host` or `[host]:port`.
+        host: String,
+    },
+    /// An SSH server presented a revoked key.
+    #[error("fetch {url}: host key for {host} is revoked")]
+    HostKeyRevoked {
+        /// The repository URL.
+        url: String,
+        /// `host` or `[host]:port`.
+        host: String,
+    },
+    /// The revision names no branch, tag or commit of the mirror.
+    #[error("repository {url}: revision {revision:?} not found")]
+    RevisionNotFound {
+        /// The repository URL.
+        url: String,
+        /// The target revision asked for.
+        revision: String,
+    },
+    /// A short SHA matches several objects.
+    #[error("repository {url}: revision {revision:?} is ambiguous")]
+    AmbiguousRevision {
+        /// The repository URL.
+        url: String,
+        /// The short SHA asked for.
+        revision: String,
+    },
+    /// The app path leaves the repository (`..`).
+    #[error("path {path:?} is outside the repository")]
+    PathEscapes {
+        /// The path as given.
+        path: String,
+    },
+    /// The app path does not exist (or is not a directory) at the revision.
+    #[error("repository {url}: path {path:?} does not exist at {revision}")]
+    PathNotFound {
+        /// The repository URL.
+        url: String,
+        /// The commit.
+        revision: Oid,
+        /// The path.
+        path: String,
+    },
+    /// A symlink in the tree points outside the repository.
+    #[error("repository {url}: symlink {path:?} at {revision} points outside the repository")]
+    SymlinkEscapes {
+        /// The repository URL.
+        url: String,
+        /// The commit.
+        revision: Oid,
+        /// The symlink's path.
+        path: String,
+    },
+}
+
+/// A ref that changed during a fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefChange {
+    /// Full ref name (`refs/heads/main`, `refs/tags/v1`).
+    pub name: String,
+    /// The commit before the fetch (`None`: the ref is new).
+    pub old: Option<Oid>,
+    /// The commit after the fetch (`None`: the ref was deleted).
+    pub new: Option<Oid>,
+}
+
+/// What a fetch brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSummary {
+    /// The remote's default branch (`refs/heads/main`), when it advertises one.
+    pub default_branch: Option<String>,
+    /// Refs that were created, moved or deleted.
+    pub changed: Vec<RefChange>,
+}
+
+/// Credentials and host keys shared by every mirror of a cache; replaceable at run time.
+#[derive(Debug, Default)]
+struct Settings {
+    credentials: RwLock<CredentialStore>,
+    known_hosts: RwLock<KnownHosts>,
+}
+
+/// A cache of repository mirrors under one directory, keyed by normalised URL.
+#[derive(Debug)]
+pub struct RepoCache {
+    root: PathBuf,
+    settings: Arc<Settings>,
+    repos: Mutex<HashMap<String, Arc<Repo>>>,
+}
+
+impl RepoCache {
+    /// A cache rooted at `root` (created if missing): mirrors live in `root/mirrors`, exported
+    /// trees in `root/trees`.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, RepoError> {
+        let root = root.into();
+        for d in [root.join("mirrors"), root.join("trees")] {
+            fs::create_dir_all(&d).map_err(|source| RepoError::CacheDir { path: d, source })?;
+        }
+        Ok(RepoCache {
+            root,
+            settings: Arc::default(),
+            repos: Mutex::default(),
+        })
+    }
+
+    /// Replaces the repository credentials used by later fetches.
+    pub fn set_credentials(&self, store: CredentialStore) {
+        *self
+            .settings
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = store;
+    }
+
+    /// Replaces the SSH known hosts used by later fetches.
+    pub fn set_known_hosts(&self, hosts: KnownHosts) {
+        *self
+            .settings
+            .known_hosts
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = hosts;
+    }
+
+    /// The mirror for `url`, opened or created on first use; URLs that normalise alike
+    /// (`git@host:org/repo.git`, `ssh://git@host/org/repo`) share one mirror. Nothing is fetched.
+    pub fn repo(&self, url: &str) -> Result<Arc<Repo>, RepoError> {
+        RemoteUrl::parse(url)?;
+        let key = normalize_url(url);
+        let mut repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = repos.get(&key) {
+            return Ok(Arc::clone(r));
+        }
+        let id = hex::encode(&Sha256::digest(key.as_bytes())[..12]);
+        let dir = self.root.join("mirrors").join(&id);
+        let trees = self.root.join("trees").join(&id);
+        let display = redact_url(url);
+        let git_err = |step| {
+            let display = display.clone();
+            move |e: git2::Error| RepoError::Git {
+                url: display,
+                step,
+                message: e.message().to_string(),
+            }
+        };
+        let git = if dir.join("HEAD").exists() {
+            Repository::open_bare(&dir).map_err(git_err("open mirror"))?
+        } else {
+            fs::create_dir_all(&dir).map_err(|source| RepoError::CacheDir {
+                path: dir.clone(),
+                source,
+            })?;
+            Repository::init_bare(&dir).map_err(git_err("create mirror"))?
+        };
+        let repo = Arc::new(Repo {
+            url: url.trim().to_string(),
+            display,
+            key: key.clone(),
+            dir,
+            trees,
+            settings: Arc::clone(&self.settings),
+            git: Mutex::new(git),
+        });
+        repos.insert(key, Arc::clone(&repo));
+        Ok(repo)
+    }
+}
+
+/// One repository mirror (a bare repository holding every branch and tag of the remote).
+pub struct Repo {
+    url: String,
+    display: String,
+    key: String,
+    dir: PathBuf,
+    trees: PathBuf,
+    settings: Arc<Settings>,
+    git: Mutex<Repository>,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("url", &self.display)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+
+impl Repo {
+    /// The URL the mirror fetches from, as first given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The normalised URL (the cache key).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The bare mirror's directory.
+    pub fn mirror_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Repository> {
+        self.git.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn git_err(&self, step: &'static str) -> impl Fn(git2::Error) -> RepoError + '_ {
+        move |e| RepoError::Git {
+            url: self.display.clone(),
+            step,
+            message: e.message().to_string(),
+        }
+    }
+
+    /// Fetches every branch and tag (pruning deleted ones) with the credentials and known hosts
+    /// of the cache, and points the mirror's `HEAD` at the remote's default branch.
+    pub fn fetch(&self) -> Result<FetchSummary, RepoError> {
+        let remote_url = RemoteUrl::parse(&self.url)?;
+        let creds = self
+            .settings
+            .credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(&self.url);
+        let known = self
+            .settings
+            .known_hosts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let repo = self.lock();
+        let before = snapshot_refs(&repo);
+        let host_problem: RefCell<Option<(HostKeyVerdict, String)>> = RefCell::new(None);
+        let auth_attempts = Cell::new(0u32);
+        let auth_refused = Cell::new(false);
+        let default_branch = {
+            let mut remote = repo
+                .remote_anonymous(&self.url)
+                .map_err(self.git_err("create remote"))?;
+            let mut fo = FetchOptions::new();
+            fo.remote_callbacks(callbacks(
+                &creds,
+                &known,
+                &remote_url,
+                &host_problem,
+                (&auth_attempts, &auth_refused),
+            ));
+            fo.prune(FetchPrune::On);
+            fo.download_tags(AutotagOption::None);
+            let fetched = remote.fetch(&REFSPECS, Some(&mut fo), None);
+            if let Err(e) = fetched {
+                return Err(self.fetch_error(e, &host_problem, auth_refused.get(), &remote_url));
+            }
+            remote
+                .default_branch()
+                .ok()
+                .and_then(|b| b.as_str().map(str::to_string))
+        };
+        if let Some(branch) = &default_branch {
+            repo.set_head(branch).map_err(self.git_err("set HEAD"))?;
+        }
+        let after = snapshot_refs(&repo);
+        Ok(FetchSummary {
+            default_branch,
+            changed: diff_refs(&before, &after),
+        })
+    }
+
+    fn fetch_error(
+        &self,
+        e: git2::Error,
+        host_problem: &RefCell<Option<(HostKeyVerdict, String)>>,
+        auth_refused: bool,
+        remote: &RemoteUrl,
+    ) -> RepoError {
+        let url = self.display.clone();
+        if let Some((verdict, host)) = host_problem.borrow_mut().take() {
+            return match verdict {
+                HostKeyVerdict::Mismatch => RepoError::HostKeyMismatch { url, host },
+                HostKeyVerdict::Revoked => RepoError::HostKeyRevoked { url, host },
+                _ => RepoError::UnknownHostKey { url, host },
+            };
+        }
+        let auth_code = matches!(e.code(), git2::ErrorCode::Auth)
+            || (remote.transport == Transport::Http && e.message().contains("401"));
+        if auth_code || auth_refused {
+            return RepoError::AuthFailed { url };
+        }
+        RepoError::Fetch {
+            url,
+            message: e.message().to_string(),
+        }
+    }
+
+    /// The remote's default branch as recorded by the last fetch (`refs/heads/main`).
+    pub fn default_branch(&self) -> Option<String> {
+        let repo = self.lock();
+        let head = repo.find_reference("HEAD").ok()?;
+        head.symbolic_target().map(str::to_string)
+    }
+
+    /// Resolves an Argo CD `targetRevision` to a commit of the mirror: `""`/`HEAD` (the remote's
+    /// default branch), a full ref (`refs/heads/x`, `refs/tags/v1`), a branch name, a tag name
+    /// (annotated tags are peeled; a branch wins over a tag of the same name), or a full or short
+    /// (4+ hex digits) commit SHA, or a semantic-version range (`1.2.*`, `>=1.0 <2.0`) picking the
+    /// highest matching tag (see [`crate::semver_range`]). Call [`Repo::fetch`] first.
+    pub fn resolve(&self, target_revision: &str) -> Result<Oid, RepoError> {
+        let rev = target_revision.trim();
+        let repo = self.lock();
+        let not_found = || RepoError::RevisionNotFound {
+            url: self.display.clone(),
+            revision: rev.to_string(),
+        };
+        let peel = |name: &str| -> Option<Oid> {
+            let r = repo.find_reference(name).ok()?;
+            r.peel_to_commit().ok().map(|c| c.id())
+        };
+        if rev.is_empty() || rev == "HEAD" {
+            return peel("HEAD").ok_or_else(not_found);
+        }
+        if rev.starts_with("refs/") {
+            return peel(rev).ok_or_else(not_found);
+        }
+        for candidate in [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")] {
+            if let Some(id) = peel(&candidate) {
+                return Ok(id);
+            }
+        }
+        if rev.len() >= 4 && rev.len() <= 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let found = if rev.len() == 40 {
+                let oid = Oid::from_str(rev).map_err(|_| not_found())?;
+                repo.find_object(oid, None)
+            } else {
+                repo.revparse_single(rev)
+            };
+            return match found {
+                Ok(obj) => obj
+                    .peel_to_commit()
+                    .map(|c| c.id())
+                    .map_err(|_| not_found()),
+                Err(e) if e.code() == git2::ErrorCode::Ambiguous => {
+                    Err(RepoError::AmbiguousRevision {
+                        url: self.display.clone(),
+                        revision: rev.to_string(),
+                    })
+                }
+                Err(_) => Err(not_found()),
+            };
+        }
+        if crate::semver_range::is_range(rev) {
+            let names = repo.tag_names(None).map_err(self.git_err("list tags"))?;
+            if let Some(best) = crate::semver_range::best_tag(rev, names.iter().flatten()) {
+                return peel(&format!("refs/tags/{best}")).ok_or_else(not_found);
+            }
+        }
+        Err(not_found())
+    }
+
+    /// Exports the whole tree of commit `oid` once into a per-revision directory (shared by every
+    /// app at that revision) and returns the directory of `path` inside it (`""` or `.` for the
+    /// root). Relative links such as `../base` keep working. Fails when `path` leaves the
+    /// repository or is not a directory at that revision, or when a symlink points outside.
+    pub fn checkout_tree(&self, oid: Oid, path: &str) -> Result<PathBuf, RepoError> {
+        let rel = clean_rel(path)?;
+        let repo = self.lock();
+        let commit = repo
+            .find_commit(oid)
+            .map_err(|_| RepoError::RevisionNotFound {
+                url: self.display.clone(),
+                revision: oid.to_string(),
+            })?;
+        let tree = commit.tree().map_err(self.git_err("read tree"))?;
+        let path_missing = || RepoError::PathNotFound {
+            url: self.display.clone(),
+            revision: oid,
+            path: path.to_string(),
+        };
+        if !rel.as_os_str().is_empty() {
+            let entry = tree.get_path(&rel).map_err(|_| path_missing())?;
+            if entry.kind() != Some(ObjectType::Tree) {
+                return Err(path_missing());
+            }
+        }
+        let dir = self.trees.join(oid.to_string());
+        if !dir.is_dir() {
+            let tmp = self
+                .trees
+                .join(format!(".tmp-{oid}-{}", std::process::id()));
+            let io_err = |p: &Path| {
+                let p = p.to_path_buf();
+                move |source| RepoError::CacheDir { path: p, source }
+            };
+            if tmp.exists() {
+                fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+            }
+            fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+            let mut ex = Exporter {
+                repo: &repo,
+                root: &tmp,
+                url: &self.display,
+                oid,
+            };
+            if let Err(e) = ex.export(&tree, Path::new("")) {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+            if let Err(e) = fs::rename(&tmp, &dir) {
+                let _ = fs::remove_dir_all(&tmp);
+                if !dir.is_dir() {
+                    return Err(RepoError::CacheDir {
+                        path: dir,
+                        source: e,
+                    });
+                }
+            }
+        }
+        Ok(dir.join(rel))
+    }
+
+    /// Removes exported trees of revisions not in `keep`.
+    pub fn prune_trees(&self, keep: &[Oid]) -> Result<(), RepoError> {
+        let _guard = self.lock();
+        let Ok(entries) = fs::read_dir(&self.trees) else {
+            return Ok(());
+        };
+        let keep: BTreeSet<String> = keep.iter().map(Oid::to_string).collect();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !keep.contains(&name) {
+                fs::remove_dir_all(e.path()).map_err(|source| RepoError::CacheDir {
+                    path: e.path(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Repository-relative paths of every file added, modified, deleted or renamed (both names)
+    /// between commits `old` and `new`, sorted.
+    pub fn changed_paths(&self, old: Oid, new: Oid) -> Result<Vec<PathBuf>, RepoError> {
+        let repo = self.lock();
+        let tree_of = |oid: Oid| {
+            repo.find_commit(oid)
+                .and_then(|c| c.tree())
+                .map_err(|_| RepoError::RevisionNotFound {
+                    url: self.display.clone(),
+                    revision: oid.to_string(),
+                })
+        };
+        let (a, b) = (tree_of(old)?, tree_of(new)?);
+        let diff = repo
+            .diff_tree_to_tree(Some(&a), Some(&b), None)
+            .map_err(self.git_err("diff trees"))?;
+        let mut out = BTreeSet::new();
+        for d in diff.deltas() {
+            for f in [d.old_file(), d.new_file()] {
+                if let Some(p) = f.path() {
+                    if f.id() != Oid::zero() || d.status() == git2::Delta::Deleted {
+                        out.insert(p.to_path_buf());
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+const MAX_AUTH_ATTEMPTS: u32 = 3;
+
+fn callbacks<'a>(
+    creds: &'a RepoCredentials,
+    known: &'a KnownHosts,
+    remote: &'a RemoteUrl,
+    host_problem: &'a RefCell<Option<(HostKeyVerdict, String)>>,
+    (attempts, refused): (&'a Cell<u32>, &'a Cell<bool>),
+) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    cb.credentials(move |_url, user_from_url, allowed| {
+        attempts.set(attempts.get() + 1);
+        if attempts.get() > MAX_AUTH_ATTEMPTS {
+            refused.set(true);
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        let user = user_from_url
+            .map(str::to_string)
+            .or_else(|| creds.username.clone())
+            .unwrap_or_else(|| "git".to_string());
+        if allowed.contains(CredentialType::SSH_KEY) {
+            if let Some(key) = &creds.ssh_private_key {
+                return Cred::ssh_key_from_memory(&user, None, key.expose(), None);
+            }
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if let (Some(u), Some(p)) = (&creds.username, &creds.password) {
+                return Cred::userpass_plaintext(u, p.expose());
+            }
+            if let Some(p) = &creds.password {
+                return Cred::userpass_plaintext(&user, p.expose());
+            }
+        }
+        if allowed.contains(CredentialType::USERNAME) {
+            return Cred::username(&user);
+        }
+        refused.set(true);
+        Err(git2::Error::from_str("no credentials configured"))
+    });
+    cb.certificate_check(move |cert, host| {
+        if creds.insecure {
+            return Ok(CertificateCheckStatus::CertificateOk);
+        }
+        let Some(hostkey) = cert.as_hostkey() else {
+            // TLS: let libgit2 verify against the system trust store.
+            return Ok(CertificateCheckStatus::CertificatePassthrough);
+        };
+        let name = match remote.port {
+            None | Some(22) => host.to_string(),
+            Some(p) => format!("[{host}]:{p}"),
+        };
+        let verdict = match hostkey.hostkey() {
+            Some(key) => known.check(host, remote.port, key),
+            None => HostKeyVerdict::Unknown,
+        };
+        if verdict == HostKeyVerdict::Trusted {
+            Ok(CertificateCheckStatus::CertificateOk)
+        } else {
+            *host_problem.borrow_mut() = Some((verdict, name));
+            Err(git2::Error::from_str("host key verification failed"))
+        }
+    });
+    cb
+}
+
+fn snapshot_refs(repo: &Repository) -> BTreeMap<String, Oid> {
+    let mut out = BTreeMap::new();
+    if let Ok(refs) = repo.references() {
+        for r in refs.flatten() {
+            if let (Some(name), Some(oid)) = (r.name(), r.target()) {
+                if name.starts_with("refs/heads/") || name.starts_with("refs/tags/") {
+                    out.insert(name.to_string(), oid);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn diff_refs(before: &BTreeMap<String, Oid>, after: &BTreeMap<String, Oid>) -> Vec<RefChange> {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let (old, new) = (before.get(n).copied(), after.get(n).copied());
+            (old != new).then(|| RefChange {
+                name: n.clone(),
+                old,
+                new,
+            })
+        })
+        .collect()
+}
+
+/// Removes the password from `scheme://user:password@host/...` for messages.
+pub fn redact_url(url: &str) -> String {
+    let url = url.trim();
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            format!("{}{}@{}", &url[..scheme_end + 3], user, &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
+    let mut out = PathBuf::new();
+    for c in Path::new(path.trim().trim_start_matches('/')).components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return Err(RepoError::PathEscapes {
+                        path: path.to_string(),
+                    });
+                }
+            }
+            Component::Prefix(_) => {
+                return Err(RepoError::PathEscapes {
+                    path: path.to_string(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Exporter<'a> {
+    repo: &'a Repository,
+    root: &'a Path,
+    url: &'a str,
+    oid: Oid,
+}
+
+impl Exporter<'_> {
+    fn io(&self, p: &Path) -> impl Fn(io::Error) -> RepoError {
+        let path = self.root.join(p);
+        move |source| RepoError::CacheDir {
+            path: path.clone(),
+            source,
+        }
+    }
+
+    fn export(&mut self, tree: &git2::Tree<'_>, rel: &Path) -> Result<(), RepoError> {
+        for entry in tree.iter() {
+            let Some(name) = entry.name() else { continue };
+            let p = rel.join(name);
+            let dest = self.root.join(&p);
+            let git_err = |e: git2::Error| RepoError::Git {
+                url: self.url.to_string(),
+                step: "export tree",
+                message: e.message().to_string(),
+            };
+            match entry.kind() {
+                Some(ObjectType::Tree) => {
+                    fs::create_dir_all(&dest).map_err(self.io(&p))?;
+                    let sub = entry.to_object(self.repo).map_err(git_err)?;
+                    let sub = sub.peel_to_tree().map_err(git_err)?;
+                    self.export(&sub, &p)?;
+                }
+                Some(ObjectType::Blob) => {
+                    let blob = self.repo.find_blob(entry.id()).map_err(git_err)?;
+                    if entry.filemode() == 0o120000 {
+                        self.symlink(&p, blob.content())?;
+                    } else {
+                        fs::write(&dest, blob.content()).map_err(self.io(&p))?;
+                        if entry.filemode() == 0o100755 {
+                            set_executable(&dest).map_err(self.io(&p))?;
+                        }
+                    }
+                }
+                // Submodules (commits) are left as empty directories.
+                _ => fs::create_dir_all(&dest).map_err(self.io(&p))?,
+            }
+        }
+        Ok(())
+    }
+
+    fn symlink(&self, p: &Path, target: &[u8]) -> Result<(), RepoError> {
+        let target = String::from_utf8_lossy(target).to_string();
+        let parent = p.parent().unwrap_or(Path::new(""));
+        let joined = parent.join(&target);
+        if target.starts_with('/') || clean_rel(&joined.to_string_lossy()).is_err() {
+            return Err(RepoError::SymlinkEscapes {
+                url: self.url.to_string(),
+                revision: self.oid,
+                path: p.to_string_lossy().to_string(),
+            });
+        }
+        make_symlink(&target, &self.root.join(p)).map_err(self.io(p))
+    }
+}
+
+#[cfg(unix)]
+fn set_executable(p: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_p: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
+    fs::write(link, target)
+}

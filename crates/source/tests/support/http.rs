@@ -1,0 +1,208 @@
+//! A minimal HTTP/1.1 server that runs `git http-backend` as a CGI program per request (smart
+//! HTTP), with optional basic authentication. Handles `Content-Length` and chunked request bodies;
+//! every response closes the connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use base64::Engine;
+
+/// A running bridge; stops accepting on drop.
+pub struct HttpBackend {
+    pub port: u16,
+    pub requests: Arc<AtomicUsize>,
+    pub unauthorized: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for HttpBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Serves the repositories under `root`; with `auth = Some((user, pass))` every request must carry
+/// those basic-auth credentials.
+pub fn serve(root: &Path, auth: Option<(&str, &str)>) -> HttpBackend {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind http");
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let unauthorized = Arc::new(AtomicUsize::new(0));
+    let expected = auth.map(|(u, p)| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    });
+    let (root, s, r, un) = (
+        root.to_path_buf(),
+        Arc::clone(&stop),
+        Arc::clone(&requests),
+        Arc::clone(&unauthorized),
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if s.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let (root, expected, r, un) = (
+                root.clone(),
+                expected.clone(),
+                Arc::clone(&r),
+                Arc::clone(&un),
+            );
+            std::thread::spawn(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                if let Err(e) = handle(conn, &root, expected.as_deref(), &un) {
+                    eprintln!("http bridge: {e}");
+                }
+            });
+        }
+    });
+    HttpBackend {
+        port,
+        requests,
+        unauthorized,
+        stop,
+    }
+}
+
+fn handle(
+    conn: TcpStream,
+    root: &PathBuf,
+    expected_auth: Option<&str>,
+    unauthorized: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(expected) = expected_auth {
+        if get("authorization") != Some(expected) {
+            unauthorized.fetch_add(1, Ordering::SeqCst);
+            out.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+            return Ok(());
+        }
+    }
+    let mut body = Vec::new();
+    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            if n == 0 {
+                let mut trailer = String::new();
+                reader.read_line(&mut trailer)?;
+                break;
+            }
+            let mut chunk = vec![0; n];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk);
+            let mut crlf = [0u8; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        reader.read_exact(&mut body)?;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(ct) = get("content-type") {
+        cmd.env("CONTENT_TYPE", ct);
+    }
+    if let Some(p) = get("git-protocol") {
+        cmd.env("HTTP_GIT_PROTOCOL", p);
+    }
+    if let Some(enc) = get("content-encoding") {
+        cmd.env("HTTP_CONTENT_ENCODING", enc);
+    }
+    if expected_auth.is_some() {
+        cmd.env("REMOTE_USER", "test");
+    }
+    let mut child = cmd.spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let mut cgi = Vec::new();
+    child.stdout.take().expect("stdout").read_to_end(&mut cgi)?;
+    let _ = writer.join();
+    let _ = child.wait();
+    let split = find(&cgi, b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| find(&cgi, b"\n\n").map(|i| (i, 2)))
+        .unwrap_or((cgi.len(), 0));
+    let head = String::from_utf8_lossy(&cgi[..split.0]).to_string();
+    let payload = &cgi[(split.0 + split.1).min(cgi.len())..];
+    let mut status = "200 OK".to_string();
+    let mut response = Vec::new();
+    let mut extra = String::new();
+    for h in head.lines() {
+        if let Some(s) = h.strip_prefix("Status:") {
+            status = s.trim().to_string();
+        } else if !h.trim().is_empty() {
+            extra.push_str(h.trim_end());
+            extra.push_str("\r\n");
+        }
+    }
+    response.extend_from_slice(
+        format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        )
+        .as_bytes(),
+    );
+    response.extend_from_slice(payload);
+    out.write_all(&response)?;
+    out.flush()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,401 @@
+//! Running a [`Plan`]: dry run of everything, then each (phase, wave) step, then `SyncFail`
+//! hooks when something failed.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use fjord_client::{ApplyOptions, ClientError, Propagation, ResourceType};
+use serde_json::json;
+
+use crate::apply::{action_for, apply_task};
+use crate::plan::{self, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
+use crate::result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
+use crate::wait::{wait_gone, wait_healthy, TaskState, Waited};
+use crate::{Engine, Plan, Progress, SyncError};
+
+/// State of one execution.
+struct Run<'a> {
+    engine: &'a Engine,
+    plan: &'a Plan,
+    deadline: Instant,
+    rows: Vec<ResourceResult>,
+    actions: HashMap<usize, Action>,
+    shared: HashMap<ObjectRef, String>,
+    done: usize,
+    total: usize,
+}
+
+fn row(task: &Task, action: Action, status: ResultCode) -> ResourceResult {
+    ResourceResult::new(&task.id, task.phase, task.wave, task.hook, action, status)
+}
+
+fn ns(id: &ObjectRef) -> Option<&str> {
+    Some(id.namespace.as_str()).filter(|n| !n.is_empty())
+}
+
+impl<'a> Run<'a> {
+    async fn resolve(&self, task: &Task) -> Result<ResourceType, ClientError> {
+        let av = if task.id.group.is_empty() {
+            task.id.version.clone()
+        } else {
+            format!("{}/{}", task.id.group, task.id.version)
+        };
+        self.engine.client().resolve(&av, &task.id.kind).await
+    }
+
+    fn finish(self, phase: OperationPhase, message: String) -> SyncResult {
+        SyncResult { app: self.plan.app.clone(), phase, message, dry_run: self.plan.dry_run, resources: self.rows }
+    }
+
+    /// Namespaces that do not exist yet but will be created by this sync.
+    fn namespaces_to_create(&self) -> HashSet<String> {
+        let mut out: HashSet<String> = self
+            .plan
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Apply && t.id.kind == "Namespace" && t.id.group.is_empty() && t.live.is_none())
+            .map(|t| t.id.name.clone())
+            .collect();
+        if self.plan.dry_run {
+            out.extend(self.plan.create_namespace.clone());
+        }
+        out
+    }
+
+    /// Dry-runs every apply task; returns the failure rows.
+    async fn dry_run_all(&mut self) -> Vec<ResourceResult> {
+        let missing_ns = self.namespaces_to_create();
+        let mut failures = Vec::new();
+        for (i, task) in self.plan.tasks.iter().enumerate() {
+            if task.kind != TaskKind::Apply || self.shared.contains_key(&task.id) {
+                continue;
+            }
+            let t = match self.resolve(task).await {
+                Ok(t) => t,
+                Err(ClientError::UnknownKind { .. }) => {
+                    // Defined by a CRD of this sync, or SkipDryRunOnMissingResource.
+                    self.actions.insert(i, Action::Created);
+                    continue;
+                }
+                Err(e) => {
+                    failures.push(row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string()));
+                    continue;
+                }
+            };
+            if missing_ns.contains(&task.id.namespace) {
+                self.actions.insert(i, Action::Created);
+                continue;
+            }
+            match apply_task(self.engine, &t, task, true).await {
+                Ok(predicted) => {
+                    self.actions.insert(i, action_for(task.live.as_ref(), &predicted));
+                }
+                Err(e) => failures.push(
+                    row(task, Action::Skipped, ResultCode::SyncFailed).with_message(format!("dry run failed: {e}")),
+                ),
+            }
+        }
+        failures
+    }
+
+    async fn create_namespace(&mut self, name: &str) -> Result<(), ClientError> {
+        let id = ObjectRef { group: String::new(), version: "v1".into(), kind: "Namespace".into(), namespace: String::new(), name: name.into() };
+        if !self.plan.dry_run {
+            let t = self.engine.client().resolve("v1", "Namespace").await?;
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            self.engine.client().apply(&t, &obj, &ApplyOptions::default()).await?;
+        }
+        let r = ResourceResult::new(&id, SyncPhase::PreSync, 0, false, Action::Created, ResultCode::Synced)
+            .with_message("namespace created (CreateNamespace=true)");
+        self.rows.push(r);
+        Ok(())
+    }
+
+    fn tick(&mut self, id: &ObjectRef, progress: &mut (dyn FnMut(Progress) + Send)) {
+        self.done += 1;
+        progress(Progress::TaskDone { id: id.clone(), done: self.done, total: self.total });
+    }
+
+    /// Prunes the step's prune tasks and waits until they are gone. Returns whether all went well.
+    async fn prune_step(&mut self, idx: &[usize], progress: &mut (dyn FnMut(Progress) + Send)) -> bool {
+        let mut waited = Vec::new();
+        let mut ok = true;
+        for &i in idx {
+            let task = &self.plan.tasks[i];
+            let r = if !self.plan.prune {
+                row(task, Action::Skipped, ResultCode::PruneSkipped).with_message("ignored (requires pruning)")
+            } else if !task.options.allows_prune() {
+                row(task, Action::Skipped, ResultCode::PruneSkipped).with_message("ignored (no prune: Prune=false)")
+            } else {
+                match self.resolve(task).await {
+                    Err(e) => {
+                        ok = false;
+                        row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string())
+                    }
+                    Ok(t) => {
+                        let prop: Propagation = task.options.propagation();
+                        match self.engine.client().delete(&t, ns(&task.id), &task.id.name, prop, false).await {
+                            Ok(_) => {
+                                waited.push((self.rows.len(), Waited { rtype: t, id: task.id.clone(), hook: false }));
+                                row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned")
+                            }
+                            Err(e) => {
+                                ok = false;
+                                row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string())
+                            }
+                        }
+                    }
+                }
+            };
+            self.rows.push(r);
+            self.tick(&task.id, progress);
+        }
+        if waited.is_empty() {
+            return ok;
+        }
+        let items: Vec<Waited> = waited.iter().map(|(_, w)| w.clone()).collect();
+        match wait_gone(self.engine, &items, self.deadline).await {
+            Ok(left) => {
+                for (ri, w) in &waited {
+                    if left.contains(&w.id) {
+                        ok = false;
+                        self.rows[*ri].status = ResultCode::SyncFailed;
+                        self.rows[*ri].message = "timed out waiting for deletion".into();
+                    }
+                }
+            }
+            Err(e) => {
+                ok = false;
+                if let Some((ri, _)) = waited.first() {
+                    self.rows[*ri].message = e.to_string();
+                }
+            }
+        }
+        ok
+    }
+
+    /// Deletes existing hooks with `BeforeHookCreation` before they are created again.
+    async fn delete_before_creation(&mut self, idx: &[usize]) -> Result<(), SyncError> {
+        let mut gone = Vec::new();
+        for &i in idx {
+            let task = &self.plan.tasks[i];
+            if !task.hook || task.live.is_none() || !task.delete_policies.contains(&HookDeletePolicy::BeforeHookCreation) {
+                continue;
+            }
+            let t = self.resolve(task).await.map_err(|source| SyncError::Client { step: "deleting hooks", source })?;
+            self.engine
+                .client()
+                .delete(&t, ns(&task.id), &task.id.name, Propagation::Background, false)
+                .await
+                .map_err(|source| SyncError::Client { step: "deleting hooks", source })?;
+            gone.push(Waited { rtype: t, id: task.id.clone(), hook: true });
+        }
+        wait_gone(self.engine, &gone, self.deadline).await?;
+        Ok(())
+    }
+
+    /// Applies the step's apply tasks and waits for them. Returns whether all went well.
+    async fn apply_step(&mut self, idx: &[usize], progress: &mut (dyn FnMut(Progress) + Send)) -> bool {
+        if let Err(e) = self.delete_before_creation(idx).await {
+            if let Some(&i) = idx.first() {
+                let r = row(&self.plan.tasks[i], Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string());
+                self.rows.push(r);
+            }
+            return false;
+        }
+        let mut ok = true;
+        let mut waited: Vec<(usize, usize, Waited)> = Vec::new();
+        for &i in idx {
+            let task = &self.plan.tasks[i];
+            if let Some(owner) = self.shared.get(&task.id) {
+                let r = row(task, Action::Skipped, ResultCode::Skipped)
+                    .with_message(format!("not changed: the object belongs to application {owner}"));
+                self.rows.push(r);
+                self.tick(&task.id, progress);
+                continue;
+            }
+            let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
+            if task.options.out_of_sync_only() && !task.hook && action == Action::Unchanged {
+                self.rows.push(row(task, Action::Unchanged, ResultCode::Synced).with_message("in sync (ApplyOutOfSyncOnly)"));
+                self.tick(&task.id, progress);
+                continue;
+            }
+            let outcome = match self.resolve(task).await {
+                Err(e) => Err(e.to_string()),
+                Ok(t) => match apply_task(self.engine, &t, task, false).await {
+                    Err(e) => Err(e.to_string()),
+                    Ok(_) => {
+                        let mut established = Ok(());
+                        if task.id.kind == "CustomResourceDefinition" {
+                            let left = self.deadline.saturating_duration_since(Instant::now());
+                            established = self.engine.client().wait_established(&task.id.name, left).await;
+                        }
+                        established.map(|_| t).map_err(|e| e.to_string())
+                    }
+                },
+            };
+            match outcome {
+                Ok(t) => {
+                    waited.push((self.rows.len(), i, Waited { rtype: t, id: task.id.clone(), hook: task.hook }));
+                    let msg = if action == Action::Unchanged { "unchanged" } else { "synced" };
+                    self.rows.push(row(task, action, ResultCode::Synced).with_message(msg));
+                }
+                Err(msg) => {
+                    ok = false;
+                    self.rows.push(row(task, action, ResultCode::SyncFailed).with_message(msg));
+                }
+            }
+            self.tick(&task.id, progress);
+        }
+        if !ok {
+            return false;
+        }
+        let items: Vec<Waited> = waited.iter().map(|(_, _, w)| w.clone()).collect();
+        let states = match wait_healthy(self.engine, &items, self.deadline, progress).await {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some((ri, _, _)) = waited.first() {
+                    self.rows[*ri].status = ResultCode::SyncFailed;
+                    self.rows[*ri].message = e.to_string();
+                }
+                return false;
+            }
+        };
+        for ((ri, ti, w), (state, health)) in waited.iter().zip(states) {
+            let task = &self.plan.tasks[*ti];
+            let r = &mut self.rows[*ri];
+            r.health = health.clone();
+            let health_msg = health.as_ref().map(|h| h.message.clone()).unwrap_or_default();
+            match state {
+                TaskState::Succeeded => {
+                    if w.hook {
+                        r.hook_phase = Some(HookPhase::Succeeded);
+                    }
+                }
+                TaskState::Failed => {
+                    ok = false;
+                    if w.hook {
+                        r.hook_phase = Some(HookPhase::Failed);
+                        r.message = if health_msg.is_empty() { "hook failed".into() } else { format!("hook failed: {health_msg}") };
+                    } else {
+                        r.status = ResultCode::SyncFailed;
+                        r.message = if health_msg.is_empty() { "Degraded".into() } else { format!("Degraded: {health_msg}") };
+                    }
+                }
+                TaskState::Running => {
+                    ok = false;
+                    if w.hook {
+                        r.hook_phase = Some(HookPhase::Running);
+                    }
+                    r.status = ResultCode::SyncFailed;
+                    r.message = format!("timed out waiting for {}", if w.hook { "completion of hook" } else { "healthy state" });
+                }
+            }
+            if w.hook {
+                let delete = (state == TaskState::Succeeded && task.delete_policies.contains(&HookDeletePolicy::HookSucceeded))
+                    || (state == TaskState::Failed && task.delete_policies.contains(&HookDeletePolicy::HookFailed));
+                if delete {
+                    let _ = self.engine.client().delete(&w.rtype, ns(&w.id), &w.id.name, Propagation::Background, false).await;
+                }
+            }
+        }
+        ok
+    }
+}
+
+/// Runs the plan (see the crate documentation).
+pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(Progress) + Send)) -> SyncResult {
+    let total = plan.tasks.iter().filter(|t| t.phase != SyncPhase::SyncFail).count();
+    let mut run = Run {
+        engine,
+        plan,
+        deadline: Instant::now() + plan.timeout,
+        rows: Vec::new(),
+        actions: HashMap::new(),
+        shared: plan.shared.iter().map(|s| (s.id.clone(), s.owner.clone())).collect(),
+        done: 0,
+        total,
+    };
+    progress(Progress::Started { total });
+    if !plan.shared.is_empty() && plan.options.fails_on_shared() {
+        for s in &plan.shared {
+            if let Some(task) = plan.tasks.iter().find(|t| t.id == s.id) {
+                run.rows.push(
+                    row(task, Action::Skipped, ResultCode::SyncFailed)
+                        .with_message(format!("the object is part of application {}", s.owner)),
+                );
+            }
+        }
+        let msg = format!(
+            "FailOnSharedResource: {} object(s) belong to another application; nothing applied",
+            plan.shared.len()
+        );
+        return run.finish(OperationPhase::Failed, msg);
+    }
+    if let Some(name) = plan.create_namespace.clone() {
+        if let Err(e) = run.create_namespace(&name).await {
+            return run.finish(OperationPhase::Error, format!("creating namespace {name}: {e}"));
+        }
+    }
+    let failures = run.dry_run_all().await;
+    if !failures.is_empty() {
+        let n = failures.len();
+        run.rows.extend(failures);
+        return run.finish(OperationPhase::Failed, format!("dry run failed for {n} object(s); nothing applied"));
+    }
+    if plan.dry_run {
+        for (i, task) in plan.tasks.iter().enumerate() {
+            let r = match task.kind {
+                TaskKind::Prune if plan.prune && task.options.allows_prune() => {
+                    row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned (dry run)")
+                }
+                TaskKind::Prune => row(task, Action::Skipped, ResultCode::PruneSkipped).with_message(if plan.prune {
+                    "ignored (no prune: Prune=false)"
+                } else {
+                    "ignored (requires pruning)"
+                }),
+                TaskKind::Apply if task.phase == SyncPhase::SyncFail => continue,
+                TaskKind::Apply => match run.shared.get(&task.id) {
+                    Some(owner) => row(task, Action::Skipped, ResultCode::Skipped)
+                        .with_message(format!("not changed: the object belongs to application {owner}")),
+                    None => row(task, run.actions.get(&i).copied().unwrap_or(Action::Configured), ResultCode::Synced)
+                        .with_message("dry run"),
+                },
+            };
+            run.rows.push(r);
+        }
+        return run.finish(OperationPhase::Succeeded, "dry run succeeded".into());
+    }
+    let mut ok = true;
+    for (phase, wave) in plan::steps(&plan.tasks) {
+        progress(Progress::Step { phase, wave });
+        let in_step = |t: &Task| t.phase == phase && t.wave == wave;
+        let prunes: Vec<usize> =
+            (0..plan.tasks.len()).filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Prune).collect();
+        let applies: Vec<usize> =
+            (0..plan.tasks.len()).filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Apply).collect();
+        if !run.prune_step(&prunes, progress).await || !run.apply_step(&applies, progress).await {
+            ok = false;
+            break;
+        }
+    }
+    if !ok {
+        let fail_hooks: Vec<usize> = (0..plan.tasks.len()).filter(|&i| plan.tasks[i].phase == SyncPhase::SyncFail).collect();
+        if !fail_hooks.is_empty() {
+            progress(Progress::Step { phase: SyncPhase::SyncFail, wave: 0 });
+            run.apply_step(&fail_hooks, progress).await;
+        }
+        let failed: Vec<String> = run
+            .rows
+            .iter()
+            .filter(|r| r.failed() && r.sync_phase != SyncPhase::SyncFail)
+            .map(|r| format!("{} {}: {}", r.kind, r.name, r.message))
+            .collect();
+        return run.finish(OperationPhase::Failed, format!("sync failed: {}", failed.join("; ")));
+    }
+    if !run.shared.is_empty() {
+        let msg = format!("{} object(s) belong to another application and were not changed", run.shared.len());
+        return run.finish(OperationPhase::Failed, msg);
+    }
+    run.finish(OperationPhase::Succeeded, "successfully synced (all tasks run)".into())
+}

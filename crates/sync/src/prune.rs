@@ -1,0 +1,59 @@
+//! Finding the live objects an application tracks (prune candidates) and deleting them.
+
+use fjord_client::{Client, ClientError, ResourceType};
+use serde_json::Value;
+
+use crate::plan::{self, ObjectRef};
+use crate::tracking::TrackingId;
+use crate::SyncError;
+
+/// Kinds never considered for pruning (not managed objects).
+const EXCLUDED_KINDS: &[(&str, &str)] = &[
+    ("", "Event"),
+    ("events.k8s.io", "Event"),
+    ("", "Endpoints"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("coordination.k8s.io", "Lease"),
+];
+
+fn excluded(t: &ResourceType) -> bool {
+    EXCLUDED_KINDS.iter().any(|(g, k)| t.group == *g && t.kind == *k) || t.group == "metrics.k8s.io"
+}
+
+/// Whether a status code means "this type cannot be listed here" rather than a failure.
+fn unlistable(err: &ClientError) -> bool {
+    matches!(err.status_code(), Some(403) | Some(404) | Some(405))
+}
+
+/// Every live object whose tracking id names `app` and the object itself (hooks excluded).
+pub async fn tracked_objects(client: &Client, app: &str) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
+    let types = client
+        .resource_types()
+        .await
+        .map_err(|source| SyncError::Client { step: "discovering resource types", source })?;
+    let mut out = Vec::new();
+    for t in types.iter().filter(|t| !excluded(t)) {
+        let items = match client.list(t, None).await {
+            Ok(items) => items,
+            Err(e) if unlistable(&e) => continue,
+            Err(source) => return Err(SyncError::Client { step: "listing tracked objects", source }),
+        };
+        for obj in items {
+            let Some(id) = TrackingId::of(&obj) else { continue };
+            let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            if id.app != app || !id.refers_to(&t.group, &t.kind, ns, name) || plan::hook_phases(&obj).is_some() {
+                continue;
+            }
+            let r = ObjectRef {
+                group: t.group.clone(),
+                version: t.version.clone(),
+                kind: t.kind.clone(),
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            };
+            out.push((r, obj));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,133 @@
+//! Waiting for a step's objects: health for applied objects (fjord-health), completion for
+//! hooks, disappearance for pruned objects.
+
+use std::time::{Duration, Instant};
+
+use fjord_client::ResourceType;
+use fjord_health::{Health, HealthStatus};
+
+use crate::plan::ObjectRef;
+use crate::{Engine, Progress, SyncError};
+
+/// How often live objects are read while waiting.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The state of a task after its apply, as Argo CD judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Done successfully.
+    Succeeded,
+    /// Done unsuccessfully.
+    Failed,
+    /// Not done yet.
+    Running,
+}
+
+/// Argo CD's judgement of a task from its health: hooks succeed when Healthy (or without
+/// health), fail when Degraded or Unknown; other objects succeed when Healthy (or without
+/// health), fail when Degraded, and keep running otherwise.
+pub fn judge(hook: bool, health: Option<&Health>) -> TaskState {
+    let Some(h) = health else { return TaskState::Succeeded };
+    match (hook, h.status) {
+        (_, HealthStatus::Healthy) => TaskState::Succeeded,
+        (_, HealthStatus::Degraded) => TaskState::Failed,
+        (true, HealthStatus::Unknown) => TaskState::Failed,
+        _ => TaskState::Running,
+    }
+}
+
+/// One object to wait for.
+#[derive(Debug, Clone)]
+pub struct Waited {
+    /// Its type.
+    pub rtype: ResourceType,
+    /// The object.
+    pub id: ObjectRef,
+    /// Whether it is a hook.
+    pub hook: bool,
+}
+
+fn ns_of(id: &ObjectRef) -> Option<&str> {
+    Some(id.namespace.as_str()).filter(|n| !n.is_empty())
+}
+
+/// The current health of one object (`Missing` when it does not exist).
+pub async fn health_of(engine: &Engine, w: &Waited) -> Result<Option<Health>, SyncError> {
+    let live = engine
+        .client()
+        .get(&w.rtype, ns_of(&w.id), &w.id.name)
+        .await
+        .map_err(|source| SyncError::Client { step: "reading health", source })?;
+    Ok(match live {
+        None => Some(Health::status(HealthStatus::Missing)),
+        Some(obj) => fjord_health::assess(&obj, engine.overrides()),
+    })
+}
+
+/// Waits until every object is done or `deadline` passes; returns each final state and health.
+pub async fn wait_healthy(
+    engine: &Engine,
+    items: &[Waited],
+    deadline: Instant,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Vec<(TaskState, Option<Health>)>, SyncError> {
+    let mut states: Vec<(TaskState, Option<Health>)> = vec![(TaskState::Running, None); items.len()];
+    loop {
+        let mut pending = Vec::new();
+        for (i, w) in items.iter().enumerate() {
+            if states[i].0 != TaskState::Running {
+                continue;
+            }
+            let h = health_of(engine, w).await?;
+            let s = judge(w.hook, h.as_ref());
+            states[i] = (s, h);
+            if s == TaskState::Running {
+                pending.push(w.id.to_string());
+            }
+        }
+        if pending.is_empty() || Instant::now() >= deadline {
+            return Ok(states);
+        }
+        progress(Progress::Waiting { message: format!("waiting for healthy state of {}", pending.join(", ")) });
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Waits until the objects are gone; returns those still present at the deadline.
+pub async fn wait_gone(engine: &Engine, items: &[Waited], deadline: Instant) -> Result<Vec<ObjectRef>, SyncError> {
+    loop {
+        let mut left = Vec::new();
+        for w in items {
+            let live = engine
+                .client()
+                .get(&w.rtype, ns_of(&w.id), &w.id.name)
+                .await
+                .map_err(|source| SyncError::Client { step: "waiting for deletion", source })?;
+            if live.is_some() {
+                left.push(w.id.clone());
+            }
+        }
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(left);
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_like_argo() {
+        let h = |s| Some(Health::status(s));
+        assert_eq!(judge(false, None), TaskState::Succeeded);
+        assert_eq!(judge(false, h(HealthStatus::Healthy).as_ref()), TaskState::Succeeded);
+        assert_eq!(judge(false, h(HealthStatus::Degraded).as_ref()), TaskState::Failed);
+        assert_eq!(judge(false, h(HealthStatus::Progressing).as_ref()), TaskState::Running);
+        assert_eq!(judge(false, h(HealthStatus::Unknown).as_ref()), TaskState::Running);
+        assert_eq!(judge(true, h(HealthStatus::Unknown).as_ref()), TaskState::Failed);
+        assert_eq!(judge(true, h(HealthStatus::Suspended).as_ref()), TaskState::Running);
+        assert_eq!(judge(true, None), TaskState::Succeeded);
+    }
+}
