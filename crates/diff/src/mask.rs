@@ -63,8 +63,9 @@ pub fn hide_secret_data(
             continue;
         };
         let text = match la {
-            Ok(v) if !hide_la => serde_json::to_string(&sorted(&v))
-                .unwrap_or_else(|_| FIRST_MASK.to_string()),
+            Ok(v) if !hide_la => {
+                serde_json::to_string(&sorted(&v)).unwrap_or_else(|_| FIRST_MASK.to_string())
+            }
             // Not JSON (so values cannot be found in it) or asked to hide: hide it whole.
             _ => FIRST_MASK.to_string(),
         };
@@ -219,10 +220,14 @@ mod tests {
 
     #[test]
     fn configured_annotations_are_masked() {
-        let mut d = json!({"kind": "Secret", "metadata": {"annotations": {"token": "t1", "x": "y"}}});
+        let mut d =
+            json!({"kind": "Secret", "metadata": {"annotations": {"token": "t1", "x": "y"}}});
         let mut l = json!({"kind": "Secret", "metadata": {"annotations": {"token": "t2"}}});
         hide_secret_data(Some(&mut d), Some(&mut l), &["token".to_string()]);
-        assert_eq!(d["metadata"]["annotations"], json!({"token": FIRST_MASK, "x": "y"}));
+        assert_eq!(
+            d["metadata"]["annotations"],
+            json!({"token": FIRST_MASK, "x": "y"})
+        );
         assert_eq!(l["metadata"]["annotations"]["token"], "++++++++++++");
     }
 }

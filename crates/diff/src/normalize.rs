@@ -89,9 +89,7 @@ pub(crate) fn normalize_secret(obj: &mut Value) {
     };
     let decodable = data.values().all(|v| match v {
         Value::Null => true,
-        Value::String(s) => base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .is_ok(),
+        Value::String(s) => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
         _ => false,
     });
     if decodable {
@@ -153,7 +151,12 @@ fn normalize_endpoints(obj: &mut Value) {
 
 /// Addresses by IP, then by the UID of their target (Kubernetes' `addrsByIPAndUID`).
 fn address_order(a: &Value, b: &Value) -> Ordering {
-    let ip = |v: &Value| v.get("ip").and_then(Value::as_str).unwrap_or("").to_string();
+    let ip = |v: &Value| {
+        v.get("ip")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let uid = |v: &Value| {
         v.get("targetRef")
             .and_then(|t| t.get("uid"))
@@ -284,7 +287,8 @@ mod tests {
         let mut v = json!({"rules": []});
         normalize_role(&mut v, false);
         assert_eq!(v, json!({}));
-        let mut v = json!({"aggregationRule": {"clusterRoleSelectors": []}, "rules": [{"verbs": ["get"]}]});
+        let mut v =
+            json!({"aggregationRule": {"clusterRoleSelectors": []}, "rules": [{"verbs": ["get"]}]});
         normalize_role(&mut v, false);
         assert!(v.get("rules").is_some());
         normalize_role(&mut v, true);

@@ -281,8 +281,12 @@ impl CompareOptions {
             } else if let Some(group_kind) = key.strip_prefix(IGNORE_DIFF_PREFIX) {
                 let (group, kind) = split_key_group_kind(key, group_kind)?;
                 let body = yaml_value(key, text)?;
-                opts.ignore
-                    .push(IgnoreRule::from_override(&group, &kind, &body, key.clone())?);
+                opts.ignore.push(IgnoreRule::from_override(
+                    &group,
+                    &kind,
+                    &body,
+                    key.clone(),
+                )?);
             } else if key == CUSTOMIZATIONS {
                 opts.push_combined_customizations(key, text)?;
             }
@@ -512,8 +516,12 @@ mod tests {
             .any(|r| r.jq_path_expressions == vec![".spec.clusterIP"]));
         // `crd`: a CRD gets the status rules, a Deployment does not.
         let crd = o.matching_rules(&id(CRD_GROUP, CRD_KIND, "", "x"));
-        assert!(crd.iter().any(|r| r.json_pointers.contains(&"/status".into())));
-        assert!(!rules.iter().any(|r| r.json_pointers.contains(&"/status".into())));
+        assert!(crd
+            .iter()
+            .any(|r| r.json_pointers.contains(&"/status".into())));
+        assert!(!rules
+            .iter()
+            .any(|r| r.json_pointers.contains(&"/status".into())));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! RFC 6901 JSON pointers removed as a JSON Patch `remove` operation does, and Argo CD's pruning
-//! of empty objects after ignore rules were applied.
+//! RFC 6901 JSON pointers removed as a JSON Patch `remove` operation does, jq paths deleted as
+//! jq's `delpaths` does, and Argo CD's pruning of empty objects after ignore rules were applied.
+
+use std::cmp::Ordering;
 
 use serde_json::Value;
 
@@ -12,6 +14,9 @@ pub(crate) enum PointerError {
     /// Some step of the pointer does not exist in the object.
     #[error("names a path the object does not have")]
     Missing,
+    /// A jq path step does not fit the value it is applied to (a key into a list, ...).
+    #[error("does not fit the object's shape")]
+    Shape,
 }
 
 /// Decodes one reference token (`~1` is `/`, `~0` is `~`).
@@ -60,6 +65,124 @@ pub(crate) fn remove(doc: &mut Value, pointer: &str) -> Result<(), PointerError>
             Ok(())
         }
         _ => Err(PointerError::Missing),
+    }
+}
+
+/// jq's order of path components: numbers before strings before objects (slices).
+fn component_order(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            Value::Array(_) => 4,
+            Value::Object(_) => 5,
+        }
+    }
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn path_order(a: &Value, b: &Value) -> Ordering {
+    let (Some(a), Some(b)) = (a.as_array(), b.as_array()) else {
+        return Ordering::Equal;
+    };
+    for (x, y) in a.iter().zip(b) {
+        let o = component_order(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// An index relative to `len` (negative counts from the end), clamped as jq clamps slices.
+fn resolve_index(i: &Value, len: usize) -> Option<i64> {
+    let i = i.as_f64()?.floor() as i64;
+    Some(if i < 0 { i + len as i64 } else { i })
+}
+
+/// jq's `delpaths(paths)`: paths are deleted last-first so list indices stay valid; a path
+/// through something absent or `null` deletes nothing; a path that does not fit the value's
+/// shape is an error.
+pub(crate) fn delete_paths(doc: &mut Value, mut paths: Vec<Value>) -> Result<(), PointerError> {
+    paths.sort_by(path_order);
+    paths.dedup();
+    for path in paths.iter().rev() {
+        let Some(steps) = path.as_array() else {
+            return Err(PointerError::Shape);
+        };
+        if steps.is_empty() {
+            // `del(.)` makes the whole document null.
+            *doc = Value::Null;
+            continue;
+        }
+        delete_path(doc, steps)?;
+    }
+    Ok(())
+}
+
+fn delete_path(cur: &mut Value, steps: &[Value]) -> Result<(), PointerError> {
+    let (step, rest) = match steps.split_first() {
+        Some(s) => s,
+        None => return Ok(()),
+    };
+    match (cur, step) {
+        (Value::Null, _) => Ok(()),
+        (Value::Object(m), Value::String(k)) => {
+            if rest.is_empty() {
+                m.shift_remove(k.as_str());
+                Ok(())
+            } else {
+                m.get_mut(k.as_str())
+                    .map_or(Ok(()), |next| delete_path(next, rest))
+            }
+        }
+        (Value::Array(a), Value::Number(_)) => {
+            let Some(i) = resolve_index(step, a.len()) else {
+                return Err(PointerError::Shape);
+            };
+            if i < 0 || i as usize >= a.len() {
+                return Ok(());
+            }
+            let i = i as usize;
+            if rest.is_empty() {
+                a.remove(i);
+                Ok(())
+            } else {
+                delete_path(&mut a[i], rest)
+            }
+        }
+        (Value::Array(a), Value::Object(slice)) => {
+            let len = a.len() as i64;
+            let bound = |key: &str, default: i64| match slice.get(key) {
+                None | Some(Value::Null) => Some(default),
+                Some(v) => resolve_index(v, a.len()).map(|i| i.clamp(0, len)),
+            };
+            let (Some(start), Some(end)) = (bound("start", 0), bound("end", len)) else {
+                return Err(PointerError::Shape);
+            };
+            if !rest.is_empty() {
+                // A path into a slice: jq deletes within the sliced items.
+                let end = end.max(start);
+                for item in &mut a[start as usize..end as usize] {
+                    delete_path(item, rest)?;
+                }
+                return Ok(());
+            }
+            if start < end {
+                a.drain(start as usize..end as usize);
+            }
+            Ok(())
+        }
+        _ => Err(PointerError::Shape),
     }
 }
 
@@ -129,5 +252,28 @@ mod tests {
         });
         remove_empty_objects(v.as_object_mut().unwrap());
         assert_eq!(v, json!({"l": [1, [], {"y": 2}], "s": "", "n": null}));
+    }
+
+    #[test]
+    fn jq_paths_deleted_like_delpaths() {
+        let mut v = json!({"a": {"b": 1, "c": 2}, "l": [0, 1, 2, 3, 4], "n": null});
+        let paths = vec![
+            json!(["l", 1]),
+            json!(["l", 3]),
+            json!(["a", "b"]),
+            json!(["n", "x", "y"]),
+            json!(["nope", "deeper"]),
+            json!(["l", -1]),
+        ];
+        delete_paths(&mut v, paths).unwrap();
+        assert_eq!(v, json!({"a": {"c": 2}, "l": [0, 2], "n": null}));
+        let mut v = json!({"l": [0, 1, 2, 3]});
+        delete_paths(&mut v, vec![json!(["l", {"start": 1, "end": 3}])]).unwrap();
+        assert_eq!(v, json!({"l": [0, 3]}));
+        let mut v = json!({"l": [1]});
+        assert_eq!(
+            delete_paths(&mut v, vec![json!(["l", "k"])]),
+            Err(PointerError::Shape)
+        );
     }
 }

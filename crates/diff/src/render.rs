@@ -62,7 +62,11 @@ pub fn unified(diff: &ObjectDiff, title: &str, color: bool) -> String {
         out.push('\n');
     };
     let mut header_done = false;
-    for hunk in text_diff.unified_diff().context_radius(CONTEXT).iter_hunks() {
+    for hunk in text_diff
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .iter_hunks()
+    {
         if !header_done {
             paint(
                 &mut out,
@@ -174,12 +178,26 @@ diff -u -N live/v1.ConfigMap.default.c1 desired/v1.ConfigMap.default.c1
     fn missing_and_extra_diff_against_nothing() {
         let d = object_diff(DiffStatus::Missing, Some(cm(json!({"a": "1"}))), None);
         let text = unified(&d, "my-title", false);
-        assert!(text.starts_with("diff -u -N live/my-title desired/my-title\n"), "{text}");
-        assert!(text.contains("@@ -0,0 +1,7 @@\n+apiVersion: v1\n"), "{text}");
+        assert!(
+            text.starts_with("diff -u -N live/my-title desired/my-title\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("@@ -0,0 +1,7 @@\n+apiVersion: v1\n"),
+            "{text}"
+        );
         let d = object_diff(DiffStatus::Extra, None, Some(cm(json!({"a": "1"}))));
         let text = unified(&d, "", false);
-        assert!(text.contains("@@ -1,7 +0,0 @@\n-apiVersion: v1\n"), "{text}");
-        assert!(!text.contains("\n+"), "{text}");
+        assert!(
+            text.contains("@@ -1,7 +0,0 @@\n-apiVersion: v1\n"),
+            "{text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with('+') && !l.starts_with("+++")),
+            "{text}"
+        );
     }
 
     #[test]
@@ -194,7 +212,10 @@ diff -u -N live/v1.ConfigMap.default.c1 desired/v1.ConfigMap.default.c1
         let text = unified(&d, "", true);
         assert!(text.contains("\x1b[31m-  a: \"1\"\x1b[0m\n"), "{text:?}");
         assert!(text.contains("\x1b[32m+  a: \"2\"\x1b[0m\n"), "{text:?}");
-        assert!(text.contains("\x1b[36m@@ -1,6 +1,6 @@\x1b[0m\n"), "{text:?}");
+        assert!(
+            text.contains("\x1b[36m@@ -1,6 +1,6 @@\x1b[0m\n"),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -203,7 +224,10 @@ diff -u -N live/v1.ConfigMap.default.c1 desired/v1.ConfigMap.default.c1
         assert_eq!(ObjectRef::of(&ns).kubectl_name(), "v1.Namespace..zz");
         let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment",
                          "metadata": {"name": "d1", "namespace": "default"}});
-        assert_eq!(ObjectRef::of(&dep).kubectl_name(), "apps.v1.Deployment.default.d1");
+        assert_eq!(
+            ObjectRef::of(&dep).kubectl_name(),
+            "apps.v1.Deployment.default.d1"
+        );
     }
 
     #[test]
@@ -224,7 +248,15 @@ diff -u -N live/v1.ConfigMap.default.c1 desired/v1.ConfigMap.default.c1
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            vec!["group", "version", "kind", "namespace", "name", "status", "diff"]
+            vec![
+                "group",
+                "version",
+                "kind",
+                "namespace",
+                "name",
+                "status",
+                "diff"
+            ]
         );
     }
 }

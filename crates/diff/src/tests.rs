@@ -82,7 +82,10 @@ fn spec_change_is_modified_with_a_readable_diff() {
     assert_eq!(r.status, DiffStatus::Modified);
     let text = unified(&r, "", false);
     assert!(text.contains("-  replicas: 3\n+  replicas: 2\n"), "{text}");
-    assert!(text.contains("--- live/apps.v1.Deployment.shop.web\n"), "{text}");
+    assert!(
+        text.contains("--- live/apps.v1.Deployment.shop.web\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -119,7 +122,8 @@ fn numbers_compare_by_value_and_key_order_is_irrelevant() {
 
 #[test]
 fn empty_labels_and_annotations_equal_missing() {
-    let a = y("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {}, annotations: {}}\n");
+    let a =
+        y("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {}, annotations: {}}\n");
     let b = y("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
     assert_eq!(cmp(&a, &b).status, DiffStatus::InSync);
 }
@@ -127,14 +131,18 @@ fn empty_labels_and_annotations_equal_missing() {
 #[test]
 fn secret_string_data_equals_data() {
     let desired = y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {user: admin}\ndata: {empty: null}\n");
-    let live = y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {user: YWRtaW4=, empty: \"\"}\n");
+    let live = y(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {user: YWRtaW4=, empty: \"\"}\n",
+    );
     let r = cmp(&desired, &live);
     assert_eq!(r.status, DiffStatus::InSync, "{r:?}");
 }
 
 #[test]
 fn role_empty_rules_equal_missing() {
-    let a = y("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: []\n");
+    let a = y(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: []\n",
+    );
     let b = y("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\n");
     assert_eq!(cmp(&a, &b).status, DiffStatus::InSync);
 }
@@ -165,13 +173,17 @@ fn json_pointer_rule_ignores_field_on_both_sides() {
     let desired = y(DEPLOY);
     let mut live = desired.clone();
     live["spec"]["replicas"] = json!(9);
-    let opts = with_rules(json!([{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]));
+    let opts = with_rules(
+        json!([{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]),
+    );
     let r = compare(Some(&desired), Some(&live), &opts).unwrap();
     assert_eq!(r.status, DiffStatus::InSync);
     assert!(r.desired.unwrap()["spec"].get("replicas").is_none());
     // Name and namespace restrict the rule.
-    let opts = with_rules(json!([{"group": "apps", "kind": "Deployment", "name": "other",
-                                  "jsonPointers": ["/spec/replicas"]}]));
+    let opts = with_rules(
+        json!([{"group": "apps", "kind": "Deployment", "name": "other",
+                                  "jsonPointers": ["/spec/replicas"]}]),
+    );
     let r = compare(Some(&desired), Some(&live), &opts).unwrap();
     assert_eq!(r.status, DiffStatus::Modified);
 }
@@ -181,8 +193,10 @@ fn jq_rule_ignores_selected_items() {
     let desired = y(DEPLOY);
     let mut live = desired.clone();
     live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("app:2");
-    let opts = with_rules(json!([{"group": "apps", "kind": "Deployment", "jqPathExpressions":
-        [".spec.template.spec.containers[] | select(.name == \"app\").image"]}]));
+    let opts = with_rules(
+        json!([{"group": "apps", "kind": "Deployment", "jqPathExpressions":
+        [".spec.template.spec.containers[] | select(.name == \"app\").image"]}]),
+    );
     let r = compare(Some(&desired), Some(&live), &opts).unwrap();
     assert_eq!(r.status, DiffStatus::InSync, "{:?}", r.notes);
     assert!(r.notes.is_empty());
@@ -190,7 +204,8 @@ fn jq_rule_ignores_selected_items() {
 
 #[test]
 fn failing_jq_rule_is_skipped_with_a_note_that_quotes_no_value() {
-    let desired = y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: c2VjcmV0LXZhbHVl}\n");
+    let desired =
+        y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: c2VjcmV0LXZhbHVl}\n");
     let opts = with_rules(json!([{"kind": "Secret", "jqPathExpressions": [".data.k.deeper"]}]));
     let r = compare(Some(&desired), Some(&desired), &opts).unwrap();
     assert_eq!(r.status, DiffStatus::InSync);
@@ -221,7 +236,10 @@ fn argocd_cm_all_key_applies_to_every_kind() {
     let opts = CompareOptions::from_argocd_cm(&cm).unwrap();
     let a = y("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {team: a}}\n");
     let b = y("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {team: b}}\n");
-    assert_eq!(compare(Some(&a), Some(&b), &opts).unwrap().status, DiffStatus::InSync);
+    assert_eq!(
+        compare(Some(&a), Some(&b), &opts).unwrap().status,
+        DiffStatus::InSync
+    );
 }
 
 #[test]
@@ -246,7 +264,11 @@ fn managed_fields_manager_owned_fields_never_diff() {
 /// Every rendering of a Secret diff must be free of the plaintext and of its base64.
 #[test]
 fn secret_values_never_reach_any_output() {
-    let plain = ["hunter2-top-secret", "another-Secret-Value", "last-applied-old-pw"];
+    let plain = [
+        "hunter2-top-secret",
+        "another-Secret-Value",
+        "last-applied-old-pw",
+    ];
     let b64: Vec<String> = plain
         .iter()
         .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
@@ -304,8 +326,12 @@ fn secret_values_never_reach_any_output() {
 
 #[test]
 fn masks_keep_equal_and_changed_values_apart() {
-    let desired = y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {same: YQ==, changed: Yg==}\n");
-    let live = y("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {same: YQ==, changed: Yw==}\n");
+    let desired = y(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {same: YQ==, changed: Yg==}\n",
+    );
+    let live = y(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {same: YQ==, changed: Yw==}\n",
+    );
     let r = cmp(&desired, &live);
     assert_eq!(r.status, DiffStatus::Modified);
     let d = r.desired.unwrap();

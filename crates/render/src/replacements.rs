@@ -82,8 +82,10 @@ pub enum ReplacementError {
         value: String,
     },
     /// A target field path matched nothing (or could not be created).
-    #[error("unable to find {create}field {path:?} in replacement target{detail}")]
+    #[error("unable to find {create}field {path:?} in replacement target {target}{detail}")]
     TargetField {
+        /// The target object, in kustomize's id spelling.
+        target: String,
         /// `"or create "` when `create` was set.
         create: &'static str,
         /// The field path.
@@ -496,8 +498,10 @@ fn apply_target(
         if !target_selected(r, t, select) {
             continue;
         }
+        let target_id = crate::transform::error::kustomize_id(&r.id());
         for fp in paths {
             let err = |detail: String| ReplacementError::TargetField {
+                target: target_id.clone(),
                 create: if create { "or create " } else { "" },
                 path: fp.clone(),
                 detail,

@@ -13,6 +13,7 @@
 //! - [`url`]: Argo CD's repository URL normalisation.
 
 pub mod credentials;
+mod export;
 pub mod known_hosts;
 pub mod paths;
 pub mod poll;

@@ -470,7 +470,7 @@ impl Repo {
                 fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
             }
             fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-            let mut ex = Exporter {
+            let mut ex = crate::export::Exporter {
                 repo: &repo,
                 root: &tmp,
                 url: &self.display,
@@ -654,7 +654,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
+pub(crate) fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
     let mut out = PathBuf::new();
     for c in Path::new(path.trim().trim_start_matches('/')).components() {
         match c {
@@ -677,89 +677,78 @@ fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
     Ok(out)
 }
 
-struct Exporter<'a> {
-    repo: &'a Repository,
-    root: &'a Path,
-    url: &'a str,
-    oid: Oid,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Exporter<'_> {
-    fn io(&self, p: &Path) -> impl Fn(io::Error) -> RepoError {
-        let path = self.root.join(p);
-        move |source| RepoError::CacheDir {
-            path: path.clone(),
-            source,
-        }
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("https://bob:hunter2@git.example.com/org/r.git"),
+            "https://bob@git.example.com/org/r.git"
+        );
+        assert_eq!(
+            redact_url("https://git.example.com/a"),
+            "https://git.example.com/a"
+        );
+        assert_eq!(
+            redact_url("git@github.com:org/r.git"),
+            "git@github.com:org/r.git"
+        );
     }
 
-    fn export(&mut self, tree: &git2::Tree<'_>, rel: &Path) -> Result<(), RepoError> {
-        for entry in tree.iter() {
-            let Some(name) = entry.name() else { continue };
-            let p = rel.join(name);
-            let dest = self.root.join(&p);
-            let git_err = |e: git2::Error| RepoError::Git {
-                url: self.url.to_string(),
-                step: "export tree",
-                message: e.message().to_string(),
-            };
-            match entry.kind() {
-                Some(ObjectType::Tree) => {
-                    fs::create_dir_all(&dest).map_err(self.io(&p))?;
-                    let sub = entry.to_object(self.repo).map_err(git_err)?;
-                    let sub = sub.peel_to_tree().map_err(git_err)?;
-                    self.export(&sub, &p)?;
-                }
-                Some(ObjectType::Blob) => {
-                    let blob = self.repo.find_blob(entry.id()).map_err(git_err)?;
-                    if entry.filemode() == 0o120000 {
-                        self.symlink(&p, blob.content())?;
-                    } else {
-                        fs::write(&dest, blob.content()).map_err(self.io(&p))?;
-                        if entry.filemode() == 0o100755 {
-                            set_executable(&dest).map_err(self.io(&p))?;
-                        }
-                    }
-                }
-                // Submodules (commits) are left as empty directories.
-                _ => fs::create_dir_all(&dest).map_err(self.io(&p))?,
-            }
-        }
-        Ok(())
+    #[test]
+    fn app_paths_stay_inside_the_repository() {
+        assert_eq!(
+            clean_rel("./apps//guestbook/").unwrap(),
+            PathBuf::from("apps/guestbook")
+        );
+        assert_eq!(clean_rel("/apps/x/../y").unwrap(), PathBuf::from("apps/y"));
+        assert_eq!(clean_rel(".").unwrap(), PathBuf::new());
+        assert!(matches!(
+            clean_rel("../x"),
+            Err(RepoError::PathEscapes { .. })
+        ));
+        assert!(matches!(
+            clean_rel("a/../../x"),
+            Err(RepoError::PathEscapes { .. })
+        ));
     }
 
-    fn symlink(&self, p: &Path, target: &[u8]) -> Result<(), RepoError> {
-        let target = String::from_utf8_lossy(target).to_string();
-        let parent = p.parent().unwrap_or(Path::new(""));
-        let joined = parent.join(&target);
-        if target.starts_with('/') || clean_rel(&joined.to_string_lossy()).is_err() {
-            return Err(RepoError::SymlinkEscapes {
-                url: self.url.to_string(),
-                revision: self.oid,
-                path: p.to_string_lossy().to_string(),
-            });
-        }
-        make_symlink(&target, &self.root.join(p)).map_err(self.io(p))
+    #[test]
+    fn ref_changes_cover_new_moved_and_deleted() {
+        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let before = BTreeMap::from([
+            ("refs/heads/main".to_string(), a),
+            ("refs/heads/gone".to_string(), a),
+            ("refs/tags/same".to_string(), a),
+        ]);
+        let after = BTreeMap::from([
+            ("refs/heads/main".to_string(), b),
+            ("refs/heads/new".to_string(), b),
+            ("refs/tags/same".to_string(), a),
+        ]);
+        let changes = diff_refs(&before, &after);
+        assert_eq!(
+            changes,
+            vec![
+                RefChange {
+                    name: "refs/heads/gone".into(),
+                    old: Some(a),
+                    new: None
+                },
+                RefChange {
+                    name: "refs/heads/main".into(),
+                    old: Some(a),
+                    new: Some(b)
+                },
+                RefChange {
+                    name: "refs/heads/new".into(),
+                    old: None,
+                    new: Some(b)
+                },
+            ]
+        );
     }
-}
-
-#[cfg(unix)]
-fn set_executable(p: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_p: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(not(unix))]
-fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
-    fs::write(link, target)
 }

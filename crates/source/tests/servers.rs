@@ -479,3 +479,29 @@ fn concurrent_apps_share_one_mirror_and_export() {
         assert!(dir.is_dir());
     }
 }
+
+#[test]
+fn https_self_signed_needs_insecure() {
+    if !support::have("git", "smart HTTP tests need `git http-backend`") {
+        return;
+    }
+    let f = Fixture::new("tls");
+    let server = support::http::serve_tls(&f.served_root, Some(("bob", "tok")));
+    let url = format!("https://127.0.0.1:{}/tls.git", server.port);
+    let secret = |insecure: &str| {
+        json!({"metadata": {"name": "tls", "labels": {SECRET_TYPE_LABEL: "repository"}},
+            "stringData": {"url": url, "username": "bob", "password": "tok", "insecure": insecure}})
+    };
+    // an untrusted certificate is refused
+    let (_d1, strict) = cache();
+    strict.set_credentials(CredentialStore::from_secrets([&secret("false")]).unwrap());
+    let err = strict.repo(&url).unwrap().fetch().unwrap_err();
+    assert!(matches!(err, RepoError::Fetch { .. }), "{err:?}");
+    assert!(!format!("{err:?}").contains("tok\""));
+    // insecure: "true" skips TLS verification
+    let (_d2, lax) = cache();
+    lax.set_credentials(CredentialStore::from_secrets([&secret("true")]).unwrap());
+    let repo = lax.repo(&url).unwrap();
+    repo.fetch().unwrap();
+    check_resolution(&f, &repo);
+}

@@ -18,15 +18,27 @@ impl Walker<'_> {
         order: Option<&Node>,
         path: &mut Vec<String>,
     ) -> Result<Vec<Node>, SmpError> {
-        // `- $patch: replace` replaces the whole list with the other elements.
-        let replace = patch.iter().any(|e| {
-            e.as_map()
-                .is_some_and(|m| m.get(PATCH).and_then(Node::as_str) == Some("replace"))
-        });
+        // `- $patch: replace` replaces the whole list with the other elements. kyaml only
+        // reads the first element that has `$patch`, and only when that is its one key
+        // (`- {name: x, $patch: replace}` is an element directive); the API server takes any.
+        let is_replace = |m: &Map| m.get(PATCH).and_then(Node::as_str) == Some("replace");
+        let replace = match self.flavor {
+            Flavor::Kustomize => patch
+                .iter()
+                .filter_map(Node::as_map)
+                .find(|m| m.contains_key(PATCH))
+                .is_some_and(|m| m.len() == 1 && is_replace(m)),
+            Flavor::ApiMachinery => patch.iter().filter_map(Node::as_map).any(is_replace),
+        };
         if replace {
+            let directive_only = |e: &&Node| {
+                e.as_map().is_some_and(|m| {
+                    m.contains_key(PATCH) && (self.flavor == Flavor::ApiMachinery || m.len() == 1)
+                })
+            };
             let rest: Vec<Node> = patch
                 .iter()
-                .filter(|e| e.as_map().is_none_or(|m| !m.contains_key(PATCH)))
+                .filter(|e| !directive_only(e))
                 .cloned()
                 .collect();
             return self.merge_list(Vec::new(), &rest, info, None, path);
@@ -92,8 +104,17 @@ impl Walker<'_> {
             Some(Node::Map(m)) => m.clone(),
             _ => Map::new(),
         };
-        if self.directive(pm, path)? == Some(Directive::Delete) {
-            return Ok(None);
+        match self.directive(pm, path)? {
+            Some(Directive::Delete) => return Ok(None),
+            // kubectl kustomize v5.5 leaves an existing element that a `$patch: replace`
+            // element names as it was (probe: volumes [data: pvc] + [{name: data,
+            // $patch: replace, emptyDir: {}}] keeps the pvc); a new one is added.
+            Some(Directive::Replace) if self.flavor == Flavor::Kustomize => {
+                if let Some(d @ Node::Map(_)) = dest {
+                    return Ok(Some(d.clone()));
+                }
+            }
+            _ => {}
         }
         if self.merge_map(&mut current, pm, info.ty, path)? == MapResult::Delete {
             return Ok(None);

@@ -22,7 +22,7 @@
 //! nothing after unification and is overwritten); a new port goes first; `[80]` + `[80, 9090]`
 //! gives `80 (merged), 9090`.
 
-use super::{MapResult, SmpError, Walker};
+use super::{Directive, MapResult, SmpError, Walker};
 use crate::schema::FieldInfo;
 use fjord_yaml::{Map, Node, Tag};
 
@@ -124,6 +124,10 @@ impl Walker<'_> {
         let Some(pm) = p.as_map() else {
             return Ok(Some(p.clone()));
         };
+        // An existing element named by a `$patch: replace` element stays as it was.
+        if let (Some(d @ Node::Map(_)), Some(Directive::Replace)) = (d, self.directive(pm, path)?) {
+            return Ok(Some(d.clone()));
+        }
         let mut current = match d {
             Some(Node::Map(m)) => m.clone(),
             _ => Map::new(),

@@ -397,3 +397,32 @@ fn kustomize_multi_key_unifies_partial_tuples() {
         assert_eq!(t.get_path(&["spec", "ports"]).unwrap(), &j(want), "{target} + {patch}");
     }
 }
+
+#[test]
+fn kustomize_element_replace_directive() {
+    // kubectl kustomize v5.5 probes: `{name: x, $patch: replace, ...}` is an element directive,
+    // not a list replace: an existing element stays as it was (but moves first, as merged
+    // elements do), a new one is added without the directive. `{$patch: replace}` alone
+    // replaces the list.
+    let mut t = deploy(
+        r#"{"template":{"spec":{"volumes":[{"name":"config","configMap":{"name":"c"}},{"name":"data","persistentVolumeClaim":{"claimName":"d"}}]}}}"#,
+    );
+    let p = deploy(
+        r#"{"template":{"spec":{"volumes":[{"name":"data","$patch":"replace","emptyDir":{}},{"name":"new","$patch":"replace","emptyDir":{}}]}}}"#,
+    );
+    run(&mut t, &p, Flavor::Kustomize);
+    assert_eq!(
+        t.get_path(&["spec", "template", "spec", "volumes"]).unwrap(),
+        &j(
+            r#"[{"name":"data","persistentVolumeClaim":{"claimName":"d"}},{"name":"new","emptyDir":{}},{"name":"config","configMap":{"name":"c"}}]"#
+        )
+    );
+    let p = deploy(
+        r#"{"template":{"spec":{"volumes":[{"$patch":"replace"},{"name":"tls","secret":{"secretName":"x"}}]}}}"#,
+    );
+    run(&mut t, &p, Flavor::Kustomize);
+    assert_eq!(
+        t.get_path(&["spec", "template", "spec", "volumes"]).unwrap(),
+        &j(r#"[{"name":"tls","secret":{"secretName":"x"}}]"#)
+    );
+}

@@ -82,6 +82,7 @@ fn apply_smp(
             match hits.len() {
                 0 => {
                     return Err(PatchError::NoMatch {
+                        patch: p.label(),
                         id: kustomize_id(&id),
                         legacy,
                     })
@@ -89,6 +90,7 @@ fn apply_smp(
                 1 => hits,
                 _ => {
                     return Err(PatchError::MultipleMatches {
+                        patch: p.label(),
                         id: kustomize_id(&id),
                         legacy,
                     })
@@ -189,6 +191,7 @@ fn apply_json(res: &mut ResMap, p: &PatchSpec, ops: &Node) -> Result<(), PatchEr
             }
         }
         json_patch::apply(&mut r.obj, ops, Mode::Kustomize).map_err(|source| PatchError::Json {
+            patch: p.label(),
             resource: kustomize_id(&before),
             source,
         })?;

@@ -121,16 +121,20 @@ pub enum PatchError {
     #[error("invalid patch target: {0}")]
     Target(#[from] SelectError),
     /// A strategic merge patch without a target matched no resource.
-    #[error("{}no matches for Id {id}; failed to find unique target for patch {id}", legacy_prefix(*.legacy, id))]
+    #[error("{patch}: {}no matches for Id {id}; failed to find unique target for patch {id}", legacy_prefix(*.legacy, id))]
     NoMatch {
+        /// Where the patch came from (its file, or "inline patch").
+        patch: String,
         /// kustomize's spelling of the patch's id.
         id: String,
         /// From `patchesStrategicMerge:` (no "no resource matches…" prefix).
         legacy: bool,
     },
     /// A strategic merge patch without a target matched several resources.
-    #[error("{}multiple matches for Id {id}; failed to find unique target for patch {id}", legacy_prefix(*.legacy, id))]
+    #[error("{patch}: {}multiple matches for Id {id}; failed to find unique target for patch {id}", legacy_prefix(*.legacy, id))]
     MultipleMatches {
+        /// Where the patch came from (its file, or "inline patch").
+        patch: String,
         /// kustomize's spelling of the patch's id.
         id: String,
         /// From `patchesStrategicMerge:`.
@@ -148,8 +152,10 @@ pub enum PatchError {
         source: SmpError,
     },
     /// A JSON patch failed on a resource.
-    #[error("{source}")]
+    #[error("json patch {patch} on {resource}: {source}")]
     Json {
+        /// Where the patch came from (its file, or "inline patch").
+        patch: String,
         /// The resource's id.
         resource: String,
         /// The JSON-patch error.
@@ -201,6 +207,15 @@ fn classify(docs: Vec<Node>, shown: &str) -> Result<PatchBody, PatchError> {
 }
 
 impl PatchSpec {
+    /// The patch's origin for messages: its file path, or "inline patch".
+    pub fn label(&self) -> String {
+        if self.shown.contains('\n') || self.shown.len() > 120 {
+            "inline patch".to_string()
+        } else {
+            self.shown.clone()
+        }
+    }
+
     /// Parses one `patches:` entry (`path` or `patch`, `target`, `options`).
     pub fn parse(entry: &Node, loader: &Loader) -> Result<PatchSpec, PatchError> {
         let field = "patches";

@@ -29,6 +29,29 @@ impl Drop for HttpBackend {
 /// Serves the repositories under `root`; with `auth = Some((user, pass))` every request must carry
 /// those basic-auth credentials.
 pub fn serve(root: &Path, auth: Option<(&str, &str)>) -> HttpBackend {
+    serve_with(root, auth, None)
+}
+
+/// Like [`serve`], over TLS with a fresh self-signed certificate for `127.0.0.1`.
+pub fn serve_tls(root: &Path, auth: Option<(&str, &str)>) -> HttpBackend {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .expect("self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        cert.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("tls config");
+    serve_with(root, auth, Some(Arc::new(config)))
+}
+
+fn serve_with(
+    root: &Path,
+    auth: Option<(&str, &str)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> HttpBackend {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind http");
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
@@ -58,9 +81,19 @@ pub fn serve(root: &Path, auth: Option<(&str, &str)>) -> HttpBackend {
                 Arc::clone(&r),
                 Arc::clone(&un),
             );
+            let tls = tls.clone();
             std::thread::spawn(move || {
                 r.fetch_add(1, Ordering::SeqCst);
-                if let Err(e) = handle(conn, &root, expected.as_deref(), &un) {
+                let result = match tls {
+                    Some(config) => rustls::ServerConnection::new(config)
+                        .map_err(std::io::Error::other)
+                        .and_then(|server| {
+                            let stream = rustls::StreamOwned::new(server, conn);
+                            handle(stream, &root, expected.as_deref(), &un)
+                        }),
+                    None => handle(conn, &root, expected.as_deref(), &un),
+                };
+                if let Err(e) = result {
                     eprintln!("http bridge: {e}");
                 }
             });
@@ -74,14 +107,13 @@ pub fn serve(root: &Path, auth: Option<(&str, &str)>) -> HttpBackend {
     }
 }
 
-fn handle(
-    conn: TcpStream,
+fn handle<S: Read + Write>(
+    conn: S,
     root: &PathBuf,
     expected_auth: Option<&str>,
     unauthorized: &AtomicUsize,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
+    let mut reader = BufReader::new(conn);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -108,10 +140,11 @@ fn handle(
     if let Some(expected) = expected_auth {
         if get("authorization") != Some(expected) {
             unauthorized.fetch_add(1, Ordering::SeqCst);
+            let out = reader.get_mut();
             out.write_all(
                 b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             )?;
-            return Ok(());
+            return out.flush();
         }
     }
     let mut body = Vec::new();
@@ -199,6 +232,7 @@ fn handle(
         .as_bytes(),
     );
     response.extend_from_slice(payload);
+    let out = reader.get_mut();
     out.write_all(&response)?;
     out.flush()
 }

@@ -1,0 +1,1 @@
+//! Foundation of the fjord application controller.
