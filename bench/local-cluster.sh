@@ -3,7 +3,7 @@
 #
 #   bench/local-cluster.sh [--quick]
 #
-# Builds the `local_cluster` server and the `cluster_bench` load client (release), then reports:
+# Builds the `local_cluster` server and the `cluster_bench` load client (release, no dev-deps), then reports:
 # server-side applies/s of small ConfigMaps with 8 concurrent keep-alive clients, list latency
 # (p50/p99) at 10k and 100k objects, peak RSS (VmHWM) at 100k, restart time at 100k (spawn to
 # /readyz OK), watch fan-out (100 watchers, one write), and, for comparison, `kubectl apply
@@ -19,8 +19,8 @@ if [[ "${1:-}" == "--quick" ]]; then
   seconds=2
 fi
 
-cargo build --release -q -p fjord-cluster --example local_cluster --example cluster_bench
-target="${CARGO_TARGET_DIR:-target}/release/examples"
+cargo build --release -q -p fjord-cluster --features bench --bins
+target="${CARGO_TARGET_DIR:-target}/release"
 out=bench/results/local-cluster.txt
 tmp="$(mktemp -d)"
 trap 'kill "${srv:-0}" 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use (Debian names). kubectl is expected on the machine already.
 packages=()
-command -v git >/dev/null 2>&1 || packages+=(git)
+command -v git >/dev/null 2>&1 || packages+=(git)            # git daemon, git http-backend
+[ -x /usr/sbin/sshd ] || packages+=(openssh-server)            # ssh repoURL tests
+command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
+command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev)  # libgit2's https transport
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
-[ -x /usr/bin/time ] || packages+=(time)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

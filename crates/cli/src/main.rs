@@ -25,6 +25,18 @@ enum Command {
     LocalCluster(cmd::local_cluster::LocalClusterArgs),
     /// Seal a Secret read on stdin into a SealedSecret (kubeseal-compatible).
     Seal(fjord_seal::SealArgs),
+    /// Compare a rendered directory with a cluster (exit 0 in sync, 1 differences, 2 error).
+    Diff(cmd::diff::DiffArgs),
+    /// Apply a rendered directory to a cluster the way Argo CD syncs an application.
+    Sync(cmd::sync::SyncArgs),
+    /// Run the Application controller: keep every Application in sync with its Git source.
+    Controller(cmd::controller::ControllerArgs),
+    /// Start the local API, the controller and a demo Application: the whole loop at once.
+    Up(cmd::up::UpArgs),
+    /// Inspect and operate Applications (list, get, diff, sync, history, rollback, delete).
+    App(cmd::app::AppArgs),
+    /// Check the control plane: disk fdatasync latency, API reachability, repositories.
+    Doctor(cmd::doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +45,12 @@ fn main() -> ExitCode {
         Command::Render(args) => cmd::render::run(args),
         Command::LocalCluster(args) => cmd::local_cluster::run(args),
         Command::Seal(args) => cmd::seal::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Sync(args) => cmd::sync::run(args),
+        Command::Controller(args) => cmd::controller::run(args),
+        Command::Up(args) => cmd::up::run(args),
+        Command::App(args) => cmd::app::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
     };
     match result {
         Ok(code) => code,

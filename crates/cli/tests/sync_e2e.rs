@@ -26,7 +26,9 @@ impl Drop for Cluster {
 }
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sync").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/sync")
+        .join(name)
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -38,17 +40,36 @@ fn copy_dir(src: &Path, dst: &Path) {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(FJORD)
-            .args(["local-cluster", "--in-memory", "--sim-delay-ms", "50", "--data-dir"])
+            .args([
+                "local-cluster",
+                "--in-memory",
+                "--sim-delay-ms",
+                "50",
+                "--data-dir",
+            ])
             .arg(dir.path())
             .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -56,34 +77,71 @@ impl Cluster {
         let kubeconfig = dir.path().join("kubeconfig");
         let start = Instant::now();
         while !(kubeconfig.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-            assert!(start.elapsed() < Duration::from_secs(30), "local cluster did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "local cluster did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Cluster { child, _dir: dir, kubeconfig }
+        Cluster {
+            child,
+            _dir: dir,
+            kubeconfig,
+        }
     }
 
     fn fjord(&self, args: &[&str]) -> Output {
-        Command::new(FJORD).args(args).arg("--kubeconfig").arg(&self.kubeconfig).output().unwrap()
+        Command::new(FJORD)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .output()
+            .unwrap()
     }
 
     fn sync(&self, dir: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["sync", dir.to_str().unwrap(), "--app", "shop", "-n", "shop", "--timeout", "60s"];
+        let mut args = vec![
+            "sync",
+            dir.to_str().unwrap(),
+            "--app",
+            "shop",
+            "-n",
+            "shop",
+            "--timeout",
+            "60s",
+        ];
         args.extend_from_slice(extra);
         self.fjord(&args)
     }
 
     fn diff(&self, dir: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["diff", dir.to_str().unwrap(), "--app", "shop", "-n", "shop", "--color", "never"];
+        let mut args = vec![
+            "diff",
+            dir.to_str().unwrap(),
+            "--app",
+            "shop",
+            "-n",
+            "shop",
+            "--color",
+            "never",
+        ];
         args.extend_from_slice(extra);
         self.fjord(&args)
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl").arg("--kubeconfig").arg(&self.kubeconfig).args(args).output().unwrap()
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
-        self.kubectl(&["get", kind, name, "-n", ns, "-o", "name"]).status.success()
+        self.kubectl(&["get", kind, name, "-n", ns, "-o", "name"])
+            .status
+            .success()
     }
 
     fn get_json(&self, kind: &str, ns: &str, name: &str) -> Value {
@@ -117,7 +175,10 @@ fn synced_base(c: &Cluster) -> tempfile::TempDir {
 fn first_sync_creates_namespace_crd_waves_and_presync_hook() {
     let c = Cluster::start();
     let dir = testdata("base");
-    let o = c.sync(&dir, &["--sync-option", "CreateNamespace=true", "-o", "json"]);
+    let o = c.sync(
+        &dir,
+        &["--sync-option", "CreateNamespace=true", "-o", "json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rows = json_rows(&o);
     // The namespace first, then the PreSync hook, then wave 0 (kind order), wave 1, wave 2.
@@ -134,16 +195,45 @@ fn first_sync_creates_namespace_crd_waves_and_presync_hook() {
     .iter()
     .map(|(k, n)| row_index(&rows, k, n))
     .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "order {order:?} in {rows:#?}");
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "order {order:?} in {rows:#?}"
+    );
     let hook = &rows[row_index(&rows, "Job", "migrate-")];
     assert_eq!(hook["hookPhase"], "Succeeded");
     assert_eq!(hook["syncPhase"], "PreSync");
-    assert_eq!(rows[row_index(&rows, "Deployment", "web")]["health"]["status"], "Healthy");
+    assert_eq!(
+        rows[row_index(&rows, "Deployment", "web")]["health"]["status"],
+        "Healthy"
+    );
     assert!(c.exists("namespace", "", "shop"));
     let w = c.get_json("widget", "shop", "gizmo");
-    assert_eq!(w["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], "shop:example.com/Widget:shop/gizmo");
-    let cm = c.get_json("configmap", "shop", "settings");
-    assert!(cm["metadata"]["managedFields"].as_array().unwrap().iter().any(|m| m["manager"] == "fjord"));
+    assert_eq!(
+        w["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+        "shop:example.com/Widget:shop/gizmo"
+    );
+    let o = c.kubectl(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    let cm: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let managers = cm["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        managers
+            .iter()
+            .any(|m| m["manager"] == "fjord" && m["operation"] == "Apply"),
+        "{cm:#}"
+    );
     // A second sync changes nothing and is still in sync.
     let o = c.diff(&dir, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -162,16 +252,29 @@ fn change_is_applied_and_removed_objects_are_pruned_only_with_prune_last() {
     .unwrap();
     let o = c.kubectl(&["apply", "-f", foreign.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    std::fs::write(work.path().join("config.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n").unwrap();
+    std::fs::write(
+        work.path().join("config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n",
+    )
+    .unwrap();
     std::fs::remove_file(work.path().join("old.yaml")).unwrap();
     std::fs::remove_file(work.path().join("keeper.yaml")).unwrap();
     // Without --prune: the change is applied, nothing is deleted.
     let o = c.sync(work.path(), &["-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rows = json_rows(&o);
-    assert_eq!(rows[row_index(&rows, "ConfigMap", "old")]["status"], "PruneSkipped");
-    assert_eq!(rows[row_index(&rows, "ConfigMap", "settings")]["action"], "Configured");
-    assert_eq!(c.get_json("configmap", "shop", "settings")["data"]["color"], "green");
+    assert_eq!(
+        rows[row_index(&rows, "ConfigMap", "old")]["status"],
+        "PruneSkipped"
+    );
+    assert_eq!(
+        rows[row_index(&rows, "ConfigMap", "settings")]["action"],
+        "Configured"
+    );
+    assert_eq!(
+        c.get_json("configmap", "shop", "settings")["data"]["color"],
+        "green"
+    );
     assert!(c.exists("configmap", "shop", "old"));
     // With --prune: `old` goes after everything else (PruneLast), `keeper` (Prune=false) and the
     // other application's object survive.
@@ -181,7 +284,10 @@ fn change_is_applied_and_removed_objects_are_pruned_only_with_prune_last() {
     let old = row_index(&rows, "ConfigMap", "old");
     assert_eq!(rows[old]["status"], "Pruned");
     assert_eq!(old, rows.len() - 1, "PruneLast prunes last: {rows:#?}");
-    assert_eq!(rows[row_index(&rows, "ConfigMap", "keeper")]["status"], "PruneSkipped");
+    assert_eq!(
+        rows[row_index(&rows, "ConfigMap", "keeper")]["status"],
+        "PruneSkipped"
+    );
     assert!(!c.exists("configmap", "shop", "old"));
     assert!(c.exists("configmap", "shop", "keeper"));
     assert_eq!(c.get_json("configmap", "shop", "foreign")["data"]["x"], "1");
@@ -192,18 +298,47 @@ fn change_is_applied_and_removed_objects_are_pruned_only_with_prune_last() {
 fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets() {
     let c = Cluster::start();
     let work = synced_base(&c);
-    let o = c.kubectl(&["-n", "shop", "patch", "configmap", "settings", "--type", "merge", "-p", r#"{"data":{"color":"red"}}"#]);
+    let o = c.kubectl(&[
+        "-n",
+        "shop",
+        "patch",
+        "configmap",
+        "settings",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"color":"red"}}"#,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = c.kubectl(&["-n", "shop", "patch", "secret", "creds", "--type", "merge", "-p", r#"{"stringData":{"password":"changed-pass"}}"#]);
+    let o = c.kubectl(&[
+        "-n",
+        "shop",
+        "patch",
+        "secret",
+        "creds",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"stringData":{"password":"changed-pass"}}"#,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let o = c.diff(work.path(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("-  color: red") || out.contains("-  color: \"red\""), "{out}");
+    assert!(
+        out.contains("-  color: red") || out.contains("-  color: \"red\""),
+        "{out}"
+    );
     assert!(out.contains("+  color: blue"), "{out}");
-    assert!(out.contains("Secret"), "the Secret drift is reported: {out}");
+    assert!(
+        out.contains("Secret"),
+        "the Secret drift is reported: {out}"
+    );
     for leaked in [SECRET, SECRET_B64, "changed-pass", "Y2hhbmdlZC1wYXNz"] {
-        assert!(!out.contains(leaked), "secret value {leaked} in diff output: {out}");
+        assert!(
+            !out.contains(leaked),
+            "secret value {leaked} in diff output: {out}"
+        );
     }
     let o = c.diff(work.path(), &["-o", "json"]);
     assert_eq!(o.status.code(), Some(1));
@@ -211,7 +346,10 @@ fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets()
     // An ignoreDifferences rule hides the ConfigMap drift.
     let ignore = work.path().join("../ignore.yaml");
     std::fs::write(&ignore, "- kind: ConfigMap\n  jsonPointers: [/data/color]\n- kind: Secret\n  jsonPointers: [/data]\n").unwrap();
-    let o = c.diff(work.path(), &["--ignore-differences", ignore.to_str().unwrap()]);
+    let o = c.diff(
+        work.path(),
+        &["--ignore-differences", ignore.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Sync reverts the drift.
     for output in ["text", "json"] {
@@ -219,7 +357,10 @@ fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets()
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         assert!(!text(&o).contains(SECRET) && !text(&o).contains(SECRET_B64));
     }
-    assert_eq!(c.get_json("configmap", "shop", "settings")["data"]["color"], "blue");
+    assert_eq!(
+        c.get_json("configmap", "shop", "settings")["data"]["color"],
+        "blue"
+    );
     let o = c.diff(work.path(), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
@@ -229,7 +370,11 @@ fn failed_and_empty_renders_prune_nothing() {
     let c = Cluster::start();
     let work = synced_base(&c);
     let broken = tempfile::tempdir().unwrap();
-    std::fs::write(broken.path().join("kustomization.yaml"), "resources:\n  - missing.yaml\n").unwrap();
+    std::fs::write(
+        broken.path().join("kustomization.yaml"),
+        "resources:\n  - missing.yaml\n",
+    )
+    .unwrap();
     let o = c.sync(broken.path(), &["--prune"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let empty = tempfile::tempdir().unwrap();
@@ -256,18 +401,34 @@ fn degraded_workload_fails_the_sync() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("Degraded"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("Deployment") && l.contains("bad") && l.contains("SyncFailed")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Deployment") && l.contains("bad") && l.contains("SyncFailed")),
+        "{out}"
+    );
 }
 
 #[test]
 fn failing_hook_runs_syncfail_hooks_and_stops() {
     let c = Cluster::start();
-    let o = c.sync(&testdata("failhook"), &["--sync-option", "CreateNamespace=true", "-o", "json"]);
+    let o = c.sync(
+        &testdata("failhook"),
+        &["--sync-option", "CreateNamespace=true", "-o", "json"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let rows = json_rows(&o);
-    assert_eq!(rows[row_index(&rows, "Job", "broken-migration")]["hookPhase"], "Failed");
-    assert!(c.exists("configmap", "shop", "sync-failed-marker"), "SyncFail hook ran");
-    assert!(!c.exists("configmap", "shop", "app-config"), "the Sync phase did not run");
+    assert_eq!(
+        rows[row_index(&rows, "Job", "broken-migration")]["hookPhase"],
+        "Failed"
+    );
+    assert!(
+        c.exists("configmap", "shop", "sync-failed-marker"),
+        "SyncFail hook ran"
+    );
+    assert!(
+        !c.exists("configmap", "shop", "app-config"),
+        "the Sync phase did not run"
+    );
 }
 
 #[test]
@@ -275,20 +436,55 @@ fn fail_on_shared_resource_applies_nothing_and_shared_objects_are_never_changed(
     let c = Cluster::start();
     let work = synced_base(&c);
     let o = c.kubectl(&[
-        "-n", "shop", "annotate", "--overwrite", "configmap", "settings",
+        "-n",
+        "shop",
+        "annotate",
+        "--overwrite",
+        "configmap",
+        "settings",
         "argocd.argoproj.io/tracking-id=other:/ConfigMap:shop/settings",
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    std::fs::write(work.path().join("config.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n").unwrap();
-    std::fs::write(work.path().join("extra.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n").unwrap();
+    std::fs::write(
+        work.path().join("config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("extra.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n",
+    )
+    .unwrap();
     let o = c.sync(work.path(), &["--sync-option", "FailOnSharedResource=true"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("part of application other"), "{}", text(&o));
+    assert!(
+        text(&o).contains("part of application other"),
+        "{}",
+        text(&o)
+    );
     assert!(!c.exists("configmap", "shop", "extra"), "nothing applied");
     // Without the option the other objects sync, the shared one is left alone and reported.
     let o = c.sync(work.path(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("belongs to application other"), "{}", text(&o));
+    assert!(
+        text(&o).contains("belongs to application other"),
+        "{}",
+        text(&o)
+    );
     assert!(c.exists("configmap", "shop", "extra"));
-    assert_eq!(c.get_json("configmap", "shop", "settings")["data"]["color"], "blue");
+    assert_eq!(
+        c.get_json("configmap", "shop", "settings")["data"]["color"],
+        "blue"
+    );
+}
+
+#[test]
+fn transient_api_errors_are_retried() {
+    let c = Cluster::start_with(&["--fault-error-rate", "0.2", "--fault-seed", "7"]);
+    let o = c.sync(
+        &testdata("base"),
+        &["--sync-option", "CreateNamespace=true"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("Succeeded"), "{}", text(&o));
 }

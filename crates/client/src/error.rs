@@ -15,7 +15,7 @@ pub enum ClientError {
         path: PathBuf,
         /// The cause.
         #[source]
-        source: kube::config::KubeconfigError,
+        source: Box<kube::config::KubeconfigError>,
     },
     /// The kubeconfig's context could not be turned into a client configuration.
     #[error("loading context {context} from {path}: {source}")]
@@ -26,11 +26,11 @@ pub enum ClientError {
         context: String,
         /// The cause.
         #[source]
-        source: kube::config::KubeconfigError,
+        source: Box<kube::config::KubeconfigError>,
     },
     /// The HTTP client could not be built.
     #[error("building the client: {0}")]
-    BuildClient(#[source] kube::Error),
+    BuildClient(#[source] Box<kube::Error>),
     /// The API does not serve the object's kind.
     #[error("the server does not serve {api_version} {kind}")]
     UnknownKind {
@@ -48,7 +48,7 @@ pub enum ClientError {
         kind: String,
         /// The cause.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// An object lacks `apiVersion`, `kind` or `metadata.name`.
     #[error("object has no {field}")]
@@ -67,7 +67,7 @@ pub enum ClientError {
         target: String,
         /// The cause.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A response body could not be converted to JSON.
     #[error("decoding {kind} {target}: {source}")]
@@ -94,8 +94,12 @@ impl ClientError {
     /// The HTTP status of an API error, if this is one.
     pub fn status_code(&self) -> Option<u16> {
         match self {
-            ClientError::Request { source: kube::Error::Api(resp), .. }
-            | ClientError::Discover { source: kube::Error::Api(resp), .. } => Some(resp.code),
+            ClientError::Request { source, .. } | ClientError::Discover { source, .. } => {
+                match &**source {
+                    kube::Error::Api(resp) => Some(resp.code),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }

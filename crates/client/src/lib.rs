@@ -7,20 +7,25 @@
 //! connection errors) with exponential backoff ([`RetryPolicy`]).
 
 mod error;
+mod inline;
 mod retry;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{verbs, Scope};
 use serde_json::Value;
 
 pub use error::{is_transient, ClientError};
 pub use retry::RetryPolicy;
+pub use watch::WatchItem;
 
 /// Where and how to connect.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +89,12 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { dry_run: false, force: true, field_manager: "fjord".into(), validate: true }
+        ApplyOptions {
+            dry_run: false,
+            force: true,
+            field_manager: "fjord".into(),
+            validate: true,
+        }
     }
 }
 
@@ -111,7 +121,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("namespace", &self.namespace).finish()
+        f.debug_struct("Client")
+            .field("namespace", &self.namespace)
+            .finish()
     }
 }
 
@@ -141,7 +153,11 @@ fn target(ns: Option<&str>, name: &str) -> String {
     }
 }
 
-fn str_field<'a>(obj: &'a Value, path: &[&str], field: &'static str) -> Result<&'a str, ClientError> {
+fn str_field<'a>(
+    obj: &'a Value,
+    path: &[&str],
+    field: &'static str,
+) -> Result<&'a str, ClientError> {
     let mut cur = obj;
     for p in path {
         cur = cur.get(p).ok_or(ClientError::MissingField { field })?;
@@ -157,23 +173,53 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
+/// Installs rustls's process-wide crypto provider when none is set yet. When more than one
+/// provider is compiled in (ring for kube, aws-lc-rs for sealing), rustls cannot pick one by
+/// itself and would panic on the first TLS connection.
+pub fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another thread installing one is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl Client {
     /// Connects with the kubeconfig and context of `opts`.
     pub async fn connect(opts: &ClientOptions) -> Result<Client, ClientError> {
+        ensure_crypto_provider();
         let path = kubeconfig_path(opts.kubeconfig.as_ref())?;
-        let kc = kube::config::Kubeconfig::read_from(&path)
-            .map_err(|source| ClientError::ReadKubeconfig { path: path.clone(), source })?;
-        let kopts = kube::config::KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
-        let config = kube::Config::from_custom_kubeconfig(kc, &kopts).await.map_err(|source| {
-            ClientError::LoadContext {
+        let kc = kube::config::Kubeconfig::read_from(&path).map_err(|source| {
+            ClientError::ReadKubeconfig {
                 path: path.clone(),
-                context: opts.context.clone().unwrap_or_else(|| "current-context".into()),
-                source,
+                source: Box::new(source),
             }
         })?;
-        let namespace = opts.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-        let inner = kube::Client::try_from(config).map_err(ClientError::BuildClient)?;
-        Ok(Client { inner, namespace, retry: RetryPolicy::default(), cache: Arc::default() })
+        let kopts = kube::config::KubeConfigOptions {
+            context: opts.context.clone(),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc, &kopts)
+            .await
+            .map_err(|source| ClientError::LoadContext {
+                path: path.clone(),
+                context: opts
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| "current-context".into()),
+                source: Box::new(source),
+            })?;
+        let namespace = opts
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let inner =
+            kube::Client::try_from(config).map_err(|e| ClientError::BuildClient(Box::new(e)))?;
+        Ok(Client {
+            inner,
+            namespace,
+            retry: RetryPolicy::default(),
+            cache: Arc::default(),
+        })
     }
 
     /// Replaces the retry policy.
@@ -195,24 +241,41 @@ impl Client {
     }
 
     /// The served type of `apiVersion` + `kind` (cached).
-    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<ResourceType, ClientError> {
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ResourceType, ClientError> {
         let key = (api_version.to_string(), kind.to_string());
         if let Some(t) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(t);
         }
         let (group, version) = split_api_version(api_version);
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let found = self.retry.run(|| kube::discovery::pinned_kind(&self.inner, &gvk)).await;
+        let found = self
+            .retry
+            .run(|| kube::discovery::pinned_kind(&self.inner, &gvk))
+            .await;
         let (ar, caps) = match found {
             Ok(v) => v,
             Err(kube::Error::Api(resp)) if resp.code == 404 => {
-                return Err(ClientError::UnknownKind { api_version: api_version.into(), kind: kind.into() })
+                return Err(ClientError::UnknownKind {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                })
             }
             Err(kube::Error::Discovery(_)) => {
-                return Err(ClientError::UnknownKind { api_version: api_version.into(), kind: kind.into() })
+                return Err(ClientError::UnknownKind {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                })
             }
             Err(source) => {
-                return Err(ClientError::Discover { api_version: api_version.into(), kind: kind.into(), source })
+                return Err(ClientError::Discover {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                    source: Box::new(source),
+                })
             }
         };
         let t = ResourceType {
@@ -241,11 +304,16 @@ impl Client {
             .retry
             .run(|| kube::Discovery::new(self.inner.clone()).run())
             .await
-            .map_err(|source| ClientError::Discover { api_version: "*".into(), kind: "*".into(), source })?;
+            .map_err(|source| ClientError::Discover {
+                api_version: "*".into(),
+                kind: "*".into(),
+                source: Box::new(source),
+            })?;
         let mut out = Vec::new();
         for group in disc.groups() {
             for (ar, caps) in group.recommended_resources() {
-                if !caps.supports_operation(verbs::LIST) || !caps.supports_operation(verbs::DELETE) {
+                if !caps.supports_operation(verbs::LIST) || !caps.supports_operation(verbs::DELETE)
+                {
                     continue;
                 }
                 out.push(ResourceType {
@@ -269,42 +337,78 @@ impl Client {
         }
     }
 
-    fn to_value(t: &ResourceType, ns: Option<&str>, name: &str, obj: DynamicObject) -> Result<Value, ClientError> {
-        let mut v = serde_json::to_value(obj)
-            .map_err(|source| ClientError::Decode { kind: t.kind.clone(), target: target(ns, name), source })?;
+    fn to_value(
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: DynamicObject,
+    ) -> Result<Value, ClientError> {
+        let mut v = serde_json::to_value(obj).map_err(|source| ClientError::Decode {
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source,
+        })?;
         if let Some(m) = v.as_object_mut() {
-            m.entry("apiVersion").or_insert_with(|| Value::String(t.api_version()));
-            m.entry("kind").or_insert_with(|| Value::String(t.kind.clone()));
+            m.entry("apiVersion")
+                .or_insert_with(|| Value::String(t.api_version()));
+            m.entry("kind")
+                .or_insert_with(|| Value::String(t.kind.clone()));
         }
         Ok(v)
     }
 
-    fn to_dynamic(t: &ResourceType, ns: Option<&str>, name: &str, obj: &Value) -> Result<DynamicObject, ClientError> {
-        serde_json::from_value(obj.clone())
-            .map_err(|source| ClientError::Decode { kind: t.kind.clone(), target: target(ns, name), source })
+    fn to_dynamic(
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: &Value,
+    ) -> Result<DynamicObject, ClientError> {
+        serde_json::from_value(obj.clone()).map_err(|source| ClientError::Decode {
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source,
+        })
     }
 
     /// The live object, `None` when it does not exist.
-    pub async fn get(&self, t: &ResourceType, ns: Option<&str>, name: &str) -> Result<Option<Value>, ClientError> {
+    pub async fn get(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ClientError> {
         let api = self.api(t, ns);
         let got = self
             .retry
             .run(|| api.get_opt(name))
             .await
-            .map_err(|source| ClientError::Request { verb: "get", kind: t.kind.clone(), target: target(ns, name), source })?;
+            .map_err(|source| ClientError::Request {
+                verb: "get",
+                kind: t.kind.clone(),
+                target: target(ns, name),
+                source: Box::new(source),
+            })?;
         got.map(|o| Self::to_value(t, ns, name, o)).transpose()
     }
 
     /// Objects of a type, in one namespace or (`None`) all of them.
-    pub async fn list(&self, t: &ResourceType, ns: Option<&str>) -> Result<Vec<Value>, ClientError> {
+    pub async fn list(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+    ) -> Result<Vec<Value>, ClientError> {
         let api = self.api(t, ns);
         let lp = ListParams::default();
-        let list = self.retry.run(|| api.list(&lp)).await.map_err(|source| ClientError::Request {
-            verb: "list",
-            kind: t.kind.clone(),
-            target: ns.unwrap_or("*").to_string(),
-            source,
-        })?;
+        let list =
+            self.retry
+                .run(|| api.list(&lp))
+                .await
+                .map_err(|source| ClientError::Request {
+                    verb: "list",
+                    kind: t.kind.clone(),
+                    target: ns.unwrap_or("*").to_string(),
+                    source: Box::new(source),
+                })?;
         list.items
             .into_iter()
             .map(|o| {
@@ -315,7 +419,12 @@ impl Client {
     }
 
     /// Server-side applies `obj` (its namespace is `metadata.namespace`); returns the result.
-    pub async fn apply(&self, t: &ResourceType, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClientError> {
+    pub async fn apply(
+        &self,
+        t: &ResourceType,
+        obj: &Value,
+        opts: &ApplyOptions,
+    ) -> Result<Value, ClientError> {
         let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
         let api = self.api(t, ns);
@@ -334,16 +443,30 @@ impl Client {
             .retry
             .run(|| api.patch(name, &pp, &patch))
             .await
-            .map_err(|source| ClientError::Request { verb: "apply", kind: t.kind.clone(), target: target(ns, name), source })?;
+            .map_err(|source| ClientError::Request {
+                verb: "apply",
+                kind: t.kind.clone(),
+                target: target(ns, name),
+                source: Box::new(source),
+            })?;
         Self::to_value(t, ns, name, out)
     }
 
     fn post_params(dry_run: bool, field_manager: &str) -> PostParams {
-        PostParams { dry_run, field_manager: Some(field_manager.to_string()) }
+        PostParams {
+            dry_run,
+            field_manager: Some(field_manager.to_string()),
+        }
     }
 
     /// Creates `obj`.
-    pub async fn create(&self, t: &ResourceType, obj: &Value, dry_run: bool, field_manager: &str) -> Result<Value, ClientError> {
+    pub async fn create(
+        &self,
+        t: &ResourceType,
+        obj: &Value,
+        dry_run: bool,
+        field_manager: &str,
+    ) -> Result<Value, ClientError> {
         let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
         let api = self.api(t, ns);
@@ -353,20 +476,32 @@ impl Client {
             .retry
             .run(|| api.create(&pp, &dynobj))
             .await
-            .map_err(|source| ClientError::Request { verb: "create", kind: t.kind.clone(), target: target(ns, name), source })?;
+            .map_err(|source| ClientError::Request {
+                verb: "create",
+                kind: t.kind.clone(),
+                target: target(ns, name),
+                source: Box::new(source),
+            })?;
         Self::to_value(t, ns, name, out)
     }
 
     /// Replaces `obj` (an update with the live `resourceVersion` when `obj` has none).
-    pub async fn replace(&self, t: &ResourceType, obj: &Value, dry_run: bool, field_manager: &str) -> Result<Value, ClientError> {
+    pub async fn replace(
+        &self,
+        t: &ResourceType,
+        obj: &Value,
+        dry_run: bool,
+        field_manager: &str,
+    ) -> Result<Value, ClientError> {
         let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
         let mut obj = obj.clone();
         if obj.pointer("/metadata/resourceVersion").is_none() {
             if let Some(live) = self.get(t, ns, name).await? {
-                if let (Some(rv), Some(meta)) =
-                    (live.pointer("/metadata/resourceVersion").cloned(), obj.get_mut("metadata").and_then(Value::as_object_mut))
-                {
+                if let (Some(rv), Some(meta)) = (
+                    live.pointer("/metadata/resourceVersion").cloned(),
+                    obj.get_mut("metadata").and_then(Value::as_object_mut),
+                ) {
                     meta.insert("resourceVersion".into(), rv);
                 }
             }
@@ -378,7 +513,12 @@ impl Client {
             .retry
             .run(|| api.replace(name, &pp, &dynobj))
             .await
-            .map_err(|source| ClientError::Request { verb: "replace", kind: t.kind.clone(), target: target(ns, name), source })?;
+            .map_err(|source| ClientError::Request {
+                verb: "replace",
+                kind: t.kind.clone(),
+                target: target(ns, name),
+                source: Box::new(source),
+            })?;
         Self::to_value(t, ns, name, out)
     }
 
@@ -404,27 +544,40 @@ impl Client {
         match self.retry.run(|| api.delete(name, &dp)).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(resp)) if resp.code == 404 => Ok(false),
-            Err(source) => Err(ClientError::Request { verb: "delete", kind: t.kind.clone(), target: target(ns, name), source }),
+            Err(source) => Err(ClientError::Request {
+                verb: "delete",
+                kind: t.kind.clone(),
+                target: target(ns, name),
+                source: Box::new(source),
+            }),
         }
     }
 
     /// Waits until the CRD `name` has condition `Established=True`, then forgets discovery.
     pub async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ClientError> {
-        let t = self.resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition").await?;
+        let t = self
+            .resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            .await?;
         let start = Instant::now();
         loop {
             if let Some(crd) = self.get(&t, None, name).await? {
                 let ok = crd
                     .pointer("/status/conditions")
                     .and_then(Value::as_array)
-                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Established" && c["status"] == "True")
+                    });
                 if ok {
                     self.invalidate();
                     return Ok(());
                 }
             }
             if start.elapsed() >= timeout {
-                return Err(ClientError::NotEstablished { name: name.into(), seconds: timeout.as_secs() });
+                return Err(ClientError::NotEstablished {
+                    name: name.into(),
+                    seconds: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -439,9 +592,18 @@ mod tests {
     fn api_version_split_and_join() {
         assert_eq!(split_api_version("v1"), ("", "v1"));
         assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
-        let t = ResourceType { group: "".into(), version: "v1".into(), kind: "Pod".into(), plural: "pods".into(), namespaced: true };
+        let t = ResourceType {
+            group: "".into(),
+            version: "v1".into(),
+            kind: "Pod".into(),
+            plural: "pods".into(),
+            namespaced: true,
+        };
         assert_eq!(t.api_version(), "v1");
-        let t = ResourceType { group: "apps".into(), ..t };
+        let t = ResourceType {
+            group: "apps".into(),
+            ..t
+        };
         assert_eq!(t.api_version(), "apps/v1");
     }
 
@@ -453,7 +615,13 @@ mod tests {
 
     #[test]
     fn missing_metadata_name_is_an_error_naming_the_field() {
-        let err = str_field(&serde_json::json!({"metadata": {}}), &["metadata", "name"], "metadata.name");
-        assert!(matches!(err, Err(ClientError::MissingField { field: "metadata.name" })));
+        let obj = serde_json::json!({"metadata": {}});
+        let err = str_field(&obj, &["metadata", "name"], "metadata.name");
+        assert!(matches!(
+            err,
+            Err(ClientError::MissingField {
+                field: "metadata.name"
+            })
+        ));
     }
 }

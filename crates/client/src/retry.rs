@@ -18,7 +18,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 6, initial: Duration::from_millis(100), max: Duration::from_secs(3) }
+        RetryPolicy {
+            attempts: 6,
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(3),
+        }
     }
 }
 
@@ -65,7 +69,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy { attempts: 5, initial: Duration::from_millis(100), max: Duration::from_millis(350) };
+        let p = RetryPolicy {
+            attempts: 5,
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(350),
+        };
         assert_eq!(p.backoff(0), Duration::from_millis(100));
         assert_eq!(p.backoff(1), Duration::from_millis(200));
         assert_eq!(p.backoff(2), Duration::from_millis(350));
@@ -73,12 +81,22 @@ mod tests {
 
     #[tokio::test]
     async fn retries_transient_then_succeeds_and_stops_on_permanent() {
-        let p = RetryPolicy { attempts: 4, initial: Duration::from_millis(1), max: Duration::from_millis(2) };
+        let p = RetryPolicy {
+            attempts: 4,
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        };
         let calls = AtomicU32::new(0);
         let out = p
             .run(|| {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
-                async move { if n < 2 { Err(api_err(503)) } else { Ok(n) } }
+                async move {
+                    if n < 2 {
+                        Err(api_err(503))
+                    } else {
+                        Ok(n)
+                    }
+                }
             })
             .await;
         assert_eq!(out.ok(), Some(2));

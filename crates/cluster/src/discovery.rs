@@ -105,6 +105,7 @@ fn aggregated(items: Vec<Value>) -> Reply {
         body: json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}),
         content_type: AGGREGATED.into(),
         headers: Vec::new(),
+        raw: None,
     }
 }
 

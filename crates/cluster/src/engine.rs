@@ -46,6 +46,9 @@ pub struct Engine {
     schemas: Mutex<HashMap<String, (String, Arc<fjord_merge::Schema>)>>,
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) wake: Notify,
+    /// Set by writes that may give the lifecycle controller work (deletes, objects being deleted,
+    /// objects with ownerReferences); the controller skips its full scan otherwise.
+    pub(crate) lifecycle_dirty: std::sync::atomic::AtomicBool,
     /// Waits for staged writes to become durable (without the state lock).
     pub(crate) durability: store::Durability,
     /// Settings.
@@ -74,6 +77,7 @@ impl Engine {
             schemas: Mutex::new(HashMap::new()),
             events,
             wake: Notify::new(),
+            lifecycle_dirty: std::sync::atomic::AtomicBool::new(true),
             durability,
             config,
         };
@@ -124,6 +128,19 @@ impl Engine {
     ) -> Result<Arc<Value>, ApiError> {
         let key = store::key(&rt.group, &rt.plural, namespace, name);
         let rv = st.store.rv() + 1;
+        let lifecycle_work = match &new {
+            None => true,
+            Some(o) => {
+                meta::deleting(o)
+                    || o.pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| !a.is_empty())
+            }
+        };
+        if lifecycle_work {
+            self.lifecycle_dirty
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let (kind, object) = match new {
             Some(mut obj) => {
                 meta::set_rv(&mut obj, rv);
@@ -224,6 +241,7 @@ impl Engine {
                 body: Value::String("ok".into()),
                 content_type: "text/plain".into(),
                 headers: Vec::new(),
+                raw: None,
             }),
             Target::Api | Target::Apis | Target::Group(_) | Target::GroupVersion(..) => {
                 let st = self.lock();

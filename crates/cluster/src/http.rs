@@ -52,6 +52,9 @@ fn full(
 }
 
 fn reply_response(r: Reply) -> Response<ResBody> {
+    if let Some(raw) = r.raw {
+        return full(r.status, &r.content_type, raw, &r.headers);
+    }
     let body = match &r.body {
         serde_json::Value::String(s) if r.content_type.starts_with("text/") => {
             s.clone().into_bytes()

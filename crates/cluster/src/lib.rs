@@ -1,7 +1,8 @@
 //! fjord's embedded Kubernetes API server.
 //!
 //! A kubectl- and kube-rs-compatible apiserver for local use and CI: a redb-backed durable store
-//! with a global monotonic resourceVersion, legacy and aggregated discovery, a minimal OpenAPI v3,
+//! (group commit: concurrent writes share one fsync, each acknowledged only once durable) with a
+//! global monotonic resourceVersion, legacy and aggregated discovery, a minimal OpenAPI v3,
 //! JSON CRUD with the four patch types, watches, server-side apply with managedFields, namespace
 //! and ownerReference lifecycles, CRDs, kwok-like workload status simulation, protobuf request
 //! bodies for kubectl's generator commands, and fault injection.

@@ -222,6 +222,12 @@ impl Engine {
 
     /// One pass of the GC / namespace / CRD-cleanup controllers; returns whether it changed anything.
     pub fn lifecycle_pass(&self) -> bool {
+        if !self
+            .lifecycle_dirty
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return false;
+        }
         let mut st = self.lock();
         let before = st.store.rv();
         let actions = plan(&st);

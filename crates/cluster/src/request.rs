@@ -159,6 +159,8 @@ pub struct Reply {
     pub content_type: String,
     /// Extra headers (e.g. `Warning`).
     pub headers: Vec<(String, String)>,
+    /// A pre-serialized body sent instead of `body` (large lists).
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -169,6 +171,7 @@ impl Reply {
             body,
             content_type: "application/json".into(),
             headers: Vec::new(),
+            raw: None,
         }
     }
 }

@@ -22,6 +22,8 @@ use serde_json::Value;
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RV_KEY: &str = "resourceVersion";
+/// redb's page cache size.
+const REDB_CACHE_BYTES: usize = 32 << 20;
 
 /// Failures of the durable store.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +213,11 @@ impl Store {
             path: path.clone(),
             source: e,
         };
-        let db = Database::create(&path).map_err(|e| open_err(boxed(e)))?;
+        // Reads are served from memory, so redb's page cache (1 GiB by default) only helps writes.
+        let db = Database::builder()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_err(boxed(e)))?;
         let mut objects = BTreeMap::new();
         let mut rv = 0;
         {

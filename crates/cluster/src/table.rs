@@ -514,6 +514,7 @@ pub fn table_reply(rt: &ResourceType, items: &[Value], rv: &Value, cont: Option<
         body: json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": defs, "rows": rows}),
         content_type: TABLE_CONTENT_TYPE.into(),
         headers: Vec::new(),
+        raw: None,
     }
 }
 

@@ -167,6 +167,8 @@ fn diff_server_side_exits_one_on_difference() {
     }
     let c = Cluster::start();
     c.ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
+    // Let the simulated rollout finish so no status write lands between diff's read and its dry run.
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
     let same = c.kubectl_in(&["diff", "--server-side", "-f", "-"], DEPLOY);
     assert_eq!(
         same.status.code(),

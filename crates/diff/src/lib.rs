@@ -201,7 +201,8 @@ pub fn compare(
         normalize::apply_ignore_rules(obj, &id, &rules, opts, &mut notes);
         normalize::drop_empty_metadata_maps(obj);
     }
-    notes.dedup();
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert(n.clone()));
 
     let status = match (&desired, &live) {
         (Some(d), Some(l)) if json_eq(d, l) => DiffStatus::InSync,

@@ -2,6 +2,7 @@
 //! the server-populated metadata a dry-run result and a live object carry, and the application
 //! of `ignoreDifferences` rules (`util/argo/normalizers` `ignoreNormalizer`).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use base64::Engine;
@@ -195,7 +196,7 @@ pub(crate) fn sorted(v: &Value) -> Value {
 pub(crate) fn apply_ignore_rules(
     obj: &mut Value,
     id: &ObjectRef,
-    rules: &[IgnoreRule],
+    rules: &[Cow<'_, IgnoreRule>],
     opts: &CompareOptions,
     notes: &mut Vec<String>,
 ) {

@@ -2,6 +2,7 @@
 //! `resource.customizations.ignoreDifferences.*`), `resource.compareoptions` and
 //! `resource.sensitive.mask.annotations`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -333,27 +334,27 @@ impl CompareOptions {
     }
 
     /// The rules that apply to `id`, the implicit status rules included.
-    pub(crate) fn matching_rules(&self, id: &ObjectRef) -> Vec<IgnoreRule> {
-        let mut out: Vec<IgnoreRule> = self
+    pub(crate) fn matching_rules(&self, id: &ObjectRef) -> Vec<Cow<'_, IgnoreRule>> {
+        let mut out: Vec<Cow<'_, IgnoreRule>> = self
             .ignore
             .iter()
             .filter(|r| r.matches(id))
-            .cloned()
+            .map(Cow::Borrowed)
             .collect();
         match self.status {
-            StatusIgnore::All => out.push(IgnoreRule::pointers(
+            StatusIgnore::All => out.push(Cow::Owned(IgnoreRule::pointers(
                 &id.group,
                 &id.kind,
                 &["/status"],
                 "resource.compareoptions",
-            )),
+            ))),
             StatusIgnore::Crd if id.group == CRD_GROUP && id.kind == CRD_KIND => {
-                out.push(IgnoreRule::pointers(
+                out.push(Cow::Owned(IgnoreRule::pointers(
                     CRD_GROUP,
                     CRD_KIND,
                     &["/status", "/spec/preserveUnknownFields"],
                     "resource.compareoptions",
-                ))
+                )))
             }
             _ => {}
         }

@@ -205,8 +205,11 @@ impl Builder {
         level: &Level,
     ) -> Result<(), RenderError> {
         refuse_unsupported(kust)?;
+        // The ids present, kept up to date while resources are added (rebuilding them for
+        // every entry would be quadratic in the number of objects).
+        let mut seen = SeenIds::of(&acc.res);
         for entry in &kust.resources {
-            self.add_resource(loader, kust, entry, acc, level)?;
+            self.add_resource(loader, kust, entry, acc, level, &mut seen)?;
         }
         crate::plan::generate_level(self, loader, kust, acc, level)?;
         for entry in &kust.components {
@@ -249,6 +252,7 @@ impl Builder {
         entry: &str,
         acc: &mut Accumulator,
         level: &Level,
+        seen: &mut SeenIds,
     ) -> Result<(), RenderError> {
         let wrap = |e: RenderError| RenderError::Entry {
             file: kust.shown(),
@@ -281,7 +285,7 @@ impl Builder {
                     prefix: level.rel(entry),
                 },
             )?;
-            append_all(&mut acc.res, sub_acc.res, &kust.shown())?;
+            append_all(&mut acc.res, sub_acc.res, &kust.shown(), seen)?;
             acc.config
                 .merge(&sub_acc.config)
                 .map_err(|e| RenderError::Transform {
@@ -310,7 +314,7 @@ impl Builder {
                 Resource::new(o, origin.clone())
             })
             .collect();
-        append_all(&mut acc.res, resources, &kust.shown())
+        append_all(&mut acc.res, resources, &kust.shown(), seen)
     }
 }
 
@@ -369,22 +373,34 @@ fn flatten(doc: Node, file: &str, index: usize, out: &mut Vec<Node>) -> Result<(
 
 /// Appends objects, refusing an id that is already present (kustomize treats an empty
 /// namespace and `default` as the same).
-pub(crate) fn append_all(res: &mut ResMap, new: ResMap, file: &str) -> Result<(), RenderError> {
-    {
-        let mut seen: std::collections::HashSet<IdKey<'_>> =
-            res.iter().map(|r| IdKey::of(&r.obj)).collect();
-        for r in &new {
-            if !seen.insert(IdKey::of(&r.obj)) {
-                return Err(RenderError::DuplicateId {
-                    file: file.to_string(),
-                    id: r.id().to_string(),
-                    origin: r.origin.clone(),
-                });
-            }
+pub(crate) fn append_all(
+    res: &mut ResMap,
+    new: ResMap,
+    file: &str,
+    seen: &mut SeenIds,
+) -> Result<(), RenderError> {
+    for r in &new {
+        if !seen.0.insert(IdKey::of(&r.obj).owned()) {
+            return Err(RenderError::DuplicateId {
+                file: file.to_string(),
+                id: r.id().to_string(),
+                origin: r.origin.clone(),
+            });
         }
     }
     res.extend(new);
     Ok(())
+}
+
+/// The ids of the objects in a [`ResMap`] (apiVersion, kind, namespace with "" read as
+/// `default`, name), for duplicate checks while it grows.
+pub(crate) struct SeenIds(std::collections::HashSet<[String; 4]>);
+
+impl SeenIds {
+    /// The ids of `res`.
+    pub(crate) fn of(res: &ResMap) -> SeenIds {
+        SeenIds(res.iter().map(|r| IdKey::of(&r.obj).owned()).collect())
+    }
 }
 
 /// An object's id, borrowed, with kustomize's namespace equality ("" is "default").
@@ -397,6 +413,15 @@ struct IdKey<'a> {
 }
 
 impl<'a> IdKey<'a> {
+    fn owned(&self) -> [String; 4] {
+        [
+            self.api_version.to_string(),
+            self.kind.to_string(),
+            self.namespace.to_string(),
+            self.name.to_string(),
+        ]
+    }
+
     fn of(obj: &'a Node) -> IdKey<'a> {
         let s = |p: &[&str]| obj.str_at(p).unwrap_or_default();
         let ns = s(&["metadata", "namespace"]);

@@ -14,6 +14,7 @@
 //! Secret values never appear in errors or `Debug` output.
 
 pub mod cli;
+pub mod controller;
 pub mod crypto;
 pub mod docs;
 mod fetch;

@@ -291,6 +291,50 @@ impl Repo {
     /// Fetches every branch and tag (pruning deleted ones) with the credentials and known hosts
     /// of the cache, and points the mirror's `HEAD` at the remote's default branch.
     pub fn fetch(&self) -> Result<FetchSummary, RepoError> {
+        let repo = self.lock();
+        let before = snapshot_refs(&repo);
+        let default_branch = self.fetch_specs(&repo, &REFSPECS, FetchPrune::On)?;
+        if let Some(branch) = &default_branch {
+            repo.set_head(branch).map_err(self.git_err("set HEAD"))?;
+        }
+        let after = snapshot_refs(&repo);
+        Ok(FetchSummary {
+            default_branch,
+            changed: diff_refs(&before, &after),
+        })
+    }
+
+    /// Makes sure the commit with full SHA `sha` is in the mirror, fetching it by id when no
+    /// branch or tag brought it (as Argo CD does for commits only reachable from other refs, such
+    /// as pull-request heads; the server must allow fetching by SHA). The commit is kept under
+    /// `refs/fjord/commits/<sha>`.
+    pub fn fetch_commit(&self, sha: &str) -> Result<Oid, RepoError> {
+        let sha = sha.trim();
+        let not_found = || RepoError::RevisionNotFound {
+            url: self.display.clone(),
+            revision: sha.to_string(),
+        };
+        if sha.len() != 40 {
+            return Err(not_found());
+        }
+        let oid = Oid::from_str(sha).map_err(|_| not_found())?;
+        let repo = self.lock();
+        if repo.find_commit(oid).is_err() {
+            let spec = format!("+{sha}:refs/fjord/commits/{sha}");
+            self.fetch_specs(&repo, &[spec.as_str()], FetchPrune::Off)?;
+        }
+        repo.find_commit(oid)
+            .map(|c| c.id())
+            .map_err(|_| not_found())
+    }
+
+    /// Runs one fetch of `refspecs`; returns the remote's default branch when advertised.
+    fn fetch_specs(
+        &self,
+        repo: &Repository,
+        refspecs: &[&str],
+        prune: FetchPrune,
+    ) -> Result<Option<String>, RepoError> {
         let remote_url = RemoteUrl::parse(&self.url)?;
         let creds = self
             .settings
@@ -304,42 +348,29 @@ impl Repo {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let repo = self.lock();
-        let before = snapshot_refs(&repo);
         let host_problem: RefCell<Option<(HostKeyVerdict, String)>> = RefCell::new(None);
         let auth_attempts = Cell::new(0u32);
         let auth_refused = Cell::new(false);
-        let default_branch = {
-            let mut remote = repo
-                .remote_anonymous(&self.url)
-                .map_err(self.git_err("create remote"))?;
-            let mut fo = FetchOptions::new();
-            fo.remote_callbacks(callbacks(
-                &creds,
-                &known,
-                &remote_url,
-                &host_problem,
-                (&auth_attempts, &auth_refused),
-            ));
-            fo.prune(FetchPrune::On);
-            fo.download_tags(AutotagOption::None);
-            let fetched = remote.fetch(&REFSPECS, Some(&mut fo), None);
-            if let Err(e) = fetched {
-                return Err(self.fetch_error(e, &host_problem, auth_refused.get(), &remote_url));
-            }
-            remote
-                .default_branch()
-                .ok()
-                .and_then(|b| b.as_str().map(str::to_string))
-        };
-        if let Some(branch) = &default_branch {
-            repo.set_head(branch).map_err(self.git_err("set HEAD"))?;
+        let mut remote = repo
+            .remote_anonymous(&self.url)
+            .map_err(self.git_err("create remote"))?;
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(callbacks(
+            &creds,
+            &known,
+            &remote_url,
+            &host_problem,
+            (&auth_attempts, &auth_refused),
+        ));
+        fo.prune(prune);
+        fo.download_tags(AutotagOption::None);
+        if let Err(e) = remote.fetch(refspecs, Some(&mut fo), None) {
+            return Err(self.fetch_error(e, &host_problem, auth_refused.get(), &remote_url));
         }
-        let after = snapshot_refs(&repo);
-        Ok(FetchSummary {
-            default_branch,
-            changed: diff_refs(&before, &after),
-        })
+        Ok(remote
+            .default_branch()
+            .ok()
+            .and_then(|b| b.as_str().map(str::to_string)))
     }
 
     fn fetch_error(

@@ -31,7 +31,14 @@ fn volatile_free(obj: &Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.remove("status");
         if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"] {
+            for k in [
+                "managedFields",
+                "resourceVersion",
+                "generation",
+                "uid",
+                "creationTimestamp",
+                "selfLink",
+            ] {
                 meta.remove(k);
             }
         }
@@ -56,22 +63,43 @@ fn never_replaced(task: &Task) -> bool {
 }
 
 /// Applies (or, with `dry_run`, dry-runs) a task's target; returns the server's object.
-pub async fn apply_task(engine: &Engine, t: &ResourceType, task: &Task, dry_run: bool) -> Result<Value, ApplyError> {
-    let target = task.target.as_ref().ok_or_else(|| ApplyError::NoTarget(task.id.to_string()))?;
+pub async fn apply_task(
+    engine: &Engine,
+    t: &ResourceType,
+    task: &Task,
+    dry_run: bool,
+) -> Result<Value, ApplyError> {
+    let target = task
+        .target
+        .as_ref()
+        .ok_or_else(|| ApplyError::NoTarget(task.id.to_string()))?;
     let client = engine.client();
-    let err = |source| ApplyError::Request { object: task.id.to_string(), source };
+    let err = |source| ApplyError::Request {
+        object: task.id.to_string(),
+        source,
+    };
     if task.options.is_replace() && !never_replaced(task) {
         let exists = match &task.live {
             Some(_) => true,
             None => {
                 let ns = Some(task.id.namespace.as_str()).filter(|n| !n.is_empty());
-                client.get(t, ns, &task.id.name).await.map_err(err)?.is_some()
+                client
+                    .get(t, ns, &task.id.name)
+                    .await
+                    .map_err(err)?
+                    .is_some()
             }
         };
         return if exists {
-            client.replace(t, target, dry_run, FIELD_MANAGER).await.map_err(err)
+            client
+                .replace(t, target, dry_run, FIELD_MANAGER)
+                .await
+                .map_err(err)
         } else {
-            client.create(t, target, dry_run, FIELD_MANAGER).await.map_err(err)
+            client
+                .create(t, target, dry_run, FIELD_MANAGER)
+                .await
+                .map_err(err)
         };
     }
     let opts = ApplyOptions {

@@ -44,7 +44,13 @@ impl<'a> Run<'a> {
     }
 
     fn finish(self, phase: OperationPhase, message: String) -> SyncResult {
-        SyncResult { app: self.plan.app.clone(), phase, message, dry_run: self.plan.dry_run, resources: self.rows }
+        SyncResult {
+            app: self.plan.app.clone(),
+            phase,
+            message,
+            dry_run: self.plan.dry_run,
+            resources: self.rows,
+        }
     }
 
     /// Namespaces that do not exist yet but will be created by this sync.
@@ -53,7 +59,12 @@ impl<'a> Run<'a> {
             .plan
             .tasks
             .iter()
-            .filter(|t| t.kind == TaskKind::Apply && t.id.kind == "Namespace" && t.id.group.is_empty() && t.live.is_none())
+            .filter(|t| {
+                t.kind == TaskKind::Apply
+                    && t.id.kind == "Namespace"
+                    && t.id.group.is_empty()
+                    && t.live.is_none()
+            })
             .map(|t| t.id.name.clone())
             .collect();
         if self.plan.dry_run {
@@ -78,7 +89,10 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 Err(e) => {
-                    failures.push(row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string()));
+                    failures.push(
+                        row(task, Action::Skipped, ResultCode::SyncFailed)
+                            .with_message(e.to_string()),
+                    );
                     continue;
                 }
             };
@@ -88,10 +102,12 @@ impl<'a> Run<'a> {
             }
             match apply_task(self.engine, &t, task, true).await {
                 Ok(predicted) => {
-                    self.actions.insert(i, action_for(task.live.as_ref(), &predicted));
+                    self.actions
+                        .insert(i, action_for(task.live.as_ref(), &predicted));
                 }
                 Err(e) => failures.push(
-                    row(task, Action::Skipped, ResultCode::SyncFailed).with_message(format!("dry run failed: {e}")),
+                    row(task, Action::Skipped, ResultCode::SyncFailed)
+                        .with_message(format!("dry run failed: {e}")),
                 ),
             }
         }
@@ -99,49 +115,89 @@ impl<'a> Run<'a> {
     }
 
     async fn create_namespace(&mut self, name: &str) -> Result<(), ClientError> {
-        let id = ObjectRef { group: String::new(), version: "v1".into(), kind: "Namespace".into(), namespace: String::new(), name: name.into() };
+        let id = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: String::new(),
+            name: name.into(),
+        };
         if !self.plan.dry_run {
             let t = self.engine.client().resolve("v1", "Namespace").await?;
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-            self.engine.client().apply(&t, &obj, &ApplyOptions::default()).await?;
+            self.engine
+                .client()
+                .apply(&t, &obj, &ApplyOptions::default())
+                .await?;
         }
-        let r = ResourceResult::new(&id, SyncPhase::PreSync, 0, false, Action::Created, ResultCode::Synced)
-            .with_message("namespace created (CreateNamespace=true)");
+        let r = ResourceResult::new(
+            &id,
+            SyncPhase::PreSync,
+            0,
+            false,
+            Action::Created,
+            ResultCode::Synced,
+        )
+        .with_message("namespace created (CreateNamespace=true)");
         self.rows.push(r);
         Ok(())
     }
 
     fn tick(&mut self, id: &ObjectRef, progress: &mut (dyn FnMut(Progress) + Send)) {
         self.done += 1;
-        progress(Progress::TaskDone { id: id.clone(), done: self.done, total: self.total });
+        progress(Progress::TaskDone {
+            id: id.clone(),
+            done: self.done,
+            total: self.total,
+        });
     }
 
     /// Prunes the step's prune tasks and waits until they are gone. Returns whether all went well.
-    async fn prune_step(&mut self, idx: &[usize], progress: &mut (dyn FnMut(Progress) + Send)) -> bool {
+    async fn prune_step(
+        &mut self,
+        idx: &[usize],
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> bool {
         let mut waited = Vec::new();
         let mut ok = true;
         for &i in idx {
             let task = &self.plan.tasks[i];
             let r = if !self.plan.prune {
-                row(task, Action::Skipped, ResultCode::PruneSkipped).with_message("ignored (requires pruning)")
+                row(task, Action::Skipped, ResultCode::PruneSkipped)
+                    .with_message("ignored (requires pruning)")
             } else if !task.options.allows_prune() {
-                row(task, Action::Skipped, ResultCode::PruneSkipped).with_message("ignored (no prune: Prune=false)")
+                row(task, Action::Skipped, ResultCode::PruneSkipped)
+                    .with_message("ignored (no prune: Prune=false)")
             } else {
                 match self.resolve(task).await {
                     Err(e) => {
                         ok = false;
-                        row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string())
+                        row(task, Action::Skipped, ResultCode::SyncFailed)
+                            .with_message(e.to_string())
                     }
                     Ok(t) => {
                         let prop: Propagation = task.options.propagation();
-                        match self.engine.client().delete(&t, ns(&task.id), &task.id.name, prop, false).await {
+                        match self
+                            .engine
+                            .client()
+                            .delete(&t, ns(&task.id), &task.id.name, prop, false)
+                            .await
+                        {
                             Ok(_) => {
-                                waited.push((self.rows.len(), Waited { rtype: t, id: task.id.clone(), hook: false }));
+                                waited.push((
+                                    self.rows.len(),
+                                    Waited {
+                                        rtype: t,
+                                        id: task.id.clone(),
+                                        hook: false,
+                                    },
+                                ));
                                 row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned")
                             }
                             Err(e) => {
                                 ok = false;
-                                row(task, Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string())
+                                row(task, Action::Skipped, ResultCode::SyncFailed)
+                                    .with_message(e.to_string())
                             }
                         }
                     }
@@ -179,26 +235,55 @@ impl<'a> Run<'a> {
         let mut gone = Vec::new();
         for &i in idx {
             let task = &self.plan.tasks[i];
-            if !task.hook || task.live.is_none() || !task.delete_policies.contains(&HookDeletePolicy::BeforeHookCreation) {
+            if !task.hook
+                || task.live.is_none()
+                || !task
+                    .delete_policies
+                    .contains(&HookDeletePolicy::BeforeHookCreation)
+            {
                 continue;
             }
-            let t = self.resolve(task).await.map_err(|source| SyncError::Client { step: "deleting hooks", source })?;
+            let t = self
+                .resolve(task)
+                .await
+                .map_err(|source| SyncError::Client {
+                    step: "deleting hooks",
+                    source,
+                })?;
             self.engine
                 .client()
-                .delete(&t, ns(&task.id), &task.id.name, Propagation::Background, false)
+                .delete(
+                    &t,
+                    ns(&task.id),
+                    &task.id.name,
+                    Propagation::Background,
+                    false,
+                )
                 .await
-                .map_err(|source| SyncError::Client { step: "deleting hooks", source })?;
-            gone.push(Waited { rtype: t, id: task.id.clone(), hook: true });
+                .map_err(|source| SyncError::Client {
+                    step: "deleting hooks",
+                    source,
+                })?;
+            gone.push(Waited {
+                rtype: t,
+                id: task.id.clone(),
+                hook: true,
+            });
         }
         wait_gone(self.engine, &gone, self.deadline).await?;
         Ok(())
     }
 
     /// Applies the step's apply tasks and waits for them. Returns whether all went well.
-    async fn apply_step(&mut self, idx: &[usize], progress: &mut (dyn FnMut(Progress) + Send)) -> bool {
+    async fn apply_step(
+        &mut self,
+        idx: &[usize],
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> bool {
         if let Err(e) = self.delete_before_creation(idx).await {
             if let Some(&i) = idx.first() {
-                let r = row(&self.plan.tasks[i], Action::Skipped, ResultCode::SyncFailed).with_message(e.to_string());
+                let r = row(&self.plan.tasks[i], Action::Skipped, ResultCode::SyncFailed)
+                    .with_message(e.to_string());
                 self.rows.push(r);
             }
             return false;
@@ -208,15 +293,19 @@ impl<'a> Run<'a> {
         for &i in idx {
             let task = &self.plan.tasks[i];
             if let Some(owner) = self.shared.get(&task.id) {
-                let r = row(task, Action::Skipped, ResultCode::Skipped)
-                    .with_message(format!("not changed: the object belongs to application {owner}"));
+                let r = row(task, Action::Skipped, ResultCode::Skipped).with_message(format!(
+                    "not changed: the object belongs to application {owner}"
+                ));
                 self.rows.push(r);
                 self.tick(&task.id, progress);
                 continue;
             }
             let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
             if task.options.out_of_sync_only() && !task.hook && action == Action::Unchanged {
-                self.rows.push(row(task, Action::Unchanged, ResultCode::Synced).with_message("in sync (ApplyOutOfSyncOnly)"));
+                self.rows.push(
+                    row(task, Action::Unchanged, ResultCode::Synced)
+                        .with_message("in sync (ApplyOutOfSyncOnly)"),
+                );
                 self.tick(&task.id, progress);
                 continue;
             }
@@ -228,7 +317,11 @@ impl<'a> Run<'a> {
                         let mut established = Ok(());
                         if task.id.kind == "CustomResourceDefinition" {
                             let left = self.deadline.saturating_duration_since(Instant::now());
-                            established = self.engine.client().wait_established(&task.id.name, left).await;
+                            established = self
+                                .engine
+                                .client()
+                                .wait_established(&task.id.name, left)
+                                .await;
                         }
                         established.map(|_| t).map_err(|e| e.to_string())
                     }
@@ -236,13 +329,27 @@ impl<'a> Run<'a> {
             };
             match outcome {
                 Ok(t) => {
-                    waited.push((self.rows.len(), i, Waited { rtype: t, id: task.id.clone(), hook: task.hook }));
-                    let msg = if action == Action::Unchanged { "unchanged" } else { "synced" };
-                    self.rows.push(row(task, action, ResultCode::Synced).with_message(msg));
+                    waited.push((
+                        self.rows.len(),
+                        i,
+                        Waited {
+                            rtype: t,
+                            id: task.id.clone(),
+                            hook: task.hook,
+                        },
+                    ));
+                    let msg = if action == Action::Unchanged {
+                        "unchanged"
+                    } else {
+                        "synced"
+                    };
+                    self.rows
+                        .push(row(task, action, ResultCode::Synced).with_message(msg));
                 }
                 Err(msg) => {
                     ok = false;
-                    self.rows.push(row(task, action, ResultCode::SyncFailed).with_message(msg));
+                    self.rows
+                        .push(row(task, action, ResultCode::SyncFailed).with_message(msg));
                 }
             }
             self.tick(&task.id, progress);
@@ -265,7 +372,10 @@ impl<'a> Run<'a> {
             let task = &self.plan.tasks[*ti];
             let r = &mut self.rows[*ri];
             r.health = health.clone();
-            let health_msg = health.as_ref().map(|h| h.message.clone()).unwrap_or_default();
+            let health_msg = health
+                .as_ref()
+                .map(|h| h.message.clone())
+                .unwrap_or_default();
             match state {
                 TaskState::Succeeded => {
                     if w.hook {
@@ -276,10 +386,18 @@ impl<'a> Run<'a> {
                     ok = false;
                     if w.hook {
                         r.hook_phase = Some(HookPhase::Failed);
-                        r.message = if health_msg.is_empty() { "hook failed".into() } else { format!("hook failed: {health_msg}") };
+                        r.message = if health_msg.is_empty() {
+                            "hook failed".into()
+                        } else {
+                            format!("hook failed: {health_msg}")
+                        };
                     } else {
                         r.status = ResultCode::SyncFailed;
-                        r.message = if health_msg.is_empty() { "Degraded".into() } else { format!("Degraded: {health_msg}") };
+                        r.message = if health_msg.is_empty() {
+                            "Degraded".into()
+                        } else {
+                            format!("Degraded: {health_msg}")
+                        };
                     }
                 }
                 TaskState::Running => {
@@ -288,14 +406,35 @@ impl<'a> Run<'a> {
                         r.hook_phase = Some(HookPhase::Running);
                     }
                     r.status = ResultCode::SyncFailed;
-                    r.message = format!("timed out waiting for {}", if w.hook { "completion of hook" } else { "healthy state" });
+                    r.message = format!(
+                        "timed out waiting for {}",
+                        if w.hook {
+                            "completion of hook"
+                        } else {
+                            "healthy state"
+                        }
+                    );
                 }
             }
             if w.hook {
-                let delete = (state == TaskState::Succeeded && task.delete_policies.contains(&HookDeletePolicy::HookSucceeded))
-                    || (state == TaskState::Failed && task.delete_policies.contains(&HookDeletePolicy::HookFailed));
+                let delete = (state == TaskState::Succeeded
+                    && task
+                        .delete_policies
+                        .contains(&HookDeletePolicy::HookSucceeded))
+                    || (state == TaskState::Failed
+                        && task.delete_policies.contains(&HookDeletePolicy::HookFailed));
                 if delete {
-                    let _ = self.engine.client().delete(&w.rtype, ns(&w.id), &w.id.name, Propagation::Background, false).await;
+                    let _ = self
+                        .engine
+                        .client()
+                        .delete(
+                            &w.rtype,
+                            ns(&w.id),
+                            &w.id.name,
+                            Propagation::Background,
+                            false,
+                        )
+                        .await;
                 }
             }
         }
@@ -304,15 +443,27 @@ impl<'a> Run<'a> {
 }
 
 /// Runs the plan (see the crate documentation).
-pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(Progress) + Send)) -> SyncResult {
-    let total = plan.tasks.iter().filter(|t| t.phase != SyncPhase::SyncFail).count();
+pub(crate) async fn run(
+    engine: &Engine,
+    plan: &Plan,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> SyncResult {
+    let total = plan
+        .tasks
+        .iter()
+        .filter(|t| t.phase != SyncPhase::SyncFail)
+        .count();
     let mut run = Run {
         engine,
         plan,
         deadline: Instant::now() + plan.timeout,
         rows: Vec::new(),
         actions: HashMap::new(),
-        shared: plan.shared.iter().map(|s| (s.id.clone(), s.owner.clone())).collect(),
+        shared: plan
+            .shared
+            .iter()
+            .map(|s| (s.id.clone(), s.owner.clone()))
+            .collect(),
         done: 0,
         total,
     };
@@ -334,14 +485,20 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(
     }
     if let Some(name) = plan.create_namespace.clone() {
         if let Err(e) = run.create_namespace(&name).await {
-            return run.finish(OperationPhase::Error, format!("creating namespace {name}: {e}"));
+            return run.finish(
+                OperationPhase::Error,
+                format!("creating namespace {name}: {e}"),
+            );
         }
     }
     let failures = run.dry_run_all().await;
     if !failures.is_empty() {
         let n = failures.len();
         run.rows.extend(failures);
-        return run.finish(OperationPhase::Failed, format!("dry run failed for {n} object(s); nothing applied"));
+        return run.finish(
+            OperationPhase::Failed,
+            format!("dry run failed for {n} object(s); nothing applied"),
+        );
     }
     if plan.dry_run {
         for (i, task) in plan.tasks.iter().enumerate() {
@@ -349,17 +506,23 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(
                 TaskKind::Prune if plan.prune && task.options.allows_prune() => {
                     row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned (dry run)")
                 }
-                TaskKind::Prune => row(task, Action::Skipped, ResultCode::PruneSkipped).with_message(if plan.prune {
-                    "ignored (no prune: Prune=false)"
-                } else {
-                    "ignored (requires pruning)"
-                }),
+                TaskKind::Prune => row(task, Action::Skipped, ResultCode::PruneSkipped)
+                    .with_message(if plan.prune {
+                        "ignored (no prune: Prune=false)"
+                    } else {
+                        "ignored (requires pruning)"
+                    }),
                 TaskKind::Apply if task.phase == SyncPhase::SyncFail => continue,
                 TaskKind::Apply => match run.shared.get(&task.id) {
-                    Some(owner) => row(task, Action::Skipped, ResultCode::Skipped)
-                        .with_message(format!("not changed: the object belongs to application {owner}")),
-                    None => row(task, run.actions.get(&i).copied().unwrap_or(Action::Configured), ResultCode::Synced)
-                        .with_message("dry run"),
+                    Some(owner) => row(task, Action::Skipped, ResultCode::Skipped).with_message(
+                        format!("not changed: the object belongs to application {owner}"),
+                    ),
+                    None => row(
+                        task,
+                        run.actions.get(&i).copied().unwrap_or(Action::Configured),
+                        ResultCode::Synced,
+                    )
+                    .with_message("dry run"),
                 },
             };
             run.rows.push(r);
@@ -370,19 +533,26 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(
     for (phase, wave) in plan::steps(&plan.tasks) {
         progress(Progress::Step { phase, wave });
         let in_step = |t: &Task| t.phase == phase && t.wave == wave;
-        let prunes: Vec<usize> =
-            (0..plan.tasks.len()).filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Prune).collect();
-        let applies: Vec<usize> =
-            (0..plan.tasks.len()).filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Apply).collect();
+        let prunes: Vec<usize> = (0..plan.tasks.len())
+            .filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Prune)
+            .collect();
+        let applies: Vec<usize> = (0..plan.tasks.len())
+            .filter(|&i| in_step(&plan.tasks[i]) && plan.tasks[i].kind == TaskKind::Apply)
+            .collect();
         if !run.prune_step(&prunes, progress).await || !run.apply_step(&applies, progress).await {
             ok = false;
             break;
         }
     }
     if !ok {
-        let fail_hooks: Vec<usize> = (0..plan.tasks.len()).filter(|&i| plan.tasks[i].phase == SyncPhase::SyncFail).collect();
+        let fail_hooks: Vec<usize> = (0..plan.tasks.len())
+            .filter(|&i| plan.tasks[i].phase == SyncPhase::SyncFail)
+            .collect();
         if !fail_hooks.is_empty() {
-            progress(Progress::Step { phase: SyncPhase::SyncFail, wave: 0 });
+            progress(Progress::Step {
+                phase: SyncPhase::SyncFail,
+                wave: 0,
+            });
             run.apply_step(&fail_hooks, progress).await;
         }
         let failed: Vec<String> = run
@@ -391,11 +561,20 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, progress: &mut (dyn FnMut(
             .filter(|r| r.failed() && r.sync_phase != SyncPhase::SyncFail)
             .map(|r| format!("{} {}: {}", r.kind, r.name, r.message))
             .collect();
-        return run.finish(OperationPhase::Failed, format!("sync failed: {}", failed.join("; ")));
+        return run.finish(
+            OperationPhase::Failed,
+            format!("sync failed: {}", failed.join("; ")),
+        );
     }
     if !run.shared.is_empty() {
-        let msg = format!("{} object(s) belong to another application and were not changed", run.shared.len());
+        let msg = format!(
+            "{} object(s) belong to another application and were not changed",
+            run.shared.len()
+        );
         return run.finish(OperationPhase::Failed, msg);
     }
-    run.finish(OperationPhase::Succeeded, "successfully synced (all tasks run)".into())
+    run.finish(
+        OperationPhase::Succeeded,
+        "successfully synced (all tasks run)".into(),
+    )
 }

@@ -8,13 +8,14 @@
 //! The library prints nothing: progress goes to a callback ([`Progress`]).
 
 pub mod apply;
+pub mod compare;
+mod execute;
 pub mod options;
 pub mod plan;
 pub mod prune;
 pub mod result;
 pub mod tracking;
 pub mod wait;
-mod execute;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use fjord_client::{Client, ClientError, ResourceType};
 use fjord_health::HealthOverrides;
 use serde_json::Value;
 
+pub use compare::{compare_plan, predicted, CompareError, Compared};
 pub use options::{OptionsError, SyncOptions, ANNOTATION_SYNC_OPTIONS};
 pub use plan::{HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 pub use result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
@@ -179,7 +181,10 @@ pub struct Engine {
 }
 
 fn object_name(obj: &Value) -> String {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("<no kind>");
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("<no kind>");
     let name = obj
         .pointer("/metadata/name")
         .or_else(|| obj.pointer("/metadata/generateName"))
@@ -228,7 +233,8 @@ impl Engine {
             Err(ClientError::UnknownKind { .. }) => {
                 let (group, version) = fjord_client::split_api_version(av);
                 let crd = crds.iter().find(|c| {
-                    str_at(c, "/spec/group") == Some(group) && str_at(c, "/spec/names/kind") == Some(kind)
+                    str_at(c, "/spec/group") == Some(group)
+                        && str_at(c, "/spec/names/kind") == Some(kind)
                 });
                 if crd.is_none() && !skip_missing {
                     return Err(SyncError::InvalidObject {
@@ -236,17 +242,28 @@ impl Engine {
                         message: format!("the server does not serve {av} {kind} and no CustomResourceDefinition in the application defines it"),
                     });
                 }
-                let namespaced = crd.map(|c| str_at(c, "/spec/scope") != Some("Cluster")).unwrap_or(true);
+                let namespaced = crd
+                    .map(|c| str_at(c, "/spec/scope") != Some("Cluster"))
+                    .unwrap_or(true);
                 let plural = crd
                     .and_then(|c| str_at(c, "/spec/names/plural"))
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("{}s", kind.to_ascii_lowercase()));
                 Ok((
-                    ResourceType { group: group.into(), version: version.into(), kind: kind.into(), plural, namespaced },
+                    ResourceType {
+                        group: group.into(),
+                        version: version.into(),
+                        kind: kind.into(),
+                        plural,
+                        namespaced,
+                    },
                     false,
                 ))
             }
-            Err(source) => Err(SyncError::Client { step: "resolving kinds", source }),
+            Err(source) => Err(SyncError::Client {
+                step: "resolving kinds",
+                source,
+            }),
         }
     }
 
@@ -254,9 +271,14 @@ impl Engine {
     /// prune candidates, order.
     pub async fn plan(&self, req: &SyncRequest) -> Result<Plan, SyncError> {
         if req.objects.is_empty() && req.prune && !req.allow_empty {
-            return Err(SyncError::EmptyRender { app: req.app.clone() });
+            return Err(SyncError::EmptyRender {
+                app: req.app.clone(),
+            });
         }
-        let namespace = req.destination_namespace.clone().unwrap_or_else(|| self.client.namespace().to_string());
+        let namespace = req
+            .destination_namespace
+            .clone()
+            .unwrap_or_else(|| self.client.namespace().to_string());
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -272,16 +294,34 @@ impl Engine {
         for obj in &req.objects {
             let name_of = || object_name(obj);
             if str_at(obj, "/apiVersion").is_none() || str_at(obj, "/kind").is_none() {
-                return Err(SyncError::InvalidObject { object: name_of(), message: "no apiVersion or kind".into() });
+                return Err(SyncError::InvalidObject {
+                    object: name_of(),
+                    message: "no apiVersion or kind".into(),
+                });
             }
-            let own = match str_at(obj, &format!("/metadata/annotations/{}", ANNOTATION_SYNC_OPTIONS.replace('/', "~1"))) {
-                Some(v) => SyncOptions::parse_annotation(v)
-                    .map_err(|source| SyncError::Options { object: name_of(), source })?,
+            let own = match str_at(
+                obj,
+                &format!(
+                    "/metadata/annotations/{}",
+                    ANNOTATION_SYNC_OPTIONS.replace('/', "~1")
+                ),
+            ) {
+                Some(v) => {
+                    SyncOptions::parse_annotation(v).map_err(|source| SyncError::Options {
+                        object: name_of(),
+                        source,
+                    })?
+                }
                 None => SyncOptions::default(),
             };
             let options = own.merged_over(&req.options);
-            let (rtype, served) = self.resolve_target(obj, &crds, options.skips_dry_run_on_missing()).await?;
-            let wave = plan::wave_of(obj).map_err(|message| SyncError::InvalidObject { object: name_of(), message })?;
+            let (rtype, served) = self
+                .resolve_target(obj, &crds, options.skips_dry_run_on_missing())
+                .await?;
+            let wave = plan::wave_of(obj).map_err(|message| SyncError::InvalidObject {
+                object: name_of(),
+                message,
+            })?;
             let hook_phases = plan::hook_phases(obj);
             let phases = match &hook_phases {
                 None => vec![SyncPhase::Sync],
@@ -290,20 +330,44 @@ impl Engine {
             for phase in phases {
                 let mut target = obj.clone();
                 let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut) else {
-                    return Err(SyncError::InvalidObject { object: name_of(), message: "no metadata".into() });
+                    return Err(SyncError::InvalidObject {
+                        object: name_of(),
+                        message: "no metadata".into(),
+                    });
                 };
                 if rtype.namespaced {
-                    if meta.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    if meta
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
                         meta.insert("namespace".into(), Value::String(namespace.clone()));
                     }
                 } else {
                     meta.remove("namespace");
                 }
-                if meta.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
-                    let Some(generate) = meta.get("generateName").and_then(Value::as_str).filter(|_| hook_phases.is_some()) else {
-                        return Err(SyncError::InvalidObject { object: name_of(), message: "no metadata.name".into() });
+                if meta
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    let Some(generate) = meta
+                        .get("generateName")
+                        .and_then(Value::as_str)
+                        .filter(|_| hook_phases.is_some())
+                    else {
+                        return Err(SyncError::InvalidObject {
+                            object: name_of(),
+                            message: "no metadata.name".into(),
+                        });
                     };
-                    let rev: String = req.revision.as_deref().unwrap_or("").chars().take(7).collect();
+                    let rev: String = req
+                        .revision
+                        .as_deref()
+                        .unwrap_or("")
+                        .chars()
+                        .take(7)
+                        .collect();
                     let name = if rev.is_empty() {
                         format!("{generate}{}-{started}", phase_lower(phase))
                     } else {
@@ -312,7 +376,9 @@ impl Engine {
                     meta.insert("name".into(), Value::String(name));
                     meta.remove("generateName");
                 }
-                let ns = str_at(&target, "/metadata/namespace").unwrap_or("").to_string();
+                let ns = str_at(&target, "/metadata/namespace")
+                    .unwrap_or("")
+                    .to_string();
                 let name = str_at(&target, "/metadata/name").unwrap_or("").to_string();
                 let id = ObjectRef {
                     group: rtype.group.clone(),
@@ -321,18 +387,31 @@ impl Engine {
                     namespace: ns.clone(),
                     name: name.clone(),
                 };
-                tracking::set_tracking(&mut target, &TrackingId::new(&req.app, &id.group, &id.kind, &ns, &name));
+                tracking::set_tracking(
+                    &mut target,
+                    &TrackingId::new(&req.app, &id.group, &id.kind, &ns, &name),
+                );
                 let live = if served {
                     self.client
-                        .get(&rtype, Some(&ns).filter(|n| !n.is_empty()).map(|s| s.as_str()), &name)
+                        .get(
+                            &rtype,
+                            Some(&ns).filter(|n| !n.is_empty()).map(|s| s.as_str()),
+                            &name,
+                        )
                         .await
-                        .map_err(|source| SyncError::Client { step: "reading live objects", source })?
+                        .map_err(|source| SyncError::Client {
+                            step: "reading live objects",
+                            source,
+                        })?
                 } else {
                     None
                 };
                 if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
                     if owner.app != req.app && owner.refers_to(&id.group, &id.kind, &ns, &name) {
-                        shared.push(SharedResource { id: id.clone(), owner: owner.app });
+                        shared.push(SharedResource {
+                            id: id.clone(),
+                            owner: owner.app,
+                        });
                     }
                 }
                 tasks.push(Task {
@@ -343,17 +422,33 @@ impl Engine {
                     target: Some(target),
                     live,
                     hook: hook_phases.is_some(),
-                    delete_policies: if hook_phases.is_some() { plan::delete_policies(obj) } else { vec![] },
+                    delete_policies: if hook_phases.is_some() {
+                        plan::delete_policies(obj)
+                    } else {
+                        vec![]
+                    },
                     options: options.clone(),
                 });
             }
         }
         let targets: HashSet<(String, String, String, String)> = tasks
             .iter()
-            .map(|t| (t.id.group.clone(), t.id.kind.clone(), t.id.namespace.clone(), t.id.name.clone()))
+            .map(|t| {
+                (
+                    t.id.group.clone(),
+                    t.id.kind.clone(),
+                    t.id.namespace.clone(),
+                    t.id.name.clone(),
+                )
+            })
             .collect();
         for (id, live) in prune::tracked_objects(&self.client, &req.app).await? {
-            if targets.contains(&(id.group.clone(), id.kind.clone(), id.namespace.clone(), id.name.clone())) {
+            if targets.contains(&(
+                id.group.clone(),
+                id.kind.clone(),
+                id.namespace.clone(),
+                id.name.clone(),
+            )) {
                 continue;
             }
             let own = match live
@@ -384,12 +479,18 @@ impl Engine {
                 .client
                 .resolve("v1", "Namespace")
                 .await
-                .map_err(|source| SyncError::Client { step: "resolving kinds", source })?;
+                .map_err(|source| SyncError::Client {
+                    step: "resolving kinds",
+                    source,
+                })?;
             let live = self
                 .client
                 .get(&t, None, &namespace)
                 .await
-                .map_err(|source| SyncError::Client { step: "reading live objects", source })?;
+                .map_err(|source| SyncError::Client {
+                    step: "reading live objects",
+                    source,
+                })?;
             live.is_none().then(|| namespace.clone())
         } else {
             None
@@ -408,7 +509,11 @@ impl Engine {
     }
 
     /// Runs a plan. Never fails: errors are reported in the result.
-    pub async fn execute(&self, plan: &Plan, progress: &mut (dyn FnMut(Progress) + Send)) -> SyncResult {
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> SyncResult {
         execute::run(self, plan, progress).await
     }
 }

@@ -59,20 +59,28 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, OptionsError> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(OptionsError::BadValue { key: key.into(), value: value.into(), expected: "true or false" }),
+        _ => Err(OptionsError::BadValue {
+            key: key.into(),
+            value: value.into(),
+            expected: "true or false",
+        }),
     }
 }
 
 impl SyncOptions {
     /// Parses `Key=Value` items (blank items are skipped).
-    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<SyncOptions, OptionsError> {
+    pub fn parse<'a>(
+        items: impl IntoIterator<Item = &'a str>,
+    ) -> Result<SyncOptions, OptionsError> {
         let mut o = SyncOptions::default();
         for item in items {
             let item = item.trim();
             if item.is_empty() {
                 continue;
             }
-            let (key, value) = item.split_once('=').ok_or_else(|| OptionsError::NotKeyValue(item.into()))?;
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| OptionsError::NotKeyValue(item.into()))?;
             let (key, value) = (key.trim(), value.trim());
             match key {
                 "CreateNamespace" => o.create_namespace = Some(parse_bool(key, value)?),
@@ -84,7 +92,9 @@ impl SyncOptions {
                 "ApplyOutOfSyncOnly" => o.apply_out_of_sync_only = Some(parse_bool(key, value)?),
                 "Validate" => o.validate = Some(parse_bool(key, value)?),
                 "FailOnSharedResource" => o.fail_on_shared_resource = Some(parse_bool(key, value)?),
-                "SkipDryRunOnMissingResource" => o.skip_dry_run_on_missing_resource = Some(parse_bool(key, value)?),
+                "SkipDryRunOnMissingResource" => {
+                    o.skip_dry_run_on_missing_resource = Some(parse_bool(key, value)?)
+                }
                 "PrunePropagationPolicy" => {
                     o.prune_propagation_policy = Some(match value.to_ascii_lowercase().as_str() {
                         "foreground" => Propagation::Foreground,
@@ -121,7 +131,9 @@ impl SyncOptions {
             server_side_apply: self.server_side_apply.or(app.server_side_apply),
             apply_out_of_sync_only: self.apply_out_of_sync_only.or(app.apply_out_of_sync_only),
             validate: self.validate.or(app.validate),
-            prune_propagation_policy: self.prune_propagation_policy.or(app.prune_propagation_policy),
+            prune_propagation_policy: self
+                .prune_propagation_policy
+                .or(app.prune_propagation_policy),
             fail_on_shared_resource: self.fail_on_shared_resource.or(app.fail_on_shared_resource),
             skip_dry_run_on_missing_resource: self
                 .skip_dry_run_on_missing_resource
@@ -193,7 +205,12 @@ mod tests {
         ])
         .unwrap();
         assert!(o.creates_namespace() && o.is_prune_last() && !o.allows_prune() && o.is_replace());
-        assert!(o.out_of_sync_only() && !o.validates() && o.fails_on_shared() && o.skips_dry_run_on_missing());
+        assert!(
+            o.out_of_sync_only()
+                && !o.validates()
+                && o.fails_on_shared()
+                && o.skips_dry_run_on_missing()
+        );
         assert_eq!(o.delete, Some(false));
         assert_eq!(o.server_side_apply, Some(true));
         assert_eq!(o.propagation(), Propagation::Orphan);
@@ -204,9 +221,18 @@ mod tests {
         let o = SyncOptions::default();
         assert!(o.allows_prune() && o.validates() && !o.creates_namespace());
         assert_eq!(o.propagation(), Propagation::Foreground);
-        assert_eq!(SyncOptions::parse(["Prune"]), Err(OptionsError::NotKeyValue("Prune".into())));
-        assert!(matches!(SyncOptions::parse(["Nope=true"]), Err(OptionsError::UnknownKey(_))));
-        assert!(matches!(SyncOptions::parse(["Prune=maybe"]), Err(OptionsError::BadValue { .. })));
+        assert_eq!(
+            SyncOptions::parse(["Prune"]),
+            Err(OptionsError::NotKeyValue("Prune".into()))
+        );
+        assert!(matches!(
+            SyncOptions::parse(["Nope=true"]),
+            Err(OptionsError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            SyncOptions::parse(["Prune=maybe"]),
+            Err(OptionsError::BadValue { .. })
+        ));
         assert!(matches!(
             SyncOptions::parse(["PrunePropagationPolicy=sideways"]),
             Err(OptionsError::BadValue { .. })

@@ -54,7 +54,10 @@ pub const KIND_ORDER: &[&str] = &[
 
 /// The rank of a kind in [`KIND_ORDER`] (unknown kinds last).
 pub fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER.iter().position(|k| *k == kind).unwrap_or(KIND_ORDER.len())
+    KIND_ORDER
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(KIND_ORDER.len())
 }
 
 /// A sync phase, in execution order.
@@ -165,7 +168,10 @@ pub fn wave_of(obj: &Value) -> Result<i64, String> {
         .and_then(Value::as_str);
     match raw {
         None => Ok(0),
-        Some(s) => s.trim().parse().map_err(|_| format!("sync wave '{s}' is not an integer")),
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("sync wave '{s}' is not an integer")),
     }
 }
 
@@ -187,13 +193,20 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// Whether the two refer to the same object regardless of version.
     pub fn same_object(&self, other: &ObjectRef) -> bool {
-        self.group == other.group && self.kind == other.kind && self.namespace == other.namespace && self.name == other.name
+        self.group == other.group
+            && self.kind == other.kind
+            && self.namespace == other.namespace
+            && self.name == other.name
     }
 }
 
 impl std::fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gk = if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) };
+        let gk = if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        };
         if self.namespace.is_empty() {
             write!(f, "{gk} {}", self.name)
         } else {
@@ -236,7 +249,12 @@ pub struct Task {
 
 impl Task {
     fn sort_key(&self) -> (SyncPhase, i64, usize, &str) {
-        (self.phase, self.wave, kind_rank(&self.id.kind), &self.id.name)
+        (
+            self.phase,
+            self.wave,
+            kind_rank(&self.id.kind),
+            &self.id.name,
+        )
     }
 
     /// For a CRD target: the (group, kind) it defines.
@@ -254,19 +272,31 @@ impl Task {
 /// Mirrors prune waves (highest creation wave pruned first) and moves `PruneLast` prunes after
 /// the last Sync-phase wave.
 pub fn adjust_prune_waves(tasks: &mut [Task]) {
-    let prune_waves: Vec<i64> = tasks.iter().filter(|t| t.kind == TaskKind::Prune).map(|t| t.wave).collect();
-    if let (Some(min), Some(max)) = (prune_waves.iter().min().copied(), prune_waves.iter().max().copied()) {
+    let prune_waves: Vec<i64> = tasks
+        .iter()
+        .filter(|t| t.kind == TaskKind::Prune)
+        .map(|t| t.wave)
+        .collect();
+    if let (Some(min), Some(max)) = (
+        prune_waves.iter().min().copied(),
+        prune_waves.iter().max().copied(),
+    ) {
         for t in tasks.iter_mut().filter(|t| t.kind == TaskKind::Prune) {
             t.wave = max + min - t.wave;
         }
     }
     let last_sync = tasks
         .iter()
-        .filter(|t| t.phase == SyncPhase::Sync && !(t.kind == TaskKind::Prune && t.options.is_prune_last()))
+        .filter(|t| {
+            t.phase == SyncPhase::Sync && !(t.kind == TaskKind::Prune && t.options.is_prune_last())
+        })
         .map(|t| t.wave)
         .max()
         .unwrap_or(0);
-    for t in tasks.iter_mut().filter(|t| t.kind == TaskKind::Prune && t.options.is_prune_last()) {
+    for t in tasks
+        .iter_mut()
+        .filter(|t| t.kind == TaskKind::Prune && t.options.is_prune_last())
+    {
         t.wave = last_sync + 1;
     }
 }
@@ -280,7 +310,10 @@ pub fn sort_tasks(tasks: &mut Vec<Task>) {
         let t = &tasks[i];
         if t.id.kind == "Namespace" && t.id.group.is_empty() && t.kind == TaskKind::Apply {
             let ns = t.id.name.clone();
-            if let Some(first) = tasks[..i].iter().position(|o| o.id.namespace == ns && o.kind == TaskKind::Apply) {
+            if let Some(first) = tasks[..i]
+                .iter()
+                .position(|o| o.id.namespace == ns && o.kind == TaskKind::Apply)
+            {
                 let mut moved = tasks.remove(i);
                 moved.phase = tasks[first].phase;
                 moved.wave = tasks[first].wave;
@@ -292,8 +325,14 @@ pub fn sort_tasks(tasks: &mut Vec<Task>) {
     // A CRD goes before the first custom resource of its group/kind.
     let mut i = 0;
     while i < tasks.len() {
-        if let Some((g, k)) = tasks[i].crd_defines().filter(|_| tasks[i].kind == TaskKind::Apply) {
-            if let Some(first) = tasks[..i].iter().position(|o| o.id.group == g && o.id.kind == k && o.kind == TaskKind::Apply) {
+        if let Some((g, k)) = tasks[i]
+            .crd_defines()
+            .filter(|_| tasks[i].kind == TaskKind::Apply)
+        {
+            if let Some(first) = tasks[..i]
+                .iter()
+                .position(|o| o.id.group == g && o.id.kind == k && o.kind == TaskKind::Apply)
+            {
                 let mut moved = tasks.remove(i);
                 moved.phase = tasks[first].phase;
                 moved.wave = tasks[first].wave;
@@ -324,7 +363,13 @@ mod tests {
 
     fn task(group: &str, kind: &str, ns: &str, name: &str, phase: SyncPhase, wave: i64) -> Task {
         Task {
-            id: ObjectRef { group: group.into(), version: "v1".into(), kind: kind.into(), namespace: ns.into(), name: name.into() },
+            id: ObjectRef {
+                group: group.into(),
+                version: "v1".into(),
+                kind: kind.into(),
+                namespace: ns.into(),
+                name: name.into(),
+            },
             phase,
             wave,
             kind: TaskKind::Apply,
@@ -353,16 +398,32 @@ mod tests {
             task("", "Secret", "a", "early", SyncPhase::Sync, -1),
         ];
         sort_tasks(&mut ts);
-        assert_eq!(names(&ts), ["migrate", "early", "cfg-a", "cfg-b", "web", "w", "late", "after"]);
+        assert_eq!(
+            names(&ts),
+            ["migrate", "early", "cfg-a", "cfg-b", "web", "w", "late", "after"]
+        );
         assert_eq!(
             steps(&ts),
-            [(SyncPhase::PreSync, 5), (SyncPhase::Sync, -1), (SyncPhase::Sync, 0), (SyncPhase::Sync, 1), (SyncPhase::PostSync, -3)]
+            [
+                (SyncPhase::PreSync, 5),
+                (SyncPhase::Sync, -1),
+                (SyncPhase::Sync, 0),
+                (SyncPhase::Sync, 1),
+                (SyncPhase::PostSync, -3)
+            ]
         );
     }
 
     #[test]
     fn namespace_and_crd_move_before_their_users() {
-        let mut crd = task("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.x.io", SyncPhase::Sync, 3);
+        let mut crd = task(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "",
+            "widgets.x.io",
+            SyncPhase::Sync,
+            3,
+        );
         crd.target = Some(json!({"spec": {"group": "x.io", "names": {"kind": "Widget"}}}));
         let mut ts = vec![
             task("", "Namespace", "", "shop", SyncPhase::Sync, 2),
@@ -400,17 +461,31 @@ mod tests {
             ANNOTATION_HOOK: "PreSync, SyncFail, PreDelete",
             ANNOTATION_HOOK_DELETE_POLICY: "HookSucceeded,HookFailed",
             ANNOTATION_SYNC_WAVE: "-2"}}});
-        assert_eq!(hook_phases(&obj), Some(vec![SyncPhase::PreSync, SyncPhase::SyncFail]));
-        assert_eq!(delete_policies(&obj), [HookDeletePolicy::HookSucceeded, HookDeletePolicy::HookFailed]);
+        assert_eq!(
+            hook_phases(&obj),
+            Some(vec![SyncPhase::PreSync, SyncPhase::SyncFail])
+        );
+        assert_eq!(
+            delete_policies(&obj),
+            [
+                HookDeletePolicy::HookSucceeded,
+                HookDeletePolicy::HookFailed
+            ]
+        );
         assert_eq!(wave_of(&obj), Ok(-2));
         let skip = json!({"metadata": {"annotations": {ANNOTATION_HOOK: "Skip"}}});
         assert_eq!(hook_phases(&skip), Some(vec![]));
         let helm = json!({"metadata": {"annotations": {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "3"}}});
         assert_eq!(hook_phases(&helm), Some(vec![SyncPhase::PreSync]));
         assert_eq!(wave_of(&helm), Ok(3));
-        assert_eq!(delete_policies(&helm), [HookDeletePolicy::BeforeHookCreation]);
+        assert_eq!(
+            delete_policies(&helm),
+            [HookDeletePolicy::BeforeHookCreation]
+        );
         let plain = json!({"metadata": {"name": "x"}});
         assert_eq!(hook_phases(&plain), None);
-        assert!(wave_of(&json!({"metadata": {"annotations": {ANNOTATION_SYNC_WAVE: "soon"}}})).is_err());
+        assert!(
+            wave_of(&json!({"metadata": {"annotations": {ANNOTATION_SYNC_WAVE: "soon"}}})).is_err()
+        );
     }
 }

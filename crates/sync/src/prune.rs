@@ -17,7 +17,10 @@ const EXCLUDED_KINDS: &[(&str, &str)] = &[
 ];
 
 fn excluded(t: &ResourceType) -> bool {
-    EXCLUDED_KINDS.iter().any(|(g, k)| t.group == *g && t.kind == *k) || t.group == "metrics.k8s.io"
+    EXCLUDED_KINDS
+        .iter()
+        .any(|(g, k)| t.group == *g && t.kind == *k)
+        || t.group == "metrics.k8s.io"
 }
 
 /// Whether a status code means "this type cannot be listed here" rather than a failure.
@@ -26,23 +29,45 @@ fn unlistable(err: &ClientError) -> bool {
 }
 
 /// Every live object whose tracking id names `app` and the object itself (hooks excluded).
-pub async fn tracked_objects(client: &Client, app: &str) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
+pub async fn tracked_objects(
+    client: &Client,
+    app: &str,
+) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
     let types = client
         .resource_types()
         .await
-        .map_err(|source| SyncError::Client { step: "discovering resource types", source })?;
+        .map_err(|source| SyncError::Client {
+            step: "discovering resource types",
+            source,
+        })?;
     let mut out = Vec::new();
     for t in types.iter().filter(|t| !excluded(t)) {
         let items = match client.list(t, None).await {
             Ok(items) => items,
             Err(e) if unlistable(&e) => continue,
-            Err(source) => return Err(SyncError::Client { step: "listing tracked objects", source }),
+            Err(source) => {
+                return Err(SyncError::Client {
+                    step: "listing tracked objects",
+                    source,
+                })
+            }
         };
         for obj in items {
-            let Some(id) = TrackingId::of(&obj) else { continue };
-            let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            if id.app != app || !id.refers_to(&t.group, &t.kind, ns, name) || plan::hook_phases(&obj).is_some() {
+            let Some(id) = TrackingId::of(&obj) else {
+                continue;
+            };
+            let ns = obj
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if id.app != app
+                || !id.refers_to(&t.group, &t.kind, ns, name)
+                || plan::hook_phases(&obj).is_some()
+            {
                 continue;
             }
             let r = ObjectRef {

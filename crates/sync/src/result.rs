@@ -95,7 +95,14 @@ pub struct ResourceResult {
 
 impl ResourceResult {
     /// A row for `id`.
-    pub fn new(id: &ObjectRef, phase: SyncPhase, wave: i64, hook: bool, action: Action, status: ResultCode) -> ResourceResult {
+    pub fn new(
+        id: &ObjectRef,
+        phase: SyncPhase,
+        wave: i64,
+        hook: bool,
+        action: Action,
+        status: ResultCode,
+    ) -> ResourceResult {
         ResourceResult {
             group: id.group.clone(),
             version: id.version.clone(),

@@ -46,7 +46,10 @@ impl TrackingId {
 
     /// The tracking id an object carries, if any (and well-formed).
     pub fn of(obj: &Value) -> Option<TrackingId> {
-        let v = obj.pointer("/metadata/annotations")?.get(ANNOTATION_TRACKING_ID)?.as_str()?;
+        let v = obj
+            .pointer("/metadata/annotations")?
+            .get(ANNOTATION_TRACKING_ID)?
+            .as_str()?;
         TrackingId::parse(v)
     }
 
@@ -59,14 +62,22 @@ impl TrackingId {
 
 impl std::fmt::Display for TrackingId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}/{}:{}/{}", self.app, self.group, self.kind, self.namespace, self.name)
+        write!(
+            f,
+            "{}:{}/{}:{}/{}",
+            self.app, self.group, self.kind, self.namespace, self.name
+        )
     }
 }
 
 /// Sets the tracking annotation on `obj`.
 pub fn set_tracking(obj: &mut Value, id: &TrackingId) {
-    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else { return };
-    let ann = meta.entry("annotations").or_insert_with(|| Value::Object(Default::default()));
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let ann = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
     if !ann.is_object() {
         *ann = Value::Object(Default::default());
     }
@@ -84,9 +95,15 @@ mod tests {
     fn round_trip_and_self_reference() {
         let id = TrackingId::new("shop", "apps", "Deployment", "web", "front");
         assert_eq!(id.to_string(), "shop:apps/Deployment:web/front");
-        assert_eq!(TrackingId::parse("shop:apps/Deployment:web/front"), Some(id.clone()));
+        assert_eq!(
+            TrackingId::parse("shop:apps/Deployment:web/front"),
+            Some(id.clone())
+        );
         let ns = TrackingId::parse("shop:/Namespace:/web").unwrap();
-        assert_eq!((ns.group.as_str(), ns.namespace.as_str(), ns.name.as_str()), ("", "", "web"));
+        assert_eq!(
+            (ns.group.as_str(), ns.namespace.as_str(), ns.name.as_str()),
+            ("", "", "web")
+        );
         assert_eq!(TrackingId::parse("garbage"), None);
         let mut obj = json!({"metadata": {"name": "front"}});
         set_tracking(&mut obj, &id);

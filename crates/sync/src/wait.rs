@@ -27,7 +27,9 @@ pub enum TaskState {
 /// health), fail when Degraded or Unknown; other objects succeed when Healthy (or without
 /// health), fail when Degraded, and keep running otherwise.
 pub fn judge(hook: bool, health: Option<&Health>) -> TaskState {
-    let Some(h) = health else { return TaskState::Succeeded };
+    let Some(h) = health else {
+        return TaskState::Succeeded;
+    };
     match (hook, h.status) {
         (_, HealthStatus::Healthy) => TaskState::Succeeded,
         (_, HealthStatus::Degraded) => TaskState::Failed,
@@ -57,7 +59,10 @@ pub async fn health_of(engine: &Engine, w: &Waited) -> Result<Option<Health>, Sy
         .client()
         .get(&w.rtype, ns_of(&w.id), &w.id.name)
         .await
-        .map_err(|source| SyncError::Client { step: "reading health", source })?;
+        .map_err(|source| SyncError::Client {
+            step: "reading health",
+            source,
+        })?;
     Ok(match live {
         None => Some(Health::status(HealthStatus::Missing)),
         Some(obj) => fjord_health::assess(&obj, engine.overrides()),
@@ -71,7 +76,8 @@ pub async fn wait_healthy(
     deadline: Instant,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<(TaskState, Option<Health>)>, SyncError> {
-    let mut states: Vec<(TaskState, Option<Health>)> = vec![(TaskState::Running, None); items.len()];
+    let mut states: Vec<(TaskState, Option<Health>)> =
+        vec![(TaskState::Running, None); items.len()];
     loop {
         let mut pending = Vec::new();
         for (i, w) in items.iter().enumerate() {
@@ -88,13 +94,19 @@ pub async fn wait_healthy(
         if pending.is_empty() || Instant::now() >= deadline {
             return Ok(states);
         }
-        progress(Progress::Waiting { message: format!("waiting for healthy state of {}", pending.join(", ")) });
+        progress(Progress::Waiting {
+            message: format!("waiting for healthy state of {}", pending.join(", ")),
+        });
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
 /// Waits until the objects are gone; returns those still present at the deadline.
-pub async fn wait_gone(engine: &Engine, items: &[Waited], deadline: Instant) -> Result<Vec<ObjectRef>, SyncError> {
+pub async fn wait_gone(
+    engine: &Engine,
+    items: &[Waited],
+    deadline: Instant,
+) -> Result<Vec<ObjectRef>, SyncError> {
     loop {
         let mut left = Vec::new();
         for w in items {
@@ -102,7 +114,10 @@ pub async fn wait_gone(engine: &Engine, items: &[Waited], deadline: Instant) -> 
                 .client()
                 .get(&w.rtype, ns_of(&w.id), &w.id.name)
                 .await
-                .map_err(|source| SyncError::Client { step: "waiting for deletion", source })?;
+                .map_err(|source| SyncError::Client {
+                    step: "waiting for deletion",
+                    source,
+                })?;
             if live.is_some() {
                 left.push(w.id.clone());
             }
@@ -122,12 +137,30 @@ mod tests {
     fn judges_like_argo() {
         let h = |s| Some(Health::status(s));
         assert_eq!(judge(false, None), TaskState::Succeeded);
-        assert_eq!(judge(false, h(HealthStatus::Healthy).as_ref()), TaskState::Succeeded);
-        assert_eq!(judge(false, h(HealthStatus::Degraded).as_ref()), TaskState::Failed);
-        assert_eq!(judge(false, h(HealthStatus::Progressing).as_ref()), TaskState::Running);
-        assert_eq!(judge(false, h(HealthStatus::Unknown).as_ref()), TaskState::Running);
-        assert_eq!(judge(true, h(HealthStatus::Unknown).as_ref()), TaskState::Failed);
-        assert_eq!(judge(true, h(HealthStatus::Suspended).as_ref()), TaskState::Running);
+        assert_eq!(
+            judge(false, h(HealthStatus::Healthy).as_ref()),
+            TaskState::Succeeded
+        );
+        assert_eq!(
+            judge(false, h(HealthStatus::Degraded).as_ref()),
+            TaskState::Failed
+        );
+        assert_eq!(
+            judge(false, h(HealthStatus::Progressing).as_ref()),
+            TaskState::Running
+        );
+        assert_eq!(
+            judge(false, h(HealthStatus::Unknown).as_ref()),
+            TaskState::Running
+        );
+        assert_eq!(
+            judge(true, h(HealthStatus::Unknown).as_ref()),
+            TaskState::Failed
+        );
+        assert_eq!(
+            judge(true, h(HealthStatus::Suspended).as_ref()),
+            TaskState::Running
+        );
         assert_eq!(judge(true, None), TaskState::Succeeded);
     }
 }

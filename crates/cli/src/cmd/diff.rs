@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use fjord_client::{ApplyOptions, Client, ClientError};
+use fjord_client::Client;
 use fjord_diff::{CompareOptions, DiffStatus, IgnoreRule, ObjectDiff};
-use fjord_sync::{Engine, SyncPhase, SyncRequest, TaskKind};
+use fjord_sync::{Engine, SyncRequest};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -61,30 +61,17 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The server's view of the desired object: a server-side dry-run apply; the object itself when
-/// the kind or namespace does not exist yet.
-async fn predicted(client: &Client, target: &Value) -> anyhow::Result<Value> {
-    let t = match client.resolve_object(target).await {
-        Ok(t) => t,
-        Err(ClientError::UnknownKind { .. }) => return Ok(target.clone()),
-        Err(e) => return Err(e.into()),
-    };
-    let opts = ApplyOptions { dry_run: true, ..ApplyOptions::default() };
-    match client.apply(&t, target, &opts).await {
-        Ok(v) => Ok(v),
-        Err(e) if e.is_not_found() => Ok(target.clone()),
-        Err(e) => Err(e).context("server-side dry run"),
-    }
-}
-
 /// Computes and prints the diffs; `Ok(true)` when something differs.
 fn diff(args: &DiffArgs) -> anyhow::Result<bool> {
     let mut opts = CompareOptions::default();
     if let Some(path) = &args.ignore_differences {
         let list = read_yaml(path)?;
-        let items = list.as_array().with_context(|| format!("{}: expected a YAML list", path.display()))?;
+        let items = list
+            .as_array()
+            .with_context(|| format!("{}: expected a YAML list", path.display()))?;
         for item in items {
-            opts.ignore.push(IgnoreRule::from_value(item).with_context(|| format!("{}", path.display()))?);
+            opts.ignore
+                .push(IgnoreRule::from_value(item).with_context(|| format!("{}", path.display()))?);
         }
     }
     let objects = render_objects(&args.dir)?;
@@ -95,21 +82,11 @@ fn diff(args: &DiffArgs) -> anyhow::Result<bool> {
         let mut req = SyncRequest::new(args.app.clone(), objects);
         req.destination_namespace = args.kube.namespace.clone();
         let plan = engine.plan(&req).await?;
-        let mut out = Vec::new();
-        for task in &plan.tasks {
-            if task.hook || task.phase != SyncPhase::Sync {
-                continue;
-            }
-            let d = match (task.kind, &task.target) {
-                (TaskKind::Apply, Some(target)) => {
-                    let desired = predicted(&client, target).await.with_context(|| task.id.to_string())?;
-                    fjord_diff::compare(Some(&desired), task.live.as_ref(), &opts)
-                }
-                _ => fjord_diff::compare(None, task.live.as_ref(), &opts),
-            }
-            .with_context(|| task.id.to_string())?;
-            out.push(d);
-        }
+        let out: Vec<ObjectDiff> = fjord_sync::compare_plan(&client, &plan, &opts)
+            .await?
+            .into_iter()
+            .map(|c| c.diff)
+            .collect();
         anyhow::Ok(out)
     })?;
     let differs = diffs.iter().any(|d| d.status.differs());
@@ -142,6 +119,8 @@ fn diff(args: &DiffArgs) -> anyhow::Result<bool> {
         }
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|_| out.flush()).context("writing the output")?;
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .context("writing the output")?;
     Ok(differs)
 }

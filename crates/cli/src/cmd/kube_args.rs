@@ -51,13 +51,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("'{text}' is not a duration (e.g. 30s, 5m, 1h30m)"));
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("'{text}' is not a duration (e.g. 30s, 5m, 1h30m)"));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("'{text}': number too large"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("'{text}': number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         total += match unit {
@@ -65,7 +71,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
-            _ => return Err(format!("'{text}': unknown unit '{unit}' (use ms, s, m or h)")),
+            _ => {
+                return Err(format!(
+                    "'{text}': unknown unit '{unit}' (use ms, s, m or h)"
+                ))
+            }
         };
     }
     Ok(total)

@@ -1,8 +1,15 @@
 //! Sub-commands.
 
+pub mod app;
+pub mod controller;
+pub mod diff;
+pub mod doctor;
+pub mod kube_args;
 pub mod local_cluster;
 pub mod render;
 pub mod seal;
+pub mod sync;
+pub mod up;
 
 /// An error and its causes on one line, outermost first, without repeating a cause whose text
 /// the outer message already contains.

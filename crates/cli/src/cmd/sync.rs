@@ -70,8 +70,10 @@ pub fn render_objects(dir: &Path) -> anyhow::Result<Vec<Value>> {
 /// Reads a YAML file into JSON.
 pub fn read_yaml(path: &Path) -> anyhow::Result<Value> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let node = fjord_yaml::parse_document(&bytes).with_context(|| format!("parsing {}", path.display()))?;
-    fjord_yaml::to_json_value(&node).with_context(|| format!("converting {} to JSON", path.display()))
+    let node = fjord_yaml::parse_document(&bytes)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    fjord_yaml::to_json_value(&node)
+        .with_context(|| format!("converting {} to JSON", path.display()))
 }
 
 /// Loads `--health-overrides`.
@@ -80,7 +82,8 @@ pub fn load_overrides(path: Option<&Path>) -> anyhow::Result<HealthOverrides> {
         None => Ok(HealthOverrides::new()),
         Some(p) => {
             let cm = read_yaml(p)?;
-            HealthOverrides::from_argocd_cm(&cm).with_context(|| format!("loading health checks from {}", p.display()))
+            HealthOverrides::from_argocd_cm(&cm)
+                .with_context(|| format!("loading health checks from {}", p.display()))
         }
     }
 }
@@ -89,7 +92,11 @@ pub fn load_overrides(path: Option<&Path>) -> anyhow::Result<HealthOverrides> {
 /// errors before anything was applied.
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     match sync(&args) {
-        Ok(result) => Ok(if result.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }),
+        Ok(result) => Ok(if result.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
         Err(err) => {
             eprintln!("Error: {}", super::chain(&err));
             Ok(ExitCode::from(2))
@@ -98,7 +105,8 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn sync(args: &SyncArgs) -> anyhow::Result<SyncResult> {
-    let options = SyncOptions::parse(args.sync_options.iter().map(String::as_str)).context("--sync-option")?;
+    let options = SyncOptions::parse(args.sync_options.iter().map(String::as_str))
+        .context("--sync-option")?;
     if args.app.is_empty() {
         bail!("--app must not be empty");
     }
@@ -129,11 +137,15 @@ fn sync(args: &SyncArgs) -> anyhow::Result<SyncResult> {
         anyhow::Ok(result)
     })?;
     let text = match args.output {
-        Output::Json => serde_json::to_string_pretty(&result).context("encoding the result")? + "\n",
+        Output::Json => {
+            serde_json::to_string_pretty(&result).context("encoding the result")? + "\n"
+        }
         Output::Text => table(&result),
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|_| out.flush()).context("writing the output")?;
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .context("writing the output")?;
     Ok(result)
 }
 
@@ -152,7 +164,9 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 fn show_progress(bar: &indicatif::ProgressBar, p: &Progress) {
     match p {
         Progress::Started { total } => bar.set_length(*total as u64),
-        Progress::Step { phase, wave } => bar.set_message(format!("phase {} wave {wave}", phase.as_str())),
+        Progress::Step { phase, wave } => {
+            bar.set_message(format!("phase {} wave {wave}", phase.as_str()))
+        }
         Progress::TaskDone { done, .. } => bar.set_position(*done as u64),
         Progress::Waiting { message } => bar.set_message(message.clone()),
     }
@@ -160,7 +174,16 @@ fn show_progress(bar: &indicatif::ProgressBar, p: &Progress) {
 
 /// The result table: KIND NAMESPACE NAME ACTION RESULT HEALTH MESSAGE, then a summary line.
 pub fn table(result: &SyncResult) -> String {
-    let mut rows = vec![["KIND", "NAMESPACE", "NAME", "ACTION", "RESULT", "HEALTH", "MESSAGE"].map(String::from)];
+    let mut rows = vec![[
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "ACTION",
+        "RESULT",
+        "HEALTH",
+        "MESSAGE",
+    ]
+    .map(String::from)];
     for r in &result.resources {
         let status = match (r.hook_phase, r.status) {
             (Some(h), _) => format!("{h:?}"),
@@ -172,7 +195,10 @@ pub fn table(result: &SyncResult) -> String {
             r.name.clone(),
             r.action.as_str().to_string(),
             status,
-            r.health.as_ref().map(|h| h.status.as_str().to_string()).unwrap_or_default(),
+            r.health
+                .as_ref()
+                .map(|h| h.status.as_str().to_string())
+                .unwrap_or_default(),
             r.message.clone(),
         ]);
     }

@@ -68,6 +68,41 @@ pub(crate) fn check_rv_not_future(st: &State, req: &ApiRequest) -> Result<Option
     Ok(Some(rv))
 }
 
+/// Serializes a list reply without cloning the stored objects: each item is written with the
+/// served `apiVersion` and `kind` followed by its other fields.
+fn list_bytes(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<u8> {
+    let api_version = Value::String(rt.api_version());
+    let kind = Value::String(rt.kind.clone());
+    let mut out = Vec::with_capacity(64 + items.len() * 512);
+    out.extend_from_slice(b"{\"kind\":");
+    let _ = serde_json::to_writer(&mut out, &format!("{}List", rt.kind));
+    out.extend_from_slice(b",\"apiVersion\":");
+    let _ = serde_json::to_writer(&mut out, &api_version);
+    out.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut out, metadata);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"apiVersion\":");
+        let _ = serde_json::to_writer(&mut out, &api_version);
+        out.extend_from_slice(b",\"kind\":");
+        let _ = serde_json::to_writer(&mut out, &kind);
+        if let Some(m) = item.as_object() {
+            for (k, v) in m.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+                out.push(b',');
+                let _ = serde_json::to_writer(&mut out, k);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut out, v);
+            }
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 impl Engine {
     /// GET of one object (or its status / scale subresource).
     pub(crate) fn get(
@@ -132,7 +167,8 @@ impl Engine {
         let st = self.lock();
         check_rv_not_future(&st, req)?;
         let list_rv = st.store.rv();
-        let mut items = Vec::new();
+        let mut picked: Vec<Arc<Value>> = Vec::new();
+        let mut last_key: Option<&String> = None;
         let mut next = None;
         for (k, v) in st.store.scan(&prefix) {
             if start_after.as_deref().is_some_and(|s| k.as_str() <= s) {
@@ -141,19 +177,20 @@ impl Engine {
             if !filter.matches(v) {
                 continue;
             }
-            if items.len() == limit {
-                next = items.last().map(|(k, _): &(String, Value)| k.clone());
+            if picked.len() == limit {
+                next = last_key.cloned();
                 break;
             }
-            items.push((k.clone(), output(rt, v)));
+            picked.push(v.clone());
+            last_key = Some(k);
         }
         drop(st);
-        let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
         let cont = next.map(|k| {
             base64::engine::general_purpose::STANDARD
                 .encode(json!({"k": k, "rv": list_rv}).to_string())
         });
         if req.accept.contains("as=Table") {
+            let items: Vec<Value> = picked.iter().map(|v| output(rt, v)).collect();
             return Ok(crate::table::table_reply(
                 rt,
                 &items,
@@ -165,15 +202,9 @@ impl Engine {
         if let Some(c) = cont {
             metadata["continue"] = json!(c);
         }
-        Ok(Reply::json(
-            200,
-            json!({
-                "kind": format!("{}List", rt.kind),
-                "apiVersion": rt.api_version(),
-                "metadata": metadata,
-                "items": items,
-            }),
-        ))
+        let mut reply = Reply::json(200, Value::Null);
+        reply.raw = Some(list_bytes(rt, &metadata, &picked));
+        Ok(reply)
     }
 }
 

@@ -372,7 +372,7 @@ impl Engine {
                     }
                 }
             }
-            if !m.contains_key("managedFields") {
+            if !m.contains_key("managedFields") && !explicit_managed {
                 if let Some(mf) = old["metadata"].get("managedFields") {
                     m.insert("managedFields".into(), mf.clone());
                 }

@@ -394,7 +394,11 @@ fn kustomize_multi_key_unifies_partial_tuples() {
     for (target, patch, want) in cases {
         let mut t = svc(target);
         run(&mut t, &svc(patch), Flavor::Kustomize);
-        assert_eq!(t.get_path(&["spec", "ports"]).unwrap(), &j(want), "{target} + {patch}");
+        assert_eq!(
+            t.get_path(&["spec", "ports"]).unwrap(),
+            &j(want),
+            "{target} + {patch}"
+        );
     }
 }
 
@@ -412,7 +416,8 @@ fn kustomize_element_replace_directive() {
     );
     run(&mut t, &p, Flavor::Kustomize);
     assert_eq!(
-        t.get_path(&["spec", "template", "spec", "volumes"]).unwrap(),
+        t.get_path(&["spec", "template", "spec", "volumes"])
+            .unwrap(),
         &j(
             r#"[{"name":"data","persistentVolumeClaim":{"claimName":"d"}},{"name":"new","emptyDir":{}},{"name":"config","configMap":{"name":"c"}}]"#
         )
@@ -422,7 +427,8 @@ fn kustomize_element_replace_directive() {
     );
     run(&mut t, &p, Flavor::Kustomize);
     assert_eq!(
-        t.get_path(&["spec", "template", "spec", "volumes"]).unwrap(),
+        t.get_path(&["spec", "template", "spec", "volumes"])
+            .unwrap(),
         &j(r#"[{"name":"tls","secret":{"secretName":"x"}}]"#)
     );
 }

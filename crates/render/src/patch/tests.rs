@@ -120,13 +120,13 @@ fn smp_target_matching_nothing_is_fine_but_untargeted_miss_is_an_error() {
     let e = run(&mut res, kust, &l).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "no resource matches strategic merge patch \"ConfigMap.v1.[noGrp]/nomatch.[noNs]\": no matches for Id ConfigMap.v1.[noGrp]/nomatch.[noNs]; failed to find unique target for patch ConfigMap.v1.[noGrp]/nomatch.[noNs]"
+        "inline patch: no resource matches strategic merge patch \"ConfigMap.v1.[noGrp]/nomatch.[noNs]\": no matches for Id ConfigMap.v1.[noGrp]/nomatch.[noNs]; failed to find unique target for patch ConfigMap.v1.[noGrp]/nomatch.[noNs]"
     );
     let kust = "patchesStrategicMerge:\n- |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: nomatch}\n";
     let e = run(&mut res, kust, &l).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "no matches for Id Deployment.v1.apps/nomatch.[noNs]; failed to find unique target for patch Deployment.v1.apps/nomatch.[noNs]"
+        "inline patch: no matches for Id Deployment.v1.apps/nomatch.[noNs]; failed to find unique target for patch Deployment.v1.apps/nomatch.[noNs]"
     );
 }
 

@@ -272,7 +272,7 @@ fn error_messages_match_kubectl() {
     ]);
     assert_eq!(
         run(repl(m(vec![("kind", s("ConfigMap"))]), vec![missing])),
-        "unable to find field \"spec.missing.x\" in replacement target"
+        "unable to find field \"spec.missing.x\" in replacement target Deployment.v1.apps/pre-dep.[noNs]"
     );
     let no_select = m(vec![("fieldPaths", paths(&["spec.replicas"]))]);
     assert_eq!(

@@ -112,6 +112,22 @@ impl TransformerConfig {
     /// Merges `other` into `self` as kustomize does (see the module docs): duplicates dropped,
     /// a conflicting `create` is an error, every table re-sorted.
     pub fn merge(&mut self, other: &TransformerConfig) -> Result<(), TransformError> {
+        // Every level carries the built-in tables: merging a copy of itself adds nothing
+        // (each spec finds itself), only the order is normalized.
+        if self == other {
+            for (key, _) in TABLES {
+                let table = self.table_mut(key);
+                // A stable sort leaves a sorted table as it is; checking is cheaper.
+                if !table.is_sorted_by(|a, b| {
+                    gvk_order(&spec_gvk(a), &spec_gvk(b)) != std::cmp::Ordering::Greater
+                }) {
+                    table.sort_by(|a, b| gvk_order(&spec_gvk(a), &spec_gvk(b)));
+                }
+            }
+            self.name_reference
+                .sort_by(|a, b| gvk_order(&a.gvk, &b.gvk));
+            return Ok(());
+        }
         for (key, label) in TABLES {
             let mine = self.table_mut(key);
             merge_specs(mine, other.table(key), label)?;

@@ -33,7 +33,7 @@ use crate::transform::config::{selected_by, spec_gvk, TransformerConfig};
 use crate::transform::error::{kustomize_id, TransformError};
 use fjord_model::{scope, Gvk, ResId};
 use fjord_yaml::{Map, Node};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What nameref needs to know about a possible referral target (a snapshot: fixing references
 /// never renames objects).
@@ -48,17 +48,72 @@ struct Target {
     ids: Vec<ResId>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
+    /// Whether the current kind is cluster-scoped (looked up once: it is a table scan).
+    cluster: bool,
+    /// The effective namespace of the current id.
+    eff_ns: Option<String>,
 }
 
 impl Target {
     fn of(r: &Resource) -> Target {
+        let id = r.id();
         Target {
             orig: r.orig_id(),
-            id: r.id(),
+            cluster: scope::is_cluster_scoped(&id.gvk),
+            eff_ns: effective_ns(&id).map(str::to_string),
+            id,
             ids: r.prev_ids.clone(),
             prefixes: r.name_prefixes.clone(),
             suffixes: r.name_suffixes.clone(),
         }
+    }
+}
+
+/// The snapshot of every object, with an index from each recorded previous name to the
+/// objects (in order) that had it, so looking a reference up does not scan every object.
+struct Targets {
+    list: Vec<Target>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl Targets {
+    fn of(res: &ResMap) -> Targets {
+        let list: Vec<Target> = res.iter().map(Target::of).collect();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, t) in list.iter().enumerate() {
+            for id in &t.ids {
+                let v = by_name.entry(id.name.clone()).or_default();
+                if v.last() != Some(&j) {
+                    v.push(j);
+                }
+            }
+        }
+        Targets { list, by_name }
+    }
+
+    /// Objects (ascending) with a recorded previous id named `name`.
+    fn named(&self, name: &str) -> &[usize] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The objects a referrer could refer to (`SubsetThatCouldBeReferencedByResource`), as a
+/// membership test.
+struct Reach<'a> {
+    /// A cluster-scoped referrer reaches everything.
+    all: bool,
+    /// The referrer's effective namespace.
+    ns: Option<&'a str>,
+    /// For a RoleBinding: the namespaces of its ServiceAccount subjects.
+    sa_namespaces: HashSet<String>,
+}
+
+impl Reach<'_> {
+    fn contains(&self, t: &Target) -> bool {
+        self.all
+            || t.cluster
+            || t.eff_ns.as_deref() == self.ns
+            || self.sa_namespaces.contains(t.id.namespace.as_str())
     }
 }
 
@@ -73,9 +128,9 @@ pub fn fix_name_references(
     res: &mut ResMap,
     cfg: &TransformerConfig,
 ) -> Result<(), TransformError> {
-    let targets: Vec<Target> = res.iter().map(Target::of).collect();
-    for i in 0..res.len() {
-        let orig_gvk = targets[i].orig.gvk.clone();
+    let targets = Targets::of(res);
+    for (i, r) in res.iter_mut().enumerate() {
+        let orig_gvk = targets.list[i].orig.gvk.clone();
         let checks: Vec<Check> = cfg
             .name_reference
             .iter()
@@ -92,9 +147,9 @@ pub fn fix_name_references(
         if checks.is_empty() {
             continue;
         }
-        let candidates = reachable(&targets, i, &res[i].obj);
+        let reach = reachable(&targets.list, i, &r.obj);
         for check in checks {
-            fix_one(&mut res[i], &targets, i, &candidates, &check)?;
+            fix_one(r, &targets, i, &reach, &check)?;
         }
     }
     Ok(())
@@ -111,40 +166,34 @@ fn effective_ns(id: &ResId) -> Option<&str> {
     }
 }
 
-/// Indices of the objects the referrer `i` could refer to (`SubsetThatCouldBeReferencedByResource`).
-fn reachable(targets: &[Target], i: usize, referrer: &Node) -> Vec<usize> {
-    let me = &targets[i].id;
-    if scope::is_cluster_scoped(&me.gvk) {
-        return (0..targets.len()).collect();
-    }
-    let mut sa_namespaces: HashSet<&str> = HashSet::new();
-    if me.gvk.kind == "RoleBinding" {
+/// What the referrer `i` could refer to (`SubsetThatCouldBeReferencedByResource`).
+fn reachable<'a>(targets: &'a [Target], i: usize, referrer: &Node) -> Reach<'a> {
+    let me = &targets[i];
+    let mut sa_namespaces: HashSet<String> = HashSet::new();
+    if !me.cluster && me.id.gvk.kind == "RoleBinding" {
         if let Some(Node::Seq(subjects)) = referrer.get("subjects") {
             for s in subjects {
                 if let (Some(ns), Some("ServiceAccount")) =
                     (s.str_at(&["namespace"]), s.str_at(&["kind"]))
                 {
-                    sa_namespaces.insert(ns);
+                    sa_namespaces.insert(ns.to_string());
                 }
             }
         }
     }
-    (0..targets.len())
-        .filter(|&j| {
-            let id = &targets[j].id;
-            scope::is_cluster_scoped(&id.gvk)
-                || effective_ns(id) == effective_ns(me)
-                || sa_namespaces.contains(id.namespace.as_str())
-        })
-        .collect()
+    Reach {
+        all: me.cluster,
+        ns: me.eff_ns.as_deref(),
+        sa_namespaces,
+    }
 }
 
 /// Applies one field check to the referrer.
 fn fix_one(
     r: &mut Resource,
-    targets: &[Target],
+    targets: &Targets,
     me: usize,
-    candidates: &[usize],
+    candidates: &Reach,
     check: &Check,
 ) -> Result<(), TransformError> {
     let referrer = Referrer::new(r, targets, me, check);
@@ -171,7 +220,7 @@ fn fix_one(
 
 /// The facts about the referrer that selecting a referral needs.
 struct Referrer<'a> {
-    targets: &'a [Target],
+    targets: &'a Targets,
     /// The referrer's own snapshot.
     me: &'a Target,
     check: &'a Check<'a>,
@@ -180,7 +229,7 @@ struct Referrer<'a> {
 }
 
 impl<'a> Referrer<'a> {
-    fn new(r: &Resource, targets: &'a [Target], me: usize, check: &'a Check<'a>) -> Referrer<'a> {
+    fn new(r: &Resource, targets: &'a Targets, me: usize, check: &'a Check<'a>) -> Referrer<'a> {
         let role_ref = if check.path.ends_with("roleRef/name") {
             match (
                 r.obj.str_at(&["roleRef", "apiGroup"]),
@@ -194,25 +243,25 @@ impl<'a> Referrer<'a> {
         };
         Referrer {
             targets,
-            me: &targets[me],
+            me: &targets.list[me],
             check,
             role_ref,
         }
     }
 
-    fn set_scalar(&self, n: &mut Node, candidates: &[usize]) -> Result<(), TransformError> {
+    fn set_scalar(&self, n: &mut Node, candidates: &Reach) -> Result<(), TransformError> {
         let Node::Scalar(s) = n else { return Ok(()) };
-        let Some(j) = self.select(&s.value, candidates, false)? else {
+        let Some(j) = self.select(&s.value, &|t| candidates.contains(t), false)? else {
             return Ok(());
         };
-        let new = &self.targets[j].id.name;
+        let new = &self.targets.list[j].id.name;
         if *new != s.value {
             s.value = new.clone();
         }
         Ok(())
     }
 
-    fn set_mapping(&self, m: &mut Map, candidates: &[usize]) -> Result<(), TransformError> {
+    fn set_mapping(&self, m: &mut Map, candidates: &Reach) -> Result<(), TransformError> {
         let Some(old) = m
             .get("name")
             .map(|n| n.as_str().unwrap_or_default().to_string())
@@ -223,32 +272,27 @@ impl<'a> Referrer<'a> {
                 problem: "path config error; no 'name' field in node".into(),
             });
         };
-        let narrowed: Vec<usize> = match m.get("namespace") {
-            None => candidates.to_vec(),
-            Some(ns) => {
-                let ns = ns.as_str().unwrap_or_default();
-                let in_ns = |by_orig: bool| -> Vec<usize> {
-                    candidates
-                        .iter()
-                        .copied()
-                        .filter(|&j| {
-                            let t = &self.targets[j];
-                            effective_ns(if by_orig { &t.orig } else { &t.id }) == Some(ns)
-                        })
-                        .collect()
-                };
-                let by_orig = in_ns(true);
-                if by_orig.is_empty() {
-                    in_ns(false)
-                } else {
-                    by_orig
+        // A `namespace` narrows the candidates to that original namespace, or (when no
+        // candidate was originally there) to that current namespace.
+        let ns = m.get("namespace").map(|n| n.as_str().unwrap_or_default());
+        let by_orig = ns.is_some_and(|ns| {
+            self.targets
+                .list
+                .iter()
+                .any(|t| candidates.contains(t) && effective_ns(&t.orig) == Some(ns))
+        });
+        let narrowed = |t: &Target| {
+            candidates.contains(t)
+                && match ns {
+                    None => true,
+                    Some(ns) if by_orig => effective_ns(&t.orig) == Some(ns),
+                    Some(ns) => t.eff_ns.as_deref() == Some(ns),
                 }
-            }
         };
         let Some(j) = self.select(&old, &narrowed, true)? else {
             return Ok(());
         };
-        let found = &self.targets[j].id;
+        let found = &self.targets.list[j].id;
         if found.name == old && found.namespace.is_empty() {
             return Ok(());
         }
@@ -267,17 +311,19 @@ impl<'a> Referrer<'a> {
     fn select(
         &self,
         old: &str,
-        candidates: &[usize],
+        candidates: &dyn Fn(&Target) -> bool,
         with_namespace: bool,
     ) -> Result<Option<usize>, TransformError> {
         let me = &self.me.id;
-        let me_cluster = scope::is_cluster_scoped(&me.gvk);
-        let mut picked: Vec<usize> = candidates
+        let me_cluster = self.me.cluster;
+        let mut picked: Vec<usize> = self
+            .targets
+            .named(old)
             .iter()
             .copied()
             .filter(|&j| {
-                let t = &self.targets[j];
-                t.ids.iter().any(|id| id.name == old)
+                let t = &self.targets.list[j];
+                candidates(t)
                     && t.ids
                         .iter()
                         .any(|id| selected_by(&id.gvk, self.check.target))
@@ -286,16 +332,16 @@ impl<'a> Referrer<'a> {
                         .as_ref()
                         .is_none_or(|rr| t.ids.iter().any(|id| selected_by(&id.gvk, rr)))
                     && (me_cluster
-                        || scope::is_cluster_scoped(&t.id.gvk)
+                        || t.cluster
                         || t.id.gvk.kind == "ServiceAccount"
-                        || effective_ns(&t.id) == effective_ns(me))
+                        || t.eff_ns == self.me.eff_ns)
             })
             .collect();
         if picked.len() == 1 {
             return Ok(Some(picked[0]));
         }
         picked.retain(|&j| {
-            let t = &self.targets[j];
+            let t = &self.targets.list[j];
             same_ending(&t.prefixes, &self.me.prefixes)
                 && same_ending(&t.suffixes, &self.me.suffixes)
         });
@@ -303,9 +349,9 @@ impl<'a> Referrer<'a> {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
             [first, rest @ ..] => {
-                let f = &self.targets[*first].id;
+                let f = &self.targets.list[*first].id;
                 let identical = rest.iter().all(|&j| {
-                    let t = &self.targets[j].id;
+                    let t = &self.targets.list[j].id;
                     t.name == f.name && (!with_namespace || t.namespace == f.namespace)
                 });
                 if identical {
@@ -316,7 +362,7 @@ impl<'a> Referrer<'a> {
                     referrer: kustomize_id(me),
                     candidates: picked
                         .iter()
-                        .map(|&j| kustomize_id(&self.targets[j].id))
+                        .map(|&j| kustomize_id(&self.targets.list[j].id))
                         .collect::<Vec<_>>()
                         .join(", "),
                 })

@@ -8,7 +8,9 @@
 use crate::fieldspec::{split_path, walk, CreateKind, FieldSpec};
 use crate::generate::decode::{DecodeError, Field};
 use crate::resource::ResMap;
+use fjord_model::ResId;
 use fjord_yaml::Node;
+use std::collections::HashMap;
 
 /// Why the replicas transformer failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,18 +73,44 @@ pub fn apply_replicas(
     replicas: &[ReplicaSpec],
     specs: &[FieldSpec],
 ) -> Result<(), ReplicaError> {
+    if replicas.is_empty() {
+        return Ok(());
+    }
+    // Every object's current and previous ids, computed once (setting replicas renames
+    // nothing).
+    let ids: Vec<Vec<ResId>> = res
+        .iter()
+        .map(|r| {
+            std::iter::once(r.id())
+                .chain(r.prev_ids.iter().cloned())
+                .collect()
+        })
+        .collect();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r_ids) in ids.iter().enumerate() {
+        for id in r_ids {
+            let v = by_name.entry(id.name.as_str()).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
     for rep in replicas {
         let mut found = false;
+        let named = by_name
+            .get(rep.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         for fs in specs {
             let path = split_path(&fs.path);
             let create = fs.create.then_some(CreateKind::Scalar);
-            for r in res.iter_mut() {
-                let hit = std::iter::once(r.id())
-                    .chain(r.prev_ids.iter().cloned())
+            for &i in named {
+                let hit = ids[i]
+                    .iter()
                     .any(|id| id.name == rep.name && fs.selects(&id.gvk));
                 if !hit {
                     continue;
                 }
+                let r = &mut res[i];
                 found = true;
                 walk::<()>(&mut r.obj, &path, create, &mut |n| {
                     if matches!(n, Node::Scalar(_)) {

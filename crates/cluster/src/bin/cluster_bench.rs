@@ -1,7 +1,8 @@
-//! Load generator for the embedded API server (run by `bench/local-cluster.sh`).
+//! Load generator for the embedded API server (run by `bench/local-cluster.sh`; built only with
+//! the `bench` feature).
 //!
 //! `cluster_bench --server PATH [--clients 8] [--seconds 5] [--sizes 10000,100000]
-//! [--watchers 100] [--out FILE]` starts `PATH` (the `local_cluster` example) on a fresh durable
+//! [--watchers 100] [--out FILE]` starts `PATH` (the `local_cluster` binary) on a fresh durable
 //! data dir and measures, over keep-alive HTTP/1.1 connections: server-side applies per second
 //! of small ConfigMaps, list latency at each size, peak RSS, restart time to `/readyz`, and watch
 //! fan-out latency. Prints a table (numbers, not assertions).
@@ -370,6 +371,27 @@ async fn fan_out(
     Ok(out)
 }
 
+/// A scratch data directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir, Error> {
+        let p = std::env::temp_dir().join(format!("fjord-cluster-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&p)?;
+        Ok(TempDir(p))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Args {
     server: PathBuf,
     clients: usize,
@@ -408,7 +430,7 @@ fn parse_args() -> Result<Args, Error> {
 }
 
 async fn run(args: Args) -> Result<String, Error> {
-    let dir = tempfile::tempdir()?;
+    let dir = TempDir::new()?;
     let mut rows: Vec<(String, String)> = Vec::new();
     let (mut server, _) = start_server(&args.server, dir.path())?;
     let addr = server.addr;

@@ -1,8 +1,8 @@
 //! `local_cluster --data-dir DIR [--addr 127.0.0.1:6443] [--in-memory] [--sim-delay-ms N] [--no-sim]
 //! [--fault-error-rate R] [--fault-codes 500,429,504] [--fault-latency VERB=MS]...
 //! [--fault-drop-watch-after-ms MS] [--fault-seed N]`: runs the embedded API server until
-//! SIGINT/SIGTERM, with the same flags as `fjord local-cluster`. Tests and the benchmark script
-//! drive it as a separate process.
+//! SIGINT/SIGTERM, with the same flags as `fjord local-cluster`. The crate's end-to-end tests and
+//! the benchmark drive it as a separate process.
 
 use std::process::ExitCode;
 use std::time::Duration;

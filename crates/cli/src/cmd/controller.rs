@@ -1,0 +1,99 @@
+//! `fjord controller`: the Application controller (Argo CD's `argocd-application-controller`
+//! role), running until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fjord_controller::runtime::{self, ControllerOptions};
+
+use super::kube_args::{parse_duration, runtime as tokio_runtime};
+
+/// Arguments of `fjord controller`.
+#[derive(Args, Debug)]
+pub struct ControllerArgs {
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace of the Applications, AppProjects and settings.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "argocd")]
+    pub namespace: String,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8082")]
+    pub metrics_addr: SocketAddr,
+    /// Address of POST /api/webhook.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8083")]
+    pub webhook_addr: SocketAddr,
+    /// Reconcile workers.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub workers: usize,
+    /// Where repository mirrors are cached.
+    #[arg(long, value_name = "DIR", default_value = "fjord-data/repos")]
+    pub cache_dir: PathBuf,
+    /// Polling interval (default: argocd-cm `timeout.reconciliation`, else 3m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub resync: Option<Duration>,
+    /// Time limit of one sync operation.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub sync_timeout: Duration,
+}
+
+impl ControllerArgs {
+    /// The controller options these flags mean.
+    pub fn options(&self) -> ControllerOptions {
+        let client = fjord_client::ClientOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: None,
+        };
+        let mut opts = ControllerOptions::new(client, self.cache_dir.clone());
+        opts.namespace = self.namespace.clone();
+        opts.metrics_addr = Some(self.metrics_addr);
+        opts.webhook_addr = Some(self.webhook_addr);
+        opts.workers = self.workers.max(1);
+        opts.resync = self.resync;
+        opts.sync_timeout = self.sync_timeout;
+        opts
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+/// Runs the controller until a signal.
+pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
+    let opts = args.options();
+    let rt = tokio_runtime()?;
+    rt.block_on(async move {
+        let handle = runtime::start(opts).await.context("starting the controller")?;
+        eprintln!(
+            "fjord controller running (namespace {}, metrics http://{}, webhook http://{}/api/webhook)",
+            args.namespace,
+            handle.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
+            handle.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
+        );
+        stop_signal().await;
+        handle.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

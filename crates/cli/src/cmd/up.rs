@@ -1,0 +1,201 @@
+//! `fjord up`: the whole loop on one machine — the embedded Kubernetes API, the controller, and a
+//! demo Application whose Git repository is created locally from the bundled guestbook example.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use fjord_client::{ApplyOptions, Client, ClientOptions};
+use fjord_controller::runtime::{self, ControllerOptions};
+
+use super::controller::stop_signal;
+use super::kube_args::runtime as tokio_runtime;
+
+/// The bundled example, committed into the demo repository.
+const EXAMPLE: &[(&str, &str)] = &[
+    (
+        "guestbook/base/kustomization.yaml",
+        include_str!("../../../../examples/guestbook/base/kustomization.yaml"),
+    ),
+    (
+        "guestbook/base/deployment.yaml",
+        include_str!("../../../../examples/guestbook/base/deployment.yaml"),
+    ),
+    (
+        "guestbook/base/service.yaml",
+        include_str!("../../../../examples/guestbook/base/service.yaml"),
+    ),
+    (
+        "guestbook/overlays/prod/kustomization.yaml",
+        include_str!("../../../../examples/guestbook/overlays/prod/kustomization.yaml"),
+    ),
+    (
+        "guestbook/overlays/prod/resource_limits_patch.yaml",
+        include_str!("../../../../examples/guestbook/overlays/prod/resource_limits_patch.yaml"),
+    ),
+    (
+        "guestbook/overlays/staging/kustomization.yaml",
+        include_str!("../../../../examples/guestbook/overlays/staging/kustomization.yaml"),
+    ),
+    (
+        "guestbook/overlays/staging/replica_patch.yaml",
+        include_str!("../../../../examples/guestbook/overlays/staging/replica_patch.yaml"),
+    ),
+];
+
+/// Arguments of `fjord up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Where the cluster's data, the demo repository and the repository cache live.
+    #[arg(long, value_name = "DIR", default_value = "fjord-data")]
+    pub data_dir: PathBuf,
+    /// Address of the embedded Kubernetes API.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
+    pub addr: SocketAddr,
+    /// Address of the controller's /metrics.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8082")]
+    pub metrics_addr: SocketAddr,
+    /// Address of the controller's webhook.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8083")]
+    pub webhook_addr: SocketAddr,
+    /// Start, wait until the demo app is synced and healthy, print its status and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Creates (once) a Git repository holding the example and returns its `file://` URL.
+fn demo_repo(dir: &Path) -> anyhow::Result<String> {
+    let repo_dir = dir.join("demo-repo");
+    if !repo_dir.join(".git").exists() {
+        std::fs::create_dir_all(&repo_dir)
+            .with_context(|| format!("creating {}", repo_dir.display()))?;
+        for (rel, text) in EXAMPLE {
+            let p = repo_dir.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+        }
+        let repo = git2::Repository::init(&repo_dir).context("creating the demo repository")?;
+        let mut index = repo.index().context("opening the demo repository index")?;
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .context("staging the example")?;
+        index.write().context("writing the index")?;
+        let tree_id = index.write_tree().context("writing the tree")?;
+        let tree = repo.find_tree(tree_id).context("reading the tree")?;
+        let sig = git2::Signature::now("fjord", "fjord@localhost").context("signature")?;
+        repo.commit(Some("HEAD"), &sig, &sig, "guestbook example", &tree, &[])
+            .context("committing the example")?;
+    }
+    let abs = std::fs::canonicalize(&repo_dir)
+        .with_context(|| format!("resolving {}", repo_dir.display()))?;
+    Ok(format!("file://{}", abs.display()))
+}
+
+fn demo_app(repo_url: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": "guestbook",
+            "namespace": "argocd",
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repo_url, "targetRevision": "HEAD", "path": "guestbook/overlays/prod"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
+            "syncPolicy": {
+                "automated": {"prune": true, "selfHeal": true},
+                "syncOptions": ["CreateNamespace=true"],
+            },
+        },
+    })
+}
+
+fn status_line(app: &Value) -> String {
+    let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("Unknown").to_string();
+    format!(
+        "sync {} at {}, health {}",
+        s("/status/sync/status"),
+        &s("/status/sync/revision")[..7.min(s("/status/sync/revision").len())],
+        s("/status/health/status")
+    )
+}
+
+/// Runs `fjord up`.
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let repo_url = demo_repo(&args.data_dir)?;
+    let rt = tokio_runtime()?;
+    rt.block_on(async move {
+        let mut copts = fjord_cluster::ClusterOptions::new(&args.data_dir);
+        copts.addr = args.addr;
+        let cluster = fjord_cluster::serve(copts)
+            .await
+            .with_context(|| format!("starting the local cluster on {}", args.addr))?;
+        let kubeconfig = cluster.kubeconfig().to_path_buf();
+        let client_opts = ClientOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            ..Default::default()
+        };
+        let mut opts = ControllerOptions::new(client_opts.clone(), args.data_dir.join("repos"));
+        opts.metrics_addr = Some(args.metrics_addr);
+        opts.webhook_addr = Some(args.webhook_addr);
+        let controller = runtime::start(opts).await.context("starting the controller")?;
+        let client = Client::connect(&client_opts).await?;
+        let app_type = client.resolve("argoproj.io/v1alpha1", "Application").await?;
+        client
+            .apply(&app_type, &demo_app(&repo_url), &ApplyOptions::default())
+            .await
+            .context("creating the demo Application")?;
+        eprintln!("fjord is up: local Kubernetes API at {}", cluster.url());
+        eprintln!("demo Application guestbook <- {repo_url} (guestbook/overlays/prod)");
+        let start = Instant::now();
+        let mut last = String::new();
+        let healthy = loop {
+            let app = client.get(&app_type, Some("argocd"), "guestbook").await?;
+            let app = app.unwrap_or(Value::Null);
+            let line = status_line(&app);
+            if line != last {
+                eprintln!("  guestbook: {line}");
+                last = line;
+            }
+            let synced = app.pointer("/status/sync/status").and_then(Value::as_str) == Some("Synced");
+            let ok = app.pointer("/status/health/status").and_then(Value::as_str) == Some("Healthy");
+            if synced && ok {
+                break true;
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let kc = kubeconfig.display();
+        println!(
+            "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within the poll interval\n\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook\nCtrl-C stops everything.",
+            if healthy { "Synced and Healthy" } else { "NOT yet Synced and Healthy" },
+            start.elapsed().as_secs_f64(),
+            repo_url.trim_start_matches("file://"),
+            controller.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
+            controller.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
+        );
+        if !args.once {
+            stop_signal().await;
+        }
+        controller.shutdown().await;
+        cluster.shutdown().await;
+        if !healthy {
+            bail!("the demo application did not become Synced and Healthy within 120s");
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

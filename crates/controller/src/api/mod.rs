@@ -1,0 +1,21 @@
+//! Serde types for Argo CD's `argoproj.io/v1alpha1` Application and AppProject, with the
+//! pure checks Argo performs on them (project permissions, retry backoff, validation).
+
+mod macros;
+
+pub mod application;
+pub mod meta;
+pub mod project;
+pub mod retry;
+pub mod validate;
+
+pub use application::*;
+pub use meta::ObjectMeta;
+pub use project::{
+    default_project, glob_match, normalize_git_url, AppProject, AppProjectSpec, GroupKindPattern,
+};
+pub use retry::{parse_duration, Backoff, DurationError, RetryStrategy};
+pub use validate::{invalid_spec_conditions, validate};
+
+#[cfg(test)]
+mod seed_tests;

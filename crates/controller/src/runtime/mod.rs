@@ -1,0 +1,389 @@
+//! The running application controller: it watches Applications, pulls their Git sources,
+//! renders, compares with the destination, writes `status`, and syncs — automatically
+//! (`syncPolicy.automated`, self-heal) or on request (the `operation` field).
+//!
+//! - [`settings`]: argocd-cm, argocd-secret, repository and cluster Secrets.
+//! - [`source`]: repository mirror → revision → rendered objects.
+//! - [`reconcile`]: one app's comparison, status and auto-sync decision.
+//! - [`operate`]: running a sync operation, history, rollback, cascade deletion.
+//! - [`watches`]: the Application watch and the live-object watches behind self-heal.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz` and `POST /api/webhook`.
+
+pub mod events;
+pub mod http;
+pub mod operate;
+pub mod reconcile;
+pub mod settings;
+pub mod source;
+pub mod watches;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use fjord_client::{Client, ClientError, ClientOptions, ResourceType};
+use fjord_source::{RepoCache, RepoError};
+use serde_json::Value;
+
+use crate::metrics::ControllerMetrics;
+use crate::queue::{BackoffConfig, WorkQueue};
+use crate::selfheal::SelfHealBackoff;
+
+pub use settings::Settings;
+
+/// The finalizer that makes deleting an Application delete what it deployed.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+/// The field manager of the controller's own writes (status, events, finalizers).
+pub const CONTROLLER_MANAGER: &str = "fjord-application-controller";
+/// The in-cluster destination server.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// A failure of the controller, naming the step and the object concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// A Kubernetes API call failed.
+    #[error("{step}: {source}")]
+    Client {
+        /// What the controller was doing.
+        step: &'static str,
+        /// The cause.
+        #[source]
+        source: ClientError,
+    },
+    /// A settings object is malformed.
+    #[error("{object}: {message}")]
+    Settings {
+        /// The ConfigMap or Secret.
+        object: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The Git source could not be fetched or resolved.
+    #[error("{0}")]
+    Source(String),
+    /// Rendering the source failed.
+    #[error("rendering {path}: {message}")]
+    Render {
+        /// The source path.
+        path: String,
+        /// The renderer's message (it names the file and field).
+        message: String,
+    },
+    /// The Application object is malformed.
+    #[error("Application {name}: {message}")]
+    InvalidApp {
+        /// The Application.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The destination cluster is not known.
+    #[error("destination {0}: no such cluster (register it with a cluster Secret)")]
+    UnknownCluster(String),
+    /// Planning or executing the sync failed.
+    #[error("{0}")]
+    Sync(String),
+    /// Binding or serving an HTTP endpoint failed.
+    #[error("serving {addr}: {message}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        message: String,
+    },
+    /// A blocking task panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl ControllerError {
+    /// Wraps a repository error (its message names the URL, redacted, and the step).
+    pub fn source(e: RepoError) -> ControllerError {
+        ControllerError::Source(e.to_string())
+    }
+}
+
+/// How to run the controller.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// The control-plane cluster (Applications live there; `https://kubernetes.default.svc`).
+    pub client: ClientOptions,
+    /// The namespace holding Applications, AppProjects and settings (`argocd`).
+    pub namespace: String,
+    /// Number of reconcile workers.
+    pub workers: usize,
+    /// Where repository mirrors and exported trees are kept.
+    pub cache_dir: PathBuf,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `POST /api/webhook`.
+    pub webhook_addr: Option<SocketAddr>,
+    /// Polling interval override (default: argocd-cm `timeout.reconciliation`, else 3 minutes).
+    pub resync: Option<Duration>,
+    /// Self-heal backoff.
+    pub self_heal_backoff: SelfHealBackoff,
+    /// Time limit of one sync operation.
+    pub sync_timeout: Duration,
+}
+
+impl ControllerOptions {
+    /// Defaults: namespace `argocd`, 4 workers, metrics on 127.0.0.1:8082, webhook on :8083.
+    pub fn new(client: ClientOptions, cache_dir: PathBuf) -> ControllerOptions {
+        ControllerOptions {
+            client,
+            namespace: "argocd".into(),
+            workers: 4,
+            cache_dir,
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8082))),
+            webhook_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8083))),
+            resync: None,
+            self_heal_backoff: SelfHealBackoff::default(),
+            sync_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the controller remembers about one Application between reconciles.
+#[derive(Debug, Default, Clone)]
+pub struct AppMemo {
+    /// Fingerprint of everything but `status` (watch events that only change status are ours).
+    pub fingerprint: u64,
+    /// When the source was last fetched.
+    pub fetched_at: Option<Instant>,
+    /// Fetch at the next reconcile (webhook, refresh annotation, spec change).
+    pub refresh: bool,
+    /// Self-heal attempts since the last sync that was not a self-heal.
+    pub heal_attempts: u32,
+    /// The source's normalised repository URL (for webhook matching).
+    pub repo_key: String,
+}
+
+/// State shared by the workers, the watches and the HTTP handlers.
+pub struct Shared {
+    /// The control-plane client.
+    pub client: Client,
+    /// Options.
+    pub opts: ControllerOptions,
+    /// Repository mirrors.
+    pub repos: RepoCache,
+    /// The work queue of Application names.
+    pub queue: WorkQueue<String>,
+    /// Prometheus metrics.
+    pub metrics: ControllerMetrics,
+    /// Settings, replaced on reload.
+    pub settings: RwLock<Settings>,
+    /// Per-app memory.
+    pub apps: Mutex<HashMap<String, AppMemo>>,
+    /// Live types already watched for self-heal, per destination server.
+    pub watched: Mutex<HashSet<(String, String, String)>>,
+    /// Clients of registered destination clusters, by server URL.
+    pub clusters: Mutex<HashMap<String, Client>>,
+    /// Set once the first list of Applications was queued.
+    pub ready: AtomicBool,
+    /// The Application type.
+    pub app_type: ResourceType,
+}
+
+impl Shared {
+    /// Runs `f` on the memo of `app`.
+    pub fn memo<R>(&self, app: &str, f: impl FnOnce(&mut AppMemo) -> R) -> R {
+        let mut apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
+        f(apps.entry(app.to_string()).or_default())
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The polling interval.
+    pub fn resync(&self) -> Duration {
+        self.opts.resync.unwrap_or_else(|| self.settings().poll.interval)
+    }
+
+    /// Whether the controller has queued its first list of Applications.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// Installs the Application and AppProject CRDs when missing, the namespace, and the `default`
+/// AppProject.
+async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, ControllerError> {
+    let step = |step| move |source| ControllerError::Client { step, source };
+    let crd_type = client
+        .resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        .await
+        .map_err(step("discovering CustomResourceDefinitions"))?;
+    for crd in crate::crds::crds() {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if client
+            .get(&crd_type, None, &name)
+            .await
+            .map_err(step("reading CRDs"))?
+            .is_none()
+        {
+            client
+                .create(&crd_type, &crd, false, CONTROLLER_MANAGER)
+                .await
+                .map_err(step("installing CRDs"))?;
+        }
+        client
+            .wait_established(&name, Duration::from_secs(30))
+            .await
+            .map_err(step("waiting for CRDs"))?;
+    }
+    let ns_type = settings::core_type(client, "Namespace").await?;
+    if client
+        .get(&ns_type, None, namespace)
+        .await
+        .map_err(step("reading the namespace"))?
+        .is_none()
+    {
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        client
+            .create(&ns_type, &ns, false, CONTROLLER_MANAGER)
+            .await
+            .map_err(step("creating the namespace"))?;
+    }
+    let project_type = client
+        .resolve("argoproj.io/v1alpha1", "AppProject")
+        .await
+        .map_err(step("discovering AppProject"))?;
+    if client
+        .get(&project_type, Some(namespace), "default")
+        .await
+        .map_err(step("reading AppProject default"))?
+        .is_none()
+    {
+        let project = crate::crds::default_appproject(namespace);
+        client
+            .create(&project_type, &project, false, CONTROLLER_MANAGER)
+            .await
+            .map_err(step("creating AppProject default"))?;
+    }
+    client
+        .resolve("argoproj.io/v1alpha1", "Application")
+        .await
+        .map_err(step("discovering Application"))
+}
+
+/// A started controller.
+pub struct ControllerHandle {
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The bound metrics address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The bound webhook address.
+    pub webhook_addr: Option<SocketAddr>,
+}
+
+impl ControllerHandle {
+    /// Stops the workers, watches and servers.
+    pub async fn shutdown(self) {
+        self.shared.queue.shutdown();
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// The shared state (for tests and `fjord up`).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// How often the settings objects are re-read.
+const SETTINGS_RELOAD: Duration = Duration::from_secs(30);
+
+/// Connects, bootstraps CRDs and the default project, starts the HTTP endpoints, the watches
+/// and the workers.
+pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, ControllerError> {
+    let client = Client::connect(&opts.client)
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "connecting",
+            source,
+        })?;
+    let app_type = bootstrap(&client, &opts.namespace).await?;
+    let loaded = settings::load(&client, &opts.namespace).await?;
+    let repos = RepoCache::new(&opts.cache_dir).map_err(ControllerError::source)?;
+    repos.set_credentials(loaded.credentials.clone());
+    repos.set_known_hosts(loaded.known_hosts.clone());
+    let metrics = ControllerMetrics::new();
+    let queue = WorkQueue::new(
+        "app_reconciliation_queue",
+        BackoffConfig::default(),
+        Some(metrics.workqueue.clone()),
+    );
+    let shared = Arc::new(Shared {
+        client,
+        opts: opts.clone(),
+        repos,
+        queue,
+        metrics,
+        settings: RwLock::new(loaded),
+        apps: Mutex::default(),
+        watched: Mutex::default(),
+        clusters: Mutex::default(),
+        ready: AtomicBool::new(false),
+        app_type,
+    });
+    let mut tasks = Vec::new();
+    let metrics_addr = match opts.metrics_addr {
+        Some(addr) => {
+            let (bound, task) = http::serve(addr, http::metrics_router(shared.clone())).await?;
+            tasks.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
+    let webhook_addr = match opts.webhook_addr {
+        Some(addr) => {
+            let (bound, task) = http::serve(addr, http::webhook_router(shared.clone())).await?;
+            tasks.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
+    tasks.push(tokio::spawn(watches::follow_apps(shared.clone())));
+    tasks.push(tokio::spawn(reload_settings(shared.clone())));
+    let s = shared.clone();
+    tasks.extend(shared.queue.run(opts.workers, move |name: String| {
+        let s = s.clone();
+        async move { reconcile::reconcile(&s, &name).await }
+    }));
+    Ok(ControllerHandle {
+        shared,
+        tasks,
+        metrics_addr,
+        webhook_addr,
+    })
+}
+
+async fn reload_settings(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(SETTINGS_RELOAD).await;
+        match settings::load(&shared.client, &shared.opts.namespace).await {
+            Ok(s) => {
+                shared.repos.set_credentials(s.credentials.clone());
+                shared.repos.set_known_hosts(s.known_hosts.clone());
+                *shared.settings.write().unwrap_or_else(|e| e.into_inner()) = s;
+            }
+            Err(e) => events::log("warn", "settings", &e.to_string()),
+        }
+    }
+}

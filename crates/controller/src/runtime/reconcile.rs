@@ -1,0 +1,623 @@
+//! One Application's reconcile: validate, resolve the destination, pull and render the source,
+//! compare with the live state, write `status`, then run the requested operation or decide on
+//! an automated sync.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use fjord_client::Client;
+use fjord_diff::{CompareOptions, IgnoreRule};
+use fjord_health::{AppResource, HealthStatus};
+use fjord_sync::{Engine, SyncOptions, SyncRequest};
+use serde_json::{json, Value};
+
+use super::source::{self, Rendered};
+use super::{events, operate, watches, ControllerError, Shared, IN_CLUSTER};
+use crate::api::{
+    sync_code, AppProject, Application, ApplicationSource, ComparedTo, ResourceStatus,
+};
+use crate::queue::Outcome;
+use crate::selfheal::{should_auto_sync, Comparison, Decision};
+use crate::status::{self, condition};
+
+/// Annotation that asks for a refresh (`normal` or `hard`).
+pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
+/// How soon a failed comparison (unreachable repository, bad render) is tried again.
+const ERROR_RETRY: Duration = Duration::from_secs(5);
+/// Argo CD sync options that fjord accepts and treats as its defaults.
+const DEFAULT_BEHAVIOUR_OPTIONS: &[&str] = &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
+
+/// Where an app deploys.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    /// A client for the destination cluster.
+    pub client: Client,
+    /// The server URL (`https://kubernetes.default.svc` for the controller's own cluster).
+    pub server: String,
+    /// The destination namespace, if any.
+    pub namespace: Option<String>,
+}
+
+/// Reconciles the Application `name`; the queue's outcome.
+pub async fn reconcile(shared: &Arc<Shared>, name: &str) -> Outcome {
+    let started = Instant::now();
+    match reconcile_app(shared, name).await {
+        Ok((outcome, app)) => {
+            if let Some(app) = app {
+                shared
+                    .metrics
+                    .observe_reconcile(&app, started.elapsed().as_secs_f64());
+            }
+            outcome
+        }
+        Err(e) => {
+            events::log("error", name, &e.to_string());
+            Outcome::Retry
+        }
+    }
+}
+
+/// The app's sync options, parsed once.
+pub fn sync_options(items: &[String]) -> Result<SyncOptions, ControllerError> {
+    let kept = items.iter().map(String::as_str).filter(|item| {
+        let key = item.split('=').next().unwrap_or_default().trim();
+        !DEFAULT_BEHAVIOUR_OPTIONS.contains(&key)
+    });
+    SyncOptions::parse(kept).map_err(|e| ControllerError::Sync(format!("syncOptions: {e}")))
+}
+
+async fn reconcile_app(
+    shared: &Arc<Shared>,
+    name: &str,
+) -> Result<(Outcome, Option<Application>), ControllerError> {
+    let ns = shared.opts.namespace.clone();
+    let raw = shared
+        .client
+        .get(&shared.app_type, Some(&ns), name)
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "reading the Application",
+            source,
+        })?;
+    let Some(raw) = raw else {
+        shared
+            .apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        return Ok((Outcome::Done, None));
+    };
+    let app: Application =
+        serde_json::from_value(raw).map_err(|e| ControllerError::InvalidApp {
+            name: name.into(),
+            message: e.to_string(),
+        })?;
+    if app
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.deletion_timestamp.is_some())
+    {
+        let outcome = operate::finalize(shared, &app).await?;
+        return Ok((outcome, Some(app)));
+    }
+    let resync = shared.resync();
+    let spec = app.spec();
+    let project = load_project(shared, spec.project_name()).await?;
+    let mut problems = crate::api::validate(&spec, project.as_ref());
+    if spec.effective_sources().len() > 1 {
+        problems.push("multiple sources are not supported yet: use `source`".into());
+    }
+    let options = spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.sync_options.clone())
+        .unwrap_or_default();
+    let options = match sync_options(&options) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let dest = match destination(shared, &app).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let (Some(source), Some(options), Some(dest), true) = (
+        spec.source.clone(),
+        options,
+        dest,
+        problems.is_empty(),
+    ) else {
+        let conds = problems
+            .iter()
+            .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
+            .collect();
+        write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
+        return Ok((Outcome::RequeueAfter(resync), Some(app)));
+    };
+
+    let rendered = match pull(shared, &app, &source).await {
+        Ok(r) => r,
+        Err(e) => {
+            let conds = vec![status::condition(condition::COMPARISON_ERROR, e.to_string())];
+            write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
+            shared.memo(name, |m| m.refresh = true);
+            return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
+        }
+    };
+    let comparison = match compare(shared, &app, &dest, &options, &rendered).await {
+        Ok(c) => c,
+        Err(e) => {
+            let conds = vec![status::condition(condition::COMPARISON_ERROR, e.to_string())];
+            write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
+            return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
+        }
+    };
+    watches::ensure_live_watches(shared, &dest, &comparison.types).await;
+    let app = write_compared(shared, app, &source, &dest, &comparison, &rendered.revision).await?;
+
+    if let Some(op) = app.operation.clone() {
+        operate::run(shared, &app, *Box::new(op), &rendered, &dest, &options).await?;
+        return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+    }
+    if let Some(state) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
+        let finished = state
+            .finished_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(Utc::now, |t| t.to_utc());
+        let same_revision = state
+            .sync_result
+            .as_ref()
+            .and_then(|r| r.revision.as_deref())
+            == Some(rendered.revision.as_str());
+        let retry = status::retry_after_failure(state, finished).filter(|_| same_revision);
+        if let Some((retry_state, at)) = retry {
+            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            if wait.is_zero() {
+                if let Some(op) = retry_state.operation.clone() {
+                    operate::run_retry(shared, &app, op, retry_state, &rendered, &dest, &options)
+                        .await?;
+                    return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+                }
+            } else {
+                return Ok((Outcome::RequeueAfter(wait), Some(app)));
+            }
+        }
+    }
+    let decision = should_auto_sync(
+        &app,
+        &Comparison {
+            sync_status: comparison.sync_code.to_string(),
+            revisions: vec![rendered.revision.clone()],
+            resources: comparison.resources.clone(),
+        },
+        &shared.opts.self_heal_backoff,
+        Utc::now(),
+    );
+    match decision {
+        Decision::Sync(op) => {
+            operate::run(shared, &app, *op, &rendered, &dest, &options).await?;
+            Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)))
+        }
+        Decision::RetryAfter(d) => Ok((Outcome::RequeueAfter(d.min(resync)), Some(app))),
+        Decision::Condition { kind, message } => {
+            set_condition(shared, &app, kind, &message).await?;
+            Ok((Outcome::RequeueAfter(resync), Some(app)))
+        }
+        Decision::Skip(_) => Ok((Outcome::RequeueAfter(resync), Some(app))),
+    }
+}
+
+async fn load_project(
+    shared: &Shared,
+    name: &str,
+) -> Result<Option<AppProject>, ControllerError> {
+    let t = shared
+        .client
+        .resolve("argoproj.io/v1alpha1", "AppProject")
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "discovering AppProject",
+            source,
+        })?;
+    let raw = shared
+        .client
+        .get(&t, Some(&shared.opts.namespace), name)
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "reading the AppProject",
+            source,
+        })?;
+    raw.map(|v| {
+        serde_json::from_value(v).map_err(|e| ControllerError::InvalidApp {
+            name: format!("AppProject {name}"),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// The destination of `app`: the controller's own cluster, or a registered cluster Secret.
+pub async fn destination(
+    shared: &Shared,
+    app: &Application,
+) -> Result<Destination, ControllerError> {
+    let spec = app.spec();
+    let d = spec.destination.clone().unwrap_or_default();
+    let namespace = d.namespace.clone().filter(|n| !n.is_empty());
+    let server = d.server.clone().filter(|s| !s.is_empty());
+    let name = d.name.clone().filter(|s| !s.is_empty());
+    let in_cluster = match (&server, &name) {
+        (Some(s), _) => s == IN_CLUSTER,
+        (None, Some(n)) => n == "in-cluster",
+        (None, None) => false,
+    };
+    if in_cluster {
+        return Ok(Destination {
+            client: shared.client.clone(),
+            server: IN_CLUSTER.into(),
+            namespace,
+        });
+    }
+    let wanted = server.clone().or(name.clone()).unwrap_or_default();
+    let clusters = shared.settings().clusters;
+    let secret = clusters.iter().find(|s| {
+        let field = |f: &str| super::watches::secret_string(s, f);
+        match (&server, &name) {
+            (Some(srv), _) => field("server").as_deref() == Some(srv.as_str()),
+            (None, Some(n)) => field("name").as_deref() == Some(n.as_str()),
+            (None, None) => false,
+        }
+    });
+    let Some(secret) = secret else {
+        return Err(ControllerError::UnknownCluster(wanted));
+    };
+    let client = watches::cluster_client(shared, secret).await?;
+    Ok(Destination {
+        server: super::watches::secret_string(secret, "server").unwrap_or(wanted),
+        client,
+        namespace,
+    })
+}
+
+/// Fetches when due and renders the source (blocking work off the async threads).
+async fn pull(
+    shared: &Arc<Shared>,
+    app: &Application,
+    source: &ApplicationSource,
+) -> Result<Rendered, ControllerError> {
+    let name = app.name().to_string();
+    let annotated = app
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .is_some_and(|a| a.contains_key(ANNOTATION_REFRESH));
+    let resync = shared.resync();
+    let fetch = shared.memo(&name, |m| {
+        m.refresh || annotated || m.fetched_at.is_none_or(|t| t.elapsed() >= resync)
+    });
+    let s = shared.clone();
+    let src = source.clone();
+    let scratch = shared.opts.cache_dir.join("overlays").join(&name);
+    let result = tokio::task::spawn_blocking(move || {
+        let (repo, oid) = source::resolve(&s.repos, &src, fetch)?;
+        let key = repo.key().to_string();
+        source::render(&repo, oid, &src, &scratch).map(|r| (r, key))
+    })
+    .await
+    .map_err(|e| ControllerError::Task(e.to_string()))?;
+    let (rendered, key) = result?;
+    shared.memo(&name, |m| {
+        if fetch {
+            m.fetched_at = Some(Instant::now());
+        }
+        m.refresh = false;
+        m.repo_key = key;
+    });
+    if annotated {
+        let t = &shared.app_type;
+        let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
+        shared
+            .client
+            .merge_patch(
+                t,
+                Some(app.namespace()),
+                &name,
+                &patch,
+                false,
+                super::CONTROLLER_MANAGER,
+            )
+            .await
+            .map_err(|source| ControllerError::Client {
+                step: "clearing the refresh annotation",
+                source,
+            })?;
+    }
+    Ok(rendered)
+}
+
+/// The outcome of a comparison.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// `Synced` or `OutOfSync`.
+    pub sync_code: &'static str,
+    /// Per-resource status.
+    pub resources: Vec<ResourceStatus>,
+    /// Aggregated health and its message.
+    pub health: (HealthStatus, String),
+    /// Images of the desired objects.
+    pub images: Vec<String>,
+    /// (group, version, kind, plural, namespaced) of the types the app deploys.
+    pub types: Vec<(String, String)>,
+}
+
+fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError> {
+    let mut opts = CompareOptions::default();
+    for rule in app.spec().ignore_differences.unwrap_or_default() {
+        let v = serde_json::to_value(&rule).map_err(|e| ControllerError::InvalidApp {
+            name: app.name().into(),
+            message: e.to_string(),
+        })?;
+        let rule = IgnoreRule::from_value(&v).map_err(|e| ControllerError::InvalidApp {
+            name: app.name().into(),
+            message: format!("ignoreDifferences: {e}"),
+        })?;
+        opts.ignore.push(rule);
+    }
+    Ok(opts)
+}
+
+/// Plans a sync of `rendered` (nothing is applied) and compares every object with live.
+pub async fn compare(
+    shared: &Shared,
+    app: &Application,
+    dest: &Destination,
+    options: &SyncOptions,
+    rendered: &Rendered,
+) -> Result<Compared, ControllerError> {
+    let overrides = shared.settings().health;
+    let engine = Engine::new(dest.client.clone(), overrides.clone());
+    let mut req = SyncRequest::new(app.name(), rendered.objects.clone());
+    req.destination_namespace = dest.namespace.clone();
+    req.options = options.clone();
+    req.prune = true;
+    req.allow_empty = true;
+    let plan = engine
+        .plan(&req)
+        .await
+        .map_err(|e| ControllerError::Sync(e.to_string()))?;
+    let copts = compare_options(app)?;
+    let diffs = fjord_sync::compare_plan(&dest.client, &plan, &copts)
+        .await
+        .map_err(|e| ControllerError::Sync(e.to_string()))?;
+    let mut resources = Vec::new();
+    let mut pairs = Vec::new();
+    let mut types = HashSet::new();
+    let mut images = Vec::new();
+    for c in &diffs {
+        let t = &c.task;
+        types.insert((
+            if t.id.group.is_empty() {
+                t.id.version.clone()
+            } else {
+                format!("{}/{}", t.id.group, t.id.version)
+            },
+            t.id.kind.clone(),
+        ));
+        if let Some(target) = &t.target {
+            images.extend(status::images_of(target));
+        }
+        let res = AppResource::assess(t.target.as_ref(), t.live.as_ref(), &overrides);
+        let health = res.resource_health().map(|h| crate::api::AppHealthStatus {
+            status: Some(h.status.as_str().to_string()),
+            message: Some(h.message.clone()).filter(|m| !m.is_empty()),
+            ..Default::default()
+        });
+        let prune = t.target.is_none();
+        resources.push(ResourceStatus {
+            group: Some(t.id.group.clone()),
+            version: Some(t.id.version.clone()),
+            kind: Some(t.id.kind.clone()),
+            namespace: Some(t.id.namespace.clone()).filter(|n| !n.is_empty()),
+            name: Some(t.id.name.clone()),
+            status: Some(
+                if c.diff.status.differs() {
+                    sync_code::OUT_OF_SYNC
+                } else {
+                    sync_code::SYNCED
+                }
+                .to_string(),
+            ),
+            health,
+            requires_pruning: prune.then_some(true),
+            sync_wave: (t.wave != 0).then_some(t.wave),
+            ..Default::default()
+        });
+        pairs.push(res);
+    }
+    let health = fjord_health::aggregate(pairs.iter().cloned());
+    let message = pairs
+        .iter()
+        .filter_map(|p| p.resource_health())
+        .find(|h| h.status == health && !h.message.is_empty())
+        .map(|h| h.message)
+        .unwrap_or_default();
+    let out_of_sync = resources
+        .iter()
+        .any(|r| r.status.as_deref() == Some(sync_code::OUT_OF_SYNC));
+    Ok(Compared {
+        sync_code: if out_of_sync {
+            sync_code::OUT_OF_SYNC
+        } else {
+            sync_code::SYNCED
+        },
+        resources: status::resources(resources),
+        health: (health, message),
+        images,
+        types: types.into_iter().collect(),
+    })
+}
+
+fn evaluated() -> HashSet<&'static str> {
+    [
+        condition::INVALID_SPEC_ERROR,
+        condition::COMPARISON_ERROR,
+        condition::SHARED_RESOURCE_WARNING,
+    ]
+    .into_iter()
+    .collect()
+}
+
+async fn patch_status(
+    shared: &Shared,
+    app: &Application,
+    status: Value,
+) -> Result<Application, ControllerError> {
+    let out = shared
+        .client
+        .merge_patch(
+            &shared.app_type,
+            Some(app.namespace()),
+            app.name(),
+            &json!({ "status": status }),
+            true,
+            super::CONTROLLER_MANAGER,
+        )
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "writing the Application status",
+            source,
+        })?;
+    serde_json::from_value(out).map_err(|e| ControllerError::InvalidApp {
+        name: app.name().into(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes a successful comparison into `status`.
+async fn write_compared(
+    shared: &Shared,
+    app: Application,
+    source: &ApplicationSource,
+    dest: &Destination,
+    c: &Compared,
+    revision: &str,
+) -> Result<Application, ControllerError> {
+    let now = Utc::now();
+    let prev = app.status.clone().unwrap_or_default();
+    let spec = app.spec();
+    let compared_to = ComparedTo {
+        source: Some(source.clone()),
+        destination: spec.destination.clone(),
+        ignore_differences: spec.ignore_differences.clone(),
+        ..Default::default()
+    };
+    let sync = status::sync_status(c.sync_code, &[revision.to_string()], compared_to, false);
+    let health = status::health_status(
+        c.health.0.as_str(),
+        Some(c.health.1.as_str()),
+        prev.health.as_ref(),
+        now,
+    );
+    let conditions = status::set_conditions(
+        prev.conditions.as_deref().unwrap_or(&[]),
+        Vec::new(),
+        &evaluated(),
+        now,
+    );
+    let source_type = if source.kustomize.is_some() {
+        "Kustomize"
+    } else {
+        "Directory"
+    };
+    let status = json!({
+        "sync": sync,
+        "health": health,
+        "resources": c.resources,
+        "conditions": if conditions.is_empty() { Value::Null } else { json!(conditions) },
+        "reconciledAt": status::k8s_time(now),
+        "summary": status::summary(c.images.clone(), Vec::new()),
+        "sourceType": source_type,
+        "controllerNamespace": shared.opts.namespace,
+    });
+    let previous_code = prev.sync.as_ref().and_then(|s| s.status.clone());
+    let previous_health = prev.health.as_ref().and_then(|h| h.status.clone());
+    let updated = patch_status(shared, &app, status).await?;
+    shared.metrics.set_app_info(&updated);
+    if previous_health.as_deref() != Some(c.health.0.as_str()) {
+        let msg = format!(
+            "Updated health status: {} -> {}",
+            previous_health.as_deref().unwrap_or("Unknown"),
+            c.health.0.as_str()
+        );
+        events::record(&dest.client, &updated, false, "ResourceUpdated", &msg).await;
+    }
+    if previous_code.as_deref() != Some(c.sync_code) {
+        let msg = format!(
+            "Updated sync status: {} -> {}",
+            previous_code.as_deref().unwrap_or("Unknown"),
+            c.sync_code
+        );
+        events::record(&shared.client, &updated, false, "ResourceUpdated", &msg).await;
+    }
+    Ok(updated)
+}
+
+/// Writes `Unknown` sync status with error conditions; resources and health are kept.
+async fn write_unknown(
+    shared: &Shared,
+    app: &Application,
+    kind: &str,
+    conditions: Vec<crate::api::ApplicationCondition>,
+) -> Result<(), ControllerError> {
+    let now = Utc::now();
+    let prev = app.status.clone().unwrap_or_default();
+    let msg = conditions
+        .iter()
+        .filter_map(|c| c.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let conds = status::set_conditions(
+        prev.conditions.as_deref().unwrap_or(&[]),
+        conditions,
+        &evaluated(),
+        now,
+    );
+    let mut sync = prev.sync.clone().unwrap_or_default();
+    sync.status = Some(sync_code::UNKNOWN.into());
+    let status = json!({
+        "sync": sync,
+        "conditions": conds,
+        "reconciledAt": status::k8s_time(now),
+    });
+    let updated = patch_status(shared, app, status).await?;
+    shared.metrics.set_app_info(&updated);
+    events::log("warn", app.name(), &format!("{kind}: {msg}"));
+    Ok(())
+}
+
+/// Sets (or refreshes) one condition, keeping the others.
+async fn set_condition(
+    shared: &Shared,
+    app: &Application,
+    kind: &str,
+    message: &str,
+) -> Result<(), ControllerError> {
+    let prev = app.status.clone().unwrap_or_default();
+    let evaluated: HashSet<&str> = [kind].into_iter().collect();
+    let conds = status::set_conditions(
+        prev.conditions.as_deref().unwrap_or(&[]),
+        vec![status::condition(kind, message)],
+        &evaluated,
+        Utc::now(),
+    );
+    patch_status(shared, app, json!({ "conditions": conds })).await?;
+    Ok(())
+}

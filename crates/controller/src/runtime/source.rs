@@ -1,0 +1,221 @@
+//! From an Application's `source` to rendered objects: the shared repository mirror, the
+//! resolved revision, the exported tree, and fjord's renderer with the source's `directory` and
+//! `kustomize` options.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fjord_render::{DirectoryOptions, LoadRestrictor, RenderOptions};
+use fjord_source::{Oid, Repo, RepoCache};
+use serde_json::{json, Map, Value};
+
+use super::ControllerError;
+use crate::api::{ApplicationSource, ApplicationSourceKustomize};
+
+/// A rendered source.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The resolved commit.
+    pub revision: String,
+    /// The objects, in render order.
+    pub objects: Vec<Value>,
+}
+
+/// Fetches (when `fetch` is set) and resolves the source's revision. Blocking: call it from a
+/// blocking task.
+pub fn resolve(
+    repos: &RepoCache,
+    source: &ApplicationSource,
+    fetch: bool,
+) -> Result<(Arc<Repo>, Oid), ControllerError> {
+    let url = source.repo_url.as_deref().unwrap_or_default();
+    let repo = repos.repo(url).map_err(ControllerError::source)?;
+    let rev = source.target_revision.as_deref().unwrap_or("HEAD");
+    if fetch {
+        repo.fetch().map_err(ControllerError::source)?;
+        if let Ok(oid) = repo.resolve(rev) {
+            return Ok((repo, oid));
+        }
+        // A commit SHA that no branch or tag reaches.
+        if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let oid = repo.fetch_commit(rev).map_err(ControllerError::source)?;
+            return Ok((repo, oid));
+        }
+    }
+    let oid = repo.resolve(rev).map_err(ControllerError::source)?;
+    Ok((repo, oid))
+}
+
+/// Renders the source at `oid` (blocking).
+pub fn render(
+    repo: &Repo,
+    oid: Oid,
+    source: &ApplicationSource,
+    scratch: &Path,
+) -> Result<Rendered, ControllerError> {
+    let path = source.path.as_deref().unwrap_or(".");
+    let dir = repo
+        .checkout_tree(oid, path)
+        .map_err(ControllerError::source)?;
+    let mut opts = RenderOptions::default();
+    if let Some(d) = &source.directory {
+        opts.directory = DirectoryOptions {
+            recurse: d.recurse.unwrap_or(false),
+            include: d.include.clone().filter(|s| !s.is_empty()),
+            exclude: d.exclude.clone().filter(|s| !s.is_empty()),
+        };
+    }
+    let build_dir = match source.kustomize.as_ref().filter(|k| has_overrides(k)) {
+        Some(k) => {
+            opts.load_restrictor = LoadRestrictor::None;
+            overlay(&dir, k, scratch)?
+        }
+        None => dir,
+    };
+    let nodes = fjord_render::render(&build_dir, &opts).map_err(|e| ControllerError::Render {
+        path: path.to_string(),
+        message: e.to_string(),
+    })?;
+    let objects = nodes
+        .iter()
+        .map(|n| {
+            fjord_yaml::to_json_value(n).map_err(|e| ControllerError::Render {
+                path: path.to_string(),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rendered {
+        revision: oid.to_string(),
+        objects,
+    })
+}
+
+fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
+    k.name_prefix.as_deref().is_some_and(|s| !s.is_empty())
+        || k.name_suffix.as_deref().is_some_and(|s| !s.is_empty())
+        || k.images.as_ref().is_some_and(|v| !v.is_empty())
+        || k.common_labels.as_ref().is_some_and(|v| !v.is_empty())
+        || k.common_annotations.as_ref().is_some_and(|v| !v.is_empty())
+        || k.namespace.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+/// Argo CD applies `source.kustomize` with `kustomize edit set …` on the app's directory; fjord
+/// gets the same result without touching the shared tree: a generated overlay in `scratch` whose
+/// only resource is the app's directory.
+fn overlay(
+    dir: &Path,
+    k: &ApplicationSourceKustomize,
+    scratch: &Path,
+) -> Result<PathBuf, ControllerError> {
+    let mut doc = Map::new();
+    doc.insert(
+        "apiVersion".into(),
+        json!("kustomize.config.k8s.io/v1beta1"),
+    );
+    doc.insert("kind".into(), json!("Kustomization"));
+    doc.insert("resources".into(), json!([dir.display().to_string()]));
+    let set = |doc: &mut Map<String, Value>, key: &str, v: &Option<String>| {
+        if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
+            doc.insert(key.into(), json!(v));
+        }
+    };
+    set(&mut doc, "namePrefix", &k.name_prefix);
+    set(&mut doc, "nameSuffix", &k.name_suffix);
+    set(&mut doc, "namespace", &k.namespace);
+    if let Some(labels) = k.common_labels.as_ref().filter(|m| !m.is_empty()) {
+        doc.insert("commonLabels".into(), json!(labels));
+    }
+    if let Some(ann) = k.common_annotations.as_ref().filter(|m| !m.is_empty()) {
+        doc.insert("commonAnnotations".into(), json!(ann));
+    }
+    if let Some(images) = k.images.as_ref().filter(|v| !v.is_empty()) {
+        let list: Vec<Value> = images.iter().map(|i| image_override(i)).collect();
+        doc.insert("images".into(), Value::Array(list));
+    }
+    std::fs::create_dir_all(scratch).map_err(|e| ControllerError::Render {
+        path: scratch.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let text = serde_json::to_string(&Value::Object(doc)).map_err(|e| ControllerError::Render {
+        path: scratch.display().to_string(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(scratch.join("kustomization.yaml"), text).map_err(|e| {
+        ControllerError::Render {
+            path: scratch.display().to_string(),
+            message: e.to_string(),
+        }
+    })?;
+    Ok(scratch.to_path_buf())
+}
+
+/// One `source.kustomize.images` entry as a kustomize `images:` item: `name=new:tag`,
+/// `name:tag`, `name@digest` (the forms `kustomize edit set image` takes).
+fn image_override(spec: &str) -> Value {
+    let (name, target) = match spec.split_once('=') {
+        Some((n, t)) => (n, Some(t)),
+        None => (spec, None),
+    };
+    let split = |s: &str| -> (String, Option<String>, Option<String>) {
+        if let Some((n, d)) = s.split_once('@') {
+            return (n.to_string(), None, Some(d.to_string()));
+        }
+        let slash = s.rfind('/').map_or(0, |i| i + 1);
+        match s[slash..].rfind(':') {
+            Some(i) => (
+                s[..slash + i].to_string(),
+                Some(s[slash + i + 1..].to_string()),
+                None,
+            ),
+            None => (s.to_string(), None, None),
+        }
+    };
+    let mut out = Map::new();
+    match target {
+        Some(t) => {
+            let (base, _, _) = split(name);
+            out.insert("name".into(), json!(base));
+            let (new_name, tag, digest) = split(t);
+            out.insert("newName".into(), json!(new_name));
+            if let Some(tag) = tag {
+                out.insert("newTag".into(), json!(tag));
+            }
+            if let Some(d) = digest {
+                out.insert("digest".into(), json!(d));
+            }
+        }
+        None => {
+            let (base, tag, digest) = split(name);
+            out.insert("name".into(), json!(base));
+            if let Some(tag) = tag {
+                out.insert("newTag".into(), json!(tag));
+            }
+            if let Some(d) = digest {
+                out.insert("digest".into(), json!(d));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_overrides_take_kustomize_edit_forms() {
+        assert_eq!(
+            image_override("nginx:1.27"),
+            json!({"name": "nginx", "newTag": "1.27"})
+        );
+        assert_eq!(
+            image_override("nginx=registry.local:5000/nginx:1.27"),
+            json!({"name": "nginx", "newName": "registry.local:5000/nginx", "newTag": "1.27"})
+        );
+        assert_eq!(
+            image_override("app@sha256:abc"),
+            json!({"name": "app", "digest": "sha256:abc"})
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! What wakes the workers: the Application watch (spec, operation, annotation and deletion
+//! changes — not the controller's own status writes), and watches on the live types the apps
+//! deploy, so drift is seen within a second and self-heal can act.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use fjord_client::{Client, WatchItem};
+use fjord_sync::TrackingId;
+use serde_json::Value;
+
+use super::reconcile::Destination;
+use super::{ControllerError, Shared};
+
+/// Delay that coalesces bursts of live-object events into one reconcile.
+const LIVE_EVENT_DELAY: Duration = Duration::from_millis(100);
+
+/// A hash of everything in an Application but `status` and bookkeeping metadata.
+pub fn fingerprint(app: &Value) -> u64 {
+    let mut v = app.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in ["resourceVersion", "managedFields", "generation"] {
+            meta.remove(k);
+        }
+    }
+    let mut h = DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
+fn name_of(obj: &Value) -> Option<String> {
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Follows the Applications of the controller's namespace and queues the ones that changed.
+pub async fn follow_apps(shared: Arc<Shared>) {
+    let mut rx = shared
+        .client
+        .watch(&shared.app_type, Some(&shared.opts.namespace));
+    while let Some(item) = rx.recv().await {
+        match item {
+            WatchItem::Listed(items) => {
+                for app in &items {
+                    if let Some(name) = name_of(app) {
+                        let fp = fingerprint(app);
+                        shared.memo(&name, |m| m.fingerprint = fp);
+                        shared.queue.add(name);
+                    }
+                }
+                shared.ready.store(true, Ordering::SeqCst);
+            }
+            WatchItem::Applied(app) => {
+                let Some(name) = name_of(&app) else { continue };
+                let fp = fingerprint(&app);
+                let changed = shared.memo(&name, |m| {
+                    let changed = m.fingerprint != fp;
+                    if changed {
+                        m.fingerprint = fp;
+                        m.refresh = true;
+                    }
+                    changed
+                });
+                if changed {
+                    shared.queue.add(name);
+                }
+            }
+            WatchItem::Deleted(app) => {
+                if let Some(name) = name_of(&app) {
+                    shared
+                        .apps
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&name);
+                    shared
+                        .metrics
+                        .remove_app(&shared.opts.namespace, &name);
+                }
+            }
+        }
+    }
+}
+
+/// Starts a watch on every (apiVersion, kind) in `types` of the destination not yet watched.
+pub async fn ensure_live_watches(shared: &Arc<Shared>, dest: &Destination, types: &[(String, String)]) {
+    for (api_version, kind) in types {
+        let key = (dest.server.clone(), api_version.clone(), kind.clone());
+        let fresh = shared
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone());
+        if !fresh {
+            continue;
+        }
+        let Ok(t) = dest.client.resolve(api_version, kind).await else {
+            shared
+                .watched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            continue;
+        };
+        let rx = dest.client.watch(&t, None);
+        tokio::spawn(follow_live(shared.clone(), rx));
+    }
+}
+
+async fn follow_live(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::Receiver<WatchItem>) {
+    let mut first = true;
+    while let Some(item) = rx.recv().await {
+        let objs = match item {
+            // The initial list is what the apps were just compared with.
+            WatchItem::Listed(_) if first => {
+                first = false;
+                continue;
+            }
+            WatchItem::Listed(items) => items,
+            WatchItem::Applied(o) | WatchItem::Deleted(o) => vec![o],
+        };
+        for obj in objs {
+            let Some(id) = TrackingId::of(&obj) else {
+                continue;
+            };
+            let known = shared
+                .apps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&id.app);
+            if known {
+                shared.queue.add_after(id.app.clone(), LIVE_EVENT_DELAY);
+            }
+        }
+    }
+}
+
+/// A string field of a Secret's `data` (base64) or `stringData`.
+pub fn secret_string(secret: &Value, field: &str) -> Option<String> {
+    if let Some(s) = secret
+        .pointer(&format!("/stringData/{field}"))
+        .and_then(Value::as_str)
+    {
+        return Some(s.to_string());
+    }
+    let b64 = secret
+        .pointer(&format!("/data/{field}"))
+        .and_then(Value::as_str)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// A (cached) client for a cluster Secret.
+pub async fn cluster_client(shared: &Shared, secret: &Value) -> Result<Client, ControllerError> {
+    let name = name_of(secret).unwrap_or_default();
+    let server = secret_string(secret, "server").ok_or_else(|| ControllerError::Settings {
+        object: format!("Secret {name}"),
+        message: "no server".into(),
+    })?;
+    if let Some(c) = shared
+        .clusters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&server)
+    {
+        return Ok(c.clone());
+    }
+    let config = match secret_string(secret, "config") {
+        Some(text) => serde_json::from_str(&text).map_err(|e| ControllerError::Settings {
+            object: format!("Secret {name}"),
+            message: format!("config is not JSON: {e}"),
+        })?,
+        None => Value::Object(Default::default()),
+    };
+    let client = Client::connect_cluster(&server, &config)
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "connecting to a registered cluster",
+            source,
+        })?;
+    shared
+        .clusters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(server, client.clone());
+    Ok(client)
+}

@@ -1,0 +1,204 @@
+//! Key management: loading the key Secrets of the key namespace, generating a key when there
+//! is none (or the newest is due for renewal), and the renewal loop.
+//!
+//! Keys are kept in registration order with newly seen keys appended (sorted by time among
+//! themselves), so [`newest_key`](crate::keys::newest_key), which picks the last of equal
+//! times, prefers the key generated last when two share a `notBefore` second.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Map;
+use tokio::sync::watch;
+
+use super::{SealControllerError, Shared};
+use crate::keys::{
+    from_unix_seconds, newest_key, next_rotation_in, should_rotate, Key, KeyOrder,
+};
+use crate::keystore::{generate_key, key_from_secret, key_to_secret, load_controller_keys};
+
+/// Merges freshly loaded keys into the registered ones: known keys keep their place, new ones
+/// are appended oldest first. Keys are never dropped (as upstream, which keeps every key it
+/// loaded until restart).
+pub(crate) fn merge_keys(existing: &[Key], loaded: Vec<Key>) -> Vec<Key> {
+    let known: HashSet<&str> = existing.iter().map(Key::fingerprint).collect();
+    let mut fresh: Vec<Key> = loaded
+        .into_iter()
+        .filter(|k| !known.contains(k.fingerprint()))
+        .collect();
+    fresh.sort_by_key(Key::time);
+    let mut out = existing.to_vec();
+    out.extend(fresh);
+    out
+}
+
+/// Re-reads the key Secrets; the caller holds `key_lock`.
+async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
+    let ns = &shared.opts.key_namespace;
+    let secrets = shared
+        .api
+        .client
+        .list(&shared.api.secrets, Some(ns))
+        .await
+        .map_err(|source| SealControllerError::ListKeys {
+            namespace: ns.clone(),
+            source,
+        })?;
+    let (loaded, errors) = load_controller_keys(&secrets, &shared.opts.key_prefix);
+    for e in errors {
+        tracing::warn!(namespace = %ns, error = %e, "skipping unreadable key Secret");
+    }
+    let current = shared.keys();
+    let merged = merge_keys(&current, loaded);
+    if merged.len() != current.len() {
+        for k in &merged[current.len()..] {
+            tracing::info!(fingerprint = k.fingerprint(), origin = k.origin(), "registered key");
+        }
+        shared.set_keys(merged);
+    }
+    Ok(())
+}
+
+/// Re-reads the key Secrets (picking up keys added since).
+pub(crate) async fn reload(shared: &Shared) -> Result<(), SealControllerError> {
+    let _guard = shared.key_lock.lock().await;
+    reload_locked(shared).await
+}
+
+fn newest_time(keys: &[Key]) -> Option<SystemTime> {
+    newest_key(keys, KeyOrder::CertNotBefore).map(|k| from_unix_seconds(k.time()))
+}
+
+/// Generates a key, stores it as a `kubernetes.io/tls` Secret (`generateName: <prefix>`)
+/// and registers it; the caller holds `key_lock`. Returns the fingerprint.
+async fn renew_locked(shared: &Shared) -> Result<String, SealControllerError> {
+    let keygen = shared.opts.keygen.clone();
+    let key = tokio::task::spawn_blocking(move || generate_key(SystemTime::now(), &keygen))
+        .await
+        .map_err(|_| SealControllerError::Task("key generation"))?
+        .map_err(SealControllerError::GenerateKey)?;
+    let ns = &shared.opts.key_namespace;
+    let prefix = &shared.opts.key_prefix;
+    let store_err = |reason: String| SealControllerError::StoreKey {
+        namespace: ns.clone(),
+        prefix: prefix.clone(),
+        reason,
+    };
+    let secret = key_to_secret(&key, ns, prefix, &Map::new(), &Map::new())
+        .map_err(|e| store_err(e.to_string()))?;
+    let stored = shared
+        .api
+        .create_generated(&shared.api.secrets, ns, &secret)
+        .await
+        .map_err(store_err)?;
+    let name = stored
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or(prefix)
+        .to_string();
+    // Read the key back from the stored Secret: same key, with its creation time.
+    let key = key_from_secret(&stored, &format!("{ns}/{name}")).unwrap_or(key);
+    let fingerprint = key.fingerprint().to_string();
+    let mut keys = shared.keys().as_ref().clone();
+    keys.retain(|k| k.fingerprint() != fingerprint);
+    keys.push(key);
+    shared.set_keys(keys);
+    tracing::info!(secret = %format!("{ns}/{name}"), fingerprint = %fingerprint, "new key written");
+    Ok(fingerprint)
+}
+
+/// Generates, stores and registers a new key now (upstream's SIGUSR1).
+pub(crate) async fn renew(shared: &Shared) -> Result<String, SealControllerError> {
+    let _guard = shared.key_lock.lock().await;
+    renew_locked(shared).await
+}
+
+/// Startup: loads the key Secrets, then generates a key when there is none, the newest is
+/// older than the cutoff time, or renewal is overdue.
+pub(crate) async fn initialize(shared: &Shared) -> Result<(), SealControllerError> {
+    let _guard = shared.key_lock.lock().await;
+    reload_locked(shared).await?;
+    let keys = shared.keys();
+    if should_rotate(
+        SystemTime::now(),
+        newest_time(&keys),
+        shared.opts.key_renew_period,
+        shared.opts.key_cutoff_time,
+    ) {
+        renew_locked(shared).await?;
+    }
+    if newest_key(&shared.keys(), KeyOrder::CertNotBefore).is_none() {
+        return Err(SealControllerError::NoKey(shared.opts.key_namespace.clone()));
+    }
+    Ok(())
+}
+
+/// How long to sleep before the next key check: until renewal is due, at most one resync.
+fn next_wait(shared: &Shared, failed: bool) -> Duration {
+    let resync = shared.opts.resync.max(Duration::from_millis(10));
+    if failed {
+        return resync;
+    }
+    let keys = shared.keys();
+    match newest_time(&keys)
+        .and_then(|t| next_rotation_in(SystemTime::now(), t, shared.opts.key_renew_period))
+    {
+        Some(due) => due.min(resync),
+        None => resync,
+    }
+}
+
+/// Every resync (or when renewal is due): re-read the key Secrets and renew when the newest
+/// key is `key_renew_period` old. Ends when `shutdown` flips.
+pub(crate) async fn renewal_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut failed = false;
+    loop {
+        let wait = next_wait(&shared, failed);
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        failed = false;
+        if let Err(e) = reload(&shared).await {
+            tracing::warn!(error = %e, "re-reading key Secrets failed");
+            failed = true;
+        }
+        let keys = shared.keys();
+        if should_rotate(
+            SystemTime::now(),
+            newest_time(&keys),
+            shared.opts.key_renew_period,
+            None,
+        ) && !shared.opts.key_renew_period.is_zero()
+        {
+            match renew(&shared).await {
+                Ok(_) => shared.wake.notify_one(),
+                Err(e) => {
+                    tracing::error!(error = %e, "key renewal failed");
+                    failed = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::{key_a, key_b};
+
+    #[test]
+    fn merge_keeps_order_and_appends_new_keys() {
+        let (a, b) = (key_a(), key_b());
+        let merged = merge_keys(std::slice::from_ref(&a), vec![b.clone(), a.clone()]);
+        let fps: Vec<_> = merged.iter().map(Key::fingerprint).collect();
+        assert_eq!(fps, [a.fingerprint(), b.fingerprint()]);
+        // Nothing is dropped when a key Secret disappears.
+        let merged = merge_keys(&merged, vec![]);
+        assert_eq!(merged.len(), 2);
+    }
+}
