@@ -91,6 +91,9 @@ pub struct SyncRequest {
     pub timeout: Duration,
     /// Revision being synced (used in generated hook names).
     pub revision: Option<String>,
+    /// The live objects the application tracks, when the caller keeps them (the controller's
+    /// watch cache); `None` lists every type of the cluster to find them.
+    pub tracked: Option<Vec<(ObjectRef, Value)>>,
 }
 
 impl SyncRequest {
@@ -106,6 +109,7 @@ impl SyncRequest {
             allow_empty: false,
             timeout: Duration::from_secs(300),
             revision: None,
+            tracked: None,
         }
     }
 }
@@ -442,7 +446,11 @@ impl Engine {
                 )
             })
             .collect();
-        for (id, live) in prune::tracked_objects(&self.client, &req.app).await? {
+        let tracked = match &req.tracked {
+            Some(t) => t.clone(),
+            None => prune::tracked_objects(&self.client, &req.app).await?,
+        };
+        for (id, live) in tracked {
             if targets.contains(&(
                 id.group.clone(),
                 id.kind.clone(),

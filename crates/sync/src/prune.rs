@@ -16,7 +16,8 @@ const EXCLUDED_KINDS: &[(&str, &str)] = &[
     ("coordination.k8s.io", "Lease"),
 ];
 
-fn excluded(t: &ResourceType) -> bool {
+/// Whether objects of type `t` are never managed (events, endpoints, leases, metrics).
+pub fn excluded(t: &ResourceType) -> bool {
     EXCLUDED_KINDS
         .iter()
         .any(|(g, k)| t.group == *g && t.kind == *k)
@@ -53,32 +54,36 @@ pub async fn tracked_objects(
             }
         };
         for obj in items {
-            let Some(id) = TrackingId::of(&obj) else {
-                continue;
-            };
-            let ns = obj
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if id.app != app
-                || !id.refers_to(&t.group, &t.kind, ns, name)
-                || plan::hook_phases(&obj).is_some()
-            {
-                continue;
+            match tracked_by(t, &obj) {
+                Some((owner, r)) if owner == app => out.push((r, obj)),
+                _ => {}
             }
-            let r = ObjectRef {
-                group: t.group.clone(),
-                version: t.version.clone(),
-                kind: t.kind.clone(),
-                namespace: ns.to_string(),
-                name: name.to_string(),
-            };
-            out.push((r, obj));
         }
     }
     Ok(out)
+}
+
+/// The application that tracks `obj` (a live object of type `t`) and the object's reference:
+/// its tracking id must name the object itself, and hooks are not tracked resources.
+pub fn tracked_by(t: &ResourceType, obj: &Value) -> Option<(String, ObjectRef)> {
+    let id = TrackingId::of(obj)?;
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !id.refers_to(&t.group, &t.kind, ns, name) || plan::hook_phases(obj).is_some() {
+        return None;
+    }
+    let r = ObjectRef {
+        group: t.group.clone(),
+        version: t.version.clone(),
+        kind: t.kind.clone(),
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    };
+    Some((id.app, r))
 }

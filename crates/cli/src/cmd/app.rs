@@ -37,7 +37,13 @@ pub struct AppArgs {
     #[arg(long, value_name = "NAME", global = true)]
     pub context: Option<String>,
     /// Namespace of the Applications.
-    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "argocd", global = true)]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAMESPACE",
+        default_value = "argocd",
+        global = true
+    )]
     pub namespace: String,
     /// What to do.
     #[command(subcommand)]
@@ -166,7 +172,12 @@ fn encode(v: &Value, output: AppOutput) -> anyhow::Result<Option<String>> {
 fn table(rows: Vec<Vec<String>>) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.len())).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |x| x.len()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -216,7 +227,15 @@ fn list_row(a: &Value, wide: bool) -> Vec<String> {
 }
 
 fn header(wide: bool) -> Vec<String> {
-    let mut h: Vec<&str> = vec!["NAME", "CLUSTER", "NAMESPACE", "PROJECT", "STATUS", "HEALTH", "SYNCPOLICY"];
+    let mut h: Vec<&str> = vec![
+        "NAME",
+        "CLUSTER",
+        "NAMESPACE",
+        "PROJECT",
+        "STATUS",
+        "HEALTH",
+        "SYNCPOLICY",
+    ];
     if wide {
         h.extend(["REPO", "PATH", "TARGET", "REVISION"]);
     }
@@ -226,34 +245,73 @@ fn header(wide: bool) -> Vec<String> {
 fn describe(a: &Value) -> String {
     let mut out = String::new();
     let line = |k: &str, v: &str| format!("{:<16}{}\n", format!("{k}:"), v);
-    out += &line("Name", &format!("{}/{}", s(a, "/metadata/namespace"), s(a, "/metadata/name")));
-    out += &line("Project", match s(a, "/spec/project") { "" => "default", p => p });
+    out += &line(
+        "Name",
+        &format!("{}/{}", s(a, "/metadata/namespace"), s(a, "/metadata/name")),
+    );
+    out += &line(
+        "Project",
+        match s(a, "/spec/project") {
+            "" => "default",
+            p => p,
+        },
+    );
     out += &line("Server", s(a, "/spec/destination/server"));
     out += &line("Namespace", s(a, "/spec/destination/namespace"));
     out += &line("Repo", s(a, "/spec/source/repoURL"));
-    out += &line("Target", match s(a, "/spec/source/targetRevision") { "" => "HEAD", r => r });
+    out += &line(
+        "Target",
+        match s(a, "/spec/source/targetRevision") {
+            "" => "HEAD",
+            r => r,
+        },
+    );
     out += &line("Path", s(a, "/spec/source/path"));
     out += &line(
         "Sync Policy",
-        if a.pointer("/spec/syncPolicy/automated").is_some() { "Automated" } else { "Manual" },
+        if a.pointer("/spec/syncPolicy/automated").is_some() {
+            "Automated"
+        } else {
+            "Manual"
+        },
     );
     out += &line(
         "Sync Status",
-        &format!("{} to {}", s(a, "/status/sync/status"), s(a, "/status/sync/revision")),
+        &format!(
+            "{} to {}",
+            s(a, "/status/sync/status"),
+            s(a, "/status/sync/revision")
+        ),
     );
     out += &line("Health Status", s(a, "/status/health/status"));
     if let Some(op) = a.pointer("/status/operationState") {
-        out += &line("Last Sync", &format!("{} {}", s(op, "/phase"), s(op, "/message")));
+        out += &line(
+            "Last Sync",
+            &format!("{} {}", s(op, "/phase"), s(op, "/message")),
+        );
     }
-    for c in a.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
-        out += &line("Condition", &format!("{}: {}", s(c, "/type"), s(c, "/message")));
+    for c in a
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out += &line(
+            "Condition",
+            &format!("{}: {}", s(c, "/type"), s(c, "/message")),
+        );
     }
     out.push('\n');
     let mut rows = vec!["GROUP KIND NAMESPACE NAME STATUS HEALTH MESSAGE"
         .split(' ')
         .map(str::to_string)
         .collect::<Vec<_>>()];
-    for r in a.pointer("/status/resources").and_then(Value::as_array).into_iter().flatten() {
+    for r in a
+        .pointer("/status/resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         rows.push(vec![
             s(r, "/group").into(),
             s(r, "/kind").into(),
@@ -410,14 +468,21 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
 /// Sets the refresh annotation and waits until the controller has compared again.
 async fn refresh_app(ctx: &Ctx, name: &str, app: &Value) -> anyhow::Result<Value> {
     let before = s(app, "/status/reconciledAt").to_string();
-    ctx.patch(name, &json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}))
-        .await?;
+    ctx.patch(
+        name,
+        &json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
+    )
+    .await?;
     let start = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = ctx.get(name).await?;
-        let refreshed = now.pointer("/metadata/annotations/argocd.argoproj.io~1refresh").is_none();
-        if refreshed && s(&now, "/status/reconciledAt") != before || refreshed && start.elapsed() > Duration::from_secs(2) {
+        let refreshed = now
+            .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+            .is_none();
+        if refreshed && s(&now, "/status/reconciledAt") != before
+            || refreshed && start.elapsed() > Duration::from_secs(2)
+        {
             return Ok(now);
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -427,7 +492,12 @@ async fn refresh_app(ctx: &Ctx, name: &str, app: &Value) -> anyhow::Result<Value
 }
 
 /// Requests a sync operation and waits for its result.
-async fn operate(ctx: &Ctx, name: &str, sync: Value, timeout: Duration) -> anyhow::Result<ExitCode> {
+async fn operate(
+    ctx: &Ctx,
+    name: &str,
+    sync: Value,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
     let requested = chrono::Utc::now() - chrono::Duration::seconds(1);
     let op = json!({"operation": {"sync": sync, "initiatedBy": {"username": "fjord-cli"}}});
     ctx.patch(name, &op).await?;
@@ -435,14 +505,21 @@ async fn operate(ctx: &Ctx, name: &str, sync: Value, timeout: Duration) -> anyho
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let app = ctx.get(name).await?;
-        let state = app.pointer("/status/operationState").cloned().unwrap_or(Value::Null);
+        let state = app
+            .pointer("/status/operationState")
+            .cloned()
+            .unwrap_or(Value::Null);
         let started = chrono::DateTime::parse_from_rfc3339(s(&state, "/startedAt")).ok();
         let ours = app.get("operation").is_none() && started.is_some_and(|t| t >= requested);
         let phase = s(&state, "/phase");
         if ours && matches!(phase, "Succeeded" | "Failed" | "Error") {
             print(&describe(&app))?;
             print(&format!("\nOperation {phase}: {}\n", s(&state, "/message")))?;
-            return Ok(if phase == "Succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            return Ok(if phase == "Succeeded" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
         }
         if start.elapsed() > timeout {
             bail!("the sync of {name} did not finish within {timeout:?} (phase {phase:?})");

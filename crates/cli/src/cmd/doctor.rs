@@ -69,7 +69,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         || fjord_client::kubeconfig_path(None).is_ok();
     if !have_kubeconfig {
         println!("SKIP  API and repositories: no kubeconfig");
-        return Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        return Ok(if all_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     let opts = ClientOptions {
         kubeconfig: args.kubeconfig.clone(),
@@ -94,7 +98,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let apps = match client.resolve("argoproj.io/v1alpha1", "Application").await {
-            Ok(t) => client.list(&t, Some(&args.namespace)).await.unwrap_or_default(),
+            Ok(t) => client
+                .list(&t, Some(&args.namespace))
+                .await
+                .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
         let mut urls: Vec<String> = apps
@@ -105,7 +112,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         urls.sort();
         urls.dedup();
         if urls.is_empty() {
-            println!("SKIP  repositories: no Application in namespace {}", args.namespace);
+            println!(
+                "SKIP  repositories: no Application in namespace {}",
+                args.namespace
+            );
         }
         for url in urls {
             let probe = tokio::task::spawn_blocking({

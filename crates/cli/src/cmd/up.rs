@@ -120,7 +120,12 @@ fn demo_app(repo_url: &str) -> Value {
 }
 
 fn status_line(app: &Value) -> String {
-    let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("Unknown").to_string();
+    let s = |p: &str| {
+        app.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("Unknown")
+            .to_string()
+    };
     format!(
         "sync {} at {}, health {}",
         s("/status/sync/status"),

@@ -53,6 +53,10 @@ pub async fn record(client: &Client, app: &Application, warning: bool, reason: &
         "count": 1,
     });
     if let Err(e) = client.create(&t, &event, false, CONTROLLER_MANAGER).await {
-        log("warn", app.name(), &format!("recording event {reason}: {e}"));
+        log(
+            "warn",
+            app.name(),
+            &format!("recording event {reason}: {e}"),
+        );
     }
 }

@@ -55,11 +55,7 @@ pub fn metrics_router(shared: Arc<Shared>) -> Router {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.encode() {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-            text,
-        )
-            .into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -68,7 +64,11 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.is_ready() {
         (StatusCode::OK, "ok").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: listing Applications").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: listing Applications",
+        )
+            .into_response()
     }
 }
 
@@ -124,10 +124,14 @@ async fn push(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             annotation,
         ) {
             let name = app.name().to_string();
-            shared.memo(&name, |m| m.refresh = true);
+            shared.memo(&name, |m| m.refresh = Some(std::time::Instant::now()));
             shared.queue.add(name);
             refreshed += 1;
         }
     }
-    (StatusCode::OK, format!("refreshed {refreshed} application(s)\n")).into_response()
+    (
+        StatusCode::OK,
+        format!("refreshed {refreshed} application(s)\n"),
+    )
+        .into_response()
 }

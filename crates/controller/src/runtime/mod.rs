@@ -9,6 +9,7 @@
 //! - [`watches`]: the Application watch and the live-object watches behind self-heal.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and `POST /api/webhook`.
 
+pub mod cache;
 pub mod events;
 pub mod http;
 pub mod operate;
@@ -17,7 +18,7 @@ pub mod settings;
 pub mod source;
 pub mod watches;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,10 +152,8 @@ impl ControllerOptions {
 pub struct AppMemo {
     /// Fingerprint of everything but `status` (watch events that only change status are ours).
     pub fingerprint: u64,
-    /// When the source was last fetched.
-    pub fetched_at: Option<Instant>,
-    /// Fetch at the next reconcile (webhook, refresh annotation, spec change).
-    pub refresh: bool,
+    /// A fetch was asked for at this instant (webhook, spec change, failed comparison).
+    pub refresh: Option<Instant>,
     /// Self-heal attempts since the last sync that was not a self-heal.
     pub heal_attempts: u32,
     /// The source's normalised repository URL (for webhook matching).
@@ -169,6 +168,8 @@ pub struct Shared {
     pub opts: ControllerOptions,
     /// Repository mirrors.
     pub repos: RepoCache,
+    /// When each mirror was last fetched.
+    pub fetches: source::FetchLog,
     /// The work queue of Application names.
     pub queue: WorkQueue<String>,
     /// Prometheus metrics.
@@ -177,8 +178,8 @@ pub struct Shared {
     pub settings: RwLock<Settings>,
     /// Per-app memory.
     pub apps: Mutex<HashMap<String, AppMemo>>,
-    /// Live types already watched for self-heal, per destination server.
-    pub watched: Mutex<HashSet<(String, String, String)>>,
+    /// The live-state cache of each destination, by server URL.
+    pub caches: Mutex<HashMap<String, Arc<cache::ClusterCache>>>,
     /// Clients of registered destination clusters, by server URL.
     pub clusters: Mutex<HashMap<String, Client>>,
     /// Set once the first list of Applications was queued.
@@ -204,7 +205,26 @@ impl Shared {
 
     /// The polling interval.
     pub fn resync(&self) -> Duration {
-        self.opts.resync.unwrap_or_else(|| self.settings().poll.interval)
+        self.opts
+            .resync
+            .unwrap_or_else(|| self.settings().poll.interval)
+    }
+
+    /// The live-state cache of a destination, started on first use.
+    pub async fn cache_for(
+        self: &Arc<Self>,
+        server: &str,
+        client: &Client,
+    ) -> Arc<cache::ClusterCache> {
+        let cache = self
+            .caches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(server.to_string())
+            .or_insert_with(|| cache::ClusterCache::new(client.clone()))
+            .clone();
+        cache.start(self).await;
+        cache
     }
 
     /// Whether the controller has queued its first list of Applications.
@@ -333,11 +353,12 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
         client,
         opts: opts.clone(),
         repos,
+        fetches: source::FetchLog::default(),
         queue,
         metrics,
         settings: RwLock::new(loaded),
         apps: Mutex::default(),
-        watched: Mutex::default(),
+        caches: Mutex::default(),
         clusters: Mutex::default(),
         ready: AtomicBool::new(false),
         app_type,

@@ -82,8 +82,16 @@ async fn objects_for(
             tokio::task::spawn_blocking(move || {
                 let mut pinned = src.clone();
                 pinned.target_revision = Some(rev);
-                let (repo, oid) = source::resolve(&s.repos, &pinned, false)
-                    .or_else(|_| source::resolve(&s.repos, &pinned, true))?;
+                let lazy = source::FetchPolicy {
+                    wanted_after: None,
+                    max_age: Duration::MAX,
+                };
+                let now = source::FetchPolicy {
+                    wanted_after: Some(std::time::Instant::now()),
+                    max_age: Duration::MAX,
+                };
+                let (repo, oid) = source::resolve(&s.repos, &s.fetches, &pinned, lazy)
+                    .or_else(|_| source::resolve(&s.repos, &s.fetches, &pinned, now))?;
                 source::render(&repo, oid, &pinned, &scratch)
             })
             .await
@@ -120,6 +128,10 @@ async fn execute(
             req.allow_empty = spec.automated().and_then(|a| a.allow_empty) == Some(true);
             req.timeout = shared.opts.sync_timeout;
             req.revision = Some(target.revision.clone());
+            req.tracked = shared
+                .cache_for(&dest.server, &dest.client)
+                .await
+                .tracked(app.name());
             match engine.plan(&req).await {
                 Ok(plan) => Ok((engine.execute(&plan, &mut |_| {}).await, target)),
                 Err(e) => Err(e.to_string()),
@@ -180,7 +192,14 @@ async fn execute(
     } else {
         (true, format!("Sync operation to {short} failed: {message}"))
     };
-    events::record(&shared.client, &updated, warning, "OperationCompleted", &text).await;
+    events::record(
+        &shared.client,
+        &updated,
+        warning,
+        "OperationCompleted",
+        &text,
+    )
+    .await;
     Ok(())
 }
 

@@ -27,7 +27,8 @@ pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
 /// How soon a failed comparison (unreachable repository, bad render) is tried again.
 const ERROR_RETRY: Duration = Duration::from_secs(5);
 /// Argo CD sync options that fjord accepts and treats as its defaults.
-const DEFAULT_BEHAVIOUR_OPTIONS: &[&str] = &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
+const DEFAULT_BEHAVIOUR_OPTIONS: &[&str] =
+    &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
 
 /// Where an app deploys.
 #[derive(Clone, Debug)]
@@ -128,12 +129,9 @@ async fn reconcile_app(
             None
         }
     };
-    let (Some(source), Some(options), Some(dest), true) = (
-        spec.source.clone(),
-        options,
-        dest,
-        problems.is_empty(),
-    ) else {
+    let (Some(source), Some(options), Some(dest), true) =
+        (spec.source.clone(), options, dest, problems.is_empty())
+    else {
         let conds = problems
             .iter()
             .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
@@ -145,21 +143,31 @@ async fn reconcile_app(
     let rendered = match pull(shared, &app, &source).await {
         Ok(r) => r,
         Err(e) => {
-            let conds = vec![status::condition(condition::COMPARISON_ERROR, e.to_string())];
+            let conds = vec![status::condition(
+                condition::COMPARISON_ERROR,
+                e.to_string(),
+            )];
             write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
-            shared.memo(name, |m| m.refresh = true);
+            shared.memo(name, |m| m.refresh = Some(Instant::now()));
             return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
         }
     };
     let comparison = match compare(shared, &app, &dest, &options, &rendered).await {
         Ok(c) => c,
         Err(e) => {
-            let conds = vec![status::condition(condition::COMPARISON_ERROR, e.to_string())];
+            let conds = vec![status::condition(
+                condition::COMPARISON_ERROR,
+                e.to_string(),
+            )];
             write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
             return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
         }
     };
-    watches::ensure_live_watches(shared, &dest, &comparison.types).await;
+    shared
+        .cache_for(&dest.server, &dest.client)
+        .await
+        .watch_kinds(shared, &comparison.types)
+        .await;
     let app = write_compared(shared, app, &source, &dest, &comparison, &rendered.revision).await?;
 
     if let Some(op) = app.operation.clone() {
@@ -215,10 +223,7 @@ async fn reconcile_app(
     }
 }
 
-async fn load_project(
-    shared: &Shared,
-    name: &str,
-) -> Result<Option<AppProject>, ControllerError> {
+async fn load_project(shared: &Shared, name: &str) -> Result<Option<AppProject>, ControllerError> {
     let t = shared
         .client
         .resolve("argoproj.io/v1alpha1", "AppProject")
@@ -299,28 +304,24 @@ async fn pull(
         .as_ref()
         .and_then(|m| m.annotations.as_ref())
         .is_some_and(|a| a.contains_key(ANNOTATION_REFRESH));
-    let resync = shared.resync();
-    let fetch = shared.memo(&name, |m| {
-        m.refresh || annotated || m.fetched_at.is_none_or(|t| t.elapsed() >= resync)
-    });
+    let policy = source::FetchPolicy {
+        wanted_after: shared
+            .memo(&name, |m| m.refresh.take())
+            .or(annotated.then(Instant::now)),
+        max_age: shared.resync(),
+    };
     let s = shared.clone();
     let src = source.clone();
     let scratch = shared.opts.cache_dir.join("overlays").join(&name);
     let result = tokio::task::spawn_blocking(move || {
-        let (repo, oid) = source::resolve(&s.repos, &src, fetch)?;
+        let (repo, oid) = source::resolve(&s.repos, &s.fetches, &src, policy)?;
         let key = repo.key().to_string();
         source::render(&repo, oid, &src, &scratch).map(|r| (r, key))
     })
     .await
     .map_err(|e| ControllerError::Task(e.to_string()))?;
     let (rendered, key) = result?;
-    shared.memo(&name, |m| {
-        if fetch {
-            m.fetched_at = Some(Instant::now());
-        }
-        m.refresh = false;
-        m.repo_key = key;
-    });
+    shared.memo(&name, |m| m.repo_key = key);
     if annotated {
         let t = &shared.app_type;
         let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
@@ -376,7 +377,7 @@ fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError>
 
 /// Plans a sync of `rendered` (nothing is applied) and compares every object with live.
 pub async fn compare(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     app: &Application,
     dest: &Destination,
     options: &SyncOptions,
@@ -389,6 +390,10 @@ pub async fn compare(
     req.options = options.clone();
     req.prune = true;
     req.allow_empty = true;
+    req.tracked = shared
+        .cache_for(&dest.server, &dest.client)
+        .await
+        .tracked(app.name());
     let plan = engine
         .plan(&req)
         .await

@@ -72,25 +72,22 @@ pub async fn load(client: &Client, namespace: &str) -> Result<Settings, Controll
         })?;
     }
     if let Some(cm) = named(&config_maps, "argocd-ssh-known-hosts-cm") {
-        s.known_hosts =
-            KnownHosts::from_config_map(cm).map_err(|e| ControllerError::Settings {
-                object: "ConfigMap argocd-ssh-known-hosts-cm".into(),
-                message: e.to_string(),
-            })?;
+        s.known_hosts = KnownHosts::from_config_map(cm).map_err(|e| ControllerError::Settings {
+            object: "ConfigMap argocd-ssh-known-hosts-cm".into(),
+            message: e.to_string(),
+        })?;
     }
     if let Some(secret) = named(&secrets, "argocd-secret") {
-        s.webhook =
-            WebhookSecrets::from_secret(secret).map_err(|e| ControllerError::Settings {
-                object: "Secret argocd-secret".into(),
-                message: e.to_string(),
-            })?;
+        s.webhook = WebhookSecrets::from_secret(secret).map_err(|e| ControllerError::Settings {
+            object: "Secret argocd-secret".into(),
+            message: e.to_string(),
+        })?;
     }
-    s.credentials = CredentialStore::from_secrets(secrets.iter()).map_err(|e| {
-        ControllerError::Settings {
+    s.credentials =
+        CredentialStore::from_secrets(secrets.iter()).map_err(|e| ControllerError::Settings {
             object: "repository Secrets".into(),
             message: e.to_string(),
-        }
-    })?;
+        })?;
     s.clusters = typed(&secrets, "cluster").cloned().collect();
     Ok(s)
 }

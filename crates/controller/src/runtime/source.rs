@@ -2,8 +2,10 @@
 //! resolved revision, the exported tree, and fjord's renderer with the source's `directory` and
 //! `kustomize` options.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use fjord_render::{DirectoryOptions, LoadRestrictor, RenderOptions};
 use fjord_source::{Oid, Repo, RepoCache};
@@ -21,29 +23,66 @@ pub struct Rendered {
     pub objects: Vec<Value>,
 }
 
-/// Fetches (when `fetch` is set) and resolves the source's revision. Blocking: call it from a
-/// blocking task.
+/// When each repository was last fetched (the start of the fetch), so that the apps sharing a
+/// repository share its fetches: a push refreshing 1,000 apps fetches once.
+#[derive(Debug, Default)]
+pub struct FetchLog {
+    repos: Mutex<HashMap<String, Arc<Mutex<Option<Instant>>>>>,
+}
+
+/// When a fetch is needed.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchPolicy {
+    /// Fetch unless a fetch started after this instant (a refresh request).
+    pub wanted_after: Option<Instant>,
+    /// Fetch when the last fetch is older than this (the polling interval).
+    pub max_age: Duration,
+}
+
+impl FetchLog {
+    /// Fetches `repo` when `policy` says so; one fetch at a time per repository.
+    fn fetch_if_due(&self, repo: &Repo, policy: FetchPolicy) -> Result<(), ControllerError> {
+        let slot = self
+            .repos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(repo.key().to_string())
+            .or_default()
+            .clone();
+        let mut last = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let due = match *last {
+            None => true,
+            Some(t) => policy.wanted_after.is_some_and(|w| t < w) || t.elapsed() >= policy.max_age,
+        };
+        if due {
+            let started = Instant::now();
+            repo.fetch().map_err(ControllerError::source)?;
+            *last = Some(started);
+        }
+        Ok(())
+    }
+}
+
+/// Fetches when due and resolves the source's revision. Blocking: call it from a blocking task.
 pub fn resolve(
     repos: &RepoCache,
+    log: &FetchLog,
     source: &ApplicationSource,
-    fetch: bool,
+    policy: FetchPolicy,
 ) -> Result<(Arc<Repo>, Oid), ControllerError> {
     let url = source.repo_url.as_deref().unwrap_or_default();
     let repo = repos.repo(url).map_err(ControllerError::source)?;
     let rev = source.target_revision.as_deref().unwrap_or("HEAD");
-    if fetch {
-        repo.fetch().map_err(ControllerError::source)?;
-        if let Ok(oid) = repo.resolve(rev) {
-            return Ok((repo, oid));
-        }
+    log.fetch_if_due(&repo, policy)?;
+    match repo.resolve(rev) {
+        Ok(oid) => Ok((repo, oid)),
         // A commit SHA that no branch or tag reaches.
-        if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Err(_) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
             let oid = repo.fetch_commit(rev).map_err(ControllerError::source)?;
-            return Ok((repo, oid));
+            Ok((repo, oid))
         }
+        Err(e) => Err(ControllerError::source(e)),
     }
-    let oid = repo.resolve(rev).map_err(ControllerError::source)?;
-    Ok((repo, oid))
 }
 
 /// Renders the source at `oid` (blocking).

@@ -1,23 +1,17 @@
 //! What wakes the workers: the Application watch (spec, operation, annotation and deletion
-//! changes — not the controller's own status writes), and watches on the live types the apps
-//! deploy, so drift is seen within a second and self-heal can act.
+//! changes — not the controller's own status writes); live objects are followed by
+//! [`super::cache`]. Also the clients of registered clusters.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use fjord_client::{Client, WatchItem};
-use fjord_sync::TrackingId;
 use serde_json::Value;
 
-use super::reconcile::Destination;
 use super::{ControllerError, Shared};
-
-/// Delay that coalesces bursts of live-object events into one reconcile.
-const LIVE_EVENT_DELAY: Duration = Duration::from_millis(100);
 
 /// A hash of everything in an Application but `status` and bookkeeping metadata.
 pub fn fingerprint(app: &Value) -> u64 {
@@ -65,7 +59,7 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                     let changed = m.fingerprint != fp;
                     if changed {
                         m.fingerprint = fp;
-                        m.refresh = true;
+                        m.refresh = Some(std::time::Instant::now());
                     }
                     changed
                 });
@@ -80,63 +74,8 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&name);
-                    shared
-                        .metrics
-                        .remove_app(&shared.opts.namespace, &name);
+                    shared.metrics.remove_app(&shared.opts.namespace, &name);
                 }
-            }
-        }
-    }
-}
-
-/// Starts a watch on every (apiVersion, kind) in `types` of the destination not yet watched.
-pub async fn ensure_live_watches(shared: &Arc<Shared>, dest: &Destination, types: &[(String, String)]) {
-    for (api_version, kind) in types {
-        let key = (dest.server.clone(), api_version.clone(), kind.clone());
-        let fresh = shared
-            .watched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone());
-        if !fresh {
-            continue;
-        }
-        let Ok(t) = dest.client.resolve(api_version, kind).await else {
-            shared
-                .watched
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-            continue;
-        };
-        let rx = dest.client.watch(&t, None);
-        tokio::spawn(follow_live(shared.clone(), rx));
-    }
-}
-
-async fn follow_live(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::Receiver<WatchItem>) {
-    let mut first = true;
-    while let Some(item) = rx.recv().await {
-        let objs = match item {
-            // The initial list is what the apps were just compared with.
-            WatchItem::Listed(_) if first => {
-                first = false;
-                continue;
-            }
-            WatchItem::Listed(items) => items,
-            WatchItem::Applied(o) | WatchItem::Deleted(o) => vec![o],
-        };
-        for obj in objs {
-            let Some(id) = TrackingId::of(&obj) else {
-                continue;
-            };
-            let known = shared
-                .apps
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&id.app);
-            if known {
-                shared.queue.add_after(id.app.clone(), LIVE_EVENT_DELAY);
             }
         }
     }
@@ -153,9 +92,7 @@ pub fn secret_string(secret: &Value, field: &str) -> Option<String> {
     let b64 = secret
         .pointer(&format!("/data/{field}"))
         .and_then(Value::as_str)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     String::from_utf8(bytes).ok()
 }
 
