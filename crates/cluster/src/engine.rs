@@ -49,6 +49,8 @@ pub struct Engine {
     /// Set by writes that may give the lifecycle controller work (deletes, objects being deleted,
     /// objects with ownerReferences); the controller skips its full scan otherwise.
     pub(crate) lifecycle_dirty: std::sync::atomic::AtomicBool,
+    /// Store keys of simulated workloads written since the simulator's last pass.
+    pub(crate) sim_dirty: Mutex<std::collections::HashSet<String>>,
     /// Waits for staged writes to become durable (without the state lock).
     pub(crate) durability: store::Durability,
     /// Settings.
@@ -78,6 +80,7 @@ impl Engine {
             events,
             wake: Notify::new(),
             lifecycle_dirty: std::sync::atomic::AtomicBool::new(true),
+            sim_dirty: Mutex::default(),
             durability,
             config,
         };
@@ -181,6 +184,12 @@ impl Engine {
                 .map(|(_, v)| v.as_ref().clone())
                 .collect();
             st.registry.set_crds(crds.iter());
+        }
+        if crate::sim::is_simulated(&rt.group, &rt.plural) {
+            self.sim_dirty
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
         }
         self.wake.notify_one();
         Ok(object)

@@ -7,7 +7,7 @@
 
 pub mod status;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -50,11 +50,20 @@ const SIMULATED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Whether objects of this (group, plural) get a simulated status.
+pub fn is_simulated(group: &str, plural: &str) -> bool {
+    SIMULATED.iter().any(|(g, p, _)| *g == group && *p == plural)
+}
+
 /// The simulator's memory between passes: when each object's current spec was first seen.
+/// A pass looks only at the objects written since the last one (the engine's dirty set) and at
+/// those still waiting for their delay; the first pass after start looks at everything.
 #[derive(Debug)]
 pub struct Simulator {
     opts: SimOptions,
     seen: HashMap<String, (String, Instant)>,
+    pending: HashSet<String>,
+    scanned: bool,
 }
 
 /// Keeps the timestamps of conditions that did not change, so a re-written status is identical.
@@ -97,6 +106,8 @@ impl Simulator {
         Simulator {
             opts,
             seen: HashMap::new(),
+            pending: HashSet::new(),
+            scanned: false,
         }
     }
 
@@ -109,65 +120,93 @@ impl Simulator {
         let now = Instant::now();
         let stamp = meta::now();
         let mut next: Option<Duration> = None;
+        let dirty = std::mem::take(
+            &mut *engine
+                .sim_dirty
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         let mut st = engine.lock();
-        let mut live_keys = Vec::new();
-        for (group, plural, kind) in SIMULATED {
-            let Some(rt) = st
-                .registry
-                .storage_types()
-                .into_iter()
-                .find(|t| t.group == *group && t.plural == *plural)
+        let types: Vec<_> = SIMULATED
+            .iter()
+            .filter_map(|(group, plural, kind)| {
+                st.registry
+                    .storage_types()
+                    .into_iter()
+                    .find(|t| t.group == *group && t.plural == *plural)
+                    .map(|rt| (rt, *kind))
+            })
+            .collect();
+        let candidates: Vec<String> = if self.scanned {
+            let mut keys: Vec<String> = dirty.into_iter().collect();
+            keys.extend(self.pending.drain());
+            keys.sort();
+            keys.dedup();
+            keys
+        } else {
+            self.scanned = true;
+            self.pending.clear();
+            types
+                .iter()
+                .flat_map(|(rt, _)| {
+                    st.store
+                        .scan(&rt.store_prefix())
+                        .map(|(k, _)| k.clone())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        for key in candidates {
+            let Some((rt, kind)) = types
+                .iter()
+                .find(|(rt, _)| key.starts_with(&rt.store_prefix()))
             else {
                 continue;
             };
-            let objs: Vec<(String, std::sync::Arc<Value>)> = st
-                .store
-                .scan(&rt.store_prefix())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            for (key, obj) in objs {
-                live_keys.push(key.clone());
-                if meta::deleting(&obj) {
-                    continue;
-                }
-                let Some(mut want) = status::desired(kind, &obj, &stamp) else {
-                    continue;
-                };
-                if obj.get("status").map(status::without_times)
-                    == Some(status::without_times(&want))
-                {
-                    continue;
-                }
-                let marker = format!("{}|{}", obj["metadata"]["generation"], obj["spec"]);
-                let first = match self.seen.get(&key) {
-                    Some((m, t)) if *m == marker => *t,
-                    _ => {
-                        self.seen.insert(key.clone(), (marker, now));
-                        now
-                    }
-                };
-                let elapsed = now.duration_since(first);
-                if elapsed < self.opts.delay {
-                    let left = self.opts.delay - elapsed;
-                    next = Some(next.map_or(left, |n| n.min(left)));
-                    continue;
-                }
-                keep_times(obj.get("status"), &mut want);
-                let mut new = obj.as_ref().clone();
-                new["status"] = want;
-                meta::metadata_mut(&mut new).remove("resourceVersion");
-                let _ = engine.finish_update(
-                    &mut st,
-                    &rt,
-                    obj.clone(),
-                    new,
-                    Some("fjord-simulator"),
-                    "status",
-                    false,
-                );
+            let Some(obj) = st.store.get(&key).cloned() else {
+                self.seen.remove(&key);
+                continue;
+            };
+            if meta::deleting(&obj) {
+                continue;
             }
+            let Some(mut want) = status::desired(kind, &obj, &stamp) else {
+                continue;
+            };
+            if obj.get("status").map(status::without_times) == Some(status::without_times(&want))
+            {
+                self.seen.remove(&key);
+                continue;
+            }
+            let marker = format!("{}|{}", obj["metadata"]["generation"], obj["spec"]);
+            let first = match self.seen.get(&key) {
+                Some((m, t)) if *m == marker => *t,
+                _ => {
+                    self.seen.insert(key.clone(), (marker, now));
+                    now
+                }
+            };
+            let elapsed = now.duration_since(first);
+            if elapsed < self.opts.delay {
+                let left = self.opts.delay - elapsed;
+                next = Some(next.map_or(left, |n| n.min(left)));
+                self.pending.insert(key);
+                continue;
+            }
+            keep_times(obj.get("status"), &mut want);
+            let mut new = obj.as_ref().clone();
+            new["status"] = want;
+            meta::metadata_mut(&mut new).remove("resourceVersion");
+            let _ = engine.finish_update(
+                &mut st,
+                rt,
+                obj.clone(),
+                new,
+                Some("fjord-simulator"),
+                "status",
+                false,
+            );
         }
-        self.seen.retain(|k, _| live_keys.contains(k));
         next
     }
 }
