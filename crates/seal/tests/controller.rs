@@ -153,7 +153,10 @@ impl Env {
         }
         let (ok, out, err) = self.kubectl_in(&args, "").await;
         if !ok {
-            assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+            assert!(
+                err.contains("NotFound") || err.contains("not found"),
+                "{err}"
+            );
             return None;
         }
         Some(serde_json::from_str(&out).expect("json"))
@@ -188,16 +191,21 @@ impl Env {
     }
 
     async fn secret(&self, ns: &str, name: &str) -> Value {
-        self.wait_for(&format!("Secret {ns}/{name}"), || self.get("secret", ns, name))
-            .await
+        self.wait_for(&format!("Secret {ns}/{name}"), || {
+            self.get("secret", ns, name)
+        })
+        .await
     }
 
     /// Waits for the SealedSecret's `Synced` condition to have `status`; returns the object.
     async fn synced(&self, ns: &str, name: &str, status: &str) -> Value {
-        self.wait_for(&format!("SealedSecret {ns}/{name} Synced={status}"), || async {
-            let ss = self.get("sealedsecret", ns, name).await?;
-            (synced_condition(&ss)?["status"] == status).then_some(ss)
-        })
+        self.wait_for(
+            &format!("SealedSecret {ns}/{name} Synced={status}"),
+            || async {
+                let ss = self.get("sealedsecret", ns, name).await?;
+                (synced_condition(&ss)?["status"] == status).then_some(ss)
+            },
+        )
         .await
     }
 
@@ -237,10 +245,10 @@ impl Env {
             .await
             .expect("fetch cert");
         let cert = Certificate::from_pem(pem.as_bytes(), "cert.pem").expect("certificate");
-        let path = self
-            .dir
-            .path()
-            .join(format!("{}.pem", &cert.fingerprint()[7..15].replace('/', "_")));
+        let path = self.dir.path().join(format!(
+            "{}.pem",
+            &cert.fingerprint()[7..15].replace('/', "_")
+        ));
         std::fs::write(&path, &pem).expect("write cert");
         (path, cert)
     }
@@ -261,7 +269,16 @@ impl Env {
     /// The controller's key Secrets, as kubectl lists them.
     async fn key_secrets(&self) -> Vec<Value> {
         let out = self
-            .ok(&["get", "secret", "-n", "kube-system", "-l", KEY_LABEL, "-o", "json"])
+            .ok(&[
+                "get",
+                "secret",
+                "-n",
+                "kube-system",
+                "-l",
+                KEY_LABEL,
+                "-o",
+                "json",
+            ])
             .await;
         let list: Value = serde_json::from_str(&out).expect("json");
         list["items"].as_array().cloned().unwrap_or_default()
@@ -282,8 +299,12 @@ fn synced_condition(ss: &Value) -> Option<&Value> {
 }
 
 fn decoded(secret: &Value, key: &str) -> Vec<u8> {
-    decode_base64_go(secret["data"][key].as_str().unwrap_or_else(|| panic!("data.{key}")))
-        .expect("base64")
+    decode_base64_go(
+        secret["data"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("data.{key}")),
+    )
+    .expect("base64")
 }
 
 fn secret_manifest(ns: &str, name: &str, items: &[(&str, &str)]) -> String {
@@ -343,13 +364,22 @@ async fn sealed_secret_becomes_its_secret() {
     let keys = env.key_secrets().await;
     assert_eq!(keys.len(), 1);
     let key_name = keys[0]["metadata"]["name"].as_str().unwrap();
-    assert!(key_name.starts_with("sealed-secrets-key") && key_name.len() == 23, "{key_name}");
+    assert!(
+        key_name.starts_with("sealed-secrets-key") && key_name.len() == 23,
+        "{key_name}"
+    );
     assert_eq!(keys[0]["type"], "kubernetes.io/tls");
 
     let (cert_path, cert) = env.fetch_cert().await;
-    assert_eq!(Some(cert.fingerprint().to_string()), env.ctl().newest_fingerprint());
+    assert_eq!(
+        Some(cert.fingerprint().to_string()),
+        env.ctl().newest_fingerprint()
+    );
     let sealed = env
-        .seal(&cert_path, &secret_manifest("prod", "db", &[("user", "admin"), ("password", "s3cr3t")]))
+        .seal(
+            &cert_path,
+            &secret_manifest("prod", "db", &[("user", "admin"), ("password", "s3cr3t")]),
+        )
         .await;
     assert!(!sealed.contains("s3cr3t"));
     env.apply(&sealed).await;
@@ -368,7 +398,10 @@ async fn sealed_secret_becomes_its_secret() {
     let cond = synced_condition(&ss).unwrap();
     assert!(cond.get("message").is_none(), "{cond}");
     assert!(cond["lastTransitionTime"].is_string() && cond["lastUpdateTime"].is_string());
-    assert_eq!(ss["status"]["observedGeneration"], ss["metadata"]["generation"]);
+    assert_eq!(
+        ss["status"]["observedGeneration"],
+        ss["metadata"]["generation"]
+    );
     let ev = env.event("prod", "db", "Unsealed").await;
     assert_eq!(ev["type"], "Normal");
     assert_eq!(ev["message"], "SealedSecret unsealed successfully");
@@ -377,7 +410,10 @@ async fn sealed_secret_becomes_its_secret() {
     assert_eq!(ev["source"]["component"], "sealed-secrets");
     // Printer columns: Status (empty message) and Synced.
     let table = env.ok(&["get", "sealedsecret", "db", "-n", "prod"]).await;
-    assert!(table.contains("SYNCED") && table.contains("True"), "{table}");
+    assert!(
+        table.contains("SYNCED") && table.contains("True"),
+        "{table}"
+    );
 
     // A deleted Secret is re-created.
     let old_uid = secret["metadata"]["uid"].clone();
@@ -393,7 +429,10 @@ async fn sealed_secret_becomes_its_secret() {
 
     // A new spec (new value) updates the Secret in place.
     let resealed = env
-        .seal(&cert_path, &secret_manifest("prod", "db", &[("user", "admin"), ("password", "n3w")]))
+        .seal(
+            &cert_path,
+            &secret_manifest("prod", "db", &[("user", "admin"), ("password", "n3w")]),
+        )
         .await;
     env.apply(&resealed).await;
     let updated = env
@@ -430,7 +469,10 @@ async fn strict_scope_copy_is_refused() {
     env.ok(&["create", "namespace", "staging"]).await;
     let (cert_path, _) = env.fetch_cert().await;
     let sealed = env
-        .seal(&cert_path, &secret_manifest("prod", "db", &[("password", "s3cr3t")]))
+        .seal(
+            &cert_path,
+            &secret_manifest("prod", "db", &[("password", "s3cr3t")]),
+        )
         .await;
     let mut copy: Value = serde_json::from_str(&sealed).unwrap();
     copy["metadata"]["name"] = json!("copy");
@@ -453,7 +495,8 @@ async fn strict_scope_copy_is_refused() {
         );
         assert!(env.get("secret", ns, name).await.is_none());
     }
-    // The original still unseals.
+    // The original unseals.
+    env.apply(&sealed).await;
     let secret = env.secret("prod", "db").await;
     assert_eq!(decoded(&secret, "password"), b"s3cr3t");
     // Retries stop after max_unseal_retries (5): a handful of warnings, not one per resync.
@@ -478,10 +521,16 @@ async fn existing_secrets_unmanaged_managed_and_patched() {
         )
     };
     env.apply(&existing("plain", "")).await;
-    env.apply(&existing("taken", "sealedsecrets.bitnami.com/managed: \"true\""))
-        .await;
-    env.apply(&existing("patched", "sealedsecrets.bitnami.com/patch: \"true\""))
-        .await;
+    env.apply(&existing(
+        "taken",
+        "sealedsecrets.bitnami.com/managed: \"true\"",
+    ))
+    .await;
+    env.apply(&existing(
+        "patched",
+        "sealedsecrets.bitnami.com/patch: \"true\"",
+    ))
+    .await;
     for name in ["plain", "taken", "patched"] {
         let sealed = env
             .seal(&cert_path, &secret_manifest("prod", name, &[("k", "new")]))
@@ -536,13 +585,19 @@ async fn existing_secrets_unmanaged_managed_and_patched() {
     ])
     .await;
     let sealed = env
-        .seal(&cert_path, &secret_manifest("prod", "plain", &[("k", "newer")]))
+        .seal(
+            &cert_path,
+            &secret_manifest("prod", "plain", &[("k", "newer")]),
+        )
         .await;
     env.apply(&sealed).await;
     env.synced("prod", "plain", "True").await;
     let plain = env.get("secret", "prod", "plain").await.unwrap();
     assert_eq!(decoded(&plain, "k"), b"newer");
-    assert_eq!(plain["metadata"]["ownerReferences"][0]["kind"], "SealedSecret");
+    assert_eq!(
+        plain["metadata"]["ownerReferences"][0]["kind"],
+        "SealedSecret"
+    );
     env.stop().await;
 }
 
@@ -578,7 +633,10 @@ async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
     assert!(env.ctl().key_fingerprints().contains(&first));
     // Renewal on demand (upstream's SIGUSR1).
     let newest = env.ctl().renew_key().await.unwrap();
-    assert_eq!(env.ctl().newest_fingerprint().as_deref(), Some(newest.as_str()));
+    assert_eq!(
+        env.ctl().newest_fingerprint().as_deref(),
+        Some(newest.as_str())
+    );
     assert_eq!(env.key_secrets().await.len(), stored + 1);
     let (new_cert_path, new_cert) = env.fetch_cert().await;
     assert_eq!(new_cert.fingerprint(), newest);
@@ -590,7 +648,10 @@ async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
     let secret = env.secret("prod", "old").await;
     assert_eq!(decoded(&secret, "pw"), b"one");
     let older = env
-        .seal(&old_cert, &secret_manifest("prod", "older", &[("pw", "two")]))
+        .seal(
+            &old_cert,
+            &secret_manifest("prod", "older", &[("pw", "two")]),
+        )
         .await;
     env.apply(&older).await;
     assert_eq!(decoded(&env.secret("prod", "older").await, "pw"), b"two");
@@ -615,7 +676,10 @@ async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
     );
     let keys = env.controller_keys().await;
     let only = |fp: &str| -> Vec<Key> {
-        keys.iter().filter(|k| k.fingerprint() == fp).cloned().collect()
+        keys.iter()
+            .filter(|k| k.fingerprint() == fp)
+            .cloned()
+            .collect()
     };
     let opened = unseal_secret(&rotated_doc, &only(&newest)).expect("opens with the newest key");
     assert_eq!(decoded(&opened, "pw"), b"one");
@@ -625,8 +689,7 @@ async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
     env.apply(&rotated).await;
     env.wait_for("rotated object unsealed", || async {
         let ss = env.get("sealedsecret", "prod", "old").await?;
-        (ss["status"]["observedGeneration"] == 2
-            && synced_condition(&ss)?["status"] == "True")
+        (ss["status"]["observedGeneration"] == 2 && synced_condition(&ss)?["status"] == "True")
             .then_some(())
     })
     .await;
@@ -640,7 +703,8 @@ async fn env_with_upstream_key() -> Env {
     let key_secret = std::fs::read_to_string(compat("key-a/key-secret.yaml")).unwrap();
     env.apply(&key_secret).await;
     // Renewal off: key-a must stay the only key whatever its age.
-    env.start_with(|o| o.key_renew_period = Duration::ZERO).await;
+    env.start_with(|o| o.key_renew_period = Duration::ZERO)
+        .await;
     env
 }
 
@@ -670,7 +734,8 @@ async fn upstream_key_secret_opens_the_compat_vectors() {
         ("relocated-cluster-wide.yaml", "anywhere", "anything"),
     ];
     for (file, _, _) in ok_files {
-        env.apply(&std::fs::read_to_string(compat(file)).unwrap()).await;
+        env.apply(&std::fs::read_to_string(compat(file)).unwrap())
+            .await;
     }
     env.apply(&std::fs::read_to_string(compat("sealed-template.yaml")).unwrap())
         .await;

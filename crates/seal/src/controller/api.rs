@@ -61,6 +61,7 @@ fn api_resource(t: &ResourceType) -> ApiResource {
 }
 
 async fn raw_client(opts: &SealControllerOptions) -> Result<kube::Client, SealControllerError> {
+    fjord_client::ensure_crypto_provider();
     let path = fjord_client::kubeconfig_path(opts.client.kubeconfig.as_ref())
         .map_err(SealControllerError::Connect)?;
     let fail = |reason: String| SealControllerError::KubeClient {
@@ -123,8 +124,8 @@ impl Api {
         ns: &str,
         obj: &Value,
     ) -> Result<Value, String> {
-        let dynobj: DynamicObject = serde_json::from_value(obj.clone())
-            .map_err(|e| format!("encoding the object: {e}"))?;
+        let dynobj: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|e| format!("encoding the object: {e}"))?;
         let pp = PostParams {
             dry_run: false,
             field_manager: Some(COMPONENT.into()),

@@ -103,7 +103,10 @@ async fn cert(State(app): State<AppState>) -> Response {
             pem,
         )
             .into_response(),
-        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot get certificate\n"),
+        Err(_) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot get certificate\n",
+        ),
     }
 }
 
@@ -143,9 +146,10 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     };
     let keys = app.shared.keys();
-    let opened =
-        tokio::task::spawn_blocking(move || unseal_object(&sealed, &keys, UnsealOptions::default()))
-            .await;
+    let opened = tokio::task::spawn_blocking(move || {
+        unseal_object(&sealed, &keys, UnsealOptions::default())
+    })
+    .await;
     match opened {
         Ok(Ok(_)) => StatusCode::OK.into_response(),
         Ok(Err(_)) => StatusCode::CONFLICT.into_response(),

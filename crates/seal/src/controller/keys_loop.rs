@@ -13,9 +13,7 @@ use serde_json::Map;
 use tokio::sync::watch;
 
 use super::{SealControllerError, Shared};
-use crate::keys::{
-    from_unix_seconds, newest_key, next_rotation_in, should_rotate, Key, KeyOrder,
-};
+use crate::keys::{from_unix_seconds, newest_key, next_rotation_in, should_rotate, Key, KeyOrder};
 use crate::keystore::{generate_key, key_from_secret, key_to_secret, load_controller_keys};
 
 /// Merges freshly loaded keys into the registered ones: known keys keep their place, new ones
@@ -53,7 +51,11 @@ async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
     let merged = merge_keys(&current, loaded);
     if merged.len() != current.len() {
         for k in &merged[current.len()..] {
-            tracing::info!(fingerprint = k.fingerprint(), origin = k.origin(), "registered key");
+            tracing::info!(
+                fingerprint = k.fingerprint(),
+                origin = k.origin(),
+                "registered key"
+            );
         }
         shared.set_keys(merged);
     }
@@ -129,7 +131,9 @@ pub(crate) async fn initialize(shared: &Shared) -> Result<(), SealControllerErro
         renew_locked(shared).await?;
     }
     if newest_key(&shared.keys(), KeyOrder::CertNotBefore).is_none() {
-        return Err(SealControllerError::NoKey(shared.opts.key_namespace.clone()));
+        return Err(SealControllerError::NoKey(
+            shared.opts.key_namespace.clone(),
+        ));
     }
     Ok(())
 }

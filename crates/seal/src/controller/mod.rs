@@ -20,6 +20,7 @@
 mod api;
 mod http;
 mod keys_loop;
+mod objects;
 mod reconcile;
 
 use std::future::Future;
@@ -35,7 +36,12 @@ use crate::keys::{newest_key, Key, KeyOrder, DEFAULT_RENEW_PERIOD};
 use crate::keystore::{KeygenOptions, KeystoreError, DEFAULT_KEY_PREFIX};
 use crate::unseal::UnsealError;
 
+pub use api::{CRD_NAME, CRD_YAML};
 pub use http::RateLimit;
+pub use objects::{
+    MANAGED_ANNOTATION, MESSAGE_UNSEALED, PATCH_ANNOTATION, REASON_UNSEALED, REASON_UNSEAL_FAILED,
+    REASON_UPDATE_FAILED,
+};
 
 /// Field manager and event source component of everything the controller writes.
 pub const COMPONENT: &str = "sealed-secrets";
@@ -346,7 +352,9 @@ impl SealControllerHandle {
 
 /// Connects, makes sure the SealedSecret CRD is served, loads (or generates) the keys, binds
 /// the HTTP API and spawns the key-renewal and reconcile loops on the current runtime.
-pub async fn start(opts: SealControllerOptions) -> Result<SealControllerHandle, SealControllerError> {
+pub async fn start(
+    opts: SealControllerOptions,
+) -> Result<SealControllerHandle, SealControllerError> {
     let api = api::Api::connect(&opts).await?;
     let shared = Arc::new(Shared {
         opts,
