@@ -12,6 +12,7 @@ command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev)  # libgit2's https transport
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
+[ -x /usr/bin/prometheus ] || packages+=(prometheus)           # scrapes the controller's /metrics
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

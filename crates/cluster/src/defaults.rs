@@ -21,6 +21,36 @@ fn cluster_ip(obj: &Value) -> String {
     )
 }
 
+/// Normalisation every write of a built-in kind gets: a Secret's write-only `stringData` is
+/// folded into `data` (base64), as the API server does, and is never stored.
+pub fn on_write(rt: &ResourceType, obj: &mut Value) {
+    if rt.custom || !rt.group.is_empty() || rt.kind != "Secret" {
+        return;
+    }
+    use base64::Engine as _;
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = m.remove("stringData") else {
+        return;
+    };
+    let data = m
+        .entry("data")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !data.is_object() {
+        *data = Value::Object(Default::default());
+    }
+    if let Some(d) = data.as_object_mut() {
+        for (k, v) in strings {
+            let text = v.as_str().unwrap_or_default();
+            d.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+    }
+}
+
 /// Applies create-time defaults.
 pub fn on_create(rt: &ResourceType, obj: &mut Value) {
     if rt.custom {
@@ -107,4 +137,26 @@ pub fn establish_crd(obj: &mut Value) {
         ],
         "storedVersions": stored,
     });
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    fn secret_type() -> ResourceType {
+        crate::kinds::builtins()
+            .into_iter()
+            .find(|t| t.group.is_empty() && t.kind == "Secret")
+            .map(|t| t.as_ref().clone())
+            .expect("Secret is built in")
+    }
+
+    #[test]
+    fn string_data_is_folded_into_data() {
+        let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="},
+            "stringData": {"b": "hello", "a": "over"}});
+        on_write(&secret_type(), &mut s);
+        assert_eq!(s.get("stringData"), None);
+        assert_eq!(s["data"], json!({"a": "b3Zlcg==", "b": "aGVsbG8="}));
+    }
 }

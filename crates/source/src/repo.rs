@@ -463,10 +463,12 @@ impl Repo {
         Err(not_found())
     }
 
-    /// Exports the whole tree of commit `oid` once into a per-revision directory (shared by every
-    /// app at that revision) and returns the directory of `path` inside it (`""` or `.` for the
-    /// root). Relative links such as `../base` keep working. Fails when `path` leaves the
-    /// repository or is not a directory at that revision, or when a symlink points outside.
+    /// Exports what `path` needs of commit `oid` — its directory, widened to include whatever its
+    /// kustomizations and symlinks reach with `..` (see [`crate::export`]) — once per revision
+    /// and scope, shared by every app with that scope, and returns the directory of `path` in it
+    /// (`""` or `.` is the root). Relative references such as `../base` keep working. Fails when
+    /// `path` leaves the repository or is not a directory at that revision, or when a symlink
+    /// points outside the repository.
     pub fn checkout_tree(&self, oid: Oid, path: &str) -> Result<PathBuf, RepoError> {
         let rel = clean_rel(path)?;
         let repo = self.lock();
@@ -488,11 +490,18 @@ impl Repo {
                 return Err(path_missing());
             }
         }
-        let dir = self.trees.join(oid.to_string());
+        let scope = crate::export::scope_for(&repo, &tree, &rel);
+        let scope_key = if scope.as_os_str().is_empty() {
+            "all".to_string()
+        } else {
+            hex::encode(&Sha256::digest(scope.to_string_lossy().as_bytes())[..8])
+        };
+        let base = self.trees.join(oid.to_string());
+        let dir = base.join(&scope_key);
         if !dir.is_dir() {
             let tmp = self
                 .trees
-                .join(format!(".tmp-{oid}-{}", std::process::id()));
+                .join(format!(".tmp-{oid}-{scope_key}-{}", std::process::id()));
             let io_err = |p: &Path| {
                 let p = p.to_path_buf();
                 move |source| RepoError::CacheDir { path: p, source }
@@ -500,14 +509,23 @@ impl Repo {
             if tmp.exists() {
                 fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
             }
-            fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+            fs::create_dir_all(tmp.join(&scope)).map_err(io_err(&tmp))?;
+            fs::create_dir_all(&base).map_err(io_err(&base))?;
+            let subtree = if scope.as_os_str().is_empty() {
+                tree.clone()
+            } else {
+                tree.get_path(&scope)
+                    .and_then(|e| e.to_object(&repo))
+                    .and_then(|o| o.peel_to_tree())
+                    .map_err(self.git_err("read tree"))?
+            };
             let mut ex = crate::export::Exporter {
                 repo: &repo,
                 root: &tmp,
                 url: &self.display,
                 oid,
             };
-            if let Err(e) = ex.export(&tree, Path::new("")) {
+            if let Err(e) = ex.export(&subtree, &scope) {
                 let _ = fs::remove_dir_all(&tmp);
                 return Err(e);
             }

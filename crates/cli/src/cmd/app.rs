@@ -480,8 +480,9 @@ async fn refresh_app(ctx: &Ctx, name: &str, app: &Value) -> anyhow::Result<Value
         let refreshed = now
             .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
             .is_none();
-        if refreshed && s(&now, "/status/reconciledAt") != before
-            || refreshed && start.elapsed() > Duration::from_secs(2)
+        if refreshed
+            && (s(&now, "/status/reconciledAt") != before
+                || start.elapsed() > Duration::from_secs(2))
         {
             return Ok(now);
         }

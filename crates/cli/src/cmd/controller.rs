@@ -42,6 +42,53 @@ pub struct ControllerArgs {
     /// Time limit of one sync operation.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub sync_timeout: Duration,
+    /// Sealed Secrets: unseal `bitnami.com/v1alpha1` SealedSecrets (set false to leave that to
+    /// another controller).
+    #[command(flatten)]
+    pub sealed: SealedArgs,
+}
+
+/// The Sealed Secrets controller's flags (`--sealed-secrets*`).
+#[derive(Args, Debug, Clone)]
+pub struct SealedArgs {
+    /// Run the Sealed Secrets unsealing controller.
+    #[arg(long = "sealed-secrets", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// Namespace of the sealing keys (kubernetes.io/tls Secrets labelled
+    /// sealedsecrets.bitnami.com/sealed-secrets-key).
+    #[arg(
+        long = "sealed-secrets-key-namespace",
+        value_name = "NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub key_namespace: String,
+    /// Generate a new sealing key this often (0 disables renewal).
+    #[arg(long = "sealed-secrets-key-renew-period", value_name = "DURATION", default_value = "720h", value_parser = parse_duration)]
+    pub key_renew_period: Duration,
+    /// Address of /v1/cert.pem, /v1/verify, /v1/rotate and /healthz.
+    #[arg(
+        long = "sealed-secrets-addr",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub addr: SocketAddr,
+}
+
+impl SealedArgs {
+    /// The Sealed Secrets controller options, or `None` when switched off.
+    pub fn options(
+        &self,
+        client: fjord_client::ClientOptions,
+    ) -> Option<fjord_seal::controller::SealControllerOptions> {
+        self.enabled
+            .then(|| fjord_seal::controller::SealControllerOptions {
+                client,
+                key_namespace: self.key_namespace.clone(),
+                key_renew_period: self.key_renew_period,
+                http_addr: Some(self.addr),
+                ..Default::default()
+            })
+    }
 }
 
 impl ControllerArgs {
@@ -82,9 +129,23 @@ pub async fn stop_signal() {
 /// Runs the controller until a signal.
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let opts = args.options();
+    let sealed = args.sealed.options(opts.client.clone());
     let rt = tokio_runtime()?;
     rt.block_on(async move {
         let handle = runtime::start(opts).await.context("starting the controller")?;
+        let sealer = match sealed {
+            Some(o) => {
+                let h = fjord_seal::controller::start(o)
+                    .await
+                    .context("starting the Sealed Secrets controller")?;
+                eprintln!(
+                    "sealed secrets controller running (certificate: http://{}/v1/cert.pem)",
+                    h.http_addr().map(|a| a.to_string()).unwrap_or_default()
+                );
+                Some(h)
+            }
+            None => None,
+        };
         eprintln!(
             "fjord controller running (namespace {}, metrics http://{}, webhook http://{}/api/webhook)",
             args.namespace,
@@ -92,6 +153,9 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             handle.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
         );
         stop_signal().await;
+        if let Some(s) = sealer {
+            s.shutdown().await.context("stopping the Sealed Secrets controller")?;
+        }
         handle.shutdown().await;
         anyhow::Ok(())
     })?;

@@ -117,10 +117,21 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 args.namespace
             );
         }
+        // The repository Secrets and known hosts the controller fetches with.
+        let settings =
+            match fjord_controller::runtime::settings::load(&client, &args.namespace).await {
+                Ok(s) => s,
+                Err(e) => {
+                    ok = false;
+                    println!("FAIL  repository settings: {e}");
+                    Default::default()
+                }
+            };
         for url in urls {
             let probe = tokio::task::spawn_blocking({
                 let url = url.clone();
-                move || probe_repo(&url)
+                let settings = settings.clone();
+                move || probe_repo(&url, &settings)
             })
             .await;
             match probe {
@@ -131,7 +142,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     ok = false;
-                    println!("FAIL  repository {url}: {e}");
+                    println!(
+                        "FAIL  repository {}: {e}",
+                        fjord_source::repo::redact_url(&url)
+                    );
                 }
             }
         }
@@ -144,10 +158,12 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Fetches `url` into a throw-away mirror.
-fn probe_repo(url: &str) -> Result<(), String> {
+/// Fetches `url` into a throw-away mirror, with the controller's credentials and known hosts.
+fn probe_repo(url: &str, settings: &fjord_controller::runtime::Settings) -> Result<(), String> {
     let dir = tempfile_dir().map_err(|e| e.to_string())?;
     let cache = fjord_source::RepoCache::new(&dir).map_err(|e| e.to_string())?;
+    cache.set_credentials(settings.credentials.clone());
+    cache.set_known_hosts(settings.known_hosts.clone());
     let result = cache
         .repo(url)
         .and_then(|r| r.fetch().map(|_| ()))

@@ -65,6 +65,9 @@ pub struct UpArgs {
     /// Start, wait until the demo app is synced and healthy, print its status and exit.
     #[arg(long)]
     pub once: bool,
+    /// The Sealed Secrets controller.
+    #[command(flatten)]
+    pub sealed: super::controller::SealedArgs,
 }
 
 /// Creates (once) a Git repository holding the example and returns its `file://` URL.
@@ -155,6 +158,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         opts.metrics_addr = Some(args.metrics_addr);
         opts.webhook_addr = Some(args.webhook_addr);
         let controller = runtime::start(opts).await.context("starting the controller")?;
+        let sealer = match args.sealed.options(client_opts.clone()) {
+            Some(o) => Some(
+                fjord_seal::controller::start(o)
+                    .await
+                    .context("starting the Sealed Secrets controller")?,
+            ),
+            None => None,
+        };
         let client = Client::connect(&client_opts).await?;
         let app_type = client.resolve("argoproj.io/v1alpha1", "Application").await?;
         client
@@ -194,6 +205,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         if !args.once {
             stop_signal().await;
+        }
+        if let Some(s) = sealer {
+            s.shutdown().await.context("stopping the Sealed Secrets controller")?;
         }
         controller.shutdown().await;
         cluster.shutdown().await;

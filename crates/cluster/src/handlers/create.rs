@@ -189,6 +189,7 @@ impl Engine {
             }
         }
         crate::defaults::on_create(rt, &mut obj);
+        crate::defaults::on_write(rt, &mut obj);
         crate::validate::validate(rt, &obj, None)?;
         let ns = meta::namespace(&obj).to_string();
         let name = meta::name(&obj).to_string();

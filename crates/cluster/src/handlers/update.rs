@@ -291,6 +291,7 @@ impl Engine {
         dry: bool,
     ) -> Result<(u16, Value), ApiError> {
         check_type(rt, &mut new)?;
+        crate::defaults::on_write(rt, &mut new);
         let name = meta::name(&old).to_string();
         let ns = meta::namespace(&old).to_string();
         if let Some(rv) = new

@@ -52,7 +52,9 @@ const SIMULATED: &[(&str, &str, &str)] = &[
 
 /// Whether objects of this (group, plural) get a simulated status.
 pub fn is_simulated(group: &str, plural: &str) -> bool {
-    SIMULATED.iter().any(|(g, p, _)| *g == group && *p == plural)
+    SIMULATED
+        .iter()
+        .any(|(g, p, _)| *g == group && *p == plural)
 }
 
 /// The simulator's memory between passes: when each object's current spec was first seen.
@@ -120,12 +122,8 @@ impl Simulator {
         let now = Instant::now();
         let stamp = meta::now();
         let mut next: Option<Duration> = None;
-        let dirty = std::mem::take(
-            &mut *engine
-                .sim_dirty
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        let dirty =
+            std::mem::take(&mut *engine.sim_dirty.lock().unwrap_or_else(|p| p.into_inner()));
         let mut st = engine.lock();
         let types: Vec<_> = SIMULATED
             .iter()
@@ -173,8 +171,7 @@ impl Simulator {
             let Some(mut want) = status::desired(kind, &obj, &stamp) else {
                 continue;
             };
-            if obj.get("status").map(status::without_times) == Some(status::without_times(&want))
-            {
+            if obj.get("status").map(status::without_times) == Some(status::without_times(&want)) {
                 self.seen.remove(&key);
                 continue;
             }

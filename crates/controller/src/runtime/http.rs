@@ -12,10 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use fjord_source::webhook::{self, WebhookOutcome};
-use serde_json::Value;
 
 use super::{events, ControllerError, Shared};
-use crate::api::Application;
 
 /// Largest webhook body accepted (GitHub caps payloads at 25 MiB).
 const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
@@ -97,37 +95,28 @@ async fn push(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         }
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let apps = match shared
-        .client
-        .list(&shared.app_type, Some(&shared.opts.namespace))
-        .await
+    // Matched against the Applications the watch last delivered: no API round trip.
+    let now = std::time::Instant::now();
+    let mut matched = Vec::new();
     {
-        Ok(a) => a,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
-    };
-    let mut refreshed = 0;
-    for raw in apps {
-        let Ok(app) = serde_json::from_value::<Application>(raw.clone()) else {
-            continue;
-        };
-        let Some(src) = app.spec().source.clone() else {
-            continue;
-        };
-        let annotation = raw
-            .pointer("/metadata/annotations/argocd.argoproj.io~1manifest-generate-paths")
-            .and_then(Value::as_str);
-        if webhook::should_refresh(
-            &event,
-            src.repo_url.as_deref().unwrap_or_default(),
-            src.target_revision(),
-            src.path.as_deref().unwrap_or("."),
-            annotation,
-        ) {
-            let name = app.name().to_string();
-            shared.memo(&name, |m| m.refresh = Some(std::time::Instant::now()));
-            shared.queue.add(name);
-            refreshed += 1;
+        let mut apps = shared.apps.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, memo) in apps.iter_mut() {
+            let Some(k) = &memo.webhook else { continue };
+            if webhook::should_refresh(
+                &event,
+                &k.repo_url,
+                &k.target_revision,
+                &k.path,
+                k.generate_paths.as_deref(),
+            ) {
+                memo.refresh = Some(now);
+                matched.push(name.clone());
+            }
         }
+    }
+    let refreshed = matched.len();
+    for name in matched {
+        shared.queue.add(name);
     }
     (
         StatusCode::OK,

@@ -156,8 +156,23 @@ pub struct AppMemo {
     pub refresh: Option<Instant>,
     /// Self-heal attempts since the last sync that was not a self-heal.
     pub heal_attempts: u32,
-    /// The source's normalised repository URL (for webhook matching).
+    /// The source's normalised repository URL.
     pub repo_key: String,
+    /// What a push webhook is matched against, from the last Application seen.
+    pub webhook: Option<WebhookKey>,
+}
+
+/// The fields of an Application a push webhook is matched against.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookKey {
+    /// `spec.source.repoURL`.
+    pub repo_url: String,
+    /// `spec.source.targetRevision` (`HEAD` when empty).
+    pub target_revision: String,
+    /// `spec.source.path`.
+    pub path: String,
+    /// The `argocd.argoproj.io/manifest-generate-paths` annotation.
+    pub generate_paths: Option<String>,
 }
 
 /// State shared by the workers, the watches and the HTTP handlers.
@@ -326,8 +341,10 @@ impl ControllerHandle {
     }
 }
 
-/// How often the settings objects are re-read.
+/// How often the settings objects are re-read when nothing signals a change.
 const SETTINGS_RELOAD: Duration = Duration::from_secs(30);
+/// Delay that coalesces a burst of ConfigMap/Secret changes into one reload.
+const SETTINGS_DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Connects, bootstraps CRDs and the default project, starts the HTTP endpoints, the watches
 /// and the workers.
@@ -395,9 +412,41 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
     })
 }
 
+/// Waits for the next event of a settings watch (forever when there is none).
+async fn settings_event(rx: &mut Option<tokio::sync::mpsc::Receiver<fjord_client::WatchItem>>) {
+    match rx {
+        Some(r) => {
+            if r.recv().await.is_none() {
+                *rx = None;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Re-reads the settings whenever a ConfigMap or Secret of the namespace changes (as Argo CD's
+/// informers do: a new repository Secret or webhook secret takes effect at once), and every
+/// [`SETTINGS_RELOAD`] in any case.
 async fn reload_settings(shared: Arc<Shared>) {
+    let watch = |kind: &'static str| {
+        let shared = shared.clone();
+        async move {
+            let t = settings::core_type(&shared.client, kind).await.ok()?;
+            Some(shared.client.watch(&t, Some(&shared.opts.namespace)))
+        }
+    };
+    let mut secrets = watch("Secret").await;
+    let mut config_maps = watch("ConfigMap").await;
     loop {
-        tokio::time::sleep(SETTINGS_RELOAD).await;
+        tokio::select! {
+            _ = tokio::time::sleep(SETTINGS_RELOAD) => {}
+            _ = settings_event(&mut secrets) => {}
+            _ = settings_event(&mut config_maps) => {}
+        }
+        tokio::time::sleep(SETTINGS_DEBOUNCE).await;
+        for rx in [&mut secrets, &mut config_maps].into_iter().flatten() {
+            while rx.try_recv().is_ok() {}
+        }
         match settings::load(&shared.client, &shared.opts.namespace).await {
             Ok(s) => {
                 shared.repos.set_credentials(s.credentials.clone());

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use fjord_sync::{Engine, OperationPhase, SyncOptions, SyncRequest, SyncResult};
+use fjord_sync::{Engine, ObjectRef, OperationPhase, SyncOptions, SyncRequest, SyncResult};
 use serde_json::{json, Value};
 
 use super::reconcile::{destination, Destination};
 use super::source::{self, Rendered};
 use super::{events, ControllerError, Shared, CONTROLLER_MANAGER, RESOURCES_FINALIZER};
-use crate::api::{phase, Application, Operation, OperationState, SyncOperationResult};
+use crate::api::{
+    phase, Application, Operation, OperationState, SyncOperationResource, SyncOperationResult,
+};
 use crate::queue::Outcome;
 use crate::status;
 
@@ -33,7 +35,7 @@ pub async fn run(
     let state = status::start_operation(&op, Utc::now());
     write_state(shared, app, &state, None).await?;
     if app.operation.is_some() {
-        shared
+        let updated = shared
             .client
             .merge_patch(
                 &shared.app_type,
@@ -45,6 +47,8 @@ pub async fn run(
             )
             .await
             .map_err(client_err("clearing the operation"))?;
+        let fp = super::watches::fingerprint(&updated);
+        shared.memo(app.name(), |m| m.fingerprint = fp);
     }
     execute(shared, app, op, state, rendered, dest, options).await
 }
@@ -133,7 +137,14 @@ async fn execute(
                 .await
                 .tracked(app.name());
             match engine.plan(&req).await {
-                Ok(plan) => Ok((engine.execute(&plan, &mut |_| {}).await, target)),
+                Ok(mut plan) => {
+                    if let Some(selected) = sync.resources.as_ref().filter(|r| !r.is_empty()) {
+                        // A selective sync (self-heal): the listed resources only, no hooks.
+                        plan.tasks
+                            .retain(|t| !t.hook && selected.iter().any(|r| selects(r, &t.id)));
+                    }
+                    Ok((engine.execute(&plan, &mut |_| {}).await, target))
+                }
                 Err(e) => Err(e.to_string()),
             }
         }
@@ -201,6 +212,14 @@ async fn execute(
     )
     .await;
     Ok(())
+}
+
+/// Whether a selective sync's resource names object `id`.
+fn selects(r: &SyncOperationResource, id: &ObjectRef) -> bool {
+    r.group.as_deref().unwrap_or_default() == id.group
+        && r.kind.as_deref() == Some(id.kind.as_str())
+        && r.name.as_deref() == Some(id.name.as_str())
+        && r.namespace.as_deref().unwrap_or_default() == id.namespace
 }
 
 fn sync_result(result: &SyncResult, revision: &str, app: &Application) -> SyncOperationResult {

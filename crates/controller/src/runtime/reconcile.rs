@@ -53,11 +53,38 @@ pub async fn reconcile(shared: &Arc<Shared>, name: &str) -> Outcome {
             }
             outcome
         }
+        Err(e) if app_vanished(shared, name, &e).await => {
+            forget(shared, name);
+            Outcome::Done
+        }
         Err(e) => {
             events::log("error", name, &e.to_string());
             Outcome::Retry
         }
     }
+}
+
+/// Whether `err` is a 404 because the Application was deleted while it was reconciled (an
+/// ordinary deletion, not an error to log and retry).
+async fn app_vanished(shared: &Shared, name: &str, err: &ControllerError) -> bool {
+    matches!(err, ControllerError::Client { source, .. } if source.is_not_found())
+        && matches!(
+            shared
+                .client
+                .get(&shared.app_type, Some(&shared.opts.namespace), name)
+                .await,
+            Ok(None)
+        )
+}
+
+/// Drops what the controller keeps about a deleted Application: its memo and its metrics.
+fn forget(shared: &Shared, name: &str) {
+    shared
+        .apps
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(name);
+    shared.metrics.remove_app(&shared.opts.namespace, name);
 }
 
 /// The app's sync options, parsed once.
@@ -83,11 +110,7 @@ async fn reconcile_app(
             source,
         })?;
     let Some(raw) = raw else {
-        shared
-            .apps
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+        forget(shared, name);
         return Ok((Outcome::Done, None));
     };
     let app: Application =
@@ -168,10 +191,10 @@ async fn reconcile_app(
         .await
         .watch_kinds(shared, &comparison.types)
         .await;
-    let app = write_compared(shared, app, &source, &dest, &comparison, &rendered.revision).await?;
+    let app = write_compared(shared, app, &source, &comparison, &rendered).await?;
 
     if let Some(op) = app.operation.clone() {
-        operate::run(shared, &app, *Box::new(op), &rendered, &dest, &options).await?;
+        operate::run(shared, &app, op, &rendered, &dest, &options).await?;
         return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
     }
     if let Some(state) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
@@ -325,7 +348,7 @@ async fn pull(
     if annotated {
         let t = &shared.app_type;
         let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
-        shared
+        let updated = shared
             .client
             .merge_patch(
                 t,
@@ -340,6 +363,9 @@ async fn pull(
                 step: "clearing the refresh annotation",
                 source,
             })?;
+        // The watch event of this write is ours: it must not queue the app again.
+        let fp = watches::fingerprint(&updated);
+        shared.memo(&name, |m| m.fingerprint = fp);
     }
     Ok(rendered)
 }
@@ -511,10 +537,10 @@ async fn write_compared(
     shared: &Shared,
     app: Application,
     source: &ApplicationSource,
-    dest: &Destination,
     c: &Compared,
-    revision: &str,
+    rendered: &Rendered,
 ) -> Result<Application, ControllerError> {
+    let revision = rendered.revision.as_str();
     let now = Utc::now();
     let prev = app.status.clone().unwrap_or_default();
     let spec = app.spec();
@@ -537,11 +563,6 @@ async fn write_compared(
         &evaluated(),
         now,
     );
-    let source_type = if source.kustomize.is_some() {
-        "Kustomize"
-    } else {
-        "Directory"
-    };
     let status = json!({
         "sync": sync,
         "health": health,
@@ -549,7 +570,7 @@ async fn write_compared(
         "conditions": if conditions.is_empty() { Value::Null } else { json!(conditions) },
         "reconciledAt": status::k8s_time(now),
         "summary": status::summary(c.images.clone(), Vec::new()),
-        "sourceType": source_type,
+        "sourceType": rendered.source_type,
         "controllerNamespace": shared.opts.namespace,
     });
     let previous_code = prev.sync.as_ref().and_then(|s| s.status.clone());
@@ -562,7 +583,7 @@ async fn write_compared(
             previous_health.as_deref().unwrap_or("Unknown"),
             c.health.0.as_str()
         );
-        events::record(&dest.client, &updated, false, "ResourceUpdated", &msg).await;
+        events::record(&shared.client, &updated, false, "ResourceUpdated", &msg).await;
     }
     if previous_code.as_deref() != Some(c.sync_code) {
         let msg = format!(

@@ -21,6 +21,8 @@ pub struct Rendered {
     pub revision: String,
     /// The objects, in render order.
     pub objects: Vec<Value>,
+    /// `Kustomize` (the path holds a kustomization) or `Directory`: `status.sourceType`.
+    pub source_type: &'static str,
 }
 
 /// When each repository was last fetched (the start of the fetch), so that the apps sharing a
@@ -111,6 +113,9 @@ pub fn render(
         }
         None => dir,
     };
+    let is_kustomization = fjord_render::kustomization::FILE_NAMES
+        .iter()
+        .any(|f| build_dir.join(f).is_file());
     let nodes = fjord_render::render(&build_dir, &opts).map_err(|e| ControllerError::Render {
         path: path.to_string(),
         message: e.to_string(),
@@ -127,6 +132,11 @@ pub fn render(
     Ok(Rendered {
         revision: oid.to_string(),
         objects,
+        source_type: if is_kustomization {
+            "Kustomize"
+        } else {
+            "Directory"
+        },
     })
 }
 

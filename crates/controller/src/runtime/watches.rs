@@ -29,6 +29,26 @@ pub fn fingerprint(app: &Value) -> u64 {
     h.finish()
 }
 
+/// What a push webhook is matched against.
+pub fn webhook_key(app: &Value) -> super::WebhookKey {
+    let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("");
+    super::WebhookKey {
+        repo_url: s("/spec/source/repoURL").to_string(),
+        target_revision: match s("/spec/source/targetRevision") {
+            "" => "HEAD".to_string(),
+            r => r.to_string(),
+        },
+        path: match s("/spec/source/path") {
+            "" => ".".to_string(),
+            p => p.to_string(),
+        },
+        generate_paths: app
+            .pointer("/metadata/annotations/argocd.argoproj.io~1manifest-generate-paths")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
 fn name_of(obj: &Value) -> Option<String> {
     obj.pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -46,7 +66,11 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                 for app in &items {
                     if let Some(name) = name_of(app) {
                         let fp = fingerprint(app);
-                        shared.memo(&name, |m| m.fingerprint = fp);
+                        let key = webhook_key(app);
+                        shared.memo(&name, |m| {
+                            m.fingerprint = fp;
+                            m.webhook = Some(key);
+                        });
                         shared.queue.add(name);
                     }
                 }
@@ -55,7 +79,9 @@ pub async fn follow_apps(shared: Arc<Shared>) {
             WatchItem::Applied(app) => {
                 let Some(name) = name_of(&app) else { continue };
                 let fp = fingerprint(&app);
+                let key = webhook_key(&app);
                 let changed = shared.memo(&name, |m| {
+                    m.webhook = Some(key);
                     let changed = m.fingerprint != fp;
                     if changed {
                         m.fingerprint = fp;
