@@ -53,7 +53,7 @@ pub struct ControllerArgs {
 pub struct SealedArgs {
     /// Run the Sealed Secrets unsealing controller.
     #[arg(long = "sealed-secrets", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub enabled: bool,
+    pub sealed_secrets: bool,
     /// Namespace of the sealing keys (kubernetes.io/tls Secrets labelled
     /// sealedsecrets.bitnami.com/sealed-secrets-key).
     #[arg(
@@ -61,17 +61,17 @@ pub struct SealedArgs {
         value_name = "NAMESPACE",
         default_value = "kube-system"
     )]
-    pub key_namespace: String,
+    pub sealed_key_namespace: String,
     /// Generate a new sealing key this often (0 disables renewal).
     #[arg(long = "sealed-secrets-key-renew-period", value_name = "DURATION", default_value = "720h", value_parser = parse_duration)]
-    pub key_renew_period: Duration,
+    pub sealed_key_renew_period: Duration,
     /// Address of /v1/cert.pem, /v1/verify, /v1/rotate and /healthz.
     #[arg(
         long = "sealed-secrets-addr",
         value_name = "HOST:PORT",
         default_value = "127.0.0.1:8080"
     )]
-    pub addr: SocketAddr,
+    pub sealed_addr: SocketAddr,
 }
 
 impl SealedArgs {
@@ -80,12 +80,12 @@ impl SealedArgs {
         &self,
         client: fjord_client::ClientOptions,
     ) -> Option<fjord_seal::controller::SealControllerOptions> {
-        self.enabled
+        self.sealed_secrets
             .then(|| fjord_seal::controller::SealControllerOptions {
                 client,
-                key_namespace: self.key_namespace.clone(),
-                key_renew_period: self.key_renew_period,
-                http_addr: Some(self.addr),
+                key_namespace: self.sealed_key_namespace.clone(),
+                key_renew_period: self.sealed_key_renew_period,
+                http_addr: Some(self.sealed_addr),
                 ..Default::default()
             })
     }

@@ -15,7 +15,7 @@ pub use project::{
     default_project, glob_match, normalize_git_url, AppProject, AppProjectSpec, GroupKindPattern,
 };
 pub use retry::{parse_duration, Backoff, DurationError, RetryStrategy};
-pub use validate::{invalid_spec_conditions, validate};
+pub use validate::{invalid_spec_conditions, validate, validate_resolved};
 
 #[cfg(test)]
 mod seed_tests;

@@ -15,6 +15,16 @@ fn source_complete(s: &ApplicationSource) -> bool {
 /// `InvalidSpecError` messages; an empty vector means the spec is valid.
 /// `project` is `None` when the named AppProject does not exist.
 pub fn validate(spec: &ApplicationSpec, project: Option<&AppProject>) -> Vec<String> {
+    validate_resolved(spec, project, None)
+}
+
+/// [`validate`] for a destination given by name whose cluster is known: the project's
+/// destinations are checked against `resolved_server`, as Argo CD resolves the name first.
+pub fn validate_resolved(
+    spec: &ApplicationSpec,
+    project: Option<&AppProject>,
+    resolved_server: Option<&str>,
+) -> Vec<String> {
     let mut errs = Vec::new();
     let proj_name = spec.project_name();
     let sources = spec.effective_sources();
@@ -72,7 +82,11 @@ pub fn validate(spec: &ApplicationSpec, project: Option<&AppProject>) -> Vec<Str
             ));
         }
     }
-    if (!server.is_empty() || !name.is_empty()) && !pspec.is_destination_permitted(&dest) {
+    let mut checked = dest.clone();
+    if server.is_empty() {
+        checked.server = resolved_server.map(str::to_string);
+    }
+    if (!server.is_empty() || !name.is_empty()) && !pspec.is_destination_permitted(&checked) {
         errs.push(format!(
             "application destination server '{server}' and namespace '{}' do not match any of the allowed destinations in project '{proj_name}'",
             dest.namespace.as_deref().unwrap_or("")
@@ -109,6 +123,15 @@ mod tests {
         let s = spec(json!({"source": {"repoURL": "https://g/x", "path": "."},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "a"}}));
         assert!(validate(&s, Some(&p)).is_empty());
+    }
+
+    #[test]
+    fn destination_by_name_is_checked_by_its_resolved_server() {
+        let p: AppProject = serde_json::from_value(default_project("argocd")).unwrap();
+        let s = spec(json!({"source": {"repoURL": "https://g/x", "path": "."},
+            "destination": {"name": "remote", "namespace": "a"}}));
+        assert_eq!(validate(&s, Some(&p)).len(), 1, "unresolved: not permitted");
+        assert!(validate_resolved(&s, Some(&p), Some("https://10.0.0.1:6443")).is_empty());
     }
 
     #[test]

@@ -451,7 +451,26 @@ async fn reload_settings(shared: Arc<Shared>) {
             Ok(s) => {
                 shared.repos.set_credentials(s.credentials.clone());
                 shared.repos.set_known_hosts(s.known_hosts.clone());
-                *shared.settings.write().unwrap_or_else(|e| e.into_inner()) = s;
+                let changed = {
+                    let mut cur = shared.settings.write().unwrap_or_else(|e| e.into_inner());
+                    let changed = cur.version != s.version;
+                    *cur = s;
+                    changed
+                };
+                // New credentials, host keys or clusters: every app compares again at once
+                // (one that failed for want of them recovers without waiting for the poll).
+                if changed {
+                    let names: Vec<String> = shared
+                        .apps
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .keys()
+                        .cloned()
+                        .collect();
+                    for name in names {
+                        shared.queue.add(name);
+                    }
+                }
             }
             Err(e) => events::log("warn", "settings", &e.to_string()),
         }

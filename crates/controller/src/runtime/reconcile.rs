@@ -129,7 +129,10 @@ async fn reconcile_app(
     let resync = shared.resync();
     let spec = app.spec();
     let project = load_project(shared, spec.project_name()).await?;
-    let mut problems = crate::api::validate(&spec, project.as_ref());
+    let dest = destination(shared, &app).await;
+    // A destination given by name is checked against the project by its server.
+    let resolved = dest.as_ref().ok().map(|d| d.server.as_str());
+    let mut problems = crate::api::validate_resolved(&spec, project.as_ref(), resolved);
     if spec.effective_sources().len() > 1 {
         problems.push("multiple sources are not supported yet: use `source`".into());
     }
@@ -145,7 +148,7 @@ async fn reconcile_app(
             None
         }
     };
-    let dest = match destination(shared, &app).await {
+    let dest = match dest {
         Ok(d) => Some(d),
         Err(e) => {
             problems.push(e.to_string());

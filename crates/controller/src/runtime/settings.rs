@@ -27,6 +27,8 @@ pub struct Settings {
     pub known_hosts: KnownHosts,
     /// Cluster Secrets (`secret-type: cluster`), raw.
     pub clusters: Vec<Value>,
+    /// The resourceVersions of the objects read, to tell whether anything changed.
+    pub version: String,
 }
 
 fn named<'a>(items: &'a [Value], name: &str) -> Option<&'a Value> {
@@ -89,6 +91,33 @@ pub async fn load(client: &Client, namespace: &str) -> Result<Settings, Controll
             message: e.to_string(),
         })?;
     s.clusters = typed(&secrets, "cluster").cloned().collect();
+    let settings_objects = config_maps
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.pointer("/metadata/name").and_then(Value::as_str),
+                Some("argocd-cm" | "argocd-ssh-known-hosts-cm")
+            )
+        })
+        .chain(secrets.iter().filter(|o| {
+            o.pointer("/metadata/name").and_then(Value::as_str) == Some("argocd-secret")
+                || o.pointer("/metadata/labels")
+                    .and_then(|l| l.get(SECRET_TYPE_LABEL))
+                    .is_some()
+        }));
+    let mut versions: Vec<String> = settings_objects
+        .map(|o| {
+            let meta = |f: &str| {
+                o.pointer(&format!("/metadata/{f}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            format!("{}@{}", meta("name"), meta("resourceVersion"))
+        })
+        .collect();
+    versions.sort();
+    s.version = versions.join(",");
     Ok(s)
 }
 

@@ -9,9 +9,9 @@
 //!   [`SealControllerHandle`].
 //! - [`run`] does the same and returns when `shutdown` completes (or a loop fails).
 //!
-//! Differences from upstream, by design: SealedSecrets are re-listed every
-//! [`SealControllerOptions::resync`] instead of watched, so a deleted Secret is re-created at
-//! the next pass; key Secrets are re-read at every pass (upstream's `--watch-for-secrets`), so
+//! A pass lists every SealedSecret; one starts on every change to a SealedSecret or a Secret
+//! (watches) and every [`SealControllerOptions::resync`] in any case. Differences from
+//! upstream, by design: key Secrets are re-read at every pass (upstream's `--watch-for-secrets`), so
 //! a key added or relabelled later is picked up without a restart; events are not aggregated
 //! (one Event object per occurrence).
 //!
@@ -380,8 +380,21 @@ pub async fn start(
     ));
     tasks.push((
         "reconcile",
-        tokio::spawn(reconcile::reconcile_loop(shared.clone(), shutdown_rx)),
+        tokio::spawn(reconcile::reconcile_loop(
+            shared.clone(),
+            shutdown_rx.clone(),
+        )),
     ));
+    // Changes to SealedSecrets and Secrets start a pass at once, as upstream's informers do;
+    // the resync period stays as the fallback.
+    for t in [shared.api.sealed.clone(), shared.api.secrets.clone()] {
+        let rx = shared.api.client.watch(&t, None);
+        let stop = shutdown_rx.clone();
+        tasks.push((
+            "watch",
+            tokio::spawn(wake_on_change(shared.clone(), rx, stop)),
+        ));
+    }
     tracing::info!(
         keys = shared.keys().len(),
         newest = shared.newest_fingerprint().unwrap_or_default(),
@@ -395,6 +408,27 @@ pub async fn start(
         fatal,
         tasks,
     })
+}
+
+/// Wakes the reconcile loop on every change after the initial list.
+async fn wake_on_change(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<fjord_client::WatchItem>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first = true;
+    loop {
+        let item = tokio::select! {
+            item = rx.recv() => item,
+            _ = stop.changed() => return,
+        };
+        let Some(item) = item else { return };
+        if first && matches!(item, fjord_client::WatchItem::Listed(_)) {
+            first = false;
+            continue;
+        }
+        shared.wake.notify_one();
+    }
 }
 
 /// Runs the controller until `shutdown` completes; returns early with the error when the HTTP
