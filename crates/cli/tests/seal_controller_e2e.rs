@@ -161,3 +161,126 @@ fn switched_off_the_controller_unseals_nothing_and_installs_no_crd() {
         .contains("sealed secrets controller running"));
     assert!(!cluster.exists("crd", "", "sealedsecrets.bitnami.com"));
 }
+
+/// Runs `fjord seal ARGS` with `stdin`; returns whether it succeeded and its stdout.
+fn try_seal(args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(FJORD)
+        .arg("seal")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fjord seal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_key() {
+    let cluster = Cluster::start();
+    let controller = Controller::start_with(
+        &cluster,
+        "10m",
+        &["--sealed-secrets-key-renew-period", "3s"],
+    );
+    let url = format!("http://{}", sealed_addr(&controller));
+    let old_cert = seal(&["--fetch-cert", "--controller-url", &url], "");
+    let cert_file = cluster.dir.path().join("old.pem");
+    std::fs::write(&cert_file, &old_cert).unwrap();
+    let sealed_old = seal(
+        &["--cert", cert_file.to_str().unwrap(), "--format", "yaml"],
+        SECRET,
+    );
+
+    // Renewal adds a key; the certificate served switches to it.
+    let list_keys = || -> Vec<Value> {
+        let out = cluster.kubectl_ok(&[
+            "get",
+            "secrets",
+            "-n",
+            "kube-system",
+            "-l",
+            "sealedsecrets.bitnami.com/sealed-secrets-key",
+            "-o",
+            "json",
+        ]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let mut items = v["items"].as_array().cloned().unwrap_or_default();
+        items.sort_by_key(|k| s(k, "/metadata/creationTimestamp").to_string());
+        items
+    };
+    let keys = poll(
+        "a renewed sealing key",
+        Duration::from_secs(45),
+        || controller.log_text(),
+        || Some(list_keys()).filter(|k| k.len() >= 2),
+    );
+    let new_cert = poll(
+        "the new certificate",
+        Duration::from_secs(30),
+        || controller.log_text(),
+        || Some(seal(&["--fetch-cert", "--controller-url", &url], "")).filter(|c| *c != old_cert),
+    );
+    assert!(new_cert.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // The SealedSecret made for the old key still unseals.
+    cluster.kubectl_ok(&["create", "namespace", "payments"]);
+    let file = cluster.dir.path().join("old.yaml");
+    std::fs::write(&file, &sealed_old).unwrap();
+    cluster.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let secret = poll(
+        "the Secret from the old key",
+        Duration::from_secs(45),
+        || controller.log_text(),
+        || cluster.get("secret", "payments", "db"),
+    );
+    assert_eq!(decoded(&secret, "password"), "s3cr3t-value-for-test");
+
+    // Re-encryption through the controller: new ciphertexts that the oldest key cannot open
+    // and the newest can.
+    let re = seal(&["--re-encrypt", "--controller-url", &url], &sealed_old);
+    assert!(!re.contains("s3cr3t-value-for-test"));
+    assert_ne!(re, sealed_old);
+    let key_file = |k: &Value, name: &str| {
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(s(k, "/data/tls.key"))
+            .unwrap();
+        let p = cluster.dir.path().join(name);
+        std::fs::write(&p, pem).unwrap();
+        p
+    };
+    let oldest = key_file(&keys[0], "oldest.key");
+    let all = list_keys();
+    let mut args = vec!["--recovery-unseal".to_string()];
+    for (i, k) in all.iter().enumerate().skip(1) {
+        let p = key_file(k, &format!("newer-{i}.key"));
+        args.push("--recovery-private-key".into());
+        args.push(p.to_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out) = try_seal(&args, &re);
+    assert!(ok && out.contains("password"), "a newer key opens it");
+    let (ok, _) = try_seal(
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            oldest.to_str().unwrap(),
+        ],
+        &re,
+    );
+    assert!(
+        !ok,
+        "the oldest key must not open the re-encrypted SealedSecret"
+    );
+    assert!(!controller.log_text().contains("s3cr3t-value-for-test"));
+}

@@ -2,11 +2,9 @@
 //! Secrets (`server` plus a `config` JSON with `bearerToken`, `username`/`password` and
 //! `tlsClientConfig`).
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use crate::{Client, ClientError, RetryPolicy};
+use crate::{Client, ClientError};
 
 impl Client {
     /// Connects to `server` with an Argo CD cluster `config` (the Secret's `config` field,
@@ -59,15 +57,7 @@ impl Client {
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .map_err(bad)?;
-        let namespace = config.default_namespace.clone();
-        let inner =
-            kube::Client::try_from(config).map_err(|e| ClientError::BuildClient(Box::new(e)))?;
-        Ok(Client {
-            inner,
-            namespace,
-            retry: RetryPolicy::default(),
-            cache: Arc::default(),
-        })
+        Client::from_config(config, None)
     }
 }
 

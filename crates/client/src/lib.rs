@@ -8,6 +8,7 @@
 
 mod error;
 mod inline;
+mod observe;
 mod retry;
 mod watch;
 
@@ -24,6 +25,7 @@ use kube::discovery::{verbs, Scope};
 use serde_json::Value;
 
 pub use error::{is_transient, ClientError};
+pub use observe::{Observer, RequestRecord};
 pub use retry::RetryPolicy;
 pub use watch::WatchItem;
 
@@ -117,6 +119,7 @@ pub struct Client {
     namespace: String,
     retry: RetryPolicy,
     cache: Arc<Mutex<HashMap<(String, String), ResourceType>>>,
+    observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for Client {
@@ -208,10 +211,12 @@ impl Client {
                     .unwrap_or_else(|| "current-context".into()),
                 source: Box::new(source),
             })?;
-        let namespace = opts
-            .namespace
-            .clone()
-            .unwrap_or_else(|| config.default_namespace.clone());
+        Client::from_config(config, opts.namespace.clone())
+    }
+
+    /// A client for a loaded configuration; `namespace` overrides its default namespace.
+    fn from_config(config: kube::Config, namespace: Option<String>) -> Result<Client, ClientError> {
+        let namespace = namespace.unwrap_or_else(|| config.default_namespace.clone());
         let inner =
             kube::Client::try_from(config).map_err(|e| ClientError::BuildClient(Box::new(e)))?;
         Ok(Client {
@@ -219,6 +224,7 @@ impl Client {
             namespace,
             retry: RetryPolicy::default(),
             cache: Arc::default(),
+            observer: None,
         })
     }
 
@@ -378,16 +384,14 @@ impl Client {
         name: &str,
     ) -> Result<Option<Value>, ClientError> {
         let api = self.api(t, ns);
-        let got = self
-            .retry
-            .run(|| api.get_opt(name))
-            .await
-            .map_err(|source| ClientError::Request {
-                verb: "get",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            })?;
+        let got = self.retry.run(|| api.get_opt(name)).await;
+        self.observe("get", &t.kind, ns, false, &got, 200);
+        let got = got.map_err(|source| ClientError::Request {
+            verb: "get",
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source: Box::new(source),
+        })?;
         got.map(|o| Self::to_value(t, ns, name, o)).transpose()
     }
 
@@ -399,16 +403,14 @@ impl Client {
     ) -> Result<Vec<Value>, ClientError> {
         let api = self.api(t, ns);
         let lp = ListParams::default();
-        let list =
-            self.retry
-                .run(|| api.list(&lp))
-                .await
-                .map_err(|source| ClientError::Request {
-                    verb: "list",
-                    kind: t.kind.clone(),
-                    target: ns.unwrap_or("*").to_string(),
-                    source: Box::new(source),
-                })?;
+        let list = self.retry.run(|| api.list(&lp)).await;
+        self.observe("list", &t.kind, ns, false, &list, 200);
+        let list = list.map_err(|source| ClientError::Request {
+            verb: "list",
+            kind: t.kind.clone(),
+            target: ns.unwrap_or("*").to_string(),
+            source: Box::new(source),
+        })?;
         list.items
             .into_iter()
             .map(|o| {
@@ -439,16 +441,14 @@ impl Client {
             }),
         };
         let patch = Patch::Apply(obj);
-        let out = self
-            .retry
-            .run(|| api.patch(name, &pp, &patch))
-            .await
-            .map_err(|source| ClientError::Request {
-                verb: "apply",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            })?;
+        let out = self.retry.run(|| api.patch(name, &pp, &patch)).await;
+        self.observe("apply", &t.kind, ns, opts.dry_run, &out, 200);
+        let out = out.map_err(|source| ClientError::Request {
+            verb: "apply",
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source: Box::new(source),
+        })?;
         Self::to_value(t, ns, name, out)
     }
 
@@ -472,16 +472,14 @@ impl Client {
         let api = self.api(t, ns);
         let pp = Self::post_params(dry_run, field_manager);
         let dynobj = Self::to_dynamic(t, ns, name, obj)?;
-        let out = self
-            .retry
-            .run(|| api.create(&pp, &dynobj))
-            .await
-            .map_err(|source| ClientError::Request {
-                verb: "create",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            })?;
+        let out = self.retry.run(|| api.create(&pp, &dynobj)).await;
+        self.observe("create", &t.kind, ns, dry_run, &out, 201);
+        let out = out.map_err(|source| ClientError::Request {
+            verb: "create",
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source: Box::new(source),
+        })?;
         Self::to_value(t, ns, name, out)
     }
 
@@ -509,16 +507,14 @@ impl Client {
         let api = self.api(t, ns);
         let pp = Self::post_params(dry_run, field_manager);
         let dynobj = Self::to_dynamic(t, ns, name, &obj)?;
-        let out = self
-            .retry
-            .run(|| api.replace(name, &pp, &dynobj))
-            .await
-            .map_err(|source| ClientError::Request {
-                verb: "replace",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            })?;
+        let out = self.retry.run(|| api.replace(name, &pp, &dynobj)).await;
+        self.observe("replace", &t.kind, ns, dry_run, &out, 200);
+        let out = out.map_err(|source| ClientError::Request {
+            verb: "replace",
+            kind: t.kind.clone(),
+            target: target(ns, name),
+            source: Box::new(source),
+        })?;
         Self::to_value(t, ns, name, out)
     }
 
@@ -541,7 +537,9 @@ impl Client {
             }),
             ..Default::default()
         };
-        match self.retry.run(|| api.delete(name, &dp)).await {
+        let result = self.retry.run(|| api.delete(name, &dp)).await;
+        self.observe("delete", &t.kind, ns, dry_run, &result, 200);
+        match result {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(resp)) if resp.code == 404 => Ok(false),
             Err(source) => Err(ClientError::Request {

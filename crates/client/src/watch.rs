@@ -128,8 +128,9 @@ impl Client {
             self.retry.run(|| api.patch_status(name, &pp, &p)).await
         } else {
             self.retry.run(|| api.patch(name, &pp, &p)).await
-        }
-        .map_err(|source| ClientError::Request {
+        };
+        self.observe("patch", &t.kind, ns, false, &out, 200);
+        let out = out.map_err(|source| ClientError::Request {
             verb: if status { "patch status" } else { "patch" },
             kind: t.kind.clone(),
             target: target(ns, name),

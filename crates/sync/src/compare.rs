@@ -4,6 +4,7 @@
 
 use fjord_client::{ApplyOptions, Client, ClientError};
 use fjord_diff::{CompareOptions, DiffError, ObjectDiff};
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::plan::{SyncPhase, Task, TaskKind};
@@ -67,30 +68,38 @@ pub async fn compare_plan(
     plan: &Plan,
     opts: &CompareOptions,
 ) -> Result<Vec<Compared>, CompareError> {
-    let mut out = Vec::new();
-    for task in &plan.tasks {
-        if task.hook || task.phase != SyncPhase::Sync {
-            continue;
-        }
-        let object = task.id.to_string();
-        let diff = match (task.kind, &task.target) {
-            (TaskKind::Apply, Some(target)) => {
-                let desired =
-                    predicted(client, target)
-                        .await
-                        .map_err(|source| CompareError::DryRun {
-                            object: object.clone(),
-                            source,
-                        })?;
-                fjord_diff::compare(Some(&desired), task.live.as_ref(), opts)
+    let tasks = plan
+        .tasks
+        .iter()
+        .filter(|t| !t.hook && t.phase == SyncPhase::Sync);
+    // The dry runs go concurrently; the results keep the plan's order.
+    let comparisons: Vec<_> = tasks
+        .map(|task| async move {
+            let object = task.id.to_string();
+            let diff = match (task.kind, &task.target) {
+                (TaskKind::Apply, Some(target)) => {
+                    let desired =
+                        predicted(client, target)
+                            .await
+                            .map_err(|source| CompareError::DryRun {
+                                object: object.clone(),
+                                source,
+                            })?;
+                    fjord_diff::compare(Some(&desired), task.live.as_ref(), opts)
+                }
+                _ => fjord_diff::compare(None, task.live.as_ref(), opts),
             }
-            _ => fjord_diff::compare(None, task.live.as_ref(), opts),
-        }
-        .map_err(|source| CompareError::Diff { object, source })?;
-        out.push(Compared {
-            task: task.clone(),
-            diff,
-        });
-    }
-    Ok(out)
+            .map_err(|source| CompareError::Diff { object, source })?;
+            Ok(Compared {
+                task: task.clone(),
+                diff,
+            })
+        })
+        .collect();
+    futures::stream::iter(comparisons)
+        .buffered(crate::execute::CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }

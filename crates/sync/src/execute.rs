@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use fjord_client::{ApplyOptions, ClientError, Propagation, ResourceType};
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use crate::apply::{action_for, apply_task};
@@ -12,6 +13,9 @@ use crate::plan::{self, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 use crate::result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 use crate::wait::{wait_gone, wait_healthy, TaskState, Waited};
 use crate::{Engine, Plan, Progress, SyncError};
+
+/// How many requests of one step run at once (Argo CD applies a wave's objects in parallel too).
+pub(crate) const CONCURRENCY: usize = 16;
 
 /// State of one execution.
 struct Run<'a> {
@@ -77,6 +81,7 @@ impl<'a> Run<'a> {
     async fn dry_run_all(&mut self) -> Vec<ResourceResult> {
         let missing_ns = self.namespaces_to_create();
         let mut failures = Vec::new();
+        let mut pending: Vec<(usize, ResourceType)> = Vec::new();
         for (i, task) in self.plan.tasks.iter().enumerate() {
             if task.kind != TaskKind::Apply || self.shared.contains_key(&task.id) {
                 continue;
@@ -100,7 +105,17 @@ impl<'a> Run<'a> {
                 self.actions.insert(i, Action::Created);
                 continue;
             }
-            match apply_task(self.engine, &t, task, true).await {
+            pending.push((i, t));
+        }
+        let (engine, tasks) = (self.engine, &self.plan.tasks);
+        let runs: Vec<_> = pending
+            .into_iter()
+            .map(|(i, t)| async move { (i, apply_task(engine, &t, &tasks[i], true).await) })
+            .collect();
+        let results: Vec<_> = stream::iter(runs).buffered(CONCURRENCY).collect().await;
+        for (i, result) in results {
+            let task = &self.plan.tasks[i];
+            match result {
                 Ok(predicted) => {
                     self.actions
                         .insert(i, action_for(task.live.as_ref(), &predicted));
@@ -274,6 +289,33 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Whether task `i` is applied (not another app's, not skipped by ApplyOutOfSyncOnly).
+    fn needs_apply(&self, i: usize) -> bool {
+        let task = &self.plan.tasks[i];
+        let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
+        let skipped_in_sync =
+            task.options.out_of_sync_only() && !task.hook && action == Action::Unchanged;
+        !self.shared.contains_key(&task.id) && !skipped_in_sync
+    }
+
+    /// Applies task `i` (and waits for a CRD to be established); its served type.
+    async fn apply_one(&self, i: usize) -> Result<ResourceType, String> {
+        let task = &self.plan.tasks[i];
+        let t = self.resolve(task).await.map_err(|e| e.to_string())?;
+        apply_task(self.engine, &t, task, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        if task.id.kind == "CustomResourceDefinition" {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            self.engine
+                .client()
+                .wait_established(&task.id.name, left)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(t)
+    }
+
     /// Applies the step's apply tasks and waits for them. Returns whether all went well.
     async fn apply_step(
         &mut self,
@@ -290,69 +332,71 @@ impl<'a> Run<'a> {
         }
         let mut ok = true;
         let mut waited: Vec<(usize, usize, Waited)> = Vec::new();
-        for &i in idx {
-            let task = &self.plan.tasks[i];
-            if let Some(owner) = self.shared.get(&task.id) {
-                let r = row(task, Action::Skipped, ResultCode::Skipped).with_message(format!(
-                    "not changed: the object belongs to application {owner}"
-                ));
-                self.rows.push(r);
-                self.tick(&task.id, progress);
-                continue;
-            }
-            let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
-            if task.options.out_of_sync_only() && !task.hook && action == Action::Unchanged {
-                self.rows.push(
-                    row(task, Action::Unchanged, ResultCode::Synced)
-                        .with_message("in sync (ApplyOutOfSyncOnly)"),
-                );
-                self.tick(&task.id, progress);
-                continue;
-            }
-            let outcome = match self.resolve(task).await {
-                Err(e) => Err(e.to_string()),
-                Ok(t) => match apply_task(self.engine, &t, task, false).await {
-                    Err(e) => Err(e.to_string()),
-                    Ok(_) => {
-                        let mut established = Ok(());
-                        if task.id.kind == "CustomResourceDefinition" {
-                            let left = self.deadline.saturating_duration_since(Instant::now());
-                            established = self
-                                .engine
-                                .client()
-                                .wait_established(&task.id.name, left)
-                                .await;
-                        }
-                        established.map(|_| t).map_err(|e| e.to_string())
-                    }
-                },
-            };
-            match outcome {
-                Ok(t) => {
-                    waited.push((
-                        self.rows.len(),
-                        i,
-                        Waited {
-                            rtype: t,
-                            id: task.id.clone(),
-                            hook: task.hook,
-                        },
-                    ));
-                    let msg = if action == Action::Unchanged {
-                        "unchanged"
-                    } else {
-                        "synced"
+        // Runs of consecutive tasks of one kind are applied concurrently (a CRD is established
+        // before the next run, which holds its custom resources); rows keep the task order.
+        let mut start = 0;
+        while start < idx.len() {
+            let kind = &self.plan.tasks[idx[start]].id.kind;
+            let end = idx[start..]
+                .iter()
+                .position(|&i| &self.plan.tasks[i].id.kind != kind)
+                .map_or(idx.len(), |p| start + p);
+            let group = &idx[start..end];
+            start = end;
+            let this = &*self;
+            let applies: Vec<_> = group
+                .iter()
+                .copied()
+                .filter(|&i| this.needs_apply(i))
+                .map(|i| async move { (i, this.apply_one(i).await) })
+                .collect();
+            let mut outcomes: HashMap<usize, Result<ResourceType, String>> = stream::iter(applies)
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for &i in group {
+                let task = &self.plan.tasks[i];
+                let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
+                let Some(outcome) = outcomes.remove(&i) else {
+                    let r = match self.shared.get(&task.id) {
+                        Some(owner) => row(task, Action::Skipped, ResultCode::Skipped)
+                            .with_message(format!(
+                                "not changed: the object belongs to application {owner}"
+                            )),
+                        None => row(task, Action::Unchanged, ResultCode::Synced)
+                            .with_message("in sync (ApplyOutOfSyncOnly)"),
                     };
-                    self.rows
-                        .push(row(task, action, ResultCode::Synced).with_message(msg));
+                    self.rows.push(r);
+                    self.tick(&task.id, progress);
+                    continue;
+                };
+                match outcome {
+                    Ok(t) => {
+                        waited.push((
+                            self.rows.len(),
+                            i,
+                            Waited {
+                                rtype: t,
+                                id: task.id.clone(),
+                                hook: task.hook,
+                            },
+                        ));
+                        let msg = if action == Action::Unchanged {
+                            "unchanged"
+                        } else {
+                            "synced"
+                        };
+                        self.rows
+                            .push(row(task, action, ResultCode::Synced).with_message(msg));
+                    }
+                    Err(msg) => {
+                        ok = false;
+                        self.rows
+                            .push(row(task, action, ResultCode::SyncFailed).with_message(msg));
+                    }
                 }
-                Err(msg) => {
-                    ok = false;
-                    self.rows
-                        .push(row(task, action, ResultCode::SyncFailed).with_message(msg));
-                }
+                self.tick(&task.id, progress);
             }
-            self.tick(&task.id, progress);
         }
         if !ok {
             return false;

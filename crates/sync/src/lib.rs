@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use fjord_client::{Client, ClientError, ResourceType};
 use fjord_health::HealthOverrides;
+use futures::StreamExt;
 use serde_json::Value;
 
 pub use compare::{compare_plan, predicted, CompareError, Compared};
@@ -293,8 +294,9 @@ impl Engine {
             .filter(|o| str_at(o, "/kind") == Some("CustomResourceDefinition"))
             .cloned()
             .collect();
-        let mut tasks = Vec::new();
+        let mut tasks: Vec<Task> = Vec::new();
         let mut shared = Vec::new();
+        let mut to_read: Vec<(usize, ResourceType)> = Vec::new();
         for obj in &req.objects {
             let name_of = || object_name(obj);
             if str_at(obj, "/apiVersion").is_none() || str_at(obj, "/kind").is_none() {
@@ -395,28 +397,8 @@ impl Engine {
                     &mut target,
                     &TrackingId::new(&req.app, &id.group, &id.kind, &ns, &name),
                 );
-                let live = if served {
-                    self.client
-                        .get(
-                            &rtype,
-                            Some(&ns).filter(|n| !n.is_empty()).map(|s| s.as_str()),
-                            &name,
-                        )
-                        .await
-                        .map_err(|source| SyncError::Client {
-                            step: "reading live objects",
-                            source,
-                        })?
-                } else {
-                    None
-                };
-                if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
-                    if owner.app != req.app && owner.refers_to(&id.group, &id.kind, &ns, &name) {
-                        shared.push(SharedResource {
-                            id: id.clone(),
-                            owner: owner.app,
-                        });
-                    }
+                if served {
+                    to_read.push((tasks.len(), rtype.clone()));
                 }
                 tasks.push(Task {
                     id,
@@ -424,7 +406,7 @@ impl Engine {
                     wave,
                     kind: TaskKind::Apply,
                     target: Some(target),
-                    live,
+                    live: None,
                     hook: hook_phases.is_some(),
                     delete_policies: if hook_phases.is_some() {
                         plan::delete_policies(obj)
@@ -434,6 +416,39 @@ impl Engine {
                     options: options.clone(),
                 });
             }
+        }
+        // The live objects, read concurrently.
+        let client = &self.client;
+        let tasks_ref = &tasks;
+        let reads: Vec<_> = to_read
+            .into_iter()
+            .map(|(i, rtype)| async move {
+                let id = &tasks_ref[i].id;
+                let ns = Some(id.namespace.as_str()).filter(|n| !n.is_empty());
+                (i, client.get(&rtype, ns, &id.name).await)
+            })
+            .collect();
+        let lives: Vec<(usize, Result<Option<Value>, ClientError>)> = futures::stream::iter(reads)
+            .buffered(execute::CONCURRENCY)
+            .collect()
+            .await;
+        for (i, live) in lives {
+            let live = live.map_err(|source| SyncError::Client {
+                step: "reading live objects",
+                source,
+            })?;
+            let id = &tasks[i].id;
+            if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
+                if owner.app != req.app
+                    && owner.refers_to(&id.group, &id.kind, &id.namespace, &id.name)
+                {
+                    shared.push(SharedResource {
+                        id: id.clone(),
+                        owner: owner.app,
+                    });
+                }
+            }
+            tasks[i].live = live;
         }
         let targets: HashSet<(String, String, String, String)> = tasks
             .iter()

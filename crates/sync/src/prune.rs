@@ -1,6 +1,7 @@
 //! Finding the live objects an application tracks (prune candidates) and deleting them.
 
 use fjord_client::{Client, ClientError, ResourceType};
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::plan::{self, ObjectRef};
@@ -42,8 +43,17 @@ pub async fn tracked_objects(
             source,
         })?;
     let mut out = Vec::new();
-    for t in types.iter().filter(|t| !excluded(t)) {
-        let items = match client.list(t, None).await {
+    let lists: Vec<_> = types
+        .iter()
+        .filter(|t| !excluded(t))
+        .map(|t| async move { (t, client.list(t, None).await) })
+        .collect();
+    let lists: Vec<_> = futures::stream::iter(lists)
+        .buffered(crate::execute::CONCURRENCY)
+        .collect()
+        .await;
+    for (t, listed) in lists {
+        let items = match listed {
             Ok(items) => items,
             Err(e) if unlistable(&e) => continue,
             Err(source) => {

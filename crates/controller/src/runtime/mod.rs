@@ -242,6 +242,39 @@ impl Shared {
         cache
     }
 
+    /// Writes a JSON merge patch to an Application (or, with `status`, to its status
+    /// subresource) as the controller's field manager; returns the updated object.
+    pub async fn patch_app(
+        &self,
+        app: &crate::api::Application,
+        patch: &Value,
+        status: bool,
+        step: &'static str,
+    ) -> Result<crate::api::Application, ControllerError> {
+        let out = self
+            .client
+            .merge_patch(
+                &self.app_type,
+                Some(app.namespace()),
+                app.name(),
+                patch,
+                status,
+                CONTROLLER_MANAGER,
+            )
+            .await
+            .map_err(|source| ControllerError::Client { step, source })?;
+        let fp = watches::fingerprint(&out);
+        if !status {
+            // The watch event of this write is the controller's own: it must not queue the
+            // app again.
+            self.memo(app.name(), |m| m.fingerprint = fp);
+        }
+        serde_json::from_value(out).map_err(|e| ControllerError::InvalidApp {
+            name: app.name().into(),
+            message: e.to_string(),
+        })
+    }
+
     /// Whether the controller has queued its first list of Applications.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::reconcile::{destination, Destination};
 use super::source::{self, Rendered};
-use super::{events, ControllerError, Shared, CONTROLLER_MANAGER, RESOURCES_FINALIZER};
+use super::{events, ControllerError, Shared, RESOURCES_FINALIZER};
 use crate::api::{
     phase, Application, Operation, OperationState, SyncOperationResource, SyncOperationResult,
 };
@@ -35,20 +35,14 @@ pub async fn run(
     let state = status::start_operation(&op, Utc::now());
     write_state(shared, app, &state, None).await?;
     if app.operation.is_some() {
-        let updated = shared
-            .client
-            .merge_patch(
-                &shared.app_type,
-                Some(app.namespace()),
-                app.name(),
+        shared
+            .patch_app(
+                app,
                 &json!({"operation": null}),
                 false,
-                CONTROLLER_MANAGER,
+                "clearing the operation",
             )
-            .await
-            .map_err(client_err("clearing the operation"))?;
-        let fp = super::watches::fingerprint(&updated);
-        shared.memo(app.name(), |m| m.fingerprint = fp);
+            .await?;
     }
     execute(shared, app, op, state, rendered, dest, options).await
 }
@@ -267,22 +261,14 @@ async fn write_state(
     if let Some(h) = history {
         status["history"] = json!(h);
     }
-    let out = shared
-        .client
-        .merge_patch(
-            &shared.app_type,
-            Some(app.namespace()),
-            app.name(),
+    shared
+        .patch_app(
+            app,
             &json!({ "status": status }),
             true,
-            CONTROLLER_MANAGER,
+            "writing the operation state",
         )
         .await
-        .map_err(client_err("writing the operation state"))?;
-    serde_json::from_value(out).map_err(|e| ControllerError::InvalidApp {
-        name: app.name().into(),
-        message: e.to_string(),
-    })
 }
 
 /// Handles a deleted Application: with the resources finalizer, deletes every object it
@@ -312,17 +298,13 @@ pub async fn finalize(shared: &Arc<Shared>, app: &Application) -> Result<Outcome
         .filter(|f| !f.starts_with(RESOURCES_FINALIZER))
         .collect();
     shared
-        .client
-        .merge_patch(
-            &shared.app_type,
-            Some(app.namespace()),
-            app.name(),
+        .patch_app(
+            app,
             &json!({"metadata": {"finalizers": kept}}),
             false,
-            CONTROLLER_MANAGER,
+            "removing the resources finalizer",
         )
-        .await
-        .map_err(client_err("removing the resources finalizer"))?;
+        .await?;
     events::log("info", app.name(), "deleted the application's resources");
     Ok(Outcome::Done)
 }

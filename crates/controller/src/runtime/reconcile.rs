@@ -292,7 +292,7 @@ pub async fn destination(
     };
     if in_cluster {
         return Ok(Destination {
-            client: shared.client.clone(),
+            client: observed(shared, app, shared.client.clone(), IN_CLUSTER),
             server: IN_CLUSTER.into(),
             namespace,
         });
@@ -311,11 +311,41 @@ pub async fn destination(
         return Err(ControllerError::UnknownCluster(wanted));
     };
     let client = watches::cluster_client(shared, secret).await?;
+    let server = super::watches::secret_string(secret, "server").unwrap_or(wanted);
     Ok(Destination {
-        server: super::watches::secret_string(secret, "server").unwrap_or(wanted),
-        client,
+        client: observed(shared, app, client, &server),
+        server,
         namespace,
     })
+}
+
+/// `client`, counting its requests in `argocd_app_k8s_request_total` for `app`.
+fn observed(shared: &Shared, app: &Application, client: Client, server: &str) -> Client {
+    let family = shared.metrics.app_k8s_request.clone();
+    let base = crate::metrics::K8sRequestLabels {
+        namespace: app.namespace().to_string(),
+        name: app.name().to_string(),
+        project: app.spec().project_name().to_string(),
+        server: server.to_string(),
+        ..Default::default()
+    };
+    client.with_observer(std::sync::Arc::new(
+        move |r: &fjord_client::RequestRecord<'_>| {
+            let labels = crate::metrics::K8sRequestLabels {
+                response_code: if r.code == 0 {
+                    "Unknown".to_string()
+                } else {
+                    r.code.to_string()
+                },
+                verb: r.verb.to_string(),
+                resource_kind: r.kind.to_string(),
+                resource_namespace: r.namespace.to_string(),
+                dry_run: r.dry_run.to_string(),
+                ..base.clone()
+            };
+            family.get_or_create(&labels).inc();
+        },
+    ))
 }
 
 /// Fetches when due and renders the source (blocking work off the async threads).
@@ -349,26 +379,10 @@ async fn pull(
     let (rendered, key) = result?;
     shared.memo(&name, |m| m.repo_key = key);
     if annotated {
-        let t = &shared.app_type;
         let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
-        let updated = shared
-            .client
-            .merge_patch(
-                t,
-                Some(app.namespace()),
-                &name,
-                &patch,
-                false,
-                super::CONTROLLER_MANAGER,
-            )
-            .await
-            .map_err(|source| ControllerError::Client {
-                step: "clearing the refresh annotation",
-                source,
-            })?;
-        // The watch event of this write is ours: it must not queue the app again.
-        let fp = watches::fingerprint(&updated);
-        shared.memo(&name, |m| m.fingerprint = fp);
+        shared
+            .patch_app(app, &patch, false, "clearing the refresh annotation")
+            .await?;
     }
     Ok(rendered)
 }
@@ -514,25 +528,14 @@ async fn patch_status(
     app: &Application,
     status: Value,
 ) -> Result<Application, ControllerError> {
-    let out = shared
-        .client
-        .merge_patch(
-            &shared.app_type,
-            Some(app.namespace()),
-            app.name(),
+    shared
+        .patch_app(
+            app,
             &json!({ "status": status }),
             true,
-            super::CONTROLLER_MANAGER,
+            "writing the Application status",
         )
         .await
-        .map_err(|source| ControllerError::Client {
-            step: "writing the Application status",
-            source,
-        })?;
-    serde_json::from_value(out).map_err(|e| ControllerError::InvalidApp {
-        name: app.name().into(),
-        message: e.to_string(),
-    })
 }
 
 /// Writes a successful comparison into `status`.
