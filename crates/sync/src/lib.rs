@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod compare;
 mod execute;
+mod live;
 pub mod options;
 pub mod plan;
 pub mod prune;
@@ -22,7 +23,6 @@ use std::time::Duration;
 
 use fjord_client::{Client, ClientError, ResourceType};
 use fjord_health::HealthOverrides;
-use futures::StreamExt;
 use serde_json::Value;
 
 pub use compare::{compare_plan, predicted, CompareError, Compared};
@@ -417,26 +417,9 @@ impl Engine {
                 });
             }
         }
-        // The live objects, read concurrently.
-        let client = &self.client;
-        let tasks_ref = &tasks;
-        let reads: Vec<_> = to_read
-            .into_iter()
-            .map(|(i, rtype)| async move {
-                let id = &tasks_ref[i].id;
-                let ns = Some(id.namespace.as_str()).filter(|n| !n.is_empty());
-                (i, client.get(&rtype, ns, &id.name).await)
-            })
-            .collect();
-        let lives: Vec<(usize, Result<Option<Value>, ClientError>)> = futures::stream::iter(reads)
-            .buffered(execute::CONCURRENCY)
-            .collect()
-            .await;
+        let ids: Vec<&ObjectRef> = tasks.iter().map(|t| &t.id).collect();
+        let lives = live::read_live(&self.client, &ids, to_read, "reading live objects").await?;
         for (i, live) in lives {
-            let live = live.map_err(|source| SyncError::Client {
-                step: "reading live objects",
-                source,
-            })?;
             let id = &tasks[i].id;
             if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
                 if owner.app != req.app

@@ -53,22 +53,6 @@ fn ns_of(id: &ObjectRef) -> Option<&str> {
     Some(id.namespace.as_str()).filter(|n| !n.is_empty())
 }
 
-/// The current health of one object (`Missing` when it does not exist).
-pub async fn health_of(engine: &Engine, w: &Waited) -> Result<Option<Health>, SyncError> {
-    let live = engine
-        .client()
-        .get(&w.rtype, ns_of(&w.id), &w.id.name)
-        .await
-        .map_err(|source| SyncError::Client {
-            step: "reading health",
-            source,
-        })?;
-    Ok(match live {
-        None => Some(Health::status(HealthStatus::Missing)),
-        Some(obj) => fjord_health::assess(&obj, engine.overrides()),
-    })
-}
-
 /// Waits until every object is done or `deadline` passes; returns each final state and health.
 pub async fn wait_healthy(
     engine: &Engine,
@@ -80,11 +64,19 @@ pub async fn wait_healthy(
         vec![(TaskState::Running, None); items.len()];
     loop {
         let mut pending = Vec::new();
-        for (i, w) in items.iter().enumerate() {
-            if states[i].0 != TaskState::Running {
-                continue;
-            }
-            let h = health_of(engine, w).await?;
+        let ids: Vec<&ObjectRef> = items.iter().map(|w| &w.id).collect();
+        let running: Vec<(usize, ResourceType)> = (0..items.len())
+            .filter(|&i| states[i].0 == TaskState::Running)
+            .map(|i| (i, items[i].rtype.clone()))
+            .collect();
+        let lives =
+            crate::live::read_live(engine.client(), &ids, running, "reading health").await?;
+        for (i, live) in lives {
+            let h = match live {
+                None => Some(Health::status(HealthStatus::Missing)),
+                Some(obj) => fjord_health::assess(&obj, engine.overrides()),
+            };
+            let w = &items[i];
             let s = judge(w.hook, h.as_ref());
             states[i] = (s, h);
             if s == TaskState::Running {
