@@ -8,6 +8,8 @@ use thiserror::Error;
 
 /// Argo CD's default `timeout.reconciliation`.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(180);
+/// Argo CD's default `timeout.reconciliation.jitter`: polls of different apps spread over a minute.
+pub const DEFAULT_POLL_JITTER: Duration = Duration::from_secs(60);
 
 /// Errors raised while reading polling settings.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -35,7 +37,7 @@ impl Default for PollPolicy {
     fn default() -> Self {
         PollPolicy {
             interval: DEFAULT_POLL_INTERVAL,
-            max_jitter: Duration::ZERO,
+            max_jitter: DEFAULT_POLL_JITTER,
         }
     }
 }
@@ -135,7 +137,11 @@ mod tests {
     #[test]
     fn defaults_and_config() {
         let p = PollPolicy::default();
-        assert_eq!(p.next_delay("any", 0), Duration::from_secs(180));
+        let d = p.next_delay("any", 0);
+        assert!(
+            d >= Duration::from_secs(180) && d < Duration::from_secs(240),
+            "{d:?}"
+        );
         let p = PollPolicy::from_config_map(&json!({"data": {
             "timeout.reconciliation": "2m30s", "timeout.reconciliation.jitter": "30s"}}))
         .unwrap();

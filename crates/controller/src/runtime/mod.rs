@@ -225,6 +225,26 @@ impl Shared {
             .unwrap_or_else(|| self.settings().poll.interval)
     }
 
+    /// When `app` is polled next: the interval plus its jitter (argocd-cm
+    /// `timeout.reconciliation.jitter`, default 60 s; none when `--resync` fixes the interval),
+    /// different per app and per round, so a thousand apps do not poll in one burst.
+    pub fn next_poll(&self, app: &str) -> Duration {
+        let mut poll = self.settings().poll;
+        if let Some(r) = self.opts.resync {
+            poll.interval = r;
+            poll.max_jitter = Duration::ZERO;
+        }
+        if !poll.enabled() {
+            // `timeout.reconciliation: 0` turns polling off (webhooks and watches still work).
+            return Duration::from_secs(365 * 24 * 3600);
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let round = secs / poll.interval.as_secs().max(1);
+        poll.next_delay(app, round)
+    }
+
     /// The live-state cache of a destination, started on first use.
     pub async fn cache_for(
         self: &Arc<Self>,

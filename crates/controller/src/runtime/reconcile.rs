@@ -163,7 +163,7 @@ async fn reconcile_app(
             .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
             .collect();
         write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
-        return Ok((Outcome::RequeueAfter(resync), Some(app)));
+        return Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app)));
     };
 
     let rendered = match pull(shared, &app, &source).await {
@@ -243,9 +243,9 @@ async fn reconcile_app(
         Decision::RetryAfter(d) => Ok((Outcome::RequeueAfter(d.min(resync)), Some(app))),
         Decision::Condition { kind, message } => {
             set_condition(shared, &app, kind, &message).await?;
-            Ok((Outcome::RequeueAfter(resync), Some(app)))
+            Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app)))
         }
-        Decision::Skip(_) => Ok((Outcome::RequeueAfter(resync), Some(app))),
+        Decision::Skip(_) => Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app))),
     }
 }
 
@@ -364,7 +364,10 @@ async fn pull(
         wanted_after: shared
             .memo(&name, |m| m.refresh.take())
             .or(annotated.then(Instant::now)),
-        max_age: shared.resync(),
+        // Polling off (`timeout.reconciliation: 0`): fetch only when asked to.
+        max_age: Some(shared.resync())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::MAX),
     };
     let s = shared.clone();
     let src = source.clone();
