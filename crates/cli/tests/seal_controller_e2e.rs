@@ -29,8 +29,8 @@ fn sealed_addr(c: &Controller) -> String {
     )
 }
 
-/// Runs `fjord seal ARGS` with `stdin`; returns stdout (asserts success).
-fn seal(args: &[&str], stdin: &str) -> String {
+/// Runs `fjord seal ARGS` with `stdin`.
+fn run_seal(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(FJORD)
         .arg("seal")
         .args(args)
@@ -45,13 +45,27 @@ fn seal(args: &[&str], stdin: &str) -> String {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `fjord seal ARGS` with `stdin`; returns stdout (asserts success).
+fn seal(args: &[&str], stdin: &str) -> String {
+    let out = run_seal(args, stdin);
     assert!(
         out.status.success(),
         "fjord seal {args:?}: {}",
         common::text(&out)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `fjord seal ARGS` with `stdin`; returns whether it succeeded and its stdout.
+fn try_seal(args: &[&str], stdin: &str) -> (bool, String) {
+    let out = run_seal(args, stdin);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
 }
 
 const SECRET: &str = "apiVersion: v1
@@ -160,29 +174,6 @@ fn switched_off_the_controller_unseals_nothing_and_installs_no_crd() {
         .log_text()
         .contains("sealed secrets controller running"));
     assert!(!cluster.exists("crd", "", "sealedsecrets.bitnami.com"));
-}
-
-/// Runs `fjord seal ARGS` with `stdin`; returns whether it succeeded and its stdout.
-fn try_seal(args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(FJORD)
-        .arg("seal")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fjord seal");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
 }
 
 #[test]
