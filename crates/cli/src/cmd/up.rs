@@ -47,6 +47,9 @@ const EXAMPLE: &[(&str, &str)] = &[
     ),
 ];
 
+/// How often `fjord up` polls repositories (the demo repository is a local directory).
+const DEMO_POLL: Duration = Duration::from_secs(10);
+
 /// Arguments of `fjord up`.
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -157,6 +160,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let mut opts = ControllerOptions::new(client_opts.clone(), args.data_dir.join("repos"));
         opts.metrics_addr = Some(args.metrics_addr);
         opts.webhook_addr = Some(args.webhook_addr);
+        // The demo repository is local: poll it often, so a commit shows up quickly.
+        opts.resync = Some(DEMO_POLL);
         let controller = runtime::start(opts).await.context("starting the controller")?;
         let sealer = match args.sealed.options(client_opts.clone()) {
             Some(o) => Some(
@@ -196,13 +201,17 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         };
         let kc = kubeconfig.display();
         println!(
-            "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within the poll interval\n\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook\nCtrl-C stops everything.",
+            "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within {}s\n\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook\nCtrl-C stops everything.",
             if healthy { "Synced and Healthy" } else { "NOT yet Synced and Healthy" },
             start.elapsed().as_secs_f64(),
             repo_url.trim_start_matches("file://"),
+            DEMO_POLL.as_secs(),
             controller.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
             controller.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
         );
+        if let Some(addr) = sealer.as_ref().and_then(|s| s.http_addr()) {
+            println!("seal a Secret for this cluster: fjord seal --controller-url http://{addr} < secret.yaml");
+        }
         if !args.once {
             stop_signal().await;
         }
