@@ -73,27 +73,30 @@ pub async fn tracked_objects(
     Ok(out)
 }
 
+/// The reference of `obj`, a live object of type `t`.
+pub fn object_ref(t: &ResourceType, obj: &Value) -> ObjectRef {
+    let meta = |f: &str| {
+        obj.pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    ObjectRef {
+        group: t.group.clone(),
+        version: t.version.clone(),
+        kind: t.kind.clone(),
+        namespace: meta("namespace"),
+        name: meta("name"),
+    }
+}
+
 /// The application that tracks `obj` (a live object of type `t`) and the object's reference:
 /// its tracking id must name the object itself, and hooks are not tracked resources.
 pub fn tracked_by(t: &ResourceType, obj: &Value) -> Option<(String, ObjectRef)> {
     let id = TrackingId::of(obj)?;
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !id.refers_to(&t.group, &t.kind, ns, name) || plan::hook_phases(obj).is_some() {
+    let r = object_ref(t, obj);
+    if !id.refers_to(&t.group, &t.kind, &r.namespace, &r.name) || plan::hook_phases(obj).is_some() {
         return None;
     }
-    let r = ObjectRef {
-        group: t.group.clone(),
-        version: t.version.clone(),
-        kind: t.kind.clone(),
-        namespace: ns.to_string(),
-        name: name.to_string(),
-    };
     Some((id.app, r))
 }

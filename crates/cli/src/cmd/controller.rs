@@ -10,17 +10,14 @@ use std::time::Duration;
 
 use fjord_controller::runtime::{self, ControllerOptions};
 
-use super::kube_args::{parse_duration, runtime as tokio_runtime};
+use super::kube_args::{parse_duration, runtime as tokio_runtime, ConnectArgs};
 
 /// Arguments of `fjord controller`.
 #[derive(Args, Debug)]
 pub struct ControllerArgs {
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context (default: its current-context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The control-plane cluster.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Namespace of the Applications, AppProjects and settings.
     #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "argocd")]
     pub namespace: String,
@@ -94,11 +91,7 @@ impl SealedArgs {
 impl ControllerArgs {
     /// The controller options these flags mean.
     pub fn options(&self) -> ControllerOptions {
-        let client = fjord_client::ClientOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: None,
-        };
+        let client = self.connect.client_options(None);
         let mut opts = ControllerOptions::new(client, self.cache_dir.clone());
         opts.namespace = self.namespace.clone();
         opts.metrics_addr = Some(self.metrics_addr);

@@ -8,10 +8,10 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fjord_client::{Client, ClientOptions};
+use fjord_client::Client;
 use fjord_controller::doctor::{self, DiskCheck, P99_THRESHOLD};
 
-use super::kube_args::runtime;
+use super::kube_args::{runtime, ConnectArgs};
 
 /// Arguments of `fjord doctor`.
 #[derive(Args, Debug)]
@@ -25,13 +25,9 @@ pub struct DoctorArgs {
     /// Skip the disk check.
     #[arg(long)]
     pub skip_disk: bool,
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config); without one the API
-    /// and repository checks are skipped.
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context.
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The cluster; without a kubeconfig the API and repository checks are skipped.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Namespace of the Applications.
     #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "argocd")]
     pub namespace: String,
@@ -64,7 +60,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             P99_THRESHOLD.as_millis()
         );
     }
-    let have_kubeconfig = args.kubeconfig.is_some()
+    let have_kubeconfig = args.connect.kubeconfig.is_some()
         || std::env::var_os("KUBECONFIG").is_some()
         || fjord_client::kubeconfig_path(None).is_ok();
     if !have_kubeconfig {
@@ -75,11 +71,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         });
     }
-    let opts = ClientOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        namespace: None,
-    };
+    let opts = args.connect.client_options(None);
     let rt = runtime()?;
     all_ok &= rt.block_on(async {
         let mut ok = true;

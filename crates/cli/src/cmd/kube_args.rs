@@ -5,15 +5,34 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `--kubeconfig`, `--context`, `--namespace`.
+/// `--kubeconfig`, `--context`: which cluster to talk to.
 #[derive(Args, Debug, Clone)]
-pub struct KubeArgs {
+pub struct ConnectArgs {
     /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context (default: its current-context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+}
+
+impl ConnectArgs {
+    /// The client options these flags mean, with `namespace` as the default namespace.
+    pub fn client_options(&self, namespace: Option<String>) -> fjord_client::ClientOptions {
+        fjord_client::ClientOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace,
+        }
+    }
+}
+
+/// `--kubeconfig`, `--context`, `--namespace`.
+#[derive(Args, Debug, Clone)]
+pub struct KubeArgs {
+    /// The cluster.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Destination namespace for namespaced objects that name none (default: the context's).
     #[arg(short = 'n', long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
@@ -22,11 +41,7 @@ pub struct KubeArgs {
 impl KubeArgs {
     /// The client options these flags mean.
     pub fn client_options(&self) -> fjord_client::ClientOptions {
-        fjord_client::ClientOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: self.namespace.clone(),
-        }
+        self.connect.client_options(self.namespace.clone())
     }
 }
 

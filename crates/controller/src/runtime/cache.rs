@@ -18,13 +18,53 @@ use super::Shared;
 /// Delay that coalesces bursts of live-object events into one reconcile.
 const LIVE_EVENT_DELAY: Duration = Duration::from_millis(100);
 
-type Tracked = HashMap<ObjectRef, Value>;
+/// An object's identity regardless of version: group, kind, namespace, name.
+type Key = (String, String, String, String);
+
+fn key(r: &ObjectRef) -> Key {
+    (
+        r.group.clone(),
+        r.kind.clone(),
+        r.namespace.clone(),
+        r.name.clone(),
+    )
+}
+
+/// Tracked objects, by identity and by owning app.
+#[derive(Default)]
+struct Index {
+    /// Every tracked object: its owner, reference and last state.
+    objects: HashMap<Key, (String, ObjectRef, Value)>,
+    /// app → the keys of its objects.
+    by_app: HashMap<String, HashSet<Key>>,
+}
+
+impl Index {
+    /// Forgets `k`; returns its owner.
+    fn remove(&mut self, k: &Key) -> Option<String> {
+        let (app, _, _) = self.objects.remove(k)?;
+        if let Some(keys) = self.by_app.get_mut(&app) {
+            keys.remove(k);
+        }
+        Some(app)
+    }
+
+    fn insert(&mut self, app: String, r: ObjectRef, obj: Value) {
+        let k = key(&r);
+        self.remove(&k);
+        self.by_app
+            .entry(app.clone())
+            .or_default()
+            .insert(k.clone());
+        self.objects.insert(k, (app, r, obj));
+    }
+}
 
 /// The cache of one cluster.
 pub struct ClusterCache {
     client: Client,
-    /// app → its tracked objects.
-    by_app: Mutex<HashMap<String, Tracked>>,
+    /// The tracked objects.
+    index: Mutex<Index>,
     /// (group, kind) already watched.
     watched: Mutex<HashSet<(String, String)>>,
     /// Watches whose first list has not arrived yet.
@@ -38,7 +78,7 @@ impl ClusterCache {
     pub fn new(client: Client) -> Arc<ClusterCache> {
         Arc::new(ClusterCache {
             client,
-            by_app: Mutex::default(),
+            index: Mutex::default(),
             watched: Mutex::default(),
             pending: AtomicUsize::new(0),
             started: AtomicBool::new(false),
@@ -109,71 +149,50 @@ impl ClusterCache {
         if !self.started.load(Ordering::SeqCst) || self.pending.load(Ordering::SeqCst) > 0 {
             return None;
         }
-        let by_app = self.by_app.lock().unwrap_or_else(|e| e.into_inner());
+        let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = index.by_app.get(app);
         Some(
-            by_app
-                .get(app)
-                .map(|m| m.iter().map(|(r, v)| (r.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+            keys.into_iter()
+                .flatten()
+                .filter_map(|k| index.objects.get(k))
+                .map(|(_, r, v)| (r.clone(), v.clone()))
+                .collect(),
         )
-    }
-
-    fn remove(&self, t: &ResourceType, obj: &Value) -> Option<String> {
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let mut by_app = self.by_app.lock().unwrap_or_else(|e| e.into_inner());
-        let mut owner = None;
-        for (app, objs) in by_app.iter_mut() {
-            let before = objs.len();
-            objs.retain(|r, _| {
-                !(r.group == t.group && r.kind == t.kind && r.namespace == ns && r.name == name)
-            });
-            if objs.len() != before {
-                owner = Some(app.clone());
-            }
-        }
-        owner
     }
 
     /// Applies one watch item; returns the apps whose objects changed.
     fn apply(&self, t: &ResourceType, item: WatchItem) -> Vec<String> {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         let mut touched = Vec::new();
         match item {
             WatchItem::Listed(items) => {
-                let mut by_app = self.by_app.lock().unwrap_or_else(|e| e.into_inner());
-                for objs in by_app.values_mut() {
-                    objs.retain(|r, _| !(r.group == t.group && r.kind == t.kind));
+                let stale: Vec<Key> = index
+                    .objects
+                    .keys()
+                    .filter(|(g, k, _, _)| *g == t.group && *k == t.kind)
+                    .cloned()
+                    .collect();
+                for k in &stale {
+                    index.remove(k);
                 }
                 for obj in items {
                     if let Some((app, r)) = prune::tracked_by(t, &obj) {
-                        by_app.entry(app.clone()).or_default().insert(r, obj);
-                        touched.push(app);
+                        touched.push(app.clone());
+                        index.insert(app, r, obj);
                     }
                 }
             }
             WatchItem::Applied(obj) => {
-                touched.extend(self.remove(t, &obj));
+                // An object may lose or change its tracking id: its old owner is told too.
+                touched.extend(index.remove(&key(&prune::object_ref(t, &obj))));
                 if let Some((app, r)) = prune::tracked_by(t, &obj) {
-                    self.by_app
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(app.clone())
-                        .or_default()
-                        .insert(r, obj);
-                    touched.push(app);
+                    touched.push(app.clone());
+                    index.insert(app, r, obj);
                 }
             }
             WatchItem::Deleted(obj) => {
-                touched.extend(self.remove(t, &obj));
-                if let Some((app, _)) = prune::tracked_by(t, &obj) {
-                    touched.push(app);
-                }
+                touched.extend(index.remove(&key(&prune::object_ref(t, &obj))));
+                touched.extend(prune::tracked_by(t, &obj).map(|(app, _)| app));
             }
         }
         touched.sort();

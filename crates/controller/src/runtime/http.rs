@@ -83,8 +83,9 @@ async fn push(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
-    let secrets = shared.settings().webhook;
-    let event = match webhook::parse(&pairs, &body, &secrets) {
+    let settings = shared.settings();
+    let secrets = &settings.webhook;
+    let event = match webhook::parse(&pairs, &body, secrets) {
         Ok(WebhookOutcome::Push(event)) => event,
         Ok(WebhookOutcome::Ping(provider)) => {
             return (StatusCode::OK, format!("{provider:?} ping\n")).into_response()

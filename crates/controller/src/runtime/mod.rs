@@ -156,8 +156,6 @@ pub struct AppMemo {
     pub refresh: Option<Instant>,
     /// Self-heal attempts since the last sync that was not a self-heal.
     pub heal_attempts: u32,
-    /// The source's normalised repository URL.
-    pub repo_key: String,
     /// What a push webhook is matched against, from the last Application seen.
     pub webhook: Option<WebhookKey>,
 }
@@ -190,7 +188,7 @@ pub struct Shared {
     /// Prometheus metrics.
     pub metrics: ControllerMetrics,
     /// Settings, replaced on reload.
-    pub settings: RwLock<Settings>,
+    pub settings: RwLock<Arc<Settings>>,
     /// Per-app memory.
     pub apps: Mutex<HashMap<String, AppMemo>>,
     /// The live-state cache of each destination, by server URL.
@@ -210,12 +208,9 @@ impl Shared {
         f(apps.entry(app.to_string()).or_default())
     }
 
-    /// The current settings.
-    pub fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The current settings (shared, not copied: reconciles read them often).
+    pub fn settings(&self) -> Arc<Settings> {
+        Arc::clone(&self.settings.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The polling interval.
@@ -426,7 +421,7 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
         fetches: source::FetchLog::default(),
         queue,
         metrics,
-        settings: RwLock::new(loaded),
+        settings: RwLock::new(Arc::new(loaded)),
         apps: Mutex::default(),
         caches: Mutex::default(),
         clusters: Mutex::default(),
@@ -507,7 +502,7 @@ async fn reload_settings(shared: Arc<Shared>) {
                 let changed = {
                     let mut cur = shared.settings.write().unwrap_or_else(|e| e.into_inner());
                     let changed = cur.version != s.version;
-                    *cur = s;
+                    *cur = Arc::new(s);
                     changed
                 };
                 // New credentials, host keys or clusters: every app compares again at once

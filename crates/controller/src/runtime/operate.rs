@@ -117,7 +117,7 @@ async fn execute(
                 let parsed = super::reconcile::sync_options(extra)?;
                 opts = parsed.merged_over(&opts);
             }
-            let engine = Engine::new(dest.client.clone(), shared.settings().health);
+            let engine = Engine::new(dest.client.clone(), shared.settings().health.clone());
             let mut req = SyncRequest::new(app.name(), target.objects.clone());
             req.destination_namespace = dest.namespace.clone();
             req.options = opts;

@@ -298,7 +298,8 @@ pub async fn destination(
         });
     }
     let wanted = server.clone().or(name.clone()).unwrap_or_default();
-    let clusters = shared.settings().clusters;
+    let settings = shared.settings();
+    let clusters = &settings.clusters;
     let secret = clusters.iter().find(|s| {
         let field = |f: &str| super::watches::secret_string(s, f);
         match (&server, &name) {
@@ -374,13 +375,11 @@ async fn pull(
     let scratch = shared.opts.cache_dir.join("overlays").join(&name);
     let result = tokio::task::spawn_blocking(move || {
         let (repo, oid) = source::resolve(&s.repos, &s.fetches, &src, policy)?;
-        let key = repo.key().to_string();
-        source::render(&repo, oid, &src, &scratch).map(|r| (r, key))
+        source::render(&repo, oid, &src, &scratch)
     })
     .await
     .map_err(|e| ControllerError::Task(e.to_string()))?;
-    let (rendered, key) = result?;
-    shared.memo(&name, |m| m.repo_key = key);
+    let rendered = result?;
     if annotated {
         let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
         shared
@@ -429,7 +428,8 @@ pub async fn compare(
     options: &SyncOptions,
     rendered: &Rendered,
 ) -> Result<Compared, ControllerError> {
-    let overrides = shared.settings().health;
+    let settings = shared.settings();
+    let overrides = &settings.health;
     let engine = Engine::new(dest.client.clone(), overrides.clone());
     let mut req = SyncRequest::new(app.name(), rendered.objects.clone());
     req.destination_namespace = dest.namespace.clone();
@@ -465,7 +465,7 @@ pub async fn compare(
         if let Some(target) = &t.target {
             images.extend(status::images_of(target));
         }
-        let res = AppResource::assess(t.target.as_ref(), t.live.as_ref(), &overrides);
+        let res = AppResource::assess(t.target.as_ref(), t.live.as_ref(), overrides);
         let health = res.resource_health().map(|h| crate::api::AppHealthStatus {
             status: Some(h.status.as_str().to_string()),
             message: Some(h.message.clone()).filter(|m| !m.is_empty()),
