@@ -6,8 +6,10 @@
 //! after a CRD is installed. Every request retries transient failures (429, 5xx, timeouts,
 //! connection errors) with exponential backoff ([`RetryPolicy`]).
 
+mod discovery;
 mod error;
 mod inline;
+mod objects;
 mod observe;
 mod retry;
 mod watch;
@@ -17,11 +19,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
-};
+use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::discovery::{verbs, Scope};
+use kube::discovery::Scope;
 use serde_json::Value;
 
 pub use error::{is_transient, ClientError};
@@ -304,36 +304,6 @@ impl Client {
         self.resolve(av, kind).await
     }
 
-    /// Every listable and deletable type the server serves (preferred versions only).
-    pub async fn resource_types(&self) -> Result<Vec<ResourceType>, ClientError> {
-        let disc = self
-            .retry
-            .run(|| kube::Discovery::new(self.inner.clone()).run())
-            .await
-            .map_err(|source| ClientError::Discover {
-                api_version: "*".into(),
-                kind: "*".into(),
-                source: Box::new(source),
-            })?;
-        let mut out = Vec::new();
-        for group in disc.groups() {
-            for (ar, caps) in group.recommended_resources() {
-                if !caps.supports_operation(verbs::LIST) || !caps.supports_operation(verbs::DELETE)
-                {
-                    continue;
-                }
-                out.push(ResourceType {
-                    group: ar.group,
-                    version: ar.version,
-                    kind: ar.kind,
-                    plural: ar.plural,
-                    namespaced: caps.scope == Scope::Namespaced,
-                });
-            }
-        }
-        Ok(out)
-    }
-
     fn api(&self, t: &ResourceType, ns: Option<&str>) -> Api<DynamicObject> {
         let ar = t.api_resource();
         match (t.namespaced, ns) {
@@ -361,194 +331,6 @@ impl Client {
                 .or_insert_with(|| Value::String(t.kind.clone()));
         }
         Ok(v)
-    }
-
-    fn to_dynamic(
-        t: &ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        obj: &Value,
-    ) -> Result<DynamicObject, ClientError> {
-        serde_json::from_value(obj.clone()).map_err(|source| ClientError::Decode {
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source,
-        })
-    }
-
-    /// The live object, `None` when it does not exist.
-    pub async fn get(
-        &self,
-        t: &ResourceType,
-        ns: Option<&str>,
-        name: &str,
-    ) -> Result<Option<Value>, ClientError> {
-        let api = self.api(t, ns);
-        let got = self.retry.run(|| api.get_opt(name)).await;
-        self.observe("get", &t.kind, ns, false, &got, 200);
-        let got = got.map_err(|source| ClientError::Request {
-            verb: "get",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
-        got.map(|o| Self::to_value(t, ns, name, o)).transpose()
-    }
-
-    /// Objects of a type, in one namespace or (`None`) all of them.
-    pub async fn list(
-        &self,
-        t: &ResourceType,
-        ns: Option<&str>,
-    ) -> Result<Vec<Value>, ClientError> {
-        let api = self.api(t, ns);
-        let lp = ListParams::default();
-        let list = self.retry.run(|| api.list(&lp)).await;
-        self.observe("list", &t.kind, ns, false, &list, 200);
-        let list = list.map_err(|source| ClientError::Request {
-            verb: "list",
-            kind: t.kind.clone(),
-            target: ns.unwrap_or("*").to_string(),
-            source: Box::new(source),
-        })?;
-        list.items
-            .into_iter()
-            .map(|o| {
-                let name = o.metadata.name.clone().unwrap_or_default();
-                Self::to_value(t, ns, &name, o)
-            })
-            .collect()
-    }
-
-    /// Server-side applies `obj` (its namespace is `metadata.namespace`); returns the result.
-    pub async fn apply(
-        &self,
-        t: &ResourceType,
-        obj: &Value,
-        opts: &ApplyOptions,
-    ) -> Result<Value, ClientError> {
-        let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-        let api = self.api(t, ns);
-        let pp = PatchParams {
-            dry_run: opts.dry_run,
-            force: opts.force,
-            field_manager: Some(opts.field_manager.clone()),
-            field_validation: Some(if opts.validate {
-                kube::api::ValidationDirective::Strict
-            } else {
-                kube::api::ValidationDirective::Ignore
-            }),
-        };
-        let patch = Patch::Apply(obj);
-        let out = self.retry.run(|| api.patch(name, &pp, &patch)).await;
-        self.observe("apply", &t.kind, ns, opts.dry_run, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "apply",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
-        Self::to_value(t, ns, name, out)
-    }
-
-    fn post_params(dry_run: bool, field_manager: &str) -> PostParams {
-        PostParams {
-            dry_run,
-            field_manager: Some(field_manager.to_string()),
-        }
-    }
-
-    /// Creates `obj`.
-    pub async fn create(
-        &self,
-        t: &ResourceType,
-        obj: &Value,
-        dry_run: bool,
-        field_manager: &str,
-    ) -> Result<Value, ClientError> {
-        let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-        let api = self.api(t, ns);
-        let pp = Self::post_params(dry_run, field_manager);
-        let dynobj = Self::to_dynamic(t, ns, name, obj)?;
-        let out = self.retry.run(|| api.create(&pp, &dynobj)).await;
-        self.observe("create", &t.kind, ns, dry_run, &out, 201);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "create",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
-        Self::to_value(t, ns, name, out)
-    }
-
-    /// Replaces `obj` (an update with the live `resourceVersion` when `obj` has none).
-    pub async fn replace(
-        &self,
-        t: &ResourceType,
-        obj: &Value,
-        dry_run: bool,
-        field_manager: &str,
-    ) -> Result<Value, ClientError> {
-        let name = str_field(obj, &["metadata", "name"], "metadata.name")?;
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-        let mut obj = obj.clone();
-        if obj.pointer("/metadata/resourceVersion").is_none() {
-            if let Some(live) = self.get(t, ns, name).await? {
-                if let (Some(rv), Some(meta)) = (
-                    live.pointer("/metadata/resourceVersion").cloned(),
-                    obj.get_mut("metadata").and_then(Value::as_object_mut),
-                ) {
-                    meta.insert("resourceVersion".into(), rv);
-                }
-            }
-        }
-        let api = self.api(t, ns);
-        let pp = Self::post_params(dry_run, field_manager);
-        let dynobj = Self::to_dynamic(t, ns, name, &obj)?;
-        let out = self.retry.run(|| api.replace(name, &pp, &dynobj)).await;
-        self.observe("replace", &t.kind, ns, dry_run, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "replace",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
-        Self::to_value(t, ns, name, out)
-    }
-
-    /// Deletes an object; `Ok(false)` when it was already gone.
-    pub async fn delete(
-        &self,
-        t: &ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        propagation: Propagation,
-        dry_run: bool,
-    ) -> Result<bool, ClientError> {
-        let api = self.api(t, ns);
-        let dp = DeleteParams {
-            dry_run,
-            propagation_policy: Some(match propagation {
-                Propagation::Foreground => PropagationPolicy::Foreground,
-                Propagation::Background => PropagationPolicy::Background,
-                Propagation::Orphan => PropagationPolicy::Orphan,
-            }),
-            ..Default::default()
-        };
-        let result = self.retry.run(|| api.delete(name, &dp)).await;
-        self.observe("delete", &t.kind, ns, dry_run, &result, 200);
-        match result {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(resp)) if resp.code == 404 => Ok(false),
-            Err(source) => Err(ClientError::Request {
-                verb: "delete",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            }),
-        }
     }
 
     /// Waits until the CRD `name` has condition `Established=True`, then forgets discovery.

@@ -1,14 +1,13 @@
-//! Watches that survive dropped streams, and the patches a controller writes: JSON merge
-//! patches of an object or of its `status` subresource.
+//! Watches that survive dropped streams.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{WatchEvent, WatchParams};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::{target, Client, ClientError, ResourceType};
+use crate::{Client, ResourceType};
 
 /// What a watch reports.
 #[derive(Debug, Clone)]
@@ -106,36 +105,5 @@ impl Client {
             }
         });
         rx
-    }
-
-    /// Applies a JSON merge patch (RFC 7386) to an object, or to its `status` subresource.
-    pub async fn merge_patch(
-        &self,
-        t: &ResourceType,
-        ns: Option<&str>,
-        name: &str,
-        patch: &Value,
-        status: bool,
-        field_manager: &str,
-    ) -> Result<Value, ClientError> {
-        let api = self.api(t, ns);
-        let pp = PatchParams {
-            field_manager: Some(field_manager.to_string()),
-            ..PatchParams::default()
-        };
-        let p = Patch::Merge(patch);
-        let out = if status {
-            self.retry.run(|| api.patch_status(name, &pp, &p)).await
-        } else {
-            self.retry.run(|| api.patch(name, &pp, &p)).await
-        };
-        self.observe("patch", &t.kind, ns, false, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: if status { "patch status" } else { "patch" },
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
-        Self::to_value(t, ns, name, out)
     }
 }

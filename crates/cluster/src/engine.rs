@@ -53,6 +53,8 @@ pub struct Engine {
     pub(crate) sim_dirty: Mutex<std::collections::HashSet<String>>,
     /// Waits for staged writes to become durable (without the state lock).
     pub(crate) durability: store::Durability,
+    /// Serialized `metadata` of objects, for metadata-only lists.
+    pub(crate) metadata_json: crate::metadata_json::MetadataJson,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -82,6 +84,7 @@ impl Engine {
             lifecycle_dirty: std::sync::atomic::AtomicBool::new(true),
             sim_dirty: Mutex::default(),
             durability,
+            metadata_json: Default::default(),
             config,
         };
         {
@@ -164,6 +167,7 @@ impl Engine {
                 st.store
                     .commit(&key, None, rv)
                     .map_err(|e| ApiError::internal(e.to_string()))?;
+                self.metadata_json.forget(&key);
                 (EventType::Deleted, Arc::new(last))
             }
         };
@@ -230,15 +234,20 @@ impl Engine {
         }
     }
 
-    /// Answers a non-watch request, acknowledging writes only once they are durable.
-    pub fn handle_durably(&self, req: &ApiRequest) -> Result<Reply, ApiError> {
+    /// Answers a non-watch request and returns, with the reply, the ticket of the last write it
+    /// staged (0: none). The reply may be sent once [`Engine::durable`] of that ticket resolves.
+    pub fn handle_staged(&self, req: &ApiRequest) -> (Result<Reply, ApiError>, u64) {
         let _ = store::take_ticket();
         let reply = self.handle(req);
-        let ticket = store::take_ticket();
+        (reply, store::take_ticket())
+    }
+
+    /// Resolves once the write with `ticket` (from [`Engine::handle_staged`]) is durable.
+    pub async fn durable(&self, ticket: u64) -> Result<(), ApiError> {
         self.durability
-            .wait(ticket)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        reply
+            .wait_async(ticket)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     /// Answers a non-watch request.

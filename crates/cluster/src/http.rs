@@ -138,12 +138,39 @@ async fn handle(
             return Ok(resp);
         }
     }
-    let result = tokio::task::spawn_blocking(move || engine.handle_durably(&api)).await;
-    Ok(match result {
-        Ok(Ok(r)) => reply_response(r),
-        Ok(Err(e)) => error_response(&e),
-        Err(e) => error_response(&ApiError::internal(format!("handler panicked: {e}"))),
+    // A request on one object (or discovery) holds the state lock for microseconds and is
+    // answered on this task; a collection read or delete can take long (100k objects), so it
+    // runs on the blocking pool. Either way the wait for the group commit holds no thread.
+    let staged = if runs_long(&api) {
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.handle_staged(&api)).await {
+            Ok(staged) => staged,
+            Err(e) => {
+                let e = ApiError::internal(format!("handler panicked: {e}"));
+                return Ok(error_response(&e));
+            }
+        }
+    } else {
+        engine.handle_staged(&api)
+    };
+    let (reply, ticket) = staged;
+    if let Err(e) = engine.durable(ticket).await {
+        return Ok(error_response(&e));
+    }
+    Ok(match reply {
+        Ok(r) => reply_response(r),
+        Err(e) => error_response(&e),
     })
+}
+
+/// Whether answering `api` may take long: reads and deletes of whole collections.
+fn runs_long(api: &ApiRequest) -> bool {
+    match &api.target {
+        Target::Resource(rp) => {
+            rp.name.is_none() && matches!(api.method.as_str(), "GET" | "DELETE")
+        }
+        _ => false,
+    }
 }
 
 /// Accepts connections until `shutdown` turns true.

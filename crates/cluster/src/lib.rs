@@ -3,9 +3,10 @@
 //! A kubectl- and kube-rs-compatible apiserver for local use and CI: a redb-backed durable store
 //! (group commit: concurrent writes share one fsync, each acknowledged only once durable) with a
 //! global monotonic resourceVersion, legacy and aggregated discovery, a minimal OpenAPI v3,
-//! JSON CRUD with the four patch types, watches, server-side apply with managedFields, namespace
-//! and ownerReference lifecycles, CRDs, kwok-like workload status simulation, protobuf request
-//! bodies for kubectl's generator commands, and fault injection.
+//! JSON CRUD with the four patch types, metadata-only reads (`PartialObjectMetadata`), watches,
+//! server-side apply with managedFields, namespace and ownerReference lifecycles, CRDs, kwok-like
+//! workload status simulation, protobuf request bodies for kubectl's generator commands, and
+//! fault injection.
 //!
 //! Start it with [`serve`] (async, returns a [`ClusterHandle`]) or [`run_until_signal`] (blocking,
 //! for `fjord local-cluster`). A kubeconfig for context `fjord-local` is written to the data dir.
@@ -20,6 +21,7 @@ mod http;
 mod kinds;
 mod lifecycle;
 mod meta;
+mod metadata_json;
 mod openapi;
 mod patch;
 mod protobuf;

@@ -77,11 +77,21 @@ struct Queue {
     stop: bool,
 }
 
+/// What async waiters see of the committer's progress: the last durable sequence number, and
+/// whether the store has failed.
+#[derive(Debug, Clone, Default)]
+struct Committed {
+    durable: u64,
+    failed: Option<String>,
+}
+
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
     work: Condvar,
     done: Condvar,
+    /// The committer's progress for async waiters (updated with `done`).
+    committed: tokio::sync::watch::Sender<Committed>,
 }
 
 impl Shared {
@@ -108,6 +118,26 @@ impl Durability {
         match &q.failed {
             Some(e) if q.durable < ticket => Err(StoreError::Commit(e.clone())),
             _ => Ok(()),
+        }
+    }
+
+    /// Like [`Durability::wait`], without blocking a thread: the HTTP front end awaits this, so
+    /// a request waiting for the next group commit holds no thread.
+    pub async fn wait_async(&self, ticket: u64) -> Result<(), StoreError> {
+        let Some(shared) = &self.0 else { return Ok(()) };
+        if ticket == 0 {
+            return Ok(());
+        }
+        let mut rx = shared.committed.subscribe();
+        let seen = rx
+            .wait_for(|c| c.durable >= ticket || c.failed.is_some())
+            .await
+            .map(|c| c.clone());
+        match seen {
+            Ok(c) if c.durable >= ticket => Ok(()),
+            Ok(c) => Err(StoreError::Commit(c.failed.unwrap_or_default())),
+            // The sender lives in `shared`, which this handle keeps alive.
+            Err(_) => Err(StoreError::Commit("the store was closed".into())),
         }
     }
 }
@@ -162,6 +192,10 @@ fn committer(db: Database, shared: Arc<Shared>) {
                 q.failed = Some(e.to_string());
             }
         }
+        shared.committed.send_replace(Committed {
+            durable: q.durable,
+            failed: q.failed.clone(),
+        });
         shared.done.notify_all();
     }
 }
@@ -362,5 +396,26 @@ mod tests {
         );
         assert_eq!(s.scan("/configmaps/").count(), 1);
         assert_eq!(s.scan("/secrets/").count(), 0);
+    }
+
+    #[tokio::test]
+    async fn async_wait_resolves_once_the_batch_is_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Store::open(dir.path()).expect("open");
+        let d = s.durability();
+        assert!(
+            d.wait_async(0).await.is_ok(),
+            "no write: nothing to wait for"
+        );
+        s.commit("/configmaps/default/a", Some(Arc::new(json!({"a": 1}))), 1)
+            .expect("put");
+        let ticket = take_ticket();
+        assert!(ticket > 0);
+        d.wait_async(ticket).await.expect("durable");
+        // Durable means on disk: a second handle on the file sees it.
+        drop(s);
+        let again = Store::open(dir.path()).expect("reopen");
+        assert_eq!(again.rv(), 1);
+        assert!(again.get("/configmaps/default/a").is_some());
     }
 }

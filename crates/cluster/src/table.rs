@@ -489,7 +489,8 @@ fn age_of(ts: &Value) -> String {
     age(&json!({"metadata": {"creationTimestamp": ts}}))
 }
 
-fn partial(obj: &Value) -> Value {
+/// An object reduced to `PartialObjectMetadata` (Table rows, metadata-only reads).
+pub(crate) fn partial(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 

@@ -1,6 +1,6 @@
 //! kube-rs against an in-process server, configured only from the kubeconfig it writes:
-//! discovery, dynamic and typed CRUD, server-side apply, and a `watcher` that survives dropped
-//! watch streams.
+//! discovery, dynamic and typed CRUD, metadata-only reads, server-side apply, and a `watcher`
+//! that survives dropped watch streams.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -134,6 +134,104 @@ async fn dynamic_api_apply_get_list_delete() {
         matches!(err, kube::Error::Api(ref s) if s.code == 404),
         "{err}"
     );
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_only_get_and_list() {
+    let (handle, client, _dir) = start(|_| {}).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for (name, note) in [("one", "first"), ("two", "second")] {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(name.into());
+        cm.metadata.annotations = Some(BTreeMap::from([("note".to_string(), note.to_string())]));
+        cm.data = Some(BTreeMap::from([("big".to_string(), "x".repeat(4096))]));
+        api.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+    }
+    let list = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list_metadata");
+    let notes: Vec<(String, String)> = list
+        .items
+        .iter()
+        .map(|p| {
+            let note = p
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("note"))
+                .cloned();
+            (
+                p.metadata.name.clone().unwrap_or_default(),
+                note.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("one".into(), "first".into()),
+            ("two".into(), "second".into())
+        ]
+    );
+    assert!(list
+        .items
+        .iter()
+        .all(|p| p.metadata.resource_version.is_some()));
+    // On the wire: a PartialObjectMetadataList whose items carry no data.
+    let req = hyper::Request::get("/api/v1/namespaces/default/configmaps")
+        .header(
+            "Accept",
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        )
+        .body(Vec::new())
+        .expect("request");
+    let text = client.request_text(req).await.expect("raw metadata list");
+    let raw: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert_eq!(raw["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(raw["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(!text.contains("xxxx"), "object data in a metadata list");
+    // The metadata is served again after a write: never a stale copy.
+    api.patch(
+        "one",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"note": "changed"}}})),
+    )
+    .await
+    .expect("patch");
+    let list = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list_metadata again");
+    let one = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("one"));
+    assert_eq!(
+        one.and_then(|p| p.metadata.annotations.as_ref())
+            .and_then(|a| a.get("note"))
+            .map(String::as_str),
+        Some("changed")
+    );
+    let got = api.get_metadata("two").await.expect("get_metadata");
+    assert_eq!(got.metadata.name.as_deref(), Some("two"));
+    // Deleted objects leave the metadata list.
+    api.delete("two", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let names: Vec<String> = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list after delete")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    assert_eq!(names, ["one"]);
     handle.shutdown().await;
 }
 

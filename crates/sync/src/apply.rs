@@ -25,6 +25,13 @@ pub enum ApplyError {
     },
 }
 
+impl ApplyError {
+    /// Whether the server answered `404 Not Found` (e.g. the object's namespace is missing).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApplyError::Request { source, .. } if source.is_not_found())
+    }
+}
+
 /// Fields that differ between a dry-run result and the live object without a real change.
 fn volatile_free(obj: &Value) -> Value {
     let mut v = obj.clone();

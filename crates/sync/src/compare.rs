@@ -1,26 +1,23 @@
 //! Desired vs live for every object of a plan, as `fjord diff` and the controller's comparison
-//! see it: the desired side is the server's answer to a dry-run apply (so defaulting and
-//! admission are accounted for), compared with the live object by [`fjord_diff::compare`].
+//! see it: the desired side is the server's answer to the plan's dry-run apply (so defaulting
+//! and admission are accounted for), compared with the live object by [`fjord_diff::compare`].
 
-use fjord_client::{ApplyOptions, Client, ClientError};
 use fjord_diff::{CompareOptions, DiffError, ObjectDiff};
-use futures::StreamExt;
-use serde_json::Value;
 
+use crate::dryrun::DryRun;
 use crate::plan::{SyncPhase, Task, TaskKind};
-use crate::{Plan, FIELD_MANAGER};
+use crate::Plan;
 
 /// Why an object could not be compared.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     /// The server-side dry run of the desired object failed.
-    #[error("{object}: server-side dry run: {source}")]
+    #[error("{object}: server-side dry run: {message}")]
     DryRun {
         /// The object.
         object: String,
-        /// The cause.
-        #[source]
-        source: ClientError,
+        /// The server's answer.
+        message: String,
     },
     /// The two sides could not be compared.
     #[error("{object}: {source}")]
@@ -42,64 +39,153 @@ pub struct Compared {
     pub diff: ObjectDiff,
 }
 
-/// The server's view of the desired object: a server-side dry-run apply; the object itself when
-/// the kind or its namespace does not exist yet.
-pub async fn predicted(client: &Client, target: &Value) -> Result<Value, ClientError> {
-    let t = match client.resolve_object(target).await {
-        Ok(t) => t,
-        Err(ClientError::UnknownKind { .. }) => return Ok(target.clone()),
-        Err(e) => return Err(e),
-    };
-    let opts = ApplyOptions {
-        dry_run: true,
-        field_manager: FIELD_MANAGER.to_string(),
-        ..ApplyOptions::default()
-    };
-    match client.apply(&t, target, &opts).await {
-        Ok(v) => Ok(v),
-        Err(e) if e.is_not_found() => Ok(target.clone()),
-        Err(e) => Err(e),
-    }
+/// Compares every non-hook Sync-phase task of `plan` (applies and prunes) with the live state.
+/// The desired side is the plan's dry run of the target; the target itself when it was not
+/// dry-run (its kind or namespace does not exist yet) or the server answered `404`.
+pub fn compare_plan(plan: &Plan, opts: &CompareOptions) -> Result<Vec<Compared>, CompareError> {
+    plan.tasks
+        .iter()
+        .filter(|t| !t.hook && t.phase == SyncPhase::Sync)
+        .map(|task| {
+            let object = task.id.to_string();
+            let desired = match (task.kind, &task.target, &task.dry_run) {
+                (TaskKind::Apply, Some(_), DryRun::Predicted(predicted)) => Some(predicted),
+                (TaskKind::Apply, Some(target), DryRun::NotRun)
+                | (
+                    TaskKind::Apply,
+                    Some(target),
+                    DryRun::Failed {
+                        not_found: true, ..
+                    },
+                ) => Some(target),
+                (TaskKind::Apply, Some(_), DryRun::Failed { message, .. }) => {
+                    return Err(CompareError::DryRun {
+                        object,
+                        message: message.clone(),
+                    })
+                }
+                _ => None,
+            };
+            let diff = fjord_diff::compare(desired, task.live.as_ref(), opts)
+                .map_err(|source| CompareError::Diff { object, source })?;
+            // The compared sides are in `diff`; the dry-run result is not kept twice.
+            let mut task = task.clone();
+            task.dry_run = DryRun::NotRun;
+            Ok(Compared { task, diff })
+        })
+        .collect()
 }
 
-/// Compares every non-hook Sync-phase task of `plan` (applies and prunes) with the live state.
-pub async fn compare_plan(
-    client: &Client,
-    plan: &Plan,
-    opts: &CompareOptions,
-) -> Result<Vec<Compared>, CompareError> {
-    let tasks = plan
-        .tasks
-        .iter()
-        .filter(|t| !t.hook && t.phase == SyncPhase::Sync);
-    // The dry runs go concurrently; the results keep the plan's order.
-    let comparisons: Vec<_> = tasks
-        .map(|task| async move {
-            let object = task.id.to_string();
-            let diff = match (task.kind, &task.target) {
-                (TaskKind::Apply, Some(target)) => {
-                    let desired =
-                        predicted(client, target)
-                            .await
-                            .map_err(|source| CompareError::DryRun {
-                                object: object.clone(),
-                                source,
-                            })?;
-                    fjord_diff::compare(Some(&desired), task.live.as_ref(), opts)
-                }
-                _ => fjord_diff::compare(None, task.live.as_ref(), opts),
-            }
-            .map_err(|source| CompareError::Diff { object, source })?;
-            Ok(Compared {
-                task: task.clone(),
-                diff,
-            })
-        })
-        .collect();
-    futures::stream::iter(comparisons)
-        .buffered(crate::execute::CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ObjectRef;
+    use crate::SyncOptions;
+    use fjord_diff::DiffStatus;
+    use serde_json::{json, Value};
+    use std::time::Duration;
+
+    fn task(name: &str, target: Option<Value>, live: Option<Value>, dry_run: DryRun) -> Task {
+        Task {
+            id: ObjectRef {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: "ns".into(),
+                name: name.into(),
+            },
+            phase: SyncPhase::Sync,
+            wave: 0,
+            kind: if target.is_some() {
+                TaskKind::Apply
+            } else {
+                TaskKind::Prune
+            },
+            target,
+            live,
+            hook: false,
+            delete_policies: vec![],
+            options: SyncOptions::default(),
+            dry_run,
+        }
+    }
+
+    fn cm(name: &str, value: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "ns"}, "data": {"k": value}})
+    }
+
+    fn plan(tasks: Vec<Task>) -> Plan {
+        Plan {
+            app: "app".into(),
+            tasks,
+            options: SyncOptions::default(),
+            prune: false,
+            dry_run: false,
+            timeout: Duration::from_secs(1),
+            namespace: "ns".into(),
+            create_namespace: None,
+            shared: vec![],
+        }
+    }
+
+    #[test]
+    fn the_desired_side_is_the_dry_run_result_or_the_target() {
+        let p = plan(vec![
+            // The server's answer is compared, not the rendered target.
+            task(
+                "predicted",
+                Some(cm("predicted", "rendered")),
+                Some(cm("predicted", "server")),
+                DryRun::Predicted(cm("predicted", "server")),
+            ),
+            // Not dry-run (namespace created by the sync): the target itself.
+            task("new", Some(cm("new", "v")), None, DryRun::NotRun),
+            // A 404 from the dry run: the target itself.
+            task(
+                "nons",
+                Some(cm("nons", "v")),
+                None,
+                DryRun::Failed {
+                    message: "namespaces \"ns\" not found".into(),
+                    not_found: true,
+                },
+            ),
+            // A prune candidate: live only.
+            task("extra", None, Some(cm("extra", "v")), DryRun::NotRun),
+        ]);
+        let out = compare_plan(&p, &CompareOptions::default()).expect("compare");
+        let verdicts: Vec<(&str, DiffStatus)> = out
+            .iter()
+            .map(|c| (c.task.id.name.as_str(), c.diff.status))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("predicted", DiffStatus::InSync),
+                ("new", DiffStatus::Missing),
+                ("nons", DiffStatus::Missing),
+                ("extra", DiffStatus::Extra),
+            ]
+        );
+        // The dry-run result is not carried twice.
+        assert!(out.iter().all(|c| c.task.dry_run == DryRun::NotRun));
+    }
+
+    #[test]
+    fn a_refused_dry_run_is_an_error_naming_the_object() {
+        let p = plan(vec![task(
+            "bad",
+            Some(cm("bad", "v")),
+            None,
+            DryRun::Failed {
+                message: "field not declared in schema".into(),
+                not_found: false,
+            },
+        )]);
+        let err = compare_plan(&p, &CompareOptions::default()).expect_err("refused");
+        let text = err.to_string();
+        assert!(text.contains("bad"), "{text}");
+        assert!(text.contains("field not declared in schema"), "{text}");
+    }
 }

@@ -1,21 +1,22 @@
 //! Running a [`Plan`]: dry run of everything, then each (phase, wave) step, then `SyncFail`
 //! hooks when something failed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use fjord_client::{ApplyOptions, ClientError, Propagation, ResourceType};
 use futures::stream::{self, StreamExt};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::apply::{action_for, apply_task};
+use crate::dryrun::DryRun;
 use crate::plan::{self, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 use crate::result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 use crate::wait::{wait_gone, wait_healthy, TaskState, Waited};
 use crate::{Engine, Plan, Progress, SyncError};
 
 /// How many requests of one step run at once (Argo CD applies a wave's objects in parallel too).
-pub(crate) const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 64;
 
 /// State of one execution.
 struct Run<'a> {
@@ -57,72 +58,25 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Namespaces that do not exist yet but will be created by this sync.
-    fn namespaces_to_create(&self) -> HashSet<String> {
-        let mut out: HashSet<String> = self
-            .plan
-            .tasks
-            .iter()
-            .filter(|t| {
-                t.kind == TaskKind::Apply
-                    && t.id.kind == "Namespace"
-                    && t.id.group.is_empty()
-                    && t.live.is_none()
-            })
-            .map(|t| t.id.name.clone())
-            .collect();
-        if self.plan.dry_run {
-            out.extend(self.plan.create_namespace.clone());
-        }
-        out
-    }
-
-    /// Dry-runs every apply task; returns the failure rows.
-    async fn dry_run_all(&mut self) -> Vec<ResourceResult> {
-        let missing_ns = self.namespaces_to_create();
+    /// The plan's dry runs: every apply task's action, and the failure rows (any failure means
+    /// nothing is applied). Another application's objects are not judged.
+    fn judge_dry_runs(&mut self) -> Vec<ResourceResult> {
         let mut failures = Vec::new();
-        let mut pending: Vec<(usize, ResourceType)> = Vec::new();
         for (i, task) in self.plan.tasks.iter().enumerate() {
             if task.kind != TaskKind::Apply || self.shared.contains_key(&task.id) {
                 continue;
             }
-            let t = match self.resolve(task).await {
-                Ok(t) => t,
-                Err(ClientError::UnknownKind { .. }) => {
-                    // Defined by a CRD of this sync, or SkipDryRunOnMissingResource.
+            match &task.dry_run {
+                DryRun::NotRun => {
                     self.actions.insert(i, Action::Created);
-                    continue;
                 }
-                Err(e) => {
-                    failures.push(
-                        row(task, Action::Skipped, ResultCode::SyncFailed)
-                            .with_message(e.to_string()),
-                    );
-                    continue;
-                }
-            };
-            if missing_ns.contains(&task.id.namespace) {
-                self.actions.insert(i, Action::Created);
-                continue;
-            }
-            pending.push((i, t));
-        }
-        let (engine, tasks) = (self.engine, &self.plan.tasks);
-        let runs: Vec<_> = pending
-            .into_iter()
-            .map(|(i, t)| async move { (i, apply_task(engine, &t, &tasks[i], true).await) })
-            .collect();
-        let results: Vec<_> = stream::iter(runs).buffered(CONCURRENCY).collect().await;
-        for (i, result) in results {
-            let task = &self.plan.tasks[i];
-            match result {
-                Ok(predicted) => {
+                DryRun::Predicted(predicted) => {
                     self.actions
-                        .insert(i, action_for(task.live.as_ref(), &predicted));
+                        .insert(i, action_for(task.live.as_ref(), predicted));
                 }
-                Err(e) => failures.push(
+                DryRun::Failed { message, .. } => failures.push(
                     row(task, Action::Skipped, ResultCode::SyncFailed)
-                        .with_message(format!("dry run failed: {e}")),
+                        .with_message(format!("dry run failed: {message}")),
                 ),
             }
         }
@@ -205,6 +159,7 @@ impl<'a> Run<'a> {
                                         rtype: t,
                                         id: task.id.clone(),
                                         hook: false,
+                                        applied: None,
                                     },
                                 ));
                                 row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned")
@@ -283,6 +238,7 @@ impl<'a> Run<'a> {
                 rtype: t,
                 id: task.id.clone(),
                 hook: true,
+                applied: None,
             });
         }
         wait_gone(self.engine, &gone, self.deadline).await?;
@@ -298,11 +254,12 @@ impl<'a> Run<'a> {
         !self.shared.contains_key(&task.id) && !skipped_in_sync
     }
 
-    /// Applies task `i` (and waits for a CRD to be established); its served type.
-    async fn apply_one(&self, i: usize) -> Result<ResourceType, String> {
+    /// Applies task `i` (and waits for a CRD to be established); its served type and the
+    /// object the server returned.
+    async fn apply_one(&self, i: usize) -> Result<(ResourceType, Value), String> {
         let task = &self.plan.tasks[i];
         let t = self.resolve(task).await.map_err(|e| e.to_string())?;
-        apply_task(self.engine, &t, task, false)
+        let applied = apply_task(self.engine, &t, task, false)
             .await
             .map_err(|e| e.to_string())?;
         if task.id.kind == "CustomResourceDefinition" {
@@ -313,7 +270,7 @@ impl<'a> Run<'a> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(t)
+        Ok((t, applied))
     }
 
     /// Applies the step's apply tasks and waits for them. Returns whether all went well.
@@ -350,10 +307,11 @@ impl<'a> Run<'a> {
                 .filter(|&i| this.needs_apply(i))
                 .map(|i| async move { (i, this.apply_one(i).await) })
                 .collect();
-            let mut outcomes: HashMap<usize, Result<ResourceType, String>> = stream::iter(applies)
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
+            let mut outcomes: HashMap<usize, Result<(ResourceType, Value), String>> =
+                stream::iter(applies)
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
             for &i in group {
                 let task = &self.plan.tasks[i];
                 let action = self.actions.get(&i).copied().unwrap_or(Action::Configured);
@@ -371,7 +329,7 @@ impl<'a> Run<'a> {
                     continue;
                 };
                 match outcome {
-                    Ok(t) => {
+                    Ok((t, applied)) => {
                         waited.push((
                             self.rows.len(),
                             i,
@@ -379,6 +337,7 @@ impl<'a> Run<'a> {
                                 rtype: t,
                                 id: task.id.clone(),
                                 hook: task.hook,
+                                applied: Some(applied),
                             },
                         ));
                         let msg = if action == Action::Unchanged {
@@ -527,15 +486,7 @@ pub(crate) async fn run(
         );
         return run.finish(OperationPhase::Failed, msg);
     }
-    if let Some(name) = plan.create_namespace.clone() {
-        if let Err(e) = run.create_namespace(&name).await {
-            return run.finish(
-                OperationPhase::Error,
-                format!("creating namespace {name}: {e}"),
-            );
-        }
-    }
-    let failures = run.dry_run_all().await;
+    let failures = run.judge_dry_runs();
     if !failures.is_empty() {
         let n = failures.len();
         run.rows.extend(failures);
@@ -543,6 +494,14 @@ pub(crate) async fn run(
             OperationPhase::Failed,
             format!("dry run failed for {n} object(s); nothing applied"),
         );
+    }
+    if let Some(name) = plan.create_namespace.clone() {
+        if let Err(e) = run.create_namespace(&name).await {
+            return run.finish(
+                OperationPhase::Error,
+                format!("creating namespace {name}: {e}"),
+            );
+        }
     }
     if plan.dry_run {
         for (i, task) in plan.tasks.iter().enumerate() {

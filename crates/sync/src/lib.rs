@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod compare;
+mod dryrun;
 mod execute;
 mod live;
 pub mod options;
@@ -25,7 +26,8 @@ use fjord_client::{Client, ClientError, ResourceType};
 use fjord_health::HealthOverrides;
 use serde_json::Value;
 
-pub use compare::{compare_plan, predicted, CompareError, Compared};
+pub use compare::{compare_plan, CompareError, Compared};
+pub use dryrun::DryRun;
 pub use options::{OptionsError, SyncOptions, ANNOTATION_SYNC_OPTIONS};
 pub use plan::{HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 pub use result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
@@ -295,7 +297,6 @@ impl Engine {
             .cloned()
             .collect();
         let mut tasks: Vec<Task> = Vec::new();
-        let mut shared = Vec::new();
         let mut to_read: Vec<(usize, ResourceType)> = Vec::new();
         for obj in &req.objects {
             let name_of = || object_name(obj);
@@ -414,24 +415,9 @@ impl Engine {
                         vec![]
                     },
                     options: options.clone(),
+                    dry_run: DryRun::NotRun,
                 });
             }
-        }
-        let ids: Vec<&ObjectRef> = tasks.iter().map(|t| &t.id).collect();
-        let lives = live::read_live(&self.client, &ids, to_read, "reading live objects").await?;
-        for (i, live) in lives {
-            let id = &tasks[i].id;
-            if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
-                if owner.app != req.app
-                    && owner.refers_to(&id.group, &id.kind, &id.namespace, &id.name)
-                {
-                    shared.push(SharedResource {
-                        id: id.clone(),
-                        owner: owner.app,
-                    });
-                }
-            }
-            tasks[i].live = live;
         }
         let targets: HashSet<(String, String, String, String)> = tasks
             .iter()
@@ -444,19 +430,14 @@ impl Engine {
                 )
             })
             .collect();
-        let tracked = match &req.tracked {
-            Some(t) => t.clone(),
-            None => prune::tracked_objects(&self.client, &req.app).await?,
-        };
-        for (id, live) in tracked {
-            if targets.contains(&(
-                id.group.clone(),
-                id.kind.clone(),
-                id.namespace.clone(),
-                id.name.clone(),
-            )) {
-                continue;
-            }
+        // Two independent reads run together: the targets' live objects and then their dry
+        // runs, and the search for the objects the application tracks but no longer renders.
+        let (prepared, extraneous) = futures::join!(
+            self.read_and_dry_run(req, &namespace, &mut tasks, to_read),
+            self.extraneous(req, &targets)
+        );
+        let (shared, create_namespace) = prepared?;
+        for (id, live) in extraneous? {
             let own = match live
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(ANNOTATION_SYNC_OPTIONS))
@@ -476,31 +457,11 @@ impl Engine {
                 hook: false,
                 delete_policies: vec![],
                 options: own.merged_over(&req.options),
+                dry_run: DryRun::NotRun,
             });
         }
         plan::adjust_prune_waves(&mut tasks);
         plan::sort_tasks(&mut tasks);
-        let create_namespace = if req.options.creates_namespace() && !namespace.is_empty() {
-            let t = self
-                .client
-                .resolve("v1", "Namespace")
-                .await
-                .map_err(|source| SyncError::Client {
-                    step: "resolving kinds",
-                    source,
-                })?;
-            let live = self
-                .client
-                .get(&t, None, &namespace)
-                .await
-                .map_err(|source| SyncError::Client {
-                    step: "reading live objects",
-                    source,
-                })?;
-            live.is_none().then(|| namespace.clone())
-        } else {
-            None
-        };
         Ok(Plan {
             app: req.app.clone(),
             tasks,
@@ -512,6 +473,111 @@ impl Engine {
             create_namespace,
             shared,
         })
+    }
+
+    /// Reads the targets' live objects (which name another application's objects), whether the
+    /// destination namespace must be created, then dry-runs every target (objects in namespaces
+    /// the sync creates excepted).
+    async fn read_and_dry_run(
+        &self,
+        req: &SyncRequest,
+        namespace: &str,
+        tasks: &mut [Task],
+        to_read: Vec<(usize, ResourceType)>,
+    ) -> Result<(Vec<SharedResource>, Option<String>), SyncError> {
+        let ids: Vec<&ObjectRef> = tasks.iter().map(|t| &t.id).collect();
+        let (lives, create_namespace) = futures::join!(
+            live::read_live(&self.client, &ids, to_read, "reading live objects"),
+            self.namespace_to_create(req, namespace)
+        );
+        let (lives, create_namespace) = (lives?, create_namespace?);
+        let mut shared = Vec::new();
+        for (i, live) in lives {
+            let id = &tasks[i].id;
+            if let Some(owner) = live.as_ref().and_then(TrackingId::of) {
+                if owner.app != req.app
+                    && owner.refers_to(&id.group, &id.kind, &id.namespace, &id.name)
+                {
+                    shared.push(SharedResource {
+                        id: id.clone(),
+                        owner: owner.app,
+                    });
+                }
+            }
+            tasks[i].live = live;
+        }
+        // Namespaces this sync creates: their objects cannot be dry-run before.
+        let mut new_namespaces: HashSet<String> = tasks
+            .iter()
+            .filter(|t| {
+                t.kind == TaskKind::Apply
+                    && t.id.kind == "Namespace"
+                    && t.id.group.is_empty()
+                    && t.live.is_none()
+            })
+            .map(|t| t.id.name.clone())
+            .collect();
+        new_namespaces.extend(create_namespace.clone());
+        dryrun::dry_run_tasks(self, tasks, &new_namespaces).await;
+        Ok((shared, create_namespace))
+    }
+
+    /// The destination namespace when `CreateNamespace=true` and it does not exist yet.
+    async fn namespace_to_create(
+        &self,
+        req: &SyncRequest,
+        namespace: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if !req.options.creates_namespace() || namespace.is_empty() {
+            return Ok(None);
+        }
+        let t = self
+            .client
+            .resolve("v1", "Namespace")
+            .await
+            .map_err(|source| SyncError::Client {
+                step: "resolving kinds",
+                source,
+            })?;
+        let live = self
+            .client
+            .get(&t, None, namespace)
+            .await
+            .map_err(|source| SyncError::Client {
+                step: "reading live objects",
+                source,
+            })?;
+        Ok(live.is_none().then(|| namespace.to_string()))
+    }
+
+    /// The live objects the application tracks that are not among `targets` (prune
+    /// candidates), whole: from the request's list, else found by scanning the cluster.
+    async fn extraneous(
+        &self,
+        req: &SyncRequest,
+        targets: &HashSet<(String, String, String, String)>,
+    ) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
+        let rendered = |id: &ObjectRef| {
+            targets.contains(&(
+                id.group.clone(),
+                id.kind.clone(),
+                id.namespace.clone(),
+                id.name.clone(),
+            ))
+        };
+        match &req.tracked {
+            Some(t) => Ok(t.iter().filter(|(id, _)| !rendered(id)).cloned().collect()),
+            None => {
+                // The scan returns metadata; prune candidates are read whole (diffs show them).
+                let refs = prune::tracked_objects(&self.client, &req.app)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| !rendered(id))
+                    .collect();
+                prune::full_objects(&self.client, refs).await
+            }
+        }
     }
 
     /// Runs a plan. Never fails: errors are reported in the result.

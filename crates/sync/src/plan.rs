@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::dryrun::DryRun;
 use crate::options::SyncOptions;
 
 /// The hook annotation.
@@ -245,6 +246,8 @@ pub struct Task {
     pub delete_policies: Vec<HookDeletePolicy>,
     /// Effective options (the object's annotation over the application's).
     pub options: SyncOptions,
+    /// The server-side dry run of `target` ([`crate::Engine::plan`] runs it).
+    pub dry_run: DryRun,
 }
 
 impl Task {
@@ -378,6 +381,7 @@ mod tests {
             hook: false,
             delete_policies: vec![],
             options: SyncOptions::default(),
+            dry_run: DryRun::NotRun,
         }
     }
 

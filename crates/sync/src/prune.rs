@@ -30,7 +30,10 @@ fn unlistable(err: &ClientError) -> bool {
     matches!(err.status_code(), Some(403) | Some(404) | Some(405))
 }
 
-/// Every live object whose tracking id names `app` and the object itself (hooks excluded).
+/// Every live object whose tracking id names `app` and the object itself (hooks excluded), as
+/// its `apiVersion`, `kind` and `metadata`: the scan reads metadata-only lists of every type,
+/// so a cluster's specs and statuses never cross the wire. [`full_objects`] reads the whole
+/// objects of the few that need them.
 pub async fn tracked_objects(
     client: &Client,
     app: &str,
@@ -42,11 +45,15 @@ pub async fn tracked_objects(
             step: "discovering resource types",
             source,
         })?;
+    let needle = tracking_needle(app);
     let mut out = Vec::new();
     let lists: Vec<_> = types
         .iter()
         .filter(|t| !excluded(t))
-        .map(|t| async move { (t, client.list(t, None).await) })
+        .map(|t| {
+            let needle = &needle;
+            async move { (t, client.list_metadata(t, None, needle).await) }
+        })
         .collect();
     let lists: Vec<_> = futures::stream::iter(lists)
         .buffered(crate::execute::CONCURRENCY)
@@ -69,6 +76,56 @@ pub async fn tracked_objects(
                 _ => {}
             }
         }
+    }
+    Ok(out)
+}
+
+/// Text that the JSON of every object tracked by `app` contains: the start of its tracking-id
+/// value (`"app:`) when the name needs no JSON escaping (Kubernetes names never do), else
+/// `tracking-id` (part of the annotation's name that no encoder escapes). A pre-filter only:
+/// [`tracked_by`] decides.
+fn tracking_needle(app: &str) -> String {
+    let plain = app
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if plain {
+        format!("\"{app}:")
+    } else {
+        "tracking-id".to_string()
+    }
+}
+
+/// The whole live objects of `refs` (from [`tracked_objects`]); objects deleted meanwhile are
+/// left out.
+pub async fn full_objects(
+    client: &Client,
+    refs: Vec<ObjectRef>,
+) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
+    let reads: Vec<_> = refs
+        .into_iter()
+        .map(|id| async move {
+            let av = if id.group.is_empty() {
+                id.version.clone()
+            } else {
+                format!("{}/{}", id.group, id.version)
+            };
+            let t = client.resolve(&av, &id.kind).await?;
+            let ns = Some(id.namespace.as_str()).filter(|n| !n.is_empty());
+            let live = client.get(&t, ns, &id.name).await?;
+            Ok::<_, ClientError>(live.map(|obj| (id, obj)))
+        })
+        .collect();
+    let read: Vec<_> = futures::stream::iter(reads)
+        .buffered(crate::execute::CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for r in read {
+        let found = r.map_err(|source| SyncError::Client {
+            step: "reading tracked objects",
+            source,
+        })?;
+        out.extend(found);
     }
     Ok(out)
 }
@@ -99,4 +156,23 @@ pub fn tracked_by(t: &ResourceType, obj: &Value) -> Option<(String, ObjectRef)> 
         return None;
     }
     Some((id.app, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_needle_is_the_start_of_the_tracking_id_value() {
+        assert_eq!(tracking_needle("guestbook"), "\"guestbook:");
+        assert_eq!(tracking_needle("team-a.web_1"), "\"team-a.web_1:");
+        // A name JSON might escape falls back to a part of the annotation's name.
+        assert_eq!(tracking_needle("odd\"name"), "tracking-id");
+        assert_eq!(tracking_needle("a/b"), "tracking-id");
+        let live = serde_json::json!({"metadata": {"annotations": {
+            "argocd.argoproj.io/tracking-id": "guestbook:apps/Deployment:ns/web"}}});
+        let text = serde_json::to_string(&live).expect("json");
+        assert!(text.contains(&tracking_needle("guestbook")));
+        assert!(!text.contains(&tracking_needle("guest")));
+    }
 }

@@ -5,12 +5,23 @@ use std::time::{Duration, Instant};
 
 use fjord_client::ResourceType;
 use fjord_health::{Health, HealthStatus};
+use serde_json::Value;
 
 use crate::plan::ObjectRef;
 use crate::{Engine, Progress, SyncError};
 
-/// How often live objects are read while waiting.
+/// The longest pause between two reads of the objects waited for.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// The first pause: most objects settle within milliseconds of their apply (a ConfigMap at once,
+/// a small rollout soon), so the pause starts short and doubles up to [`POLL_INTERVAL`].
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+
+/// The pause before read number `n + 1` (0-based).
+fn pause(n: u32) -> Duration {
+    FIRST_PAUSE
+        .saturating_mul(2u32.saturating_pow(n.min(16)))
+        .min(POLL_INTERVAL)
+}
 
 /// The state of a task after its apply, as Argo CD judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +58,9 @@ pub struct Waited {
     pub id: ObjectRef,
     /// Whether it is a hook.
     pub hook: bool,
+    /// The object as the apply returned it: when it is already done (Healthy, no health
+    /// check, Degraded), it is not read again.
+    pub applied: Option<Value>,
 }
 
 fn ns_of(id: &ObjectRef) -> Option<&str> {
@@ -60,8 +74,17 @@ pub async fn wait_healthy(
     deadline: Instant,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<(TaskState, Option<Health>)>, SyncError> {
-    let mut states: Vec<(TaskState, Option<Health>)> =
-        vec![(TaskState::Running, None); items.len()];
+    let mut states: Vec<(TaskState, Option<Health>)> = items
+        .iter()
+        .map(|w| match &w.applied {
+            Some(obj) => {
+                let h = fjord_health::assess(obj, engine.overrides());
+                (judge(w.hook, h.as_ref()), h)
+            }
+            None => (TaskState::Running, None),
+        })
+        .collect();
+    let mut n: u32 = 0;
     loop {
         let mut pending = Vec::new();
         let ids: Vec<&ObjectRef> = items.iter().map(|w| &w.id).collect();
@@ -89,7 +112,8 @@ pub async fn wait_healthy(
         progress(Progress::Waiting {
             message: format!("waiting for healthy state of {}", pending.join(", ")),
         });
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(pause(n).min(deadline.saturating_duration_since(Instant::now()))).await;
+        n = n.saturating_add(1);
     }
 }
 
@@ -99,6 +123,7 @@ pub async fn wait_gone(
     items: &[Waited],
     deadline: Instant,
 ) -> Result<Vec<ObjectRef>, SyncError> {
+    let mut n: u32 = 0;
     loop {
         let mut left = Vec::new();
         for w in items {
@@ -117,13 +142,23 @@ pub async fn wait_gone(
         if left.is_empty() || Instant::now() >= deadline {
             return Ok(left);
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(pause(n).min(deadline.saturating_duration_since(Instant::now()))).await;
+        n = n.saturating_add(1);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pauses_start_short_and_double_up_to_the_interval() {
+        assert_eq!(pause(0), Duration::from_millis(10));
+        assert_eq!(pause(1), Duration::from_millis(20));
+        assert_eq!(pause(4), Duration::from_millis(160));
+        assert_eq!(pause(5), POLL_INTERVAL);
+        assert_eq!(pause(u32::MAX), POLL_INTERVAL);
+    }
 
     #[test]
     fn judges_like_argo() {

@@ -78,12 +78,11 @@ fn diff(args: &DiffArgs) -> anyhow::Result<bool> {
     let rt = runtime()?;
     let diffs: Vec<ObjectDiff> = rt.block_on(async {
         let client = Client::connect(&args.kube.client_options()).await?;
-        let engine = Engine::new(client.clone(), Default::default());
+        let engine = Engine::new(client, Default::default());
         let mut req = SyncRequest::new(args.app.clone(), objects);
         req.destination_namespace = args.kube.namespace.clone();
         let plan = engine.plan(&req).await?;
-        let out: Vec<ObjectDiff> = fjord_sync::compare_plan(&client, &plan, &opts)
-            .await?
+        let out: Vec<ObjectDiff> = fjord_sync::compare_plan(&plan, &opts)?
             .into_iter()
             .map(|c| c.diff)
             .collect();

@@ -68,20 +68,50 @@ pub(crate) fn check_rv_not_future(st: &State, req: &ApiRequest) -> Result<Option
     Ok(Some(rv))
 }
 
+/// The `apiVersion` of `PartialObjectMetadata` and its list.
+const META_API_VERSION: &str = "meta.k8s.io/v1";
+
+/// Whether the client asked for metadata only (`Accept: application/json;as=PartialObjectMetadata…`,
+/// as kube-rs' `get_metadata`/`list_metadata` and client-go's metadata client send).
+fn wants_metadata(accept: &str) -> bool {
+    accept.contains("as=PartialObjectMetadata")
+}
+
+/// How list items are written.
+enum Items<'a> {
+    /// Whole objects, with the served `apiVersion` and `kind`.
+    Objects(&'a [(String, Arc<Value>)]),
+    /// `PartialObjectMetadata` items: each object's serialized `metadata`.
+    Metadata(Vec<Arc<[u8]>>),
+}
+
 /// Serializes a list reply without cloning the stored objects: each item is written with the
-/// served `apiVersion` and `kind` followed by its other fields.
-fn list_bytes(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<u8> {
-    let api_version = Value::String(rt.api_version());
-    let kind = Value::String(rt.kind.clone());
-    let mut out = Vec::with_capacity(64 + items.len() * 512);
+/// served `apiVersion` and `kind` followed by its other fields — or, for a metadata-only list,
+/// as a `PartialObjectMetadataList` whose items carry only `metadata`.
+fn list_bytes(rt: &ResourceType, metadata: &Value, items: &Items) -> Vec<u8> {
+    let (list_kind, api_version, kind, count) = match items {
+        Items::Objects(objs) => (
+            format!("{}List", rt.kind),
+            Value::String(rt.api_version()),
+            Value::String(rt.kind.clone()),
+            objs.len(),
+        ),
+        Items::Metadata(metas) => (
+            "PartialObjectMetadataList".to_string(),
+            Value::from(META_API_VERSION),
+            Value::from("PartialObjectMetadata"),
+            metas.len(),
+        ),
+    };
+    let mut out = Vec::with_capacity(64 + count * 512);
     out.extend_from_slice(b"{\"kind\":");
-    let _ = serde_json::to_writer(&mut out, &format!("{}List", rt.kind));
+    let _ = serde_json::to_writer(&mut out, &list_kind);
     out.extend_from_slice(b",\"apiVersion\":");
     let _ = serde_json::to_writer(&mut out, &api_version);
     out.extend_from_slice(b",\"metadata\":");
     let _ = serde_json::to_writer(&mut out, metadata);
     out.extend_from_slice(b",\"items\":[");
-    for (i, item) in items.iter().enumerate() {
+    for i in 0..count {
         if i > 0 {
             out.push(b',');
         }
@@ -89,18 +119,31 @@ fn list_bytes(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<
         let _ = serde_json::to_writer(&mut out, &api_version);
         out.extend_from_slice(b",\"kind\":");
         let _ = serde_json::to_writer(&mut out, &kind);
-        if let Some(m) = item.as_object() {
-            for (k, v) in m.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
-                out.push(b',');
-                let _ = serde_json::to_writer(&mut out, k);
-                out.push(b':');
-                let _ = serde_json::to_writer(&mut out, v);
+        match items {
+            Items::Objects(objs) => {
+                if let Some(m) = objs[i].1.as_object() {
+                    for (k, v) in m.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+                        out.push(b',');
+                        let _ = serde_json::to_writer(&mut out, k);
+                        out.push(b':');
+                        let _ = serde_json::to_writer(&mut out, v);
+                    }
+                }
+            }
+            Items::Metadata(metas) => {
+                out.extend_from_slice(b",\"metadata\":");
+                out.extend_from_slice(&metas[i]);
             }
         }
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     out
+}
+
+/// The Content-Type of a metadata-only reply (`kind` is `PartialObjectMetadata` or its list).
+fn metadata_content_type(kind: &str) -> String {
+    format!("application/json;as={kind};g=meta.k8s.io;v=v1")
 }
 
 impl Engine {
@@ -135,6 +178,11 @@ impl Engine {
                         None,
                     ));
                 }
+                if wants_metadata(&req.accept) {
+                    let mut reply = Reply::json(200, crate::table::partial(&out));
+                    reply.content_type = metadata_content_type("PartialObjectMetadata");
+                    return Ok(reply);
+                }
                 Ok(Reply::json(200, out))
             }
             Some("scale") if rt.has_scale => Ok(Reply::json(
@@ -167,7 +215,7 @@ impl Engine {
         let st = self.lock();
         check_rv_not_future(&st, req)?;
         let list_rv = st.store.rv();
-        let mut picked: Vec<Arc<Value>> = Vec::new();
+        let mut picked: Vec<(String, Arc<Value>)> = Vec::new();
         let mut last_key: Option<&String> = None;
         let mut next = None;
         for (k, v) in st.store.scan(&prefix) {
@@ -181,7 +229,7 @@ impl Engine {
                 next = last_key.cloned();
                 break;
             }
-            picked.push(v.clone());
+            picked.push((k.clone(), v.clone()));
             last_key = Some(k);
         }
         drop(st);
@@ -190,7 +238,7 @@ impl Engine {
                 .encode(json!({"k": k, "rv": list_rv}).to_string())
         });
         if req.accept.contains("as=Table") {
-            let items: Vec<Value> = picked.iter().map(|v| output(rt, v)).collect();
+            let items: Vec<Value> = picked.iter().map(|(_, v)| output(rt, v)).collect();
             return Ok(crate::table::table_reply(
                 rt,
                 &items,
@@ -203,7 +251,13 @@ impl Engine {
             metadata["continue"] = json!(c);
         }
         let mut reply = Reply::json(200, Value::Null);
-        reply.raw = Some(list_bytes(rt, &metadata, &picked));
+        if wants_metadata(&req.accept) {
+            let items = Items::Metadata(self.metadata_json.of(&picked));
+            reply.raw = Some(list_bytes(rt, &metadata, &items));
+            reply.content_type = metadata_content_type("PartialObjectMetadataList");
+        } else {
+            reply.raw = Some(list_bytes(rt, &metadata, &Items::Objects(&picked)));
+        }
         Ok(reply)
     }
 }

@@ -8,6 +8,7 @@
 pub mod status;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -124,36 +125,41 @@ impl Simulator {
         let mut next: Option<Duration> = None;
         let dirty =
             std::mem::take(&mut *engine.sim_dirty.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut st = engine.lock();
-        let types: Vec<_> = SIMULATED
-            .iter()
-            .filter_map(|(group, plural, kind)| {
-                st.registry
-                    .storage_types()
-                    .into_iter()
-                    .find(|t| t.group == *group && t.plural == *plural)
-                    .map(|rt| (rt, *kind))
-            })
-            .collect();
-        let candidates: Vec<String> = if self.scanned {
-            let mut keys: Vec<String> = dirty.into_iter().collect();
-            keys.extend(self.pending.drain());
-            keys.sort();
-            keys.dedup();
-            keys
-        } else {
-            self.scanned = true;
-            self.pending.clear();
-            types
+        let (types, candidates) = {
+            let st = engine.lock();
+            let types: Vec<_> = SIMULATED
                 .iter()
-                .flat_map(|(rt, _)| {
-                    st.store
-                        .scan(&rt.store_prefix())
-                        .map(|(k, _)| k.clone())
-                        .collect::<Vec<_>>()
+                .filter_map(|(group, plural, kind)| {
+                    st.registry
+                        .storage_types()
+                        .into_iter()
+                        .find(|t| t.group == *group && t.plural == *plural)
+                        .map(|rt| (rt, *kind))
                 })
-                .collect()
+                .collect();
+            let candidates: Vec<String> = if self.scanned {
+                let mut keys: Vec<String> = dirty.into_iter().collect();
+                keys.extend(self.pending.drain());
+                keys.sort();
+                keys.dedup();
+                keys
+            } else {
+                self.scanned = true;
+                self.pending.clear();
+                types
+                    .iter()
+                    .flat_map(|(rt, _)| {
+                        st.store
+                            .scan(&rt.store_prefix())
+                            .map(|(k, _)| k.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            };
+            (types, candidates)
         };
+        // The state lock is taken per object, only to read it and to write its status: API
+        // requests go on between the simulator's writes instead of waiting for a whole pass.
         for key in candidates {
             let Some((rt, kind)) = types
                 .iter()
@@ -161,7 +167,7 @@ impl Simulator {
             else {
                 continue;
             };
-            let Some(obj) = st.store.get(&key).cloned() else {
+            let Some(obj) = engine.lock().store.get(&key).cloned() else {
                 self.seen.remove(&key);
                 continue;
             };
@@ -194,6 +200,11 @@ impl Simulator {
             let mut new = obj.as_ref().clone();
             new["status"] = want;
             meta::metadata_mut(&mut new).remove("resourceVersion");
+            let mut st = engine.lock();
+            // Written since it was read: the write put it in the dirty set for the next pass.
+            if !st.store.get(&key).is_some_and(|cur| Arc::ptr_eq(cur, &obj)) {
+                continue;
+            }
             let _ = engine.finish_update(
                 &mut st,
                 rt,

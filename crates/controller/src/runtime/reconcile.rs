@@ -445,8 +445,7 @@ pub async fn compare(
         .await
         .map_err(|e| ControllerError::Sync(e.to_string()))?;
     let copts = compare_options(app)?;
-    let diffs = fjord_sync::compare_plan(&dest.client, &plan, &copts)
-        .await
+    let diffs = fjord_sync::compare_plan(&plan, &copts)
         .map_err(|e| ControllerError::Sync(e.to_string()))?;
     let mut resources = Vec::new();
     let mut pairs = Vec::new();

@@ -1,0 +1,81 @@
+//! The server-side dry run of every apply task, done once by [`crate::Engine::plan`]: its
+//! results decide a sync's actions (and whether anything is applied at all) and are the desired
+//! side of a diff.
+
+use std::collections::HashSet;
+
+use fjord_client::ClientError;
+use futures::stream::{self, StreamExt};
+use serde_json::Value;
+
+use crate::apply::apply_task;
+use crate::execute::CONCURRENCY;
+use crate::plan::{Task, TaskKind};
+use crate::Engine;
+
+/// What the server-side dry run of a task's target said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum DryRun {
+    /// Not dry-run: a prune, a kind defined by a CustomResourceDefinition of the same sync, or
+    /// an object in a namespace the sync creates. Such an object will be created.
+    #[default]
+    NotRun,
+    /// The object the server would store.
+    Predicted(Value),
+    /// The server refused the object.
+    Failed {
+        /// The server's answer.
+        message: String,
+        /// Whether the refusal was a `404` (typically: the namespace does not exist).
+        not_found: bool,
+    },
+}
+
+/// Dry-runs every apply task's target, several at a time, except objects of kinds the server
+/// does not serve yet and objects in `new_namespaces` (both will be created by the sync).
+pub(crate) async fn dry_run_tasks(
+    engine: &Engine,
+    tasks: &mut [Task],
+    new_namespaces: &HashSet<String>,
+) {
+    let runs: Vec<_> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == TaskKind::Apply && t.target.is_some())
+        .filter(|(_, t)| !new_namespaces.contains(&t.id.namespace))
+        .map(|(i, task)| async move { (i, dry_run_one(engine, task).await) })
+        .collect();
+    let results: Vec<(usize, DryRun)> = stream::iter(runs)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (i, result) in results {
+        tasks[i].dry_run = result;
+    }
+}
+
+async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
+    let av = if task.id.group.is_empty() {
+        task.id.version.clone()
+    } else {
+        format!("{}/{}", task.id.group, task.id.version)
+    };
+    let t = match engine.client().resolve(&av, &task.id.kind).await {
+        Ok(t) => t,
+        // Defined by a CRD of this sync (or SkipDryRunOnMissingResource).
+        Err(ClientError::UnknownKind { .. }) => return DryRun::NotRun,
+        Err(e) => {
+            return DryRun::Failed {
+                message: e.to_string(),
+                not_found: false,
+            }
+        }
+    };
+    match apply_task(engine, &t, task, true).await {
+        Ok(predicted) => DryRun::Predicted(predicted),
+        Err(e) => DryRun::Failed {
+            not_found: e.is_not_found(),
+            message: e.to_string(),
+        },
+    }
+}
