@@ -5,8 +5,9 @@
 //! `serde_json::Value`, the form the rest of fjord works with (going through kube's
 //! `DynamicObject` cost a second conversion of every object).
 
-use kube::api::PropagationPolicy;
-use kube::api::{DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
 use serde_json::Value;
 
 use crate::{str_field, target, ApplyOptions, Client, ClientError, Propagation, ResourceType};

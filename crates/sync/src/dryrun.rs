@@ -31,17 +31,20 @@ pub enum DryRun {
     },
 }
 
-/// Dry-runs every apply task's target, several at a time, except objects of kinds the server
-/// does not serve yet and objects in `new_namespaces` (both will be created by the sync).
+/// Dry-runs every apply task's target (hooks only with `hooks`), several at a time, except
+/// objects of kinds the server does not serve yet and objects in `new_namespaces` (both will be
+/// created by the sync).
 pub(crate) async fn dry_run_tasks(
     engine: &Engine,
     tasks: &mut [Task],
     new_namespaces: &HashSet<String>,
+    hooks: bool,
 ) {
     let runs: Vec<_> = tasks
         .iter()
         .enumerate()
         .filter(|(_, t)| t.kind == TaskKind::Apply && t.target.is_some())
+        .filter(|(_, t)| hooks || !t.hook)
         .filter(|(_, t)| !new_namespaces.contains(&t.id.namespace))
         .map(|(i, task)| async move { (i, dry_run_one(engine, task).await) })
         .collect();

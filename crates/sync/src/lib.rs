@@ -97,6 +97,9 @@ pub struct SyncRequest {
     /// The live objects the application tracks, when the caller keeps them (the controller's
     /// watch cache); `None` lists every type of the cluster to find them.
     pub tracked: Option<Vec<(ObjectRef, Value)>>,
+    /// Whether hooks are dry-run too: needed to execute the plan, not to compare it (a
+    /// comparison leaves hooks out).
+    pub dry_run_hooks: bool,
 }
 
 impl SyncRequest {
@@ -113,6 +116,7 @@ impl SyncRequest {
             timeout: Duration::from_secs(300),
             revision: None,
             tracked: None,
+            dry_run_hooks: true,
         }
     }
 }
@@ -518,7 +522,7 @@ impl Engine {
             .map(|t| t.id.name.clone())
             .collect();
         new_namespaces.extend(create_namespace.clone());
-        dryrun::dry_run_tasks(self, tasks, &new_namespaces).await;
+        dryrun::dry_run_tasks(self, tasks, &new_namespaces, req.dry_run_hooks).await;
         Ok((shared, create_namespace))
     }
 

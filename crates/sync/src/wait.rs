@@ -85,6 +85,15 @@ pub async fn wait_healthy(
         })
         .collect();
     let mut n: u32 = 0;
+    // What the apply answered was just read: the objects still running cannot have moved on
+    // yet, so the first read waits one short pause.
+    let running = |states: &[(TaskState, Option<Health>)]| {
+        states.iter().any(|(s, _)| *s == TaskState::Running)
+    };
+    if items.iter().all(|w| w.applied.is_some()) && running(&states) {
+        tokio::time::sleep(pause(0).min(deadline.saturating_duration_since(Instant::now()))).await;
+        n = 1;
+    }
     loop {
         let mut pending = Vec::new();
         let ids: Vec<&ObjectRef> = items.iter().map(|w| &w.id).collect();

@@ -81,6 +81,7 @@ fn diff(args: &DiffArgs) -> anyhow::Result<bool> {
         let engine = Engine::new(client, Default::default());
         let mut req = SyncRequest::new(args.app.clone(), objects);
         req.destination_namespace = args.kube.namespace.clone();
+        req.dry_run_hooks = false;
         let plan = engine.plan(&req).await?;
         let out: Vec<ObjectDiff> = fjord_sync::compare_plan(&plan, &opts)?
             .into_iter()

@@ -436,6 +436,7 @@ pub async fn compare(
     req.options = options.clone();
     req.prune = true;
     req.allow_empty = true;
+    req.dry_run_hooks = false;
     req.tracked = shared
         .cache_for(&dest.server, &dest.client)
         .await
