@@ -65,12 +65,7 @@ impl Client {
         match got {
             Ok(obj) => Ok(Some(Self::typed(t, obj))),
             Err(kube::Error::Api(resp)) if resp.code == 404 => Ok(None),
-            Err(source) => Err(ClientError::Request {
-                verb: "get",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            }),
+            Err(source) => Err(Self::failed("get", t, target(ns, name), source)),
         }
     }
 
@@ -83,7 +78,8 @@ impl Client {
         let lp = ListParams::default();
         let list = self.send(t, ns, &|r| r.list(&lp)).await;
         self.observe("list", &t.kind, ns, false, &list, 200);
-        let mut list = list.map_err(|source| Self::list_error(t, ns, source))?;
+        let mut list =
+            list.map_err(|source| Self::failed("list", t, ns.unwrap_or("*").to_string(), source))?;
         let items = match list.get_mut("items").map(Value::take) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
@@ -114,7 +110,8 @@ impl Client {
             })
             .await;
         self.observe("list", &t.kind, ns, false, &text, 200);
-        let text = text.map_err(|source| Self::list_error(t, ns, source))?;
+        let text =
+            text.map_err(|source| Self::failed("list", t, ns.unwrap_or("*").to_string(), source))?;
         #[derive(serde::Deserialize)]
         struct RawList<'a> {
             #[serde(borrow, default)]
@@ -142,11 +139,17 @@ impl Client {
         Ok(out)
     }
 
-    fn list_error(t: &ResourceType, ns: Option<&str>, source: kube::Error) -> ClientError {
+    /// The error of a request that failed: its verb, the object's kind and `target`.
+    fn failed(
+        verb: &'static str,
+        t: &ResourceType,
+        target: String,
+        source: kube::Error,
+    ) -> ClientError {
         ClientError::Request {
-            verb: "list",
+            verb,
             kind: t.kind.clone(),
-            target: ns.unwrap_or("*").to_string(),
+            target,
             source: Box::new(source),
         }
     }
@@ -173,12 +176,7 @@ impl Client {
         let patch = Patch::Apply(obj);
         let out = self.send(t, ns, &|r| r.patch(name, &pp, &patch)).await;
         self.observe("apply", &t.kind, ns, opts.dry_run, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "apply",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
+        let out = out.map_err(|source| Self::failed("apply", t, target(ns, name), source))?;
         Ok(Self::typed(t, out))
     }
 
@@ -216,12 +214,7 @@ impl Client {
         let body = Self::body(t, ns, name, obj)?;
         let out = self.send(t, ns, &|r| r.create(&pp, body.clone())).await;
         self.observe("create", &t.kind, ns, dry_run, &out, 201);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "create",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
+        let out = out.map_err(|source| Self::failed("create", t, target(ns, name), source))?;
         Ok(Self::typed(t, out))
     }
 
@@ -252,12 +245,7 @@ impl Client {
             .send(t, ns, &|r| r.replace(name, &pp, body.clone()))
             .await;
         self.observe("replace", &t.kind, ns, dry_run, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: "replace",
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
-        })?;
+        let out = out.map_err(|source| Self::failed("replace", t, target(ns, name), source))?;
         Ok(Self::typed(t, out))
     }
 
@@ -284,12 +272,7 @@ impl Client {
         match result {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(resp)) if resp.code == 404 => Ok(false),
-            Err(source) => Err(ClientError::Request {
-                verb: "delete",
-                kind: t.kind.clone(),
-                target: target(ns, name),
-                source: Box::new(source),
-            }),
+            Err(source) => Err(Self::failed("delete", t, target(ns, name), source)),
         }
     }
 
@@ -315,11 +298,13 @@ impl Client {
             self.send(t, ns, &|r| r.patch(name, &pp, &p)).await
         };
         self.observe("patch", &t.kind, ns, false, &out, 200);
-        let out = out.map_err(|source| ClientError::Request {
-            verb: if status { "patch status" } else { "patch" },
-            kind: t.kind.clone(),
-            target: target(ns, name),
-            source: Box::new(source),
+        let out = out.map_err(|source| {
+            Self::failed(
+                if status { "patch status" } else { "patch" },
+                t,
+                target(ns, name),
+                source,
+            )
         })?;
         Ok(Self::typed(t, out))
     }

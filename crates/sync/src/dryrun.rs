@@ -58,11 +58,7 @@ pub(crate) async fn dry_run_tasks(
 }
 
 async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
-    let av = if task.id.group.is_empty() {
-        task.id.version.clone()
-    } else {
-        format!("{}/{}", task.id.group, task.id.version)
-    };
+    let av = task.id.api_version();
     let t = match engine.client().resolve(&av, &task.id.kind).await {
         Ok(t) => t,
         // Defined by a CRD of this sync (or SkipDryRunOnMissingResource).

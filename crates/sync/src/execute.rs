@@ -40,11 +40,7 @@ fn ns(id: &ObjectRef) -> Option<&str> {
 
 impl<'a> Run<'a> {
     async fn resolve(&self, task: &Task) -> Result<ResourceType, ClientError> {
-        let av = if task.id.group.is_empty() {
-            task.id.version.clone()
-        } else {
-            format!("{}/{}", task.id.group, task.id.version)
-        };
+        let av = task.id.api_version();
         self.engine.client().resolve(&av, &task.id.kind).await
     }
 

@@ -29,7 +29,7 @@ use serde_json::Value;
 pub use compare::{compare_plan, CompareError, Compared};
 pub use dryrun::DryRun;
 pub use options::{OptionsError, SyncOptions, ANNOTATION_SYNC_OPTIONS};
-pub use plan::{HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
+pub use plan::{HookDeletePolicy, ObjectKey, ObjectRef, SyncPhase, Task, TaskKind};
 pub use result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 pub use tracking::{TrackingId, ANNOTATION_TRACKING_ID};
 
@@ -423,17 +423,7 @@ impl Engine {
                 });
             }
         }
-        let targets: HashSet<(String, String, String, String)> = tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.id.group.clone(),
-                    t.id.kind.clone(),
-                    t.id.namespace.clone(),
-                    t.id.name.clone(),
-                )
-            })
-            .collect();
+        let targets: HashSet<ObjectKey> = tasks.iter().map(|t| t.id.key()).collect();
         // Two independent reads run together: the targets' live objects and then their dry
         // runs, and the search for the objects the application tracks but no longer renders.
         let (prepared, extraneous) = futures::join!(
@@ -559,16 +549,9 @@ impl Engine {
     async fn extraneous(
         &self,
         req: &SyncRequest,
-        targets: &HashSet<(String, String, String, String)>,
+        targets: &HashSet<ObjectKey>,
     ) -> Result<Vec<(ObjectRef, Value)>, SyncError> {
-        let rendered = |id: &ObjectRef| {
-            targets.contains(&(
-                id.group.clone(),
-                id.kind.clone(),
-                id.namespace.clone(),
-                id.name.clone(),
-            ))
-        };
+        let rendered = |id: &ObjectRef| targets.contains(&id.key());
         match &req.tracked {
             Some(t) => Ok(t.iter().filter(|(id, _)| !rendered(id)).cloned().collect()),
             None => {

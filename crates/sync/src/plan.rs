@@ -176,6 +176,10 @@ pub fn wave_of(obj: &Value) -> Result<i64, String> {
     }
 }
 
+/// An object's identity regardless of version: group, kind, namespace, name (see
+/// [`ObjectRef::key`]).
+pub type ObjectKey = (String, String, String, String);
+
 /// Identity of an object: group, version, kind, namespace (`""` when cluster-scoped), name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct ObjectRef {
@@ -192,6 +196,25 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// Its identity regardless of version: two refs with the same key are the same object.
+    pub fn key(&self) -> ObjectKey {
+        (
+            self.group.clone(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
+
+    /// The `apiVersion` form: `group/version`, or just `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
     /// Whether the two refer to the same object regardless of version.
     pub fn same_object(&self, other: &ObjectRef) -> bool {
         self.group == other.group
@@ -383,6 +406,14 @@ mod tests {
             options: SyncOptions::default(),
             dry_run: DryRun::NotRun,
         }
+    }
+
+    #[test]
+    fn api_version_leaves_the_core_group_out() {
+        let core = task("", "ConfigMap", "ns", "a", SyncPhase::Sync, 0);
+        assert_eq!(core.id.api_version(), "v1");
+        let apps = task("apps", "Deployment", "ns", "a", SyncPhase::Sync, 0);
+        assert_eq!(apps.id.api_version(), "apps/v1");
     }
 
     fn names(tasks: &[Task]) -> Vec<String> {

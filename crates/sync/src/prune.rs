@@ -104,11 +104,7 @@ pub async fn full_objects(
     let reads: Vec<_> = refs
         .into_iter()
         .map(|id| async move {
-            let av = if id.group.is_empty() {
-                id.version.clone()
-            } else {
-                format!("{}/{}", id.group, id.version)
-            };
+            let av = id.api_version();
             let t = client.resolve(&av, &id.kind).await?;
             let ns = Some(id.namespace.as_str()).filter(|n| !n.is_empty());
             let live = client.get(&t, ns, &id.name).await?;

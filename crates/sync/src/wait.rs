@@ -23,6 +23,12 @@ fn pause(n: u32) -> Duration {
         .min(POLL_INTERVAL)
 }
 
+/// Sleeps pause number `n` (never past `deadline`) and counts it.
+async fn nap(n: &mut u32, deadline: Instant) {
+    tokio::time::sleep(pause(*n).min(deadline.saturating_duration_since(Instant::now()))).await;
+    *n = n.saturating_add(1);
+}
+
 /// The state of a task after its apply, as Argo CD judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
@@ -87,12 +93,10 @@ pub async fn wait_healthy(
     let mut n: u32 = 0;
     // What the apply answered was just read: the objects still running cannot have moved on
     // yet, so the first read waits one short pause.
-    let running = |states: &[(TaskState, Option<Health>)]| {
-        states.iter().any(|(s, _)| *s == TaskState::Running)
-    };
-    if items.iter().all(|w| w.applied.is_some()) && running(&states) {
-        tokio::time::sleep(pause(0).min(deadline.saturating_duration_since(Instant::now()))).await;
-        n = 1;
+    if items.iter().all(|w| w.applied.is_some())
+        && states.iter().any(|(s, _)| *s == TaskState::Running)
+    {
+        nap(&mut n, deadline).await;
     }
     loop {
         let mut pending = Vec::new();
@@ -121,8 +125,7 @@ pub async fn wait_healthy(
         progress(Progress::Waiting {
             message: format!("waiting for healthy state of {}", pending.join(", ")),
         });
-        tokio::time::sleep(pause(n).min(deadline.saturating_duration_since(Instant::now()))).await;
-        n = n.saturating_add(1);
+        nap(&mut n, deadline).await;
     }
 }
 
@@ -151,8 +154,7 @@ pub async fn wait_gone(
         if left.is_empty() || Instant::now() >= deadline {
             return Ok(left);
         }
-        tokio::time::sleep(pause(n).min(deadline.saturating_duration_since(Instant::now()))).await;
-        n = n.saturating_add(1);
+        nap(&mut n, deadline).await;
     }
 }
 

@@ -18,17 +18,7 @@ use super::Shared;
 /// Delay that coalesces bursts of live-object events into one reconcile.
 const LIVE_EVENT_DELAY: Duration = Duration::from_millis(100);
 
-/// An object's identity regardless of version: group, kind, namespace, name.
-type Key = (String, String, String, String);
-
-fn key(r: &ObjectRef) -> Key {
-    (
-        r.group.clone(),
-        r.kind.clone(),
-        r.namespace.clone(),
-        r.name.clone(),
-    )
-}
+type Key = fjord_sync::ObjectKey;
 
 /// Tracked objects, by identity and by owning app.
 #[derive(Default)]
@@ -50,7 +40,7 @@ impl Index {
     }
 
     fn insert(&mut self, app: String, r: ObjectRef, obj: Value) {
-        let k = key(&r);
+        let k = r.key();
         self.remove(&k);
         self.by_app
             .entry(app.clone())
@@ -184,14 +174,14 @@ impl ClusterCache {
             }
             WatchItem::Applied(obj) => {
                 // An object may lose or change its tracking id: its old owner is told too.
-                touched.extend(index.remove(&key(&prune::object_ref(t, &obj))));
+                touched.extend(index.remove(&prune::object_ref(t, &obj).key()));
                 if let Some((app, r)) = prune::tracked_by(t, &obj) {
                     touched.push(app.clone());
                     index.insert(app, r, obj);
                 }
             }
             WatchItem::Deleted(obj) => {
-                touched.extend(index.remove(&key(&prune::object_ref(t, &obj))));
+                touched.extend(index.remove(&prune::object_ref(t, &obj).key()));
                 touched.extend(prune::tracked_by(t, &obj).map(|(app, _)| app));
             }
         }

@@ -336,11 +336,7 @@ async fn delete_tracked(
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
-        let av = if id.group.is_empty() {
-            id.version.clone()
-        } else {
-            format!("{}/{}", id.group, id.version)
-        };
+        let av = id.api_version();
         let t = dest
             .client
             .resolve(&av, &id.kind)

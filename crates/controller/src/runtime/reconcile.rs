@@ -454,14 +454,7 @@ pub async fn compare(
     let mut images = Vec::new();
     for c in &diffs {
         let t = &c.task;
-        types.insert((
-            if t.id.group.is_empty() {
-                t.id.version.clone()
-            } else {
-                format!("{}/{}", t.id.group, t.id.version)
-            },
-            t.id.kind.clone(),
-        ));
+        types.insert((t.id.api_version(), t.id.kind.clone()));
         if let Some(target) = &t.target {
             images.extend(status::images_of(target));
         }
