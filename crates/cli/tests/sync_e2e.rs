@@ -389,6 +389,34 @@ fn failed_and_empty_renders_prune_nothing() {
 }
 
 #[test]
+fn an_object_the_server_refuses_stops_the_sync_before_any_change() {
+    let c = Cluster::start();
+    let work = tempfile::tempdir().unwrap();
+    // `ok` goes to the destination namespace `shop`, which CreateNamespace would create; the
+    // server refuses `Bad_Name` (not an RFC 1123 name) in its dry run.
+    std::fs::write(
+        work.path().join("objects.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\ndata:\n  k: v\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: default\ndata:\n  k: v\n",
+    )
+    .unwrap();
+    let o = c.sync(work.path(), &["--sync-option", "CreateNamespace=true"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("nothing applied"), "{out}");
+    let refused = out
+        .lines()
+        .find(|l| l.contains("Bad_Name") && l.contains("SyncFailed"))
+        .unwrap_or_else(|| panic!("no row for Bad_Name: {out}"));
+    assert!(refused.contains("is invalid"), "{refused}");
+    assert!(
+        !refused.contains("ErrorResponse"),
+        "the server's message, not a debug dump: {refused}"
+    );
+    assert!(!c.exists("namespace", "", "shop"), "namespace created");
+    assert!(!c.exists("configmap", "default", "Bad_Name"));
+}
+
+#[test]
 fn degraded_workload_fails_the_sync() {
     let c = Cluster::start();
     let work = tempfile::tempdir().unwrap();

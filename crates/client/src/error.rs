@@ -40,7 +40,7 @@ pub enum ClientError {
         kind: String,
     },
     /// Discovery of a group/version failed.
-    #[error("discovering {api_version} {kind}: {source}")]
+    #[error("discovering {api_version} {kind}: {}", cause(source))]
     Discover {
         /// `apiVersion` looked up.
         api_version: String,
@@ -57,7 +57,7 @@ pub enum ClientError {
         field: &'static str,
     },
     /// An API request failed (after retries, for transient errors).
-    #[error("{verb} {kind} {target}: {source}")]
+    #[error("{verb} {kind} {target}: {}", cause(source))]
     Request {
         /// The request (`get`, `apply`, `delete`…).
         verb: &'static str,
@@ -88,6 +88,15 @@ pub enum ClientError {
         /// How long we waited.
         seconds: u64,
     },
+}
+
+/// A request failure as a person reads it: the server's own message with its reason and code
+/// (kube's `Display` of an API error repeats the message inside a debug dump).
+fn cause(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(resp) => format!("{} ({}, HTTP {})", resp.message, resp.reason, resp.code),
+        other => other.to_string(),
+    }
 }
 
 impl ClientError {
@@ -121,5 +130,31 @@ pub fn is_transient(err: &kube::Error) -> bool {
         kube::Error::Api(resp) => resp.code == 429 || resp.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_request_reads_as_the_servers_message_once() {
+        let e = ClientError::Request {
+            verb: "apply",
+            kind: "ConfigMap".into(),
+            target: "default/Bad_Name".into(),
+            source: Box::new(kube::Error::Api(kube::core::ErrorResponse {
+                status: "Failure".into(),
+                message: "ConfigMap \"Bad_Name\" is invalid".into(),
+                reason: "Invalid".into(),
+                code: 422,
+            })),
+        };
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "apply ConfigMap default/Bad_Name: ConfigMap \"Bad_Name\" is invalid (Invalid, HTTP 422)"
+        );
+        assert_eq!(e.status_code(), Some(422));
     }
 }
