@@ -25,6 +25,11 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Build artefacts live outside the checkout, so a fresh clone on a warm machine reuses them
+# (CI clones anew every run). Set CARGO_TARGET_DIR to choose another place.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fjord/target}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"
+# A short, bounded fuzz pass over every target and its kept regression inputs (README: Fuzzing).
+./scripts/fuzz.sh "${FJORD_FUZZ_SECONDS:-20}"

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 const RESYNC: &str = "2s";
 const RESYNC_SECS: u64 = 2;
 
-fn have_git() -> bool {
-    support::have("git", "the controller tests serve repositories with git")
+fn need_git() {
+    support::require("git", "the controller tests serve repositories with git")
 }
 
 /// A repository with `app/` holding ConfigMap `settings` (color=blue) and Deployment `web`.
@@ -48,9 +48,7 @@ fn wait_reconciled_after(env: &Env, name: &str, app: &Value) -> Value {
 
 #[test]
 fn pushed_commit_converges_and_history_grows_only_on_syncs() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let env = Env::start(RESYNC);
@@ -130,9 +128,7 @@ const POST_SYNC_HOOK: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name
 
 #[test]
 fn self_heal_reverts_drift_and_without_it_drift_only_shows() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = GitRepo::new(
         "heal.git",
         &[
@@ -227,9 +223,7 @@ fn self_heal_reverts_drift_and_without_it_drift_only_shows() {
 
 #[test]
 fn removed_file_is_pruned_only_with_automated_prune() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let files = [
         ("pruned/keep.yaml", configmap("keep", "k", "v")),
         ("pruned/old.yaml", configmap("old", "k", "v")),
@@ -322,9 +316,7 @@ fn github_push(port: u16, git_ref: &str, before: &str, after: &str, files: &[&st
 
 #[test]
 fn signed_github_webhook_refreshes_at_once_and_bad_signature_is_refused() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     const SECRET: &str = "e2e-webhook-secret";
     let repo = GitRepo::new(
         "webshop.git",
@@ -451,9 +443,7 @@ fn signed_github_webhook_refreshes_at_once_and_bad_signature_is_refused() {
 
 #[test]
 fn unreachable_repository_is_a_comparison_error_and_recovers() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let port = daemon.port;
@@ -519,9 +509,7 @@ fn unreachable_repository_is_a_comparison_error_and_recovers() {
 
 #[test]
 fn sync_records_operation_completed_events() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let env = Env::start(RESYNC);
@@ -571,9 +559,7 @@ fn sync_records_operation_completed_events() {
 
 #[test]
 fn secret_values_never_reach_logs_or_status() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     const VALUE: &str = "e2e-Sup3r-S3cret-Pa55";
     const DRIFT: &str = "drifted-Pa55-4711";
     let b64 = |v: &str| {

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 const RESYNC: &str = "2s";
 
-fn have_git() -> bool {
-    support::have("git", "the controller tests serve repositories with git")
+fn need_git() {
+    support::require("git", "the controller tests serve repositories with git")
 }
 
 fn seed(name: &str) -> String {
@@ -81,12 +81,9 @@ fn as_refs(v: &[(String, String)]) -> Vec<(&str, String)> {
 
 #[test]
 fn seed_applications_verbatim_over_ssh() {
-    if !have_git()
-        || !support::have("/usr/sbin/sshd", "SSH tests need Debian `openssh-server`")
-        || !support::have("ssh-keygen", "SSH tests need Debian `openssh-client`")
-    {
-        return;
-    }
+    need_git();
+    support::require("/usr/sbin/sshd", "SSH tests need Debian `openssh-server`");
+    support::require("ssh-keygen", "SSH tests need Debian `openssh-client`");
     // Both seed repositories under one sshd root, laid out as the posts describe.
     let payments = GitRepo::new(
         "fintech/payments-config.git",
@@ -217,9 +214,7 @@ fn seed_applications_verbatim_over_ssh() {
 
 #[test]
 fn http_and_https_repositories_with_credentials_from_secrets() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     const WRONG: &str = "wrong-pass-e2e-0815";
     const RIGHT: &str = "right-pass-e2e-4711";
     const TOKEN: &str = "https-token-e2e-1234";
@@ -308,9 +303,7 @@ fn http_and_https_repositories_with_credentials_from_secrets() {
 
 #[test]
 fn app_commands_sync_history_rollback_list_get_delete() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = GitRepo::new(
         "cli.git",
         &[
@@ -512,9 +505,7 @@ fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
 
 #[test]
 fn metrics_endpoint_and_prometheus_scrape() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     let repo = GitRepo::new("metrics.git", &[("app/web.yaml", deployment("web", 1))]);
     let daemon = common::git_daemon(&repo.root);
     let env = Env::start(RESYNC);
@@ -569,11 +560,10 @@ fn metrics_endpoint_and_prometheus_scrape() {
     );
 
     let prometheus = Path::new("/usr/bin/prometheus");
-    if !prometheus.exists() {
-        eprintln!("\n!!!!!!!! SKIPPED the Prometheus scrape: Debian `prometheus` is not installed !!!!!!!!\n");
-        env.controller.assert_no_errors();
-        return;
-    }
+    support::require(
+        "/usr/bin/prometheus",
+        "the scrape test needs Debian `prometheus`",
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -656,9 +646,7 @@ fn up_once_brings_the_demo_app_to_synced_and_healthy() {
 
 #[test]
 fn doctor_checks_api_and_repositories() {
-    if !have_git() {
-        return;
-    }
+    need_git();
     const PASS: &str = "doctor-pass-e2e-777";
     let public = GitRepo::new("public.git", &[("app/cm.yaml", configmap("a", "k", "v"))]);
     let daemon = common::git_daemon(&public.root);

@@ -24,9 +24,7 @@ fn with_destination(mut app: Value, dest: Value) -> Value {
 
 #[test]
 fn registered_cluster_receives_the_apps_that_name_it() {
-    if !support::have("git", "the controller tests serve repositories with git") {
-        return;
-    }
+    support::require("git", "the controller tests serve repositories with git");
     let repo = GitRepo::new(
         "fleet.git",
         &[(

@@ -295,6 +295,67 @@ fn render_errors_fail_cleanly() {
     );
 }
 
+/// UTF-8 and UTF-16 (little and big endian) manifests with a byte-order mark render, in a
+/// kustomization (compared byte for byte with `kubectl kustomize`) and in
+/// a plain directory; this is the one success case of this file, kept beside the refusals.
+#[test]
+fn byte_order_marks_render_as_kubectl_reads_them() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render-errors-bom");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
+    };
+    let utf16 = |le: bool, s: &str| -> Vec<u8> {
+        let mut v = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
+        for u in s.encode_utf16() {
+            v.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        v
+    };
+    for sub in ["k", "d"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let u8bom = [b"\xEF\xBB\xBF".as_slice(), cm("u8").as_bytes()].concat();
+        std::fs::write(d.join("a.yaml"), u8bom).expect("write");
+        std::fs::write(d.join("b.yaml"), utf16(true, &cm("le"))).expect("write");
+        std::fs::write(d.join("c.yaml"), utf16(false, &cm("be"))).expect("write");
+    }
+    std::fs::write(
+        dir.join("k/kustomization.yaml"),
+        utf16(true, "resources: [a.yaml, b.yaml, c.yaml]\n"),
+    )
+    .expect("write");
+    let fjord = |sub: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(["render", sub])
+            .current_dir(&dir)
+            .output()
+            .expect("run fjord");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf-8 output")
+    };
+    let k = fjord("k");
+    for name in ["u8", "le", "be"] {
+        assert!(k.contains(&format!("name: {name}\n")), "{k}");
+    }
+    assert_eq!(fjord("d").matches("kind: ConfigMap").count(), 3);
+    let o = Command::new("kubectl")
+        .args(["kustomize", "k"])
+        .current_dir(&dir)
+        .output()
+        .expect("kubectl is not installed: this test compares with `kubectl kustomize`");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        k,
+        "kubectl kustomize differs"
+    );
+}
+
 #[cfg(test)]
 mod setup_tests {
     use super::apply_setup;

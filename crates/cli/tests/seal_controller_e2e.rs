@@ -62,10 +62,11 @@ fn seal(args: &[&str], stdin: &str) -> String {
 /// Runs `fjord seal ARGS` with `stdin`; returns whether it succeeded and its stdout.
 fn try_seal(args: &[&str], stdin: &str) -> (bool, String) {
     let out = run_seal(args, stdin);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.success(), text)
 }
 
 const SECRET: &str = "apiVersion: v1
@@ -260,7 +261,12 @@ fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_ke
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, out) = try_seal(&args, &re);
-    assert!(ok && out.contains("password"), "a newer key opens it");
+    assert!(
+        ok && out.contains("password"),
+        "a newer key opens it ({} keys): {out}\n{}",
+        all.len(),
+        controller.log_text()
+    );
     let (ok, _) = try_seal(
         &[
             "--recovery-unseal",

@@ -5,6 +5,7 @@
 use kube::discovery::{verbs, Scope};
 use serde::Deserialize;
 
+use crate::objects::null_as_default;
 use crate::{Client, ClientError, ResourceType};
 
 /// The `Accept` header of an aggregated discovery request (the one kubectl sends).
@@ -14,7 +15,7 @@ const AGGREGATED: &str =
 #[derive(Deserialize)]
 struct GroupList {
     kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     items: Vec<Group>,
 }
 
@@ -22,7 +23,7 @@ struct GroupList {
 struct Group {
     #[serde(default)]
     metadata: GroupMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     versions: Vec<Version>,
 }
 
@@ -35,7 +36,7 @@ struct GroupMeta {
 #[derive(Deserialize)]
 struct Version {
     version: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     resources: Vec<Resource>,
 }
 
@@ -46,7 +47,7 @@ struct Resource {
     response_kind: Option<Kind>,
     #[serde(default)]
     scope: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     verbs: Vec<String>,
 }
 
@@ -180,6 +181,23 @@ mod tests {
                 "autoscaling/v2 HorizontalPodAutoscaler horizontalpodautoscalers true",
             ]
         );
+    }
+
+    #[test]
+    fn null_lists_in_aggregated_answers_are_empty() {
+        // Go nil slices: a group version with no resources, a resource with no verbs.
+        let groups = r#"{"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2","items":[
+          {"metadata":{"name":"empty.example.com"},"versions":[{"version":"v1","resources":null}]},
+          {"metadata":{"name":"apps"},"versions":[{"version":"v1","resources":[
+            {"resource":"deployments","responseKind":{"group":"apps","version":"v1","kind":"Deployment"},
+             "scope":"Namespaced","verbs":["delete","list"]},
+            {"resource":"odd","responseKind":{"group":"apps","version":"v1","kind":"Odd"},
+             "scope":"Namespaced","verbs":null}]}]},
+          {"metadata":{"name":"none.example.com"},"versions":null}]}"#;
+        let empty = r#"{"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2","items":null}"#;
+        let types = from_aggregated(&[empty, groups]).expect("aggregated");
+        let kinds: Vec<&str> = types.iter().map(|t| t.kind.as_str()).collect();
+        assert_eq!(kinds, ["Deployment"]);
     }
 
     #[test]

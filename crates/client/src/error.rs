@@ -5,9 +5,24 @@ use std::path::PathBuf;
 /// A failure talking to the Kubernetes API.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// No kubeconfig was given and neither `$KUBECONFIG` nor `~/.kube/config` exists.
-    #[error("no kubeconfig: pass --kubeconfig, set $KUBECONFIG or create ~/.kube/config")]
+    /// No kubeconfig was given, neither `$KUBECONFIG` nor `~/.kube/config` exists, and the
+    /// process does not run in a cluster (`KUBERNETES_SERVICE_HOST`/`PORT` unset).
+    #[error(
+        "no kubeconfig: pass --kubeconfig, set $KUBECONFIG or create ~/.kube/config \
+         (or run in a cluster, with KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set)"
+    )]
     NoKubeconfig,
+    /// The in-cluster configuration is incomplete: a service-account file is unreadable or
+    /// `KUBERNETES_SERVICE_PORT` is not a port.
+    #[error("in-cluster configuration: {what} {path}: {reason}")]
+    InCluster {
+        /// What was being read (`service-account token`, `KUBERNETES_SERVICE_PORT`…).
+        what: &'static str,
+        /// The file (or variable) concerned.
+        path: PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
     /// The kubeconfig could not be read or parsed.
     #[error("reading kubeconfig {path}: {source}")]
     ReadKubeconfig {
@@ -18,12 +33,14 @@ pub enum ClientError {
         source: Box<kube::config::KubeconfigError>,
     },
     /// The kubeconfig's context could not be turned into a client configuration.
-    #[error("loading context {context} from {path}: {source}")]
+    #[error("loading context {context} (user {user}) from {path}: {source}")]
     LoadContext {
-        /// The file.
+        /// The file (the `:`-joined list of a merged `$KUBECONFIG`).
         path: PathBuf,
         /// The context (`current-context` when none was chosen).
         context: String,
+        /// The context's `user` (`?` when the context names none or does not exist).
+        user: String,
         /// The cause.
         #[source]
         source: Box<kube::config::KubeconfigError>,

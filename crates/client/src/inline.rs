@@ -51,6 +51,7 @@ impl Client {
         let bad = |source: kube::config::KubeconfigError| ClientError::LoadContext {
             path: server.into(),
             context: "cluster Secret".into(),
+            user: "config".into(),
             source: Box::new(source),
         };
         let kc = kube::config::Kubeconfig::from_yaml(&doc.to_string()).map_err(bad)?;

@@ -1,7 +1,8 @@
 //! fjord's Kubernetes client.
 //!
-//! [`Client::connect`] reads a kubeconfig (`--kubeconfig`, then `$KUBECONFIG`, then
-//! `~/.kube/config`) and context; objects are plain `serde_json::Value`s. A discovery cache maps
+//! [`Client::connect`] reads a kubeconfig (`--kubeconfig`, then the merged `$KUBECONFIG`
+//! files, then `~/.kube/config`, then the in-cluster service account; see [`kubeconfig`]) and
+//! context; objects are plain `serde_json::Value`s. A discovery cache maps
 //! `apiVersion` + `kind` to the served resource (plural, scope); [`Client::invalidate`] forgets it
 //! after a CRD is installed. Every request retries transient failures (429, 5xx, timeouts,
 //! connection errors) with exponential backoff ([`RetryPolicy`]).
@@ -9,6 +10,7 @@
 mod discovery;
 mod error;
 mod inline;
+pub mod kubeconfig;
 mod objects;
 mod observe;
 mod retry;
@@ -26,7 +28,7 @@ use serde_json::Value;
 
 pub use error::{is_transient, ClientError};
 pub use observe::{Observer, RequestRecord};
-pub use retry::RetryPolicy;
+pub use retry::{is_transient_error, RetryNotice, RetryPolicy, StartupRetry};
 pub use watch::WatchItem;
 
 /// Where and how to connect.
@@ -119,6 +121,9 @@ pub struct Client {
     namespace: String,
     retry: RetryPolicy,
     cache: Arc<Mutex<HashMap<(String, String), ResourceType>>>,
+    /// Types (`group`, `kind`) served without a `status` subresource, learnt from a 404: their
+    /// status is written through the main resource (as Argo CD's own Application CRD needs).
+    no_status: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
     observer: Option<Observer>,
 }
 
@@ -130,23 +135,44 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// The kubeconfig path: the explicit one, else `$KUBECONFIG` (first entry), else `~/.kube/config`.
-pub fn kubeconfig_path(explicit: Option<&PathBuf>) -> Result<PathBuf, ClientError> {
-    if let Some(p) = explicit {
-        return Ok(p.clone());
-    }
-    if let Some(env) = std::env::var_os("KUBECONFIG") {
-        if let Some(first) = std::env::split_paths(&env).find(|p| !p.as_os_str().is_empty()) {
-            return Ok(first);
+/// The kube client configuration `opts` mean (kubeconfig files or in-cluster), with the
+/// context of `opts` chosen; errors name the file(s), the context and its user.
+pub async fn kube_config(opts: &ClientOptions) -> Result<kube::Config, ClientError> {
+    ensure_crypto_provider();
+    let src = kubeconfig::Sources::from_env(opts.kubeconfig.as_ref());
+    let (kc, path) = match kubeconfig::load(&src)? {
+        kubeconfig::Loaded::Files { config, files } => (config, kubeconfig::joined(&files)),
+        kubeconfig::Loaded::InCluster(config) => {
+            (config, src.root.join(kubeconfig::SERVICE_ACCOUNT_DIR))
         }
-    }
-    let home = std::env::var_os("HOME").ok_or(ClientError::NoKubeconfig)?;
-    let p = PathBuf::from(home).join(".kube").join("config");
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(ClientError::NoKubeconfig)
-    }
+    };
+    let user = kubeconfig::user_of(&kc, opts.context.as_deref());
+    let kopts = kube::config::KubeConfigOptions {
+        context: opts.context.clone(),
+        ..Default::default()
+    };
+    kube::Config::from_custom_kubeconfig(kc, &kopts)
+        .await
+        .map_err(|source| ClientError::LoadContext {
+            path,
+            context: opts
+                .context
+                .clone()
+                .unwrap_or_else(|| "current-context".into()),
+            user,
+            source: Box::new(source),
+        })
+}
+
+/// The first kubeconfig file of kubectl's loading rules: the explicit one, else the first
+/// existing `$KUBECONFIG` entry, else `~/.kube/config` ([`ClientError::NoKubeconfig`] when none
+/// exists; [`Client::connect`] then tries the in-cluster configuration).
+pub fn kubeconfig_path(explicit: Option<&PathBuf>) -> Result<PathBuf, ClientError> {
+    kubeconfig::Sources::from_env(explicit)
+        .kubeconfig_files()
+        .into_iter()
+        .next()
+        .ok_or(ClientError::NoKubeconfig)
 }
 
 fn target(ns: Option<&str>, name: &str) -> String {
@@ -187,30 +213,11 @@ pub fn ensure_crypto_provider() {
 }
 
 impl Client {
-    /// Connects with the kubeconfig and context of `opts`.
+    /// Connects with the kubeconfig and context of `opts`, found by kubectl's rules (see
+    /// [`kubeconfig`]): `--kubeconfig`, else the merged `$KUBECONFIG` files, else
+    /// `~/.kube/config`, else the in-cluster service account.
     pub async fn connect(opts: &ClientOptions) -> Result<Client, ClientError> {
-        ensure_crypto_provider();
-        let path = kubeconfig_path(opts.kubeconfig.as_ref())?;
-        let kc = kube::config::Kubeconfig::read_from(&path).map_err(|source| {
-            ClientError::ReadKubeconfig {
-                path: path.clone(),
-                source: Box::new(source),
-            }
-        })?;
-        let kopts = kube::config::KubeConfigOptions {
-            context: opts.context.clone(),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kc, &kopts)
-            .await
-            .map_err(|source| ClientError::LoadContext {
-                path: path.clone(),
-                context: opts
-                    .context
-                    .clone()
-                    .unwrap_or_else(|| "current-context".into()),
-                source: Box::new(source),
-            })?;
+        let config = kube_config(opts).await?;
         Client::from_config(config, opts.namespace.clone())
     }
 
@@ -224,6 +231,7 @@ impl Client {
             namespace,
             retry: RetryPolicy::default(),
             cache: Arc::default(),
+            no_status: Arc::default(),
             observer: None,
         })
     }
@@ -242,6 +250,9 @@ impl Client {
     /// Forgets discovered types (call after installing or removing a CRD).
     pub fn invalidate(&self) {
         if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.no_status.lock() {
             c.clear();
         }
     }

@@ -12,6 +12,25 @@ use serde_json::Value;
 
 use crate::{str_field, target, ApplyOptions, Client, ClientError, Propagation, ResourceType};
 
+/// A list's items, unparsed. A real kube-apiserver answers an empty list with `"items": null`
+/// (a Go nil slice), so a missing or `null` `items` is an empty list.
+#[derive(serde::Deserialize)]
+struct RawList<'a> {
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
+/// Deserializes `null` (a Go nil slice or map) as the type's default, as the real API server
+/// sends empty lists.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    let v: Option<T> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(v.unwrap_or_default())
+}
+
 /// Builds one HTTP request (called again for each retry).
 type Build<'a> = dyn Fn(&kube::core::Request) -> Result<http::Request<Vec<u8>>, kube::core::request::Error>
     + Send
@@ -112,11 +131,6 @@ impl Client {
         self.observe("list", &t.kind, ns, false, &text, 200);
         let text =
             text.map_err(|source| Self::failed("list", t, ns.unwrap_or("*").to_string(), source))?;
-        #[derive(serde::Deserialize)]
-        struct RawList<'a> {
-            #[serde(borrow, default)]
-            items: Vec<&'a serde_json::value::RawValue>,
-        }
         let decode = |source| ClientError::Decode {
             kind: t.kind.clone(),
             target: ns.unwrap_or("*").to_string(),
@@ -124,7 +138,7 @@ impl Client {
         };
         let list: RawList = serde_json::from_str(&text).map_err(decode)?;
         let mut out = Vec::new();
-        for raw in list.items {
+        for raw in list.items.unwrap_or_default() {
             if !raw.get().contains(needle) {
                 continue;
             }
@@ -277,6 +291,11 @@ impl Client {
     }
 
     /// Applies a JSON merge patch (RFC 7386) to an object, or to its `status` subresource.
+    ///
+    /// A type served without a `status` subresource (Argo CD's own Application CRD) answers 404
+    /// there while the object exists; its `status` is then merge-patched through the main
+    /// resource, and the type is remembered (until [`Client::invalidate`]) so later status
+    /// writes go there directly.
     pub async fn merge_patch(
         &self,
         t: &ResourceType,
@@ -290,14 +309,35 @@ impl Client {
             field_manager: Some(field_manager.to_string()),
             ..PatchParams::default()
         };
-        let p = Patch::Merge(patch);
-        let out = if status {
-            self.send(t, ns, &|r| r.patch_subresource("status", name, &pp, &p))
-                .await
+        let key = (t.group.clone(), t.kind.clone());
+        let via_main = status
+            && self
+                .no_status
+                .lock()
+                .map(|s| s.contains(&key))
+                .unwrap_or(false);
+        let out = if status && !via_main {
+            let p = Patch::Merge(patch);
+            let out = self
+                .send(t, ns, &|r| r.patch_subresource("status", name, &pp, &p))
+                .await;
+            self.observe("patch", &t.kind, ns, false, &out, 200);
+            match out {
+                Err(kube::Error::Api(resp))
+                    if resp.code == 404 && self.get(t, ns, name).await?.is_some() =>
+                {
+                    if let Ok(mut s) = self.no_status.lock() {
+                        s.insert(key);
+                    }
+                    self.patch_main(t, ns, name, &status_only(patch), &pp).await
+                }
+                out => out,
+            }
+        } else if via_main {
+            self.patch_main(t, ns, name, &status_only(patch), &pp).await
         } else {
-            self.send(t, ns, &|r| r.patch(name, &pp, &p)).await
+            self.patch_main(t, ns, name, patch, &pp).await
         };
-        self.observe("patch", &t.kind, ns, false, &out, 200);
         let out = out.map_err(|source| {
             Self::failed(
                 if status { "patch status" } else { "patch" },
@@ -307,5 +347,90 @@ impl Client {
             )
         })?;
         Ok(Self::typed(t, out))
+    }
+
+    /// A merge patch of the main resource (observed).
+    async fn patch_main(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+        pp: &PatchParams,
+    ) -> Result<Value, kube::Error> {
+        let p = Patch::Merge(patch);
+        let out = self.send(t, ns, &|r| r.patch(name, pp, &p)).await;
+        self.observe("patch", &t.kind, ns, false, &out, 200);
+        out
+    }
+}
+
+/// The `status` part of a status patch: what the status subresource would have taken, so a
+/// status write through the main resource changes nothing else.
+fn status_only(patch: &Value) -> Value {
+    match patch.get("status") {
+        Some(s) => serde_json::json!({ "status": s }),
+        None => serde_json::json!({}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body a real kube-apiserver 1.34 sends for an empty `PartialObjectMetadataList`.
+    const EMPTY_METADATA_LIST: &str = r#"{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"1234"},"items":null}"#;
+
+    #[test]
+    fn null_items_are_an_empty_list() {
+        let list: RawList = serde_json::from_str(EMPTY_METADATA_LIST).expect("decodes");
+        assert!(list.items.unwrap_or_default().is_empty());
+        let list: RawList =
+            serde_json::from_str(r#"{"kind":"PartialObjectMetadataList","metadata":{}}"#)
+                .expect("decodes");
+        assert!(list.items.unwrap_or_default().is_empty());
+    }
+
+    #[test]
+    fn present_items_are_kept() {
+        let body = r#"{"kind":"PartialObjectMetadataList","items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#;
+        let list: RawList = serde_json::from_str(body).expect("decodes");
+        let items = list.items.expect("items");
+        assert_eq!(items.len(), 2);
+        assert!(items[1].get().contains("\"b\""));
+    }
+
+    #[test]
+    fn items_of_the_wrong_type_are_an_error() {
+        assert!(serde_json::from_str::<RawList>(r#"{"items":{}}"#).is_err());
+    }
+
+    #[test]
+    fn a_status_write_through_the_main_resource_carries_only_status() {
+        let patch = serde_json::json!({"metadata": {"labels": {"x": "y"}}, "spec": {"a": 1},
+            "status": {"sync": {"status": "Synced"}}});
+        assert_eq!(
+            status_only(&patch),
+            serde_json::json!({"status": {"sync": {"status": "Synced"}}})
+        );
+        assert_eq!(
+            status_only(&serde_json::json!({"spec": {}})),
+            serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn null_as_default_reads_null_and_values() {
+        #[derive(serde::Deserialize)]
+        struct L {
+            #[serde(default, deserialize_with = "null_as_default")]
+            items: Vec<u8>,
+        }
+        let l: L = serde_json::from_str(r#"{"items":null}"#).expect("null");
+        assert!(l.items.is_empty());
+        let l: L = serde_json::from_str(r#"{}"#).expect("missing");
+        assert!(l.items.is_empty());
+        let l: L = serde_json::from_str(r#"{"items":[1,2]}"#).expect("values");
+        assert_eq!(l.items, vec![1, 2]);
     }
 }

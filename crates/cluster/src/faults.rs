@@ -22,6 +22,48 @@ pub struct FaultOptions {
     pub drop_watch_after: Option<Duration>,
     /// Seed of the injected-error choice (deterministic runs).
     pub seed: u64,
+    /// Targeted faults: the first requests of one verb on one resource fail.
+    pub rules: Vec<FaultRule>,
+}
+
+/// A targeted fault: the first `count` requests of `verb` on `resource` are answered with
+/// `codes` in turn (`--fault-rule create:secrets:429,504:2`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultRule {
+    /// The verb (`create`, `get`…; `*` for any).
+    pub verb: String,
+    /// The plural resource (`secrets`; `*` for any).
+    pub resource: String,
+    /// The codes injected in turn (500, 429, 504).
+    pub codes: Vec<u16>,
+    /// How many requests fail.
+    pub count: u64,
+}
+
+impl FaultRule {
+    /// Parses `VERB:RESOURCE:CODE[,CODE…]:COUNT`.
+    pub fn parse(spec: &str) -> Result<FaultRule, String> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let [verb, resource, codes, count] = parts[..] else {
+            return Err(format!("'{spec}': expected VERB:RESOURCE:CODES:COUNT"));
+        };
+        let codes = codes
+            .split(',')
+            .map(|c| match c.trim().parse::<u16>() {
+                Ok(c @ (500 | 429 | 504)) => Ok(c),
+                _ => Err(format!("'{spec}': {c} is not one of 500, 429, 504")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = count
+            .parse()
+            .map_err(|_| format!("'{spec}': {count} is not a count"))?;
+        Ok(FaultRule {
+            verb: verb.to_string(),
+            resource: resource.to_string(),
+            codes,
+            count,
+        })
+    }
 }
 
 /// Live fault state (the random generator).
@@ -29,6 +71,8 @@ pub struct FaultOptions {
 pub struct Faults {
     opts: FaultOptions,
     state: AtomicU64,
+    /// Requests each rule has failed so far.
+    fired: Vec<AtomicU64>,
 }
 
 /// The Kubernetes verb of a resource request.
@@ -54,9 +98,11 @@ impl Faults {
         } else {
             opts.seed
         };
+        let fired = opts.rules.iter().map(|_| AtomicU64::new(0)).collect();
         Faults {
             opts,
             state: AtomicU64::new(seed),
+            fired,
         }
     }
 
@@ -93,16 +139,39 @@ impl Faults {
             &self.opts.error_codes
         };
         let code = codes[(self.next() % codes.len() as u64) as usize];
-        Some(match code {
-            429 => ApiError::too_many_requests(),
-            504 => ApiError::timeout("the server was unable to return a response in the time allotted, but may still be processing the request (injected fault)"),
-            _ => ApiError::internal("an error on the server (\"injected fault\") has prevented the request from succeeding"),
-        })
+        Some(error_for(code))
+    }
+
+    /// The error of a targeted rule matching `verb` on `resource`, while it has some left.
+    pub fn rule_error(&self, verb: &str, resource: &str) -> Option<ApiError> {
+        for (rule, fired) in self.opts.rules.iter().zip(&self.fired) {
+            let matches = (rule.verb == "*" || rule.verb == verb)
+                && (rule.resource == "*" || rule.resource == resource);
+            if !matches || rule.codes.is_empty() {
+                continue;
+            }
+            let n = fired.fetch_add(1, Ordering::SeqCst);
+            if n >= rule.count {
+                continue;
+            }
+            let code = rule.codes[(n % rule.codes.len() as u64) as usize];
+            return Some(error_for(code));
+        }
+        None
     }
 
     /// How long watch streams live before being dropped.
     pub fn drop_watch_after(&self) -> Option<Duration> {
         self.opts.drop_watch_after
+    }
+}
+
+/// The injected error of a status code.
+fn error_for(code: u16) -> ApiError {
+    match code {
+        429 => ApiError::too_many_requests(),
+        504 => ApiError::timeout("the server was unable to return a response in the time allotted, but may still be processing the request (injected fault)"),
+        _ => ApiError::internal("an error on the server (\"injected fault\") has prevented the request from succeeding"),
     }
 }
 
@@ -139,5 +208,24 @@ mod tests {
         assert_eq!(f.latency("get"), Some(Duration::from_millis(5)));
         assert_eq!(f.latency("list"), Some(Duration::from_millis(1)));
         assert_eq!(verb("GET", false, true), "watch");
+    }
+
+    #[test]
+    fn a_rule_fails_the_first_matching_requests_in_turn() {
+        let rule = FaultRule::parse("create:secrets:429,504:3").unwrap();
+        assert_eq!(rule.codes, [429, 504]);
+        assert!(FaultRule::parse("create:secrets:418:1").is_err());
+        assert!(FaultRule::parse("create:secrets").is_err());
+        let f = Faults::new(FaultOptions {
+            rules: vec![rule],
+            ..Default::default()
+        });
+        assert!(f.rule_error("create", "configmaps").is_none());
+        assert!(f.rule_error("get", "secrets").is_none());
+        let codes: Vec<u16> = (0..5)
+            .filter_map(|_| f.rule_error("create", "secrets"))
+            .map(|e| e.code)
+            .collect();
+        assert_eq!(codes, [429, 504, 429]);
     }
 }

@@ -119,7 +119,10 @@ async fn handle(
         if let Some(d) = faults.latency(v) {
             tokio::time::sleep(d).await;
         }
-        if let Some(e) = faults.injected_error() {
+        if let Some(e) = faults
+            .injected_error()
+            .or_else(|| faults.rule_error(v, &rp.plural))
+        {
             return Ok(error_response(&e));
         }
         if watching {

@@ -45,7 +45,7 @@ use std::time::Duration;
 use tokio::sync::watch as tokio_watch;
 
 pub use errors::{ApiError, Cause};
-pub use faults::FaultOptions;
+pub use faults::{FaultOptions, FaultRule};
 pub use sim::SimOptions;
 pub use store::StoreError;
 

@@ -178,9 +178,7 @@ fn watch_client_resumes_after_dropped_streams_without_losing_events() {
 
 #[test]
 fn kubectl_get_watch_lists_first_under_drop_fault() {
-    if !common::have_kubectl() {
-        return;
-    }
+    common::need_kubectl();
     let s = Server::start(&["--fault-drop-watch-after-ms", "400"]);
     let kubeconfig = s._dir.path().join("kubeconfig");
     create_cm(s.addr, "before");

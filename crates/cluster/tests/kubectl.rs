@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{have_kubectl, Cluster};
+use common::{need_kubectl, Cluster};
 use serde_json::Value;
 
 const DEPLOY: &str = "apiVersion: apps/v1
@@ -26,9 +26,7 @@ spec:
 
 #[test]
 fn api_resources_lists_builtin_kinds_with_scope_and_short_names() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     let out = c.ok(&["api-resources"]);
     for (name, short, api, namespaced) in [
@@ -57,9 +55,7 @@ fn api_resources_lists_builtin_kinds_with_scope_and_short_names() {
 
 #[test]
 fn client_side_apply_creates_then_strategic_patches() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     assert!(c
         .ok_in(&["apply", "-f", "-"], DEPLOY)
@@ -82,9 +78,7 @@ fn client_side_apply_creates_then_strategic_patches() {
 
 #[test]
 fn server_side_apply_prunes_conflicts_and_forces() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     // The simulator would bump the RV with a status write; keep it out of the no-op check.
     let c = Cluster::start_with(|o| o.sim.enabled = false);
     assert!(c
@@ -162,9 +156,7 @@ fn server_side_apply_prunes_conflicts_and_forces() {
 
 #[test]
 fn diff_server_side_exits_one_on_difference() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
     // Let the simulated rollout finish so no status write lands between diff's read and its dry run.
@@ -196,9 +188,7 @@ fn diff_server_side_exits_one_on_difference() {
 
 #[test]
 fn get_output_formats_all_namespaces_and_selectors() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(
         &["apply", "-f", "-"],
@@ -242,9 +232,7 @@ fn get_output_formats_all_namespaces_and_selectors() {
 
 #[test]
 fn label_annotate_scale_and_three_patch_types() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(&["apply", "-f", "-"], DEPLOY);
     c.ok(&["label", "deploy/web", "team=blue"]);
@@ -306,9 +294,7 @@ fn label_annotate_scale_and_three_patch_types() {
 
 #[test]
 fn replace_with_stale_object_conflicts() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(
         &["apply", "-f", "-"],
@@ -334,9 +320,7 @@ fn replace_with_stale_object_conflicts() {
 
 #[test]
 fn wait_available_and_rollout_status() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
     c.ok(&[
@@ -400,9 +384,7 @@ spec:
 
 #[test]
 fn crd_then_custom_resource_lifecycle() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(&["apply", "-f", "-"], CRD);
     c.ok(&[
@@ -433,9 +415,7 @@ fn crd_then_custom_resource_lifecycle() {
 
 #[test]
 fn delete_namespace_with_contents() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     c.ok_in(
         &["apply", "-f", "-"],
@@ -460,9 +440,7 @@ fn delete_namespace_with_contents() {
 
 #[test]
 fn invalid_object_is_rejected_with_422_causes() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     let bad =
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: Bad_Name}\nspec: {replicas: 1}\n";
@@ -487,9 +465,7 @@ fn invalid_object_is_rejected_with_422_causes() {
 
 #[test]
 fn generator_commands_send_protobuf_bodies_we_decode() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let c = Cluster::start();
     let creates: &[&[&str]] = &[
         &["create", "namespace", "gen"],

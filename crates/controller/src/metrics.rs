@@ -39,7 +39,7 @@ pub struct AppInfoLabels {
     pub project: String,
     /// `"true"`/`"false"`.
     pub autosync_enabled: String,
-    /// Repo URL of the (first) source.
+    /// Repo URL of the (first) source, credentials removed.
     pub repo: String,
     /// Destination server.
     pub dest_server: String,
@@ -78,7 +78,8 @@ impl AppInfoLabels {
             repo: spec
                 .effective_sources()
                 .first()
-                .and_then(|s| s.repo_url.clone())
+                .and_then(|s| s.repo_url.as_deref())
+                .map(fjord_source::redact_url)
                 .unwrap_or_default(),
             dest_server: dest.server.unwrap_or_default(),
             dest_namespace: dest.namespace.unwrap_or_default(),
@@ -413,6 +414,22 @@ mod tests {
             "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn app_info_never_carries_repository_credentials() {
+        let m = ControllerMetrics::new();
+        let mut v = serde_json::to_value(app()).unwrap();
+        v["spec"]["source"]["repoURL"] =
+            serde_json::json!("https://bob:hunter2@g/r.git?access_token=tok3n");
+        let a: Application = serde_json::from_value(v).unwrap();
+        m.set_app_infos([&a]);
+        let out = m.encode().unwrap();
+        assert!(
+            out.contains(r#"repo="https://bob@g/r.git?access_token=***""#),
+            "{out}"
+        );
+        assert!(!out.contains("hunter2") && !out.contains("tok3n"), "{out}");
     }
 
     #[test]

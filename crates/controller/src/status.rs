@@ -92,6 +92,71 @@ pub fn resources(mut list: Vec<ResourceStatus>) -> Vec<ResourceStatus> {
     list
 }
 
+/// How a condition names an object: `group/kind namespace/name` (`group/kind name` when
+/// cluster-scoped; the group is empty for core kinds).
+fn object_label(id: &fjord_sync::ObjectRef) -> String {
+    if id.namespace.is_empty() {
+        format!("{}/{} {}", id.group, id.kind, id.name)
+    } else {
+        format!("{}/{} {}/{}", id.group, id.kind, id.namespace, id.name)
+    }
+}
+
+/// The conditions a plan's refusals raise: an `ExcludedResourceWarning` per object the
+/// project does not permit (naming the object and the rule; a tracked live one is left in
+/// place), and Argo CD's `SharedResourceWarning` per rendered object another application
+/// owns (`<kind>/<name> is part of applications <app> and <other>`).
+pub fn refusal_conditions(
+    app: &str,
+    denied: &[fjord_sync::Denied],
+    shared: &[fjord_sync::SharedResource],
+) -> Vec<ApplicationCondition> {
+    let mut seen = HashSet::new();
+    let mut out: Vec<ApplicationCondition> = denied
+        .iter()
+        .filter(|d| seen.insert(d.id.key()))
+        .map(|d| {
+            let what = object_label(&d.id);
+            let message = if d.rendered {
+                format!("{what}: {}", d.message)
+            } else {
+                format!("{what}: {}; it is left in place, not pruned", d.message)
+            };
+            condition(condition::EXCLUDED_RESOURCE_WARNING, message)
+        })
+        .collect();
+    out.extend(shared.iter().map(|s| {
+        condition(
+            condition::SHARED_RESOURCE_WARNING,
+            format!(
+                "{}/{} is part of applications {app} and {}",
+                s.id.kind, s.id.name, s.owner
+            ),
+        )
+    }));
+    out
+}
+
+/// `status.resources` entries for the rendered objects the project refused (hooks aside):
+/// their sync status is `Unknown`, as Argo CD reports resources not permitted.
+pub fn denied_resources(denied: &[fjord_sync::Denied]) -> Vec<ResourceStatus> {
+    let mut seen = HashSet::new();
+    denied
+        .iter()
+        .filter(|d| d.rendered && !d.hook && seen.insert(d.id.key()))
+        .map(|d| ResourceStatus {
+            group: Some(d.id.group.clone()),
+            version: Some(d.id.version.clone()),
+            kind: Some(d.id.kind.clone()),
+            namespace: Some(d.id.namespace.clone()).filter(|n| !n.is_empty()),
+            name: Some(d.id.name.clone()),
+            status: Some(crate::api::sync_code::UNKNOWN.to_string()),
+            sync_wave: (d.wave != 0).then_some(d.wave),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// Merges newly evaluated conditions into the existing ones (Argo's `SetConditions`):
 /// existing conditions of types not in `evaluated` are kept; a new condition with the same
 /// type and message as an existing one keeps its `lastTransitionTime`; the result is sorted
@@ -113,7 +178,9 @@ pub fn set_conditions(
         })
         .collect();
     for mut c in new {
-        let prior = existing.iter().find(|e| e.kind == c.kind);
+        let prior = existing
+            .iter()
+            .find(|e| e.kind == c.kind && e.message == c.message);
         match prior {
             Some(p) if p.message == c.message => out.push(p.clone()),
             _ => {
@@ -530,5 +597,78 @@ mod tests {
             .map(|x| format!("{}/{}", x.kind.clone().unwrap(), x.name.clone().unwrap()))
             .collect();
         assert_eq!(names, ["Deployment/a", "Deployment/b", "Service/a"]);
+    }
+
+    #[test]
+    fn refusals_name_the_object_and_the_rule() {
+        let id = |group: &str, kind: &str, ns: &str, name: &str| fjord_sync::ObjectRef {
+            group: group.into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        let crb = id(
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "",
+            "admin",
+        );
+        let rule =
+            "resource rbac.authorization.k8s.io:ClusterRoleBinding is not permitted in project p";
+        let denied = vec![
+            fjord_sync::Denied::rendered(&crb, fjord_sync::SyncPhase::Sync, 0, false, rule.into()),
+            // The same object in a second hook phase is named once.
+            fjord_sync::Denied::rendered(&crb, fjord_sync::SyncPhase::Sync, 0, false, rule.into()),
+            fjord_sync::Denied::live(
+                &id("", "ConfigMap", "team-c", "c"),
+                2,
+                "namespace team-c is not permitted in project 'p'".into(),
+            ),
+        ];
+        let shared = vec![fjord_sync::SharedResource {
+            id: id("", "ConfigMap", "team-a", "s"),
+            owner: "victim".into(),
+        }];
+        let conds = refusal_conditions("tenant", &denied, &shared);
+        let texts: Vec<(&str, &str)> = conds
+            .iter()
+            .map(|c| (c.kind.as_deref().unwrap(), c.message.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("ExcludedResourceWarning", "rbac.authorization.k8s.io/ClusterRoleBinding admin: resource rbac.authorization.k8s.io:ClusterRoleBinding is not permitted in project p"),
+                ("ExcludedResourceWarning", "/ConfigMap team-c/c: namespace team-c is not permitted in project 'p'; it is left in place, not pruned"),
+                ("SharedResourceWarning", "ConfigMap/s is part of applications tenant and victim"),
+            ]
+        );
+        // Only the rendered object is a resource, `Unknown`.
+        let res = denied_resources(&denied);
+        assert_eq!(res.len(), 1);
+        assert_eq!(res[0].status.as_deref(), Some("Unknown"));
+        assert_eq!(res[0].namespace, None);
+        assert_eq!(res[0].kind.as_deref(), Some("ClusterRoleBinding"));
+    }
+
+    #[test]
+    fn conditions_of_one_type_keep_their_own_times() {
+        let old = vec![
+            ApplicationCondition {
+                last_transition_time: Some("2024-01-01T00:00:00Z".into()),
+                ..condition("ExcludedResourceWarning", "a")
+            },
+            ApplicationCondition {
+                last_transition_time: Some("2024-01-01T00:00:01Z".into()),
+                ..condition("ExcludedResourceWarning", "b")
+            },
+        ];
+        let evaluated: HashSet<&str> = ["ExcludedResourceWarning"].into_iter().collect();
+        let new = vec![
+            condition("ExcludedResourceWarning", "a"),
+            condition("ExcludedResourceWarning", "b"),
+        ];
+        let merged = set_conditions(&old, new, &evaluated, t("2024-02-01T00:00:00Z"));
+        assert_eq!(merged, old);
     }
 }

@@ -8,6 +8,9 @@
 
 use fjord_yaml::{Node, Tag};
 
+mod budget;
+pub use budget::{MAX_DEPTH, MAX_NODES, MIN_NODES};
+
 /// Which JSON-patch semantics to follow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -93,6 +96,19 @@ pub enum JsonPatchError {
         /// The pointer.
         path: String,
     },
+    /// The patch would grow the document past ten times its and the patch's size (at least
+    /// [`MIN_NODES`], at most [`MAX_NODES`]) or nest it past [`MAX_DEPTH`] (a `copy` bomb).
+    #[error(
+        "json patch operation {index}: {op} operation refused: the document would exceed {limit}"
+    )]
+    TooLarge {
+        /// The operation's index.
+        index: usize,
+        /// The operation.
+        op: String,
+        /// The limit, in words.
+        limit: String,
+    },
     /// `move` into one of its own children.
     #[error("json patch operation {index}: cannot move {from:?} into its own child {path:?}")]
     MoveIntoChild {
@@ -116,6 +132,7 @@ pub enum JsonPatchError {
 /// Applies a JSON patch (a sequence of operations) to `doc`.
 pub fn apply(doc: &mut Node, patch: &Node, mode: Mode) -> Result<(), JsonPatchError> {
     let ops = patch.as_seq().ok_or(JsonPatchError::NotAList)?;
+    let mut budget = budget::Budget::new(doc, patch);
     for (index, op) in ops.iter().enumerate() {
         let map = op.as_map().ok_or(JsonPatchError::OpNotMap { index })?;
         let name = map
@@ -140,24 +157,36 @@ pub fn apply(doc: &mut Node, patch: &Node, mode: Mode) -> Result<(), JsonPatchEr
             Ok(n.as_scalar().map(|s| s.value.clone()).unwrap_or_default())
         };
         match name.as_str() {
-            "add" => ctx.add(doc, &pointer("path")?, member("value")?.clone())?,
+            "add" => {
+                let (path, value) = (pointer("path")?, member("value")?);
+                ctx.admit(&mut budget, &path, value, false)?;
+                ctx.add(doc, &path, value.clone())?
+            }
             "remove" => {
                 ctx.remove(doc, &pointer("path")?)?;
             }
-            "replace" => ctx.replace(doc, &pointer("path")?, member("value")?.clone())?,
+            "replace" => {
+                let (path, value) = (pointer("path")?, member("value")?);
+                ctx.admit(&mut budget, &path, value, false)?;
+                ctx.replace(doc, &path, value.clone())?
+            }
             "move" => {
                 let (from, path) = (pointer("from")?, pointer("path")?);
                 if path.starts_with(&format!("{from}/")) {
                     return Err(JsonPatchError::MoveIntoChild { index, from, path });
                 }
                 let v = ctx.remove(doc, &from)?;
+                ctx.admit(&mut budget, &path, &v, true)?;
                 ctx.add(doc, &path, v)?;
             }
             "copy" => {
                 let (from, path) = (pointer("from")?, pointer("path")?);
                 let tokens = ctx.tokens(&from)?;
                 let v = match (get(doc, &tokens, mode), mode) {
-                    (Some(v), _) => v.clone(),
+                    (Some(v), _) => {
+                        ctx.admit(&mut budget, &path, v, false)?;
+                        v.clone()
+                    }
                     (None, Mode::Kustomize) => Node::null(),
                     (None, Mode::Strict) => return Err(ctx.missing_path(&from)),
                 };
@@ -209,6 +238,28 @@ impl OpCtx {
             op: self.op.clone(),
             path: path.into(),
         }
+    }
+
+    /// Checks a value about to be placed at `path` against the budget (`moved`: it is already
+    /// part of the document).
+    fn admit(
+        &self,
+        budget: &mut budget::Budget,
+        path: &str,
+        value: &Node,
+        moved: bool,
+    ) -> Result<(), JsonPatchError> {
+        let tokens = self.tokens(path)?.len();
+        let admitted = if moved {
+            budget.moved(tokens, value)
+        } else {
+            budget.add(tokens, value)
+        };
+        admitted.map_err(|e| JsonPatchError::TooLarge {
+            index: self.index,
+            op: self.op.clone(),
+            limit: e.describe(),
+        })
     }
 
     /// Splits a pointer into unescaped tokens.

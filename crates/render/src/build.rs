@@ -127,13 +127,21 @@ impl Builder {
             return Ok(sub_acc.res.into_iter().map(|r| r.obj).collect());
         }
         let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
-        parse_objects(&bytes, &level.rel(entry)).map_err(wrap)
+        let objects = parse_objects(&bytes, &level.rel(entry)).map_err(wrap)?;
+        loader
+            .budget()
+            .produce(&level.rel(entry), objects.len() as u64)
+            .map_err(|e| wrap(e.into()))?;
+        Ok(objects)
     }
 
-    /// Builds the kustomization in `loader`'s root, as the top of the build.
+    /// Builds the kustomization in `loader`'s root, as the top of the build; `overrides` (an
+    /// application's `source.kustomize` options) runs its transformers as one more level above
+    /// it, before the top-level finishing steps.
     pub(crate) fn build_top(
         &mut self,
         loader: &Loader,
+        overrides: Option<&Kustomization>,
     ) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
         let kust = Kustomization::load(loader)?;
         let sort = kust
@@ -155,6 +163,10 @@ impl Builder {
         }
         let mut acc = Accumulator::default();
         self.accumulate(loader, &kust, &mut acc, &Level::default())?;
+        if let Some(over) = overrides {
+            crate::plan::transform_level(self, loader, over, &mut acc, &Level::default())?;
+            acc.res.retain(|r| !metadata::is_local_config(r));
+        }
         crate::generate::apply_hash_suffixes(&mut acc.res).map_err(|e| RenderError::Generate {
             file: kust.shown(),
             source: e.into(),
@@ -241,6 +253,13 @@ impl Builder {
         }
         crate::plan::transform_level(self, loader, kust, acc, level)?;
         acc.res.retain(|r| !metadata::is_local_config(r));
+        // Transformers can grow objects (replacements, patches): bounded at every level.
+        loader.budget().check_rendered(
+            acc.res
+                .iter()
+                .map(|r| crate::limits::approx_size(&r.obj))
+                .sum(),
+        )?;
         Ok(())
     }
 
@@ -301,6 +320,10 @@ impl Builder {
         let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
         let origin = level.rel(entry);
         let objects = parse_objects(&bytes, &origin).map_err(wrap)?;
+        loader
+            .budget()
+            .produce(&origin, objects.len() as u64)
+            .map_err(|e| wrap(e.into()))?;
         let resources = objects
             .into_iter()
             .map(|mut o| {

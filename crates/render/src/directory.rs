@@ -2,8 +2,12 @@
 //! `*.yaml`, `*.yml` and `*.json` file (in sub-directories too with `recurse`), filtered by
 //! `include`/`exclude` globs on the path relative to the directory, in path order, with
 //! `List` kinds flattened into their items. Hidden files and directories are skipped.
+//!
+//! Two objects with the same identity (API group, kind, namespace, name) are an error naming
+//! both files: applying both would make one overwrite the other on every sync. The files'
+//! sizes are checked against the render limits before any of them is read.
 
-use crate::loader::{read_limited, LoadError};
+use crate::loader::{read_counted, LoadError, Loader};
 use fjord_yaml::Node;
 use globset::{Glob, GlobMatcher};
 use std::path::{Path, PathBuf};
@@ -53,6 +57,18 @@ pub enum DirectoryError {
     /// A file could not be read.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Two documents define the same object.
+    #[error("{kind} {object} is defined twice: in '{first}' and in '{second}' (an object may be defined only once)")]
+    Duplicate {
+        /// The kind.
+        kind: String,
+        /// `namespace/name`, or `name` without a namespace.
+        object: String,
+        /// The file of the first definition (document index appended when a file has both).
+        first: String,
+        /// The file of the second.
+        second: String,
+    },
     /// A file is not valid YAML/JSON.
     #[error("{file}: {source}")]
     Parse {
@@ -72,9 +88,19 @@ pub enum DirectoryError {
     },
 }
 
-/// Reads every manifest under `dir`. Each object comes with the file it came from.
+/// Reads every manifest under `dir`, with the default limits. Each object comes with the file
+/// it came from.
 pub fn read_directory(
     dir: &Path,
+    opts: &DirectoryOptions,
+) -> Result<Vec<(Node, String)>, DirectoryError> {
+    let loader = Loader::new(dir, crate::LoadRestrictor::RootOnly)?;
+    read_in(&loader, opts)
+}
+
+/// Reads every manifest under the loader's root, counting against its budget.
+pub(crate) fn read_in(
+    loader: &Loader,
     opts: &DirectoryOptions,
 ) -> Result<Vec<(Node, String)>, DirectoryError> {
     let glob =
@@ -94,33 +120,75 @@ pub fn read_directory(
         };
     let include = glob("include", &opts.include)?;
     let exclude = glob("exclude", &opts.exclude)?;
-    let root = dir.canonicalize().map_err(|source| DirectoryError::List {
-        dir: dir.display().to_string(),
-        source,
-    })?;
+    let root = loader.root();
     let mut files = Vec::new();
-    collect(&root, &root, opts.recurse, &mut files)?;
+    collect(root, root, opts.recurse, &mut files)?;
     files.sort();
+    files.retain(|(rel, _)| {
+        let rel_s = rel.to_string_lossy();
+        include.as_ref().is_none_or(|g| g.is_match(&*rel_s))
+            && !exclude.as_ref().is_some_and(|g| g.is_match(&*rel_s))
+    });
+    let total: u64 = files
+        .iter()
+        .filter_map(|(_, path)| std::fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum();
+    loader
+        .budget()
+        .preflight(
+            files.len() as u64,
+            total,
+            "the manifest files of the directory",
+        )
+        .map_err(LoadError::from)?;
     let mut out = Vec::new();
     for (rel, path) in files {
-        let rel_s = rel.to_string_lossy();
-        if include.as_ref().is_some_and(|g| !g.is_match(&*rel_s)) {
-            continue;
-        }
-        if exclude.as_ref().is_some_and(|g| g.is_match(&*rel_s)) {
-            continue;
-        }
-        let bytes = read_limited(&path)?;
-        let shown = rel_s.to_string();
+        let bytes = read_counted(&path, loader.budget())?;
+        let shown = rel.to_string_lossy().to_string();
         let docs = fjord_yaml::parse_documents(&bytes).map_err(|source| DirectoryError::Parse {
             file: shown.clone(),
             source,
         })?;
+        let before = out.len();
         for (i, doc) in docs.into_iter().enumerate() {
             flatten(doc, &shown, i + 1, &mut out)?;
         }
+        loader
+            .budget()
+            .produce(&shown, (out.len() - before) as u64)
+            .map_err(LoadError::from)?;
     }
+    refuse_duplicates(&out)?;
     Ok(out)
+}
+
+/// Refuses two objects with the same API group, kind, namespace and name (an object without
+/// `metadata.name` — `generateName` — has no identity yet and is never a duplicate).
+fn refuse_duplicates(objects: &[(Node, String)]) -> Result<(), DirectoryError> {
+    let mut seen: std::collections::HashMap<[&str; 4], &str> = std::collections::HashMap::new();
+    for (obj, file) in objects {
+        let s = |p: &[&str]| obj.str_at(p).unwrap_or_default();
+        let name = s(&["metadata", "name"]);
+        if name.is_empty() {
+            continue;
+        }
+        let group = s(&["apiVersion"]).rsplit_once('/').map_or("", |(g, _)| g);
+        let key = [group, s(&["kind"]), s(&["metadata", "namespace"]), name];
+        if let Some(first) = seen.insert(key, file) {
+            let object = match key[2] {
+                "" => name.to_string(),
+                ns => format!("{ns}/{name}"),
+            };
+            return Err(DirectoryError::Duplicate {
+                kind: key[1].to_string(),
+                object,
+                first: first.to_string(),
+                second: file.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Adds `doc` to `out`, expanding `List` kinds.

@@ -1,6 +1,7 @@
 //! The renderer's error: every variant names the file and the field, entry or object at fault.
 
 use crate::kustomization::KustomizationError;
+use crate::limits::LimitExceeded;
 use crate::loader::LoadError;
 
 /// Why a render failed.
@@ -115,6 +116,14 @@ pub enum RenderError {
         #[source]
         source: Box<crate::replacements::ReplacementError>,
     },
+    /// A render limit was crossed; `message` says where.
+    #[error("{message}")]
+    Limit {
+        /// The limit crossed.
+        limit: crate::limits::LimitExceeded,
+        /// The whole message, with the file or entry that crossed it.
+        message: String,
+    },
     /// Vars failed.
     #[error("{file}: {source}")]
     Vars {
@@ -124,4 +133,23 @@ pub enum RenderError {
         #[source]
         source: Box<crate::vars::VarError>,
     },
+}
+
+impl From<LimitExceeded> for RenderError {
+    fn from(limit: LimitExceeded) -> Self {
+        RenderError::Limit {
+            message: limit.to_string(),
+            limit,
+        }
+    }
+}
+
+impl RenderError {
+    /// The render limit crossed, when that is why the render failed.
+    pub fn exceeded_limit(&self) -> Option<&LimitExceeded> {
+        match self {
+            RenderError::Limit { limit, .. } => Some(limit),
+            _ => None,
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod error;
 pub mod fieldspec;
 pub mod generate;
 pub mod kustomization;
+pub mod limits;
 pub mod loader;
 mod metadata;
 pub mod order;
@@ -31,10 +32,11 @@ pub mod vars;
 
 pub use directory::DirectoryOptions;
 pub use error::RenderError;
+pub use limits::{parse_quantity, Limit, LimitExceeded, RenderLimits};
 pub use loader::LoadRestrictor;
 
 use fjord_yaml::Node;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `--reorder`: how to order the output when the kustomization has no `sortOptions`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,21 +57,99 @@ pub struct RenderOptions {
     pub load_restrictor: LoadRestrictor,
     /// Options for plain directories.
     pub directory: DirectoryOptions,
+    /// A directory nothing read may leave — file, base or component, whatever the restrictor —
+    /// and under which absolute paths are refused (the controller fences each app at its
+    /// repository root). `None`: kustomize's own rules only.
+    pub fence: Option<PathBuf>,
+    /// The bounds of the render.
+    pub limits: RenderLimits,
+    /// A kustomization document applied as one more level above the directory's own
+    /// kustomization (Argo CD's `source.kustomize` options). Only the transformer fields in
+    /// [`OVERRIDE_FIELDS`] are accepted: it reads no file.
+    pub overrides: Option<Node>,
 }
+
+/// The fields [`RenderOptions::overrides`] may set.
+pub const OVERRIDE_FIELDS: [&str; 8] = [
+    "apiVersion",
+    "kind",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "commonAnnotations",
+    "images",
+];
+
+/// What the overrides level is called in messages.
+const OVERRIDES_SHOWN: &str = "spec.source.kustomize";
 
 /// Renders `dir`: a kustomization if it has one, else a plain manifest directory.
 pub fn render(dir: &Path, opts: &RenderOptions) -> Result<Vec<Node>, RenderError> {
-    if kustomization::find(dir)?.is_none() {
-        if !dir.is_dir() {
-            return Err(RenderError::Unsupported {
-                what: format!("'{}' is not a directory", dir.display()),
-            });
-        }
-        let objects = directory::read_directory(dir, &opts.directory)?;
-        return Ok(objects.into_iter().map(|(o, _)| o).collect());
+    let is_kustomization = kustomization::find(dir)?.is_some();
+    if !is_kustomization && !dir.is_dir() {
+        return Err(RenderError::Unsupported {
+            what: format!("'{}' is not a directory", dir.display()),
+        });
     }
-    let loader = loader::Loader::new(dir, opts.load_restrictor)?;
-    let (mut res, sort) = build::Builder::new().build_top(&loader)?;
+    let loader = loader::Loader::confined(
+        dir,
+        opts.load_restrictor,
+        opts.fence.as_deref(),
+        opts.limits,
+    )?;
+    let result = if is_kustomization {
+        render_kustomization(&loader, opts)
+    } else if opts.overrides.is_some() {
+        Err(RenderError::Field {
+            file: OVERRIDES_SHOWN.into(),
+            field: "kustomize".into(),
+            problem: "kustomize options need a kustomization file in the source path".into(),
+        })
+    } else {
+        directory::read_in(&loader, &opts.directory)
+            .map(|objects| objects.into_iter().map(|(o, _)| o).collect())
+            .map_err(RenderError::from)
+    };
+    let checked = result.and_then(|objects| {
+        let budget = loader.budget();
+        budget.check_objects(objects.len() as u64, "the render")?;
+        budget.check_rendered(objects.iter().map(limits::approx_size).sum())?;
+        Ok(objects)
+    });
+    checked.map_err(|e| match loader.budget().tripped() {
+        Some(limit) if !matches!(e, RenderError::Limit { .. }) => RenderError::Limit {
+            message: e.to_string(),
+            limit,
+        },
+        _ => e,
+    })
+}
+
+/// Builds the kustomization in the loader's root, with the overrides level if any.
+fn render_kustomization(
+    loader: &loader::Loader,
+    opts: &RenderOptions,
+) -> Result<Vec<Node>, RenderError> {
+    let overrides = opts
+        .overrides
+        .as_ref()
+        .map(|doc| {
+            if let Some(field) = doc
+                .as_map()
+                .and_then(|m| m.keys().find(|k| !OVERRIDE_FIELDS.contains(&k.as_str())))
+            {
+                return Err(RenderError::Field {
+                    file: OVERRIDES_SHOWN.into(),
+                    field: field.clone(),
+                    problem: "not one of the kustomize options an application may set".into(),
+                });
+            }
+            kustomization::Kustomization::from_doc(PathBuf::from(OVERRIDES_SHOWN), doc.clone())
+                .map_err(RenderError::from)
+        })
+        .transpose()?;
+    let (mut res, sort) = build::Builder::new().build_top(loader, overrides.as_ref())?;
     let order = match (sort, opts.reorder) {
         (Some(s), _) => s,
         (None, Some(Reorder::None)) => order::SortOrder::Fifo,

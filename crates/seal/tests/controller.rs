@@ -26,17 +26,16 @@ fn compat(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn have_kubectl() -> bool {
+/// Checks that the real kubectl is installed; a missing one fails the test (the test command
+/// installs everything the tests use).
+fn need_kubectl() {
     let ok = std::process::Command::new("kubectl")
         .args(["version", "--client"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("kubectl not found: skipping");
-    }
-    ok
+    assert!(ok, "kubectl is not installed: the kubectl tests need it");
 }
 
 /// A cluster, a scratch directory and (once started) a controller.
@@ -348,9 +347,7 @@ fn http(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sealed_secret_becomes_its_secret() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -460,9 +457,7 @@ async fn sealed_secret_becomes_its_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn strict_scope_copy_is_refused() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -508,9 +503,7 @@ async fn strict_scope_copy_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn existing_secrets_unmanaged_managed_and_patched() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -603,9 +596,7 @@ async fn existing_secrets_unmanaged_managed_and_patched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let mut env = Env::cluster().await;
     // A tiny renewal period: the loop generates a second key on its own.
     env.start_with(|o| o.key_renew_period = Duration::from_secs(2))
@@ -710,9 +701,7 @@ async fn env_with_upstream_key() -> Env {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_key_secret_opens_the_compat_vectors() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let env = env_with_upstream_key().await;
     let key_a = "SHA256:0tRzxl2zAgo5geDGgxEdnAEGq8DGujcmoq+007sBKW0";
     assert_eq!(env.ctl().key_fingerprints(), [key_a]);
@@ -772,9 +761,7 @@ async fn upstream_key_secret_opens_the_compat_vectors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_endpoint_and_validate() {
-    if !have_kubectl() {
-        return;
-    }
+    need_kubectl();
     let env = env_with_upstream_key().await;
     let addr = env.ctl().http_addr().unwrap();
     let good = std::fs::read(compat("sealed-strict.yaml")).unwrap();

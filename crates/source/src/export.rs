@@ -1,90 +1,100 @@
-//! Writing a commit's tree to a directory: files with their executable bit, in-repository
-//! symlinks (links leaving the repository are refused), submodules as empty directories.
+//! Writing a checked [`ExportPlan`] to a directory: files with their executable bit,
+//! in-repository symlinks, submodules as empty directories; and the scope of an export.
+//!
+//! Confinement: the plan's names are single path components, unique (ignoring case) within
+//! their directory, and parents come before children. Every directory is made here with
+//! `mkdir` (which fails on anything already there, a symlink included) and checked with
+//! `lstat` before anything is written into it; files are opened with `O_CREAT | O_EXCL`
+//! (`create_new`), which never follows a symlink; symlinks are made last in their place and
+//! nothing is ever written through one. A later entry therefore cannot write through an
+//! earlier symlink (`link -> .` plus `link/x`), and nothing lands outside the export root.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{ObjectType, Repository};
 
-use crate::repo::{clean_rel, RepoError};
+use crate::export_plan::{check_name, display_path, EntryKind, ExportPlan, Refusal, MAX_DEPTH};
+use crate::limits::{human_bytes, ExportLimits};
+use crate::paths::clean_rel;
 
-/// Exports one tree of `repo` below `root`.
-pub(crate) struct Exporter<'a> {
-    pub(crate) repo: &'a Repository,
-    pub(crate) root: &'a Path,
-    pub(crate) url: &'a str,
-    pub(crate) oid: Oid,
+/// Checks the `scope` (a repository path) of commit tree `tree` against `limits` and writes it
+/// below `tmp`, made afresh.
+pub(crate) fn export_scope(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    scope: &Path,
+    limits: &ExportLimits,
+    tmp: &Path,
+) -> Result<(), Refusal> {
+    for c in scope.components() {
+        let name = c.as_os_str().to_string_lossy();
+        check_name(name.as_bytes())
+            .map_err(|reason| Refusal::unsafe_entry(&scope.to_string_lossy(), reason))?;
+    }
+    let subtree = if scope.as_os_str().is_empty() {
+        tree.id()
+    } else {
+        tree.get_path(scope)
+            .map_err(Refusal::git("read tree"))?
+            .id()
+    };
+    let plan = crate::export_plan::plan(repo, subtree, scope, limits)?;
+    let io = |source| Refusal::Write {
+        path: String::new(),
+        source,
+    };
+    if tmp.exists() {
+        fs::remove_dir_all(tmp).map_err(io)?;
+    }
+    fs::create_dir_all(tmp.join(scope)).map_err(io)?;
+    write_plan(repo, &plan, tmp)
 }
 
-impl Exporter<'_> {
-    fn io(&self, p: &Path) -> impl Fn(io::Error) -> RepoError {
-        let path = self.root.join(p);
-        move |source| RepoError::CacheDir {
-            path: path.clone(),
+/// Writes `plan` below `root` (an empty directory made by the caller).
+pub(crate) fn write_plan(repo: &Repository, plan: &ExportPlan, root: &Path) -> Result<(), Refusal> {
+    for entry in &plan.entries {
+        let shown = entry.path.to_string_lossy().into_owned();
+        let io = |source| Refusal::Write {
+            path: shown.clone(),
             source,
+        };
+        let dest = root.join(&entry.path);
+        let parent = dest.parent().unwrap_or(root);
+        let meta = fs::symlink_metadata(parent).map_err(io)?;
+        if !meta.is_dir() || meta.file_type().is_symlink() {
+            return Err(Refusal::unsafe_entry(
+                &shown,
+                "its parent is not a directory of the export",
+            ));
         }
-    }
-
-    pub(crate) fn export(&mut self, tree: &git2::Tree<'_>, rel: &Path) -> Result<(), RepoError> {
-        for entry in tree.iter() {
-            let Some(name) = entry.name() else { continue };
-            let p = rel.join(name);
-            let dest = self.root.join(&p);
-            let git_err = |e: git2::Error| RepoError::Git {
-                url: self.url.to_string(),
-                step: "export tree",
-                message: e.message().to_string(),
-            };
-            match entry.kind() {
-                Some(ObjectType::Tree) => {
-                    fs::create_dir_all(&dest).map_err(self.io(&p))?;
-                    let sub = entry.to_object(self.repo).map_err(git_err)?;
-                    let sub = sub.peel_to_tree().map_err(git_err)?;
-                    self.export(&sub, &p)?;
-                }
-                Some(ObjectType::Blob) => {
-                    let blob = self.repo.find_blob(entry.id()).map_err(git_err)?;
-                    if entry.filemode() == 0o120000 {
-                        self.symlink(&p, blob.content())?;
-                    } else {
-                        fs::write(&dest, blob.content()).map_err(self.io(&p))?;
-                        if entry.filemode() == 0o100755 {
-                            set_executable(&dest).map_err(self.io(&p))?;
-                        }
-                    }
-                }
-                // Submodules (commits) are left as empty directories.
-                _ => fs::create_dir_all(&dest).map_err(self.io(&p))?,
+        match &entry.kind {
+            EntryKind::Dir | EntryKind::Submodule => fs::create_dir(&dest).map_err(io)?,
+            EntryKind::File { oid, executable } => {
+                let blob = repo.find_blob(*oid).map_err(Refusal::git("read blob"))?;
+                let mut f = create_new(&dest, *executable).map_err(io)?;
+                f.write_all(blob.content()).map_err(io)?;
             }
+            EntryKind::Symlink { target } => make_symlink(target, &dest).map_err(io)?,
         }
-        Ok(())
     }
-
-    fn symlink(&self, p: &Path, target: &[u8]) -> Result<(), RepoError> {
-        let target = String::from_utf8_lossy(target).to_string();
-        let parent = p.parent().unwrap_or(Path::new(""));
-        let joined = parent.join(&target);
-        if target.starts_with('/') || clean_rel(&joined.to_string_lossy()).is_err() {
-            return Err(RepoError::SymlinkEscapes {
-                url: self.url.to_string(),
-                revision: self.oid,
-                path: p.to_string_lossy().to_string(),
-            });
-        }
-        make_symlink(&target, &self.root.join(p)).map_err(self.io(p))
-    }
+    Ok(())
 }
 
 #[cfg(unix)]
-fn set_executable(p: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755))
+fn create_new(p: &Path, executable: bool) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if executable { 0o755 } else { 0o644 })
+        .open(p)
 }
 
 #[cfg(not(unix))]
-fn set_executable(_p: &Path) -> io::Result<()> {
-    Ok(())
+fn create_new(p: &Path, _executable: bool) -> io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create_new(true).open(p)
 }
 
 #[cfg(unix)]
@@ -94,7 +104,7 @@ fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
 
 #[cfg(not(unix))]
 fn make_symlink(target: &str, link: &Path) -> io::Result<()> {
-    fs::write(link, target)
+    create_new(link, false)?.write_all(target.as_bytes())
 }
 
 /// The names a kustomization file may have.
@@ -107,20 +117,33 @@ const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 ///
 /// The scan is deliberately generous (any `..`-path token in a kustomization counts): a scope
 /// too wide only costs time, a scope too narrow would break the render.
-pub(crate) fn scope_for(repo: &Repository, root: &git2::Tree<'_>, rel: &Path) -> PathBuf {
+pub(crate) fn scope_for(
+    repo: &Repository,
+    root: &git2::Tree<'_>,
+    rel: &Path,
+    limits: &ExportLimits,
+) -> Result<PathBuf, Refusal> {
+    let odb = repo.odb().map_err(Refusal::git("open object database"))?;
     let mut scope = rel.to_path_buf();
     loop {
         let Some(sub) = subtree(repo, root, &scope) else {
-            return PathBuf::new();
+            return Ok(PathBuf::new());
         };
         let mut reached = Vec::new();
-        collect_reaches(repo, &sub, &scope, &mut reached);
+        let mut scan = Scan {
+            repo,
+            odb: &odb,
+            limits,
+            entries: 0,
+            bytes: 0,
+        };
+        scan.collect_reaches(&sub, &scope, &mut reached)?;
         let mut widened = scope.clone();
         for target in reached {
             widened = common_ancestor(&widened, &target);
         }
         if widened == scope {
-            return scope;
+            return Ok(scope);
         }
         scope = widened;
     }
@@ -134,47 +157,92 @@ fn subtree<'r>(repo: &'r Repository, root: &git2::Tree<'r>, rel: &Path) -> Optio
     entry.to_object(repo).ok()?.peel_to_tree().ok()
 }
 
-/// Paths (repository-relative) that kustomization files and symlinks under `tree` (at `dir`)
-/// point to with `..`.
-fn collect_reaches(repo: &Repository, tree: &git2::Tree<'_>, dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in tree.iter() {
-        let Some(name) = entry.name() else { continue };
-        match entry.kind() {
-            Some(ObjectType::Tree) => {
-                if let Some(sub) = entry
-                    .to_object(repo)
-                    .ok()
-                    .and_then(|o| o.peel_to_tree().ok())
-                {
-                    collect_reaches(repo, &sub, &dir.join(name), out);
-                }
-            }
-            Some(ObjectType::Blob) => {
-                let symlink = entry.filemode() == 0o120000;
-                if !symlink && !KUSTOMIZATION_FILES.contains(&name) {
-                    continue;
-                }
-                let Ok(blob) = repo.find_blob(entry.id()) else {
-                    continue;
-                };
-                let text = String::from_utf8_lossy(blob.content());
-                let tokens: Vec<&str> = if symlink {
-                    vec![text.as_ref()]
-                } else {
-                    text.split(|c: char| {
-                        c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '[' | ']')
-                    })
-                    .collect()
-                };
-                for t in tokens.into_iter().filter(|t| t.contains("..")) {
-                    // Escaping the repository is refused later, by the export or the renderer.
-                    if let Ok(p) = clean_rel(&dir.join(t).to_string_lossy()) {
-                        out.push(p);
-                    }
-                }
-            }
-            _ => {}
+/// One pass over a scope, bounded by the export limits: everything it reads lies inside the
+/// scope, which is exported, so a scope over the limits is refused here already.
+struct Scan<'a, 'r> {
+    repo: &'r Repository,
+    odb: &'a git2::Odb<'r>,
+    limits: &'a ExportLimits,
+    entries: u64,
+    bytes: u64,
+}
+
+impl Scan<'_, '_> {
+    /// Paths (repository-relative) that kustomization files and symlinks under `tree` (at
+    /// `dir`) point to with `..`.
+    fn collect_reaches(
+        &mut self,
+        tree: &git2::Tree<'_>,
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<(), Refusal> {
+        if dir.components().count() > MAX_DEPTH {
+            return Err(Refusal::unsafe_entry(
+                &dir.to_string_lossy(),
+                format!("directories nest deeper than {MAX_DEPTH} levels"),
+            ));
         }
+        for entry in tree.iter() {
+            let shown = display_path(dir, entry.name_bytes());
+            let name =
+                check_name(entry.name_bytes()).map_err(|r| Refusal::unsafe_entry(&shown, r))?;
+            self.entries += 1;
+            if self.entries > self.limits.max_files {
+                return Err(Refusal::files(self.limits));
+            }
+            match entry.kind() {
+                Some(ObjectType::Tree) => {
+                    let sub = entry
+                        .to_object(self.repo)
+                        .and_then(|o| o.peel_to_tree())
+                        .map_err(Refusal::git("read tree"))?;
+                    self.collect_reaches(&sub, &dir.join(name), out)?;
+                }
+                Some(ObjectType::Blob) => self.scan_blob(&entry, name, dir, out)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_blob(
+        &mut self,
+        entry: &git2::TreeEntry<'_>,
+        name: &str,
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<(), Refusal> {
+        let symlink = entry.filemode() == 0o120000;
+        if !symlink && !KUSTOMIZATION_FILES.contains(&name) {
+            return Ok(());
+        }
+        let Ok((size, _)) = self.odb.read_header(entry.id()) else {
+            return Ok(());
+        };
+        self.bytes = self.bytes.saturating_add(size as u64);
+        if self.bytes > self.limits.max_bytes {
+            return Err(Refusal::bytes(
+                format!("more than {}", human_bytes(self.limits.max_bytes)),
+                self.limits,
+            ));
+        }
+        let Ok(blob) = self.repo.find_blob(entry.id()) else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(blob.content());
+        let tokens: Vec<&str> = if symlink {
+            vec![text.as_ref()]
+        } else {
+            text.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '[' | ']'))
+                .collect()
+        };
+        for t in tokens.into_iter().filter(|t| t.contains("..")) {
+            // Escaping the repository is refused later, by the export or the renderer.
+            if let Ok(p) = clean_rel(&dir.join(t).to_string_lossy()) {
+                out.push(p);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -239,7 +307,8 @@ mod tests {
                 ("README.md", "hi\n"),
             ],
         );
-        let scope = |p: &str| scope_for(&repo, &t, Path::new(p));
+        let limits = ExportLimits::default();
+        let scope = |p: &str| scope_for(&repo, &t, Path::new(p), &limits).unwrap();
         assert_eq!(scope("apps/one"), PathBuf::from("apps/one"));
         assert_eq!(scope("base/shared"), PathBuf::from("base/shared"));
         // base/web reaches base/shared: the scope is base.

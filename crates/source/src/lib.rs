@@ -11,12 +11,23 @@
 //! - [`poll`]: the polling interval with deterministic jitter.
 //! - [`semver_range`]: semantic-version ranges as `targetRevision`, resolved against tags.
 //! - [`url`]: Argo CD's repository URL normalisation.
+//! - [`redact`]: credentials out of URLs and messages ([`redact_url`]).
+//! - [`limits`]: [`ExportLimits`], the size and count limits of one export.
+//!
+//! Exports are checked before a byte is written (entry names, `.git`, case-folding
+//! collisions, symlinks resolving outside the repository, the limits) and written with
+//! `O_EXCL`-style confinement below a temporary directory renamed into place.
 
 pub mod credentials;
 mod export;
+mod export_plan;
+#[cfg(test)]
+mod export_tests;
 pub mod known_hosts;
+pub mod limits;
 pub mod paths;
 pub mod poll;
+pub mod redact;
 pub mod repo;
 pub mod semver_range;
 pub mod url;
@@ -25,8 +36,10 @@ pub mod webhook;
 pub use credentials::{CredentialStore, RepoCredentials};
 pub use git2::Oid;
 pub use known_hosts::KnownHosts;
+pub use limits::ExportLimits;
 pub use paths::affects;
 pub use poll::PollPolicy;
+pub use redact::{redact_text, redact_url};
 pub use repo::{FetchSummary, RefChange, Repo, RepoCache, RepoError};
 pub use url::normalize_url;
 pub use webhook::{PushEvent, WebhookError, WebhookSecrets};

@@ -3,6 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::repo::RepoError;
+
 /// The Application annotation naming the paths an app's manifests depend on.
 pub const MANIFEST_GENERATE_PATHS: &str = "argocd.argoproj.io/manifest-generate-paths";
 
@@ -139,9 +141,52 @@ pub fn to_paths<S: AsRef<str>>(files: &[S]) -> Vec<PathBuf> {
     files.iter().map(|f| PathBuf::from(f.as_ref())).collect()
 }
 
+/// `path` (an app's `source.path`) as a clean repository-relative path; `..` beyond the root
+/// is refused.
+pub(crate) fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
+    let mut out = PathBuf::new();
+    for c in Path::new(path.trim().trim_start_matches('/')).components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return Err(RepoError::PathEscapes {
+                        path: path.to_string(),
+                    });
+                }
+            }
+            Component::Prefix(_) => {
+                return Err(RepoError::PathEscapes {
+                    path: path.to_string(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_paths_stay_inside_the_repository() {
+        assert_eq!(
+            clean_rel("./apps//guestbook/").unwrap(),
+            PathBuf::from("apps/guestbook")
+        );
+        assert_eq!(clean_rel("/apps/x/../y").unwrap(), PathBuf::from("apps/y"));
+        assert_eq!(clean_rel(".").unwrap(), PathBuf::new());
+        assert!(matches!(
+            clean_rel("../x"),
+            Err(RepoError::PathEscapes { .. })
+        ));
+        assert!(matches!(
+            clean_rel("a/../../x"),
+            Err(RepoError::PathEscapes { .. })
+        ));
+    }
 
     fn ch(files: &[&str]) -> Vec<PathBuf> {
         to_paths(files)

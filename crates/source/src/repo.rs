@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use git2::{
@@ -16,7 +16,12 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::credentials::{CredentialStore, RepoCredentials};
+use crate::export_plan::Refusal;
 use crate::known_hosts::{HostKeyVerdict, KnownHosts};
+use crate::limits::ExportLimits;
+use crate::paths::clean_rel;
+use crate::redact::redact_message;
+pub use crate::redact::redact_url;
 use crate::url::{normalize_url, RemoteUrl, Transport, UrlError};
 
 /// Errors raised by the repository cache. URLs in messages have any password removed; secrets
@@ -124,6 +129,46 @@ pub enum RepoError {
         /// The symlink's path.
         path: String,
     },
+    /// A tree entry cannot be exported safely (`..`, `.git`, `/` in a name, a case-folding
+    /// collision, a symlink loop...). Nothing of the revision is exported.
+    #[error("repository {url}: tree entry {path:?} at {revision} is refused: {reason}")]
+    UnsafeEntry {
+        /// The repository URL (password removed).
+        url: String,
+        /// The commit.
+        revision: Oid,
+        /// The entry's repository-relative path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The export would exceed an [`ExportLimits`] limit; nothing of the revision is written.
+    #[error("repository {url} at {revision}: {limit}: {actual} over the limit of {max}")]
+    ExportLimit {
+        /// The repository URL (password removed).
+        url: String,
+        /// The commit.
+        revision: Oid,
+        /// The limit's name (`exported bytes per revision`, `files per revision`).
+        limit: &'static str,
+        /// What the revision holds.
+        actual: String,
+        /// The limit.
+        max: String,
+    },
+    /// Writing the exported tree failed (the export is discarded).
+    #[error("repository {url} at {revision}: exporting {path:?}: {source}")]
+    ExportWrite {
+        /// The repository URL (password removed).
+        url: String,
+        /// The commit.
+        revision: Oid,
+        /// The repository-relative path being written (empty: the export's root).
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// A ref that changed during a fetch.
@@ -151,6 +196,7 @@ pub struct FetchSummary {
 struct Settings {
     credentials: RwLock<CredentialStore>,
     known_hosts: RwLock<KnownHosts>,
+    export_limits: RwLock<ExportLimits>,
 }
 
 /// A cache of repository mirrors under one directory, keyed by normalised URL.
@@ -194,6 +240,25 @@ impl RepoCache {
             .unwrap_or_else(|e| e.into_inner()) = hosts;
     }
 
+    /// Replaces the limits of later exports ([`Repo::checkout_tree`]); exports already made
+    /// stay as they are.
+    pub fn set_export_limits(&self, limits: ExportLimits) {
+        *self
+            .settings
+            .export_limits
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// The limits exports are made with.
+    pub fn export_limits(&self) -> ExportLimits {
+        *self
+            .settings
+            .export_limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The mirror for `url`, opened or created on first use; URLs that normalise alike
     /// (`git@host:org/repo.git`, `ssh://git@host/org/repo`) share one mirror. Nothing is fetched.
     pub fn repo(&self, url: &str) -> Result<Arc<Repo>, RepoError> {
@@ -212,7 +277,7 @@ impl RepoCache {
             move |e: git2::Error| RepoError::Git {
                 url: display,
                 step,
-                message: e.message().to_string(),
+                message: redact_message(e.message(), url),
             }
         };
         let git = if dir.join("HEAD").exists() {
@@ -284,7 +349,7 @@ impl Repo {
         move |e| RepoError::Git {
             url: self.display.clone(),
             step,
-            message: e.message().to_string(),
+            message: redact_message(e.message(), &self.url),
         }
     }
 
@@ -395,7 +460,7 @@ impl Repo {
         }
         RepoError::Fetch {
             url,
-            message: e.message().to_string(),
+            message: redact_message(e.message(), &self.url),
         }
     }
 
@@ -471,6 +536,11 @@ impl Repo {
     /// points outside the repository.
     pub fn checkout_tree(&self, oid: Oid, path: &str) -> Result<PathBuf, RepoError> {
         let rel = clean_rel(path)?;
+        let limits = *self
+            .settings
+            .export_limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let repo = self.lock();
         let commit = repo
             .find_commit(oid)
@@ -490,56 +560,43 @@ impl Repo {
                 return Err(path_missing());
             }
         }
-        let scope = crate::export::scope_for(&repo, &tree, &rel);
+        let scope = crate::export::scope_for(&repo, &tree, &rel, &limits)
+            .map_err(|r| self.refused(oid, r))?;
         let scope_key = if scope.as_os_str().is_empty() {
             "all".to_string()
         } else {
             hex::encode(&Sha256::digest(scope.to_string_lossy().as_bytes())[..8])
         };
-        let base = self.trees.join(oid.to_string());
-        let dir = base.join(&scope_key);
+        let dir = self.trees.join(oid.to_string()).join(&scope_key);
         if !dir.is_dir() {
             let tmp = self
                 .trees
                 .join(format!(".tmp-{oid}-{scope_key}-{}", std::process::id()));
-            let io_err = |p: &Path| {
-                let p = p.to_path_buf();
-                move |source| RepoError::CacheDir { path: p, source }
-            };
-            if tmp.exists() {
-                fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
-            }
-            fs::create_dir_all(tmp.join(&scope)).map_err(io_err(&tmp))?;
-            fs::create_dir_all(&base).map_err(io_err(&base))?;
-            let subtree = if scope.as_os_str().is_empty() {
-                tree.clone()
-            } else {
-                tree.get_path(&scope)
-                    .and_then(|e| e.to_object(&repo))
-                    .and_then(|o| o.peel_to_tree())
-                    .map_err(self.git_err("read tree"))?
-            };
-            let mut ex = crate::export::Exporter {
-                repo: &repo,
-                root: &tmp,
-                url: &self.display,
-                oid,
-            };
-            if let Err(e) = ex.export(&subtree, &scope) {
+            let result = crate::export::export_scope(&repo, &tree, &scope, &limits, &tmp)
+                .and_then(|()| {
+                    let revision_dir = dir.parent().unwrap_or(&self.trees);
+                    fs::create_dir_all(revision_dir)
+                        .and_then(|()| fs::rename(&tmp, &dir))
+                        .or_else(|source| match dir.is_dir() {
+                            true => Ok(()),
+                            false => Err(Refusal::Write {
+                                path: String::new(),
+                                source,
+                            }),
+                        })
+                })
+                .map_err(|r| self.refused(oid, r));
+            if let Err(e) = result {
                 let _ = fs::remove_dir_all(&tmp);
                 return Err(e);
             }
-            if let Err(e) = fs::rename(&tmp, &dir) {
-                let _ = fs::remove_dir_all(&tmp);
-                if !dir.is_dir() {
-                    return Err(RepoError::CacheDir {
-                        path: dir,
-                        source: e,
-                    });
-                }
-            }
         }
         Ok(dir.join(rel))
+    }
+
+    /// A refused export as the error naming the repository and the revision.
+    fn refused(&self, revision: Oid, r: Refusal) -> RepoError {
+        r.into_error(&self.display, &self.url, revision)
     }
 
     /// Removes exported trees of revisions not in `keep`.
@@ -685,84 +742,9 @@ fn diff_refs(before: &BTreeMap<String, Oid>, after: &BTreeMap<String, Oid>) -> V
         .collect()
 }
 
-/// Removes the password from `scheme://user:password@host/...` for messages.
-pub fn redact_url(url: &str) -> String {
-    let url = url.trim();
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let auth_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let user = authority[..at].split(':').next().unwrap_or_default();
-            format!("{}{}@{}", &url[..scheme_end + 3], user, &rest[at + 1..])
-        }
-        None => url.to_string(),
-    }
-}
-
-pub(crate) fn clean_rel(path: &str) -> Result<PathBuf, RepoError> {
-    let mut out = PathBuf::new();
-    for c in Path::new(path.trim().trim_start_matches('/')).components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return Err(RepoError::PathEscapes {
-                        path: path.to_string(),
-                    });
-                }
-            }
-            Component::Prefix(_) => {
-                return Err(RepoError::PathEscapes {
-                    path: path.to_string(),
-                })
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords_in_urls() {
-        assert_eq!(
-            redact_url("https://bob:hunter2@git.example.com/org/r.git"),
-            "https://bob@git.example.com/org/r.git"
-        );
-        assert_eq!(
-            redact_url("https://git.example.com/a"),
-            "https://git.example.com/a"
-        );
-        assert_eq!(
-            redact_url("git@github.com:org/r.git"),
-            "git@github.com:org/r.git"
-        );
-    }
-
-    #[test]
-    fn app_paths_stay_inside_the_repository() {
-        assert_eq!(
-            clean_rel("./apps//guestbook/").unwrap(),
-            PathBuf::from("apps/guestbook")
-        );
-        assert_eq!(clean_rel("/apps/x/../y").unwrap(), PathBuf::from("apps/y"));
-        assert_eq!(clean_rel(".").unwrap(), PathBuf::new());
-        assert!(matches!(
-            clean_rel("../x"),
-            Err(RepoError::PathEscapes { .. })
-        ));
-        assert!(matches!(
-            clean_rel("a/../../x"),
-            Err(RepoError::PathEscapes { .. })
-        ));
-    }
 
     #[test]
     fn ref_changes_cover_new_moved_and_deleted() {

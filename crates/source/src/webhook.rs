@@ -193,6 +193,11 @@ pub fn parse(
                 });
             }
         }
+        // GitHub signs the raw body; a form-encoded delivery carries the JSON in `payload`.
+        if is_form(h("Content-Type")) {
+            let payload = form_payload(Provider::GitHub, body)?;
+            return github_like(Provider::GitHub, event, &payload);
+        }
         return github_like(Provider::GitHub, event, body);
     }
     if let Some(event) = h("X-Gitlab-Event") {
@@ -230,6 +235,58 @@ pub fn parse(
         return bitbucket_server(event, body);
     }
     Err(WebhookError::UnknownProvider)
+}
+
+/// Whether a `Content-Type` is `application/x-www-form-urlencoded` (parameters ignored).
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The `payload` field of a form-encoded delivery (GitHub's "application/x-www-form-urlencoded"
+/// content type), URL-decoded. The first `payload` field wins, as Go's `Form.Get` does.
+pub fn form_payload(provider: Provider, body: &[u8]) -> Result<Vec<u8>, WebhookError> {
+    let malformed = |reason: &str| WebhookError::MalformedPayload {
+        provider,
+        reason: reason.to_string(),
+    };
+    for pair in body.split(|b| *b == b'&') {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let key = url_decode(kv.next().unwrap_or_default())
+            .ok_or_else(|| malformed("form field name is not valid URL encoding"))?;
+        if key != b"payload" {
+            continue;
+        }
+        return url_decode(kv.next().unwrap_or_default())
+            .ok_or_else(|| malformed("form field payload is not valid URL encoding"));
+    }
+    Err(malformed("form-encoded body has no payload field"))
+}
+
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte. `None` on
+/// a truncated or non-hex escape (Go's `url.ParseQuery` refuses those too).
+fn url_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = hex(*s.get(i + 1)?)?;
+                let lo = hex(*s.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {

@@ -564,3 +564,141 @@ fn secrets_debug_is_redacted() {
     assert_eq!(parse_revision("refs/heads/a/b/c"), "a/b/c");
     assert_eq!(parse_revision("main"), "main");
 }
+
+/// URL-encodes as GitHub's form deliveries do (`payload=<urlencoded JSON>`).
+fn form_encode(json: &[u8]) -> Vec<u8> {
+    let mut out = b"payload=".to_vec();
+    for &b in json {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => out.extend(format!("%{b:02X}").bytes()),
+        }
+    }
+    out
+}
+
+#[test]
+fn github_form_encoded_push_is_verified_over_the_raw_body_and_parsed() {
+    let json_body = github_body();
+    let form = form_encode(&json_body);
+    let sig = format!("sha256={}", sign256("gh-secret", &form));
+    let ev = push(parse(
+        &[
+            ("X-GitHub-Event", "push"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Hub-Signature-256", &sig),
+        ],
+        &form,
+        &secrets(),
+    ));
+    let from_json = push(parse(
+        &[
+            ("X-GitHub-Event", "push"),
+            (
+                "X-Hub-Signature-256",
+                &format!("sha256={}", sign256("gh-secret", &json_body)),
+            ),
+        ],
+        &json_body,
+        &secrets(),
+    ));
+    assert_eq!(ev, from_json);
+    assert_eq!(ev.revision, "main");
+    // The legacy SHA-1 header covers the raw form body too.
+    let sig1 = format!("sha1={}", sign1("gh-secret", &form));
+    let ev1 = push(parse(
+        &[
+            ("x-github-event", "push"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            ("x-hub-signature", &sig1),
+        ],
+        &form,
+        &secrets(),
+    ));
+    assert_eq!(ev1, from_json);
+}
+
+#[test]
+fn github_form_signed_over_the_decoded_json_is_refused() {
+    let json_body = github_body();
+    let form = form_encode(&json_body);
+    // A signature over the decoded payload is not GitHub's: refused.
+    let wrong = format!("sha256={}", sign256("gh-secret", &json_body));
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Hub-Signature-256", wrong.as_str()),
+    ];
+    assert_eq!(
+        parse(&headers, &form, &secrets()),
+        Err(WebhookError::BadSignature {
+            provider: Provider::GitHub
+        })
+    );
+    // And a tampered form body with the original signature.
+    let sig = format!("sha256={}", sign256("gh-secret", &form));
+    let mut tampered = form.clone();
+    tampered.extend_from_slice(b"&x=1");
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Hub-Signature-256", sig.as_str()),
+    ];
+    assert!(matches!(
+        parse(&headers, &tampered, &secrets()),
+        Err(WebhookError::BadSignature { .. })
+    ));
+}
+
+#[test]
+fn form_payload_decoding_and_errors() {
+    assert_eq!(
+        form_payload(
+            Provider::GitHub,
+            b"a=1&payload=%7B%22k%22%3A+%22v%22%7D&payload=x"
+        )
+        .unwrap(),
+        br#"{"k": "v"}"#.to_vec()
+    );
+    for (body, reason) in [
+        (&b"a=1&b=2"[..], "no payload field"),
+        (&b"payload=%7"[..], "not valid URL encoding"),
+        (&b"payload=%zz"[..], "not valid URL encoding"),
+        (&b""[..], "no payload field"),
+    ] {
+        match form_payload(Provider::GitHub, body) {
+            Err(WebhookError::MalformedPayload { reason: r, .. }) => {
+                assert!(r.contains(reason), "{r}")
+            }
+            other => panic!("{body:?}: {other:?}"),
+        }
+    }
+    // An unsigned (no secret configured) form delivery whose payload is not JSON is a
+    // malformed payload, not a panic.
+    let out = parse(
+        &[
+            ("X-GitHub-Event", "push"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"payload=not-json",
+        &WebhookSecrets::default(),
+    );
+    assert!(
+        matches!(out, Err(WebhookError::MalformedPayload { .. })),
+        "{out:?}"
+    );
+    // A ping arrives form-encoded as well.
+    let out = parse(
+        &[
+            ("X-GitHub-Event", "ping"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"payload=%7B%7D",
+        &WebhookSecrets::default(),
+    );
+    assert_eq!(out, Ok(WebhookOutcome::Ping(Provider::GitHub)));
+}

@@ -59,9 +59,7 @@ fn check_resolution(f: &Fixture, repo: &fjord_source::Repo) {
 
 #[test]
 fn git_daemon_fetch_and_resolve() {
-    if !support::have("git", "git:// tests need `git daemon`") {
-        return;
-    }
+    support::require("git", "git:// tests need `git daemon`");
     let f = Fixture::new("guestbook");
     let daemon = support::git_daemon(&f.served_root);
     let (_d, cache) = cache();
@@ -86,9 +84,7 @@ fn git_daemon_fetch_and_resolve() {
 
 #[test]
 fn git_daemon_new_commit_seen_after_fetch_with_changed_paths() {
-    if !support::have("git", "git:// tests need `git daemon`") {
-        return;
-    }
+    support::require("git", "git:// tests need `git daemon`");
     let f = Fixture::new("app");
     let daemon = support::git_daemon(&f.served_root);
     let (_d, cache) = cache();
@@ -137,9 +133,7 @@ fn git_daemon_new_commit_seen_after_fetch_with_changed_paths() {
 
 #[test]
 fn default_branch_follows_remote_head() {
-    if !support::have("git", "git:// tests need `git daemon`") {
-        return;
-    }
+    support::require("git", "git:// tests need `git daemon`");
     let f = Fixture::new("trunky");
     git(&f.bare, &["symbolic-ref", "HEAD", "refs/heads/dev"]);
     let daemon = support::git_daemon(&f.served_root);
@@ -154,9 +148,7 @@ fn default_branch_follows_remote_head() {
 
 #[test]
 fn local_path_and_file_url_checkout_tree() {
-    if !support::have("git", "fixtures are made with git") {
-        return;
-    }
+    support::require("git", "fixtures are made with git");
     let f = Fixture::new("local");
     // an executable script and an in-repo symlink
     f.write("apps/guestbook/hook.sh", "#!/bin/sh\n");
@@ -233,9 +225,7 @@ fn local_path_and_file_url_checkout_tree() {
 
 #[test]
 fn symlink_escaping_repository_is_refused() {
-    if !support::have("git", "fixtures are made with git") {
-        return;
-    }
+    support::require("git", "fixtures are made with git");
     let f = Fixture::new("evil");
     std::os::unix::fs::symlink("../../../../etc/passwd", f.work.join("apps/guestbook/pw")).unwrap();
     f.commit("evil link");
@@ -258,9 +248,7 @@ fn repo_secret(url: &str, user: &str, pass: &str) -> serde_json::Value {
 
 #[test]
 fn http_backend_smart_http_with_basic_auth() {
-    if !support::have("git", "smart HTTP tests need `git http-backend`") {
-        return;
-    }
+    support::require("git", "smart HTTP tests need `git http-backend`");
     let f = Fixture::new("private");
     let server = support::http::serve(&f.served_root, Some(("alice", "s3cret-pass")));
     let url = format!("http://127.0.0.1:{}/private.git", server.port);
@@ -319,12 +307,9 @@ fn known_hosts_cm(text: &str) -> KnownHosts {
 
 #[test]
 fn sshd_fetch_with_known_hosts() {
-    if !support::have("/usr/sbin/sshd", "SSH tests need Debian `openssh-server`")
-        || !support::have("ssh-keygen", "SSH tests need Debian `openssh-client`")
-        || !support::have("git", "SSH tests need git-upload-pack")
-    {
-        return;
-    }
+    support::require("/usr/sbin/sshd", "SSH tests need Debian `openssh-server`");
+    support::require("ssh-keygen", "SSH tests need Debian `openssh-client`");
+    support::require("git", "SSH tests need git-upload-pack");
     let f = Fixture::new("secure");
     let keys = f.tmp.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
@@ -417,9 +402,7 @@ fn scp_and_ssh_url_spellings_share_a_mirror() {
 
 #[test]
 fn deleted_and_force_pushed_branches_follow_the_remote() {
-    if !support::have("git", "fixtures are made with git") {
-        return;
-    }
+    support::require("git", "fixtures are made with git");
     let f = Fixture::new("moving");
     let (_d, cache) = cache();
     let repo = cache.repo(&format!("file://{}", f.bare.display())).unwrap();
@@ -447,9 +430,7 @@ fn deleted_and_force_pushed_branches_follow_the_remote() {
 
 #[test]
 fn concurrent_apps_share_one_mirror_and_export() {
-    if !support::have("git", "fixtures are made with git") {
-        return;
-    }
+    support::require("git", "fixtures are made with git");
     let f = Fixture::new("shared");
     let (_d, cache) = cache();
     let cache = Arc::new(cache);
@@ -490,9 +471,7 @@ fn concurrent_apps_share_one_mirror_and_export() {
 
 #[test]
 fn https_self_signed_needs_insecure() {
-    if !support::have("git", "smart HTTP tests need `git http-backend`") {
-        return;
-    }
+    support::require("git", "smart HTTP tests need `git http-backend`");
     let f = Fixture::new("tls");
     let server = support::http::serve_tls(&f.served_root, Some(("bob", "tok")));
     let url = format!("https://127.0.0.1:{}/tls.git", server.port);
@@ -519,9 +498,7 @@ fn https_self_signed_needs_insecure() {
 
 #[test]
 fn commit_only_reachable_from_other_refs_is_fetched_by_sha() {
-    if !support::have("git", "git:// tests need `git daemon`") {
-        return;
-    }
+    support::require("git", "git:// tests need `git daemon`");
     let f = Fixture::new("prs");
     git(
         &f.bare,

@@ -126,6 +126,7 @@ mod tests {
             namespace: "ns".into(),
             create_namespace: None,
             shared: vec![],
+            denied: vec![],
         }
     }
 

@@ -13,7 +13,7 @@ use crate::dryrun::DryRun;
 use crate::plan::{self, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 use crate::result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 use crate::wait::{wait_gone, wait_healthy, TaskState, Waited};
-use crate::{Engine, Plan, Progress, SyncError};
+use crate::{Denied, Engine, Plan, Progress, SyncError};
 
 /// How many requests of one step run at once (Argo CD applies a wave's objects in parallel too).
 pub(crate) const CONCURRENCY: usize = 64;
@@ -467,6 +467,7 @@ pub(crate) async fn run(
         total,
     };
     progress(Progress::Started { total });
+    run.rows.extend(plan.denied.iter().map(denied_row));
     if !plan.shared.is_empty() && plan.options.fails_on_shared() {
         for s in &plan.shared {
             if let Some(task) = plan.tasks.iter().find(|t| t.id == s.id) {
@@ -526,6 +527,9 @@ pub(crate) async fn run(
             };
             run.rows.push(r);
         }
+        if let Some(msg) = not_permitted(plan) {
+            return run.finish(OperationPhase::Failed, msg);
+        }
         return run.finish(OperationPhase::Succeeded, "dry run succeeded".into());
     }
     let mut ok = true;
@@ -565,6 +569,9 @@ pub(crate) async fn run(
             format!("sync failed: {}", failed.join("; ")),
         );
     }
+    if let Some(msg) = not_permitted(plan) {
+        return run.finish(OperationPhase::Failed, msg);
+    }
     if !run.shared.is_empty() {
         let msg = format!(
             "{} object(s) belong to another application and were not changed",
@@ -576,4 +583,50 @@ pub(crate) async fn run(
         OperationPhase::Succeeded,
         "successfully synced (all tasks run)".into(),
     )
+}
+
+/// The row of an object the permissions refused: a rendered one failed (not applied), a
+/// tracked live one was left in place (not pruned).
+fn denied_row(d: &Denied) -> ResourceResult {
+    if d.rendered {
+        ResourceResult::new(
+            &d.id,
+            d.phase,
+            d.wave,
+            d.hook,
+            Action::Skipped,
+            ResultCode::SyncFailed,
+        )
+        .with_message(d.message.clone())
+    } else {
+        ResourceResult::new(
+            &d.id,
+            d.phase,
+            d.wave,
+            false,
+            Action::Skipped,
+            ResultCode::PruneSkipped,
+        )
+        .with_message(format!("not pruned: {}", d.message))
+    }
+}
+
+/// The operation's message when rendered objects were refused (the permitted ones ran):
+/// Argo CD's wording, with each distinct rule once.
+fn not_permitted(plan: &Plan) -> Option<String> {
+    let mut rules: Vec<&str> = plan
+        .denied
+        .iter()
+        .filter(|d| d.rendered)
+        .map(|d| d.message.as_str())
+        .collect();
+    if rules.is_empty() {
+        return None;
+    }
+    rules.sort_unstable();
+    rules.dedup();
+    Some(format!(
+        "one or more synchronization tasks are not valid: {}",
+        rules.join("; ")
+    ))
 }

@@ -13,6 +13,7 @@ mod dryrun;
 mod execute;
 mod live;
 pub mod options;
+pub mod permit;
 pub mod plan;
 pub mod prune;
 pub mod result;
@@ -29,6 +30,7 @@ use serde_json::Value;
 pub use compare::{compare_plan, CompareError, Compared};
 pub use dryrun::DryRun;
 pub use options::{OptionsError, SyncOptions, ANNOTATION_SYNC_OPTIONS};
+pub use permit::{Denied, Permissions};
 pub use plan::{HookDeletePolicy, ObjectKey, ObjectRef, SyncPhase, Task, TaskKind};
 pub use result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 pub use tracking::{TrackingId, ANNOTATION_TRACKING_ID};
@@ -100,6 +102,9 @@ pub struct SyncRequest {
     /// Whether hooks are dry-run too: needed to execute the plan, not to compare it (a
     /// comparison leaves hooks out).
     pub dry_run_hooks: bool,
+    /// Which objects the sync may read, apply and prune (the application's project); objects
+    /// refused are listed in [`Plan::denied`] and never touched.
+    pub permissions: Permissions,
 }
 
 impl SyncRequest {
@@ -117,6 +122,7 @@ impl SyncRequest {
             revision: None,
             tracked: None,
             dry_run_hooks: true,
+            permissions: Permissions::all(),
         }
     }
 }
@@ -151,6 +157,9 @@ pub struct Plan {
     pub create_namespace: Option<String>,
     /// Rendered objects that belong to another application.
     pub shared: Vec<SharedResource>,
+    /// Objects the request's permissions refuse: rendered ones are not applied, tracked live
+    /// ones are not pruned (neither is among `tasks`).
+    pub denied: Vec<Denied>,
 }
 
 /// Progress reports of [`Engine::execute`].
@@ -206,6 +215,41 @@ fn object_name(obj: &Value) -> String {
 
 fn str_at<'a>(obj: &'a Value, ptr: &str) -> Option<&'a str> {
     obj.pointer(ptr).and_then(Value::as_str)
+}
+
+/// The prune task of `live`, a tracked object no longer rendered; `None`, and listed in
+/// `denied`, when the request's permissions do not cover it (Argo CD leaves it alone).
+fn prune_task(
+    req: &SyncRequest,
+    id: ObjectRef,
+    live: Value,
+    denied: &mut Vec<Denied>,
+) -> Option<Task> {
+    let wave = plan::wave_of(&live).unwrap_or(0);
+    if let Err(message) = req.permissions.check(&id, !id.namespace.is_empty()) {
+        denied.push(Denied::live(&id, wave, message));
+        return None;
+    }
+    let own = match live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(ANNOTATION_SYNC_OPTIONS))
+        .and_then(Value::as_str)
+    {
+        Some(v) => SyncOptions::parse_annotation(v).unwrap_or_default(),
+        None => SyncOptions::default(),
+    };
+    Some(Task {
+        id,
+        phase: SyncPhase::Sync,
+        wave,
+        kind: TaskKind::Prune,
+        target: None,
+        live: Some(live),
+        hook: false,
+        delete_policies: vec![],
+        options: own.merged_over(&req.options),
+        dry_run: DryRun::NotRun,
+    })
 }
 
 /// Lower-case hook phase for generated names.
@@ -301,6 +345,7 @@ impl Engine {
             .cloned()
             .collect();
         let mut tasks: Vec<Task> = Vec::new();
+        let mut denied: Vec<Denied> = Vec::new();
         let mut to_read: Vec<(usize, ResourceType)> = Vec::new();
         for obj in &req.objects {
             let name_of = || object_name(obj);
@@ -398,6 +443,11 @@ impl Engine {
                     namespace: ns.clone(),
                     name: name.clone(),
                 };
+                if let Err(message) = req.permissions.check(&id, rtype.namespaced) {
+                    let hook = hook_phases.is_some();
+                    denied.push(Denied::rendered(&id, phase, wave, hook, message));
+                    continue;
+                }
                 tracking::set_tracking(
                     &mut target,
                     &TrackingId::new(&req.app, &id.group, &id.kind, &ns, &name),
@@ -423,36 +473,22 @@ impl Engine {
                 });
             }
         }
-        let targets: HashSet<ObjectKey> = tasks.iter().map(|t| t.id.key()).collect();
+        // A refused rendered object is still rendered: it is never a prune candidate.
+        let targets: HashSet<ObjectKey> = tasks
+            .iter()
+            .map(|t| t.id.key())
+            .chain(denied.iter().map(|d| d.id.key()))
+            .collect();
         // Two independent reads run together: the targets' live objects and then their dry
         // runs, and the search for the objects the application tracks but no longer renders.
         let (prepared, extraneous) = futures::join!(
             self.read_and_dry_run(req, &namespace, &mut tasks, to_read),
             self.extraneous(req, &targets)
         );
-        let (shared, create_namespace) = prepared?;
+        let (shared, create_namespace, refused_namespace) = prepared?;
+        denied.extend(refused_namespace);
         for (id, live) in extraneous? {
-            let own = match live
-                .pointer("/metadata/annotations")
-                .and_then(|a| a.get(ANNOTATION_SYNC_OPTIONS))
-                .and_then(Value::as_str)
-            {
-                Some(v) => SyncOptions::parse_annotation(v).unwrap_or_default(),
-                None => SyncOptions::default(),
-            };
-            let wave = plan::wave_of(&live).unwrap_or(0);
-            tasks.push(Task {
-                id,
-                phase: SyncPhase::Sync,
-                wave,
-                kind: TaskKind::Prune,
-                target: None,
-                live: Some(live),
-                hook: false,
-                delete_policies: vec![],
-                options: own.merged_over(&req.options),
-                dry_run: DryRun::NotRun,
-            });
+            tasks.extend(prune_task(req, id, live, &mut denied));
         }
         plan::adjust_prune_waves(&mut tasks);
         plan::sort_tasks(&mut tasks);
@@ -466,25 +502,41 @@ impl Engine {
             namespace,
             create_namespace,
             shared,
+            denied,
         })
     }
 
     /// Reads the targets' live objects (which name another application's objects), whether the
-    /// destination namespace must be created, then dry-runs every target (objects in namespaces
-    /// the sync creates excepted).
+    /// destination namespace must be created (and is permitted: else it is refused, third),
+    /// then dry-runs every target (objects in namespaces the sync creates excepted).
     async fn read_and_dry_run(
         &self,
         req: &SyncRequest,
         namespace: &str,
         tasks: &mut [Task],
         to_read: Vec<(usize, ResourceType)>,
-    ) -> Result<(Vec<SharedResource>, Option<String>), SyncError> {
+    ) -> Result<(Vec<SharedResource>, Option<String>, Option<Denied>), SyncError> {
         let ids: Vec<&ObjectRef> = tasks.iter().map(|t| &t.id).collect();
         let (lives, create_namespace) = futures::join!(
             live::read_live(&self.client, &ids, to_read, "reading live objects"),
             self.namespace_to_create(req, namespace)
         );
-        let (lives, create_namespace) = (lives?, create_namespace?);
+        let (lives, mut create_namespace) = (lives?, create_namespace?);
+        let mut refused = None;
+        if let Some(ns) = &create_namespace {
+            // The namespace CreateNamespace=true makes is a cluster-scoped object like any other.
+            let id = ObjectRef {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Namespace".into(),
+                namespace: String::new(),
+                name: ns.clone(),
+            };
+            if let Err(message) = req.permissions.check(&id, false) {
+                refused = Some(Denied::rendered(&id, SyncPhase::PreSync, 0, false, message));
+                create_namespace = None;
+            }
+        }
         let mut shared = Vec::new();
         for (i, live) in lives {
             let id = &tasks[i].id;
@@ -513,7 +565,7 @@ impl Engine {
             .collect();
         new_namespaces.extend(create_namespace.clone());
         dryrun::dry_run_tasks(self, tasks, &new_namespaces, req.dry_run_hooks).await;
-        Ok((shared, create_namespace))
+        Ok((shared, create_namespace, refused))
     }
 
     /// The destination namespace when `CreateNamespace=true` and it does not exist yet.

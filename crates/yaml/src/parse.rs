@@ -35,6 +35,16 @@ pub enum ParseError {
         /// Column of the first bad byte.
         column: usize,
     },
+    /// The bytes start with a UTF-16 byte-order mark but are not valid UTF-16.
+    #[error("line {line}, column {column}: invalid UTF-16: {problem}")]
+    InvalidUtf16 {
+        /// Line reached before the bad code unit.
+        line: usize,
+        /// Column reached before the bad code unit.
+        column: usize,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// The YAML syntax is wrong.
     #[error("line {line}, column {column}: {message}")]
     Syntax {
@@ -135,6 +145,7 @@ impl ParseError {
     pub fn line(&self) -> usize {
         match self {
             ParseError::InvalidUtf8 { line, .. }
+            | ParseError::InvalidUtf16 { line, .. }
             | ParseError::Syntax { line, .. }
             | ParseError::DuplicateKey { line, .. }
             | ParseError::InvalidKey { line, .. }
@@ -151,6 +162,7 @@ impl ParseError {
     pub fn column(&self) -> usize {
         match self {
             ParseError::InvalidUtf8 { column, .. }
+            | ParseError::InvalidUtf16 { column, .. }
             | ParseError::Syntax { column, .. }
             | ParseError::DuplicateKey { column, .. }
             | ParseError::InvalidKey { column, .. }
@@ -164,13 +176,12 @@ impl ParseError {
     }
 }
 
-/// Parses a multi-document YAML stream. Empty and comment-only documents are skipped.
+/// Parses a multi-document YAML stream. Empty and comment-only documents are skipped. The
+/// bytes are UTF-8, or UTF-16 with a byte-order mark (transcoded, as kubectl reads them); a
+/// leading UTF-8 byte-order mark is dropped.
 pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Node>, ParseError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let (line, column) = position_of(bytes, e.valid_up_to());
-        ParseError::InvalidUtf8 { line, column }
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = encoding::decode(bytes)?;
+    let text: &str = &text;
     let budget =
         (text.len().saturating_mul(NODES_PER_BYTE)).clamp(MIN_NODE_BUDGET, MAX_NODE_BUDGET);
     Builder::new(budget).run(text)
@@ -644,6 +655,8 @@ fn check_tagged(value: &str, tag: Tag, pos: Pos) -> Result<(), ParseError> {
         tag: tag.short_name(),
     })
 }
+
+mod encoding;
 
 #[cfg(test)]
 mod tests;

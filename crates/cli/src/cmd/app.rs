@@ -70,7 +70,8 @@ pub enum AppCommand {
         #[arg(short, long, value_enum, default_value_t = AppOutput::Text)]
         output: AppOutput,
     },
-    /// Show the resources that differ from Git (exit 1 when any does).
+    /// Show the resources that differ from Git (exit 1 when any does, 2 when the application
+    /// cannot be compared: its fetch, render or spec error is printed).
     Diff {
         /// The Application.
         name: String,
@@ -158,7 +159,28 @@ fn print(text: &str) -> anyhow::Result<()> {
         .context("writing the output")
 }
 
+/// `v` with credentials removed from every URL in its strings (`spec.source.repoURL`, the
+/// history's sources, a last-applied annotation...), as Argo CD's CLI never shows them.
+fn redacted(v: &Value) -> Value {
+    match v {
+        Value::String(t) => Value::String(fjord_source::redact_text(t)),
+        Value::Array(a) => Value::Array(a.iter().map(redacted).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| match (k.as_str(), x) {
+                    ("repoURL", Value::String(u)) => {
+                        (k.clone(), fjord_source::redact_url(u).into())
+                    }
+                    _ => (k.clone(), redacted(x)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn encode(v: &Value, output: AppOutput) -> anyhow::Result<Option<String>> {
+    let v = &redacted(v);
     Ok(match output {
         AppOutput::Json => Some(serde_json::to_string_pretty(v)? + "\n"),
         AppOutput::Yaml => {
@@ -215,7 +237,7 @@ fn list_row(a: &Value, wide: bool) -> Vec<String> {
         policy.into(),
     ];
     if wide {
-        row.push(s(a, "/spec/source/repoURL").into());
+        row.push(fjord_source::redact_url(s(a, "/spec/source/repoURL")));
         row.push(s(a, "/spec/source/path").into());
         row.push(match s(a, "/spec/source/targetRevision") {
             "" => "HEAD".into(),
@@ -243,6 +265,7 @@ fn header(wide: bool) -> Vec<String> {
 }
 
 fn describe(a: &Value) -> String {
+    let a = &redacted(a);
     let mut out = String::new();
     let line = |k: &str, v: &str| format!("{:<16}{}\n", format!("{k}:"), v);
     out += &line(
@@ -258,7 +281,10 @@ fn describe(a: &Value) -> String {
     );
     out += &line("Server", s(a, "/spec/destination/server"));
     out += &line("Namespace", s(a, "/spec/destination/namespace"));
-    out += &line("Repo", s(a, "/spec/source/repoURL"));
+    out += &line(
+        "Repo",
+        &fjord_source::redact_url(s(a, "/spec/source/repoURL")),
+    );
     out += &line(
         "Target",
         match s(a, "/spec/source/targetRevision") {
@@ -362,11 +388,23 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
                     Some(text) => print(&text)?,
                     None => print(&describe(&app))?,
                 }
-                Ok(ExitCode::SUCCESS)
+                // After a refresh, the app's own error is the answer (as `argocd app get
+                // --refresh` shows it), and the exit code says so.
+                match app_error(&app).filter(|_| refresh) {
+                    Some(err) => {
+                        eprintln!("Error: application {name}: {err}");
+                        Ok(ExitCode::from(1))
+                    }
+                    None => Ok(ExitCode::SUCCESS),
+                }
             }
             AppCommand::Diff { name } => {
                 let app = ctx.get(&name).await?;
                 let app = refresh_app(&ctx, &name, &app).await?;
+                if let Some(err) = app_error(&app) {
+                    eprintln!("Error: application {name} cannot be compared: {err}");
+                    return Ok(ExitCode::from(2));
+                }
                 let out: Vec<&Value> = app
                     .pointer("/status/resources")
                     .and_then(Value::as_array)
@@ -492,6 +530,20 @@ async fn refresh_app(ctx: &Ctx, name: &str, app: &Value) -> anyhow::Result<Value
     }
 }
 
+/// The error conditions that stop the controller from comparing an app (its fetch, render or
+/// spec error), as `Type: message` joined by `; `; `None` when there is none.
+fn app_error(app: &Value) -> Option<String> {
+    let errors: Vec<String> = app
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| matches!(s(c, "/type"), "ComparisonError" | "InvalidSpecError"))
+        .map(|c| format!("{}: {}", s(c, "/type"), s(c, "/message")))
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
 /// Requests a sync operation and waits for its result.
 async fn operate(
     ctx: &Ctx,
@@ -525,5 +577,30 @@ async fn operate(
         if start.elapsed() > timeout {
             bail!("the sync of {name} did not finish within {timeout:?} (phase {phase:?})");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_error;
+    use serde_json::json;
+
+    #[test]
+    fn app_error_names_comparison_and_spec_errors_only() {
+        let app = json!({"status": {"conditions": [
+            {"type": "SharedResourceWarning", "message": "shared"},
+            {"type": "ComparisonError", "message": "rendering app: bad.yaml: line 3"},
+            {"type": "InvalidSpecError", "message": "destination missing"},
+        ]}});
+        assert_eq!(
+            app_error(&app).as_deref(),
+            Some(
+                "ComparisonError: rendering app: bad.yaml: line 3; \
+                 InvalidSpecError: destination missing"
+            )
+        );
+        let fine = json!({"status": {"conditions": [{"type": "SyncError", "message": "x"}]}});
+        assert_eq!(app_error(&fine), None);
+        assert_eq!(app_error(&json!({})), None);
     }
 }

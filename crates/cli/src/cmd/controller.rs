@@ -43,6 +43,48 @@ pub struct ControllerArgs {
     /// another controller).
     #[command(flatten)]
     pub sealed: SealedArgs,
+    /// Timeouts and limits of the webhook and metrics servers.
+    #[command(flatten)]
+    pub http: HttpLimitArgs,
+}
+
+/// Timeouts and limits of the webhook and metrics servers (`--webhook-*`).
+#[derive(Args, Debug, Clone)]
+pub struct HttpLimitArgs {
+    /// A request head must arrive within this; also closes connections that send nothing
+    /// and kept-alive connections idle between requests.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_read_header_timeout: Duration,
+    /// A webhook body must arrive within this (else 408).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub webhook_read_timeout: Duration,
+    /// A connection on which no byte moves for this long (and no request is in flight) is
+    /// closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub webhook_idle_timeout: Duration,
+    /// Open connections per server; at the cap the quietest idle one is closed for a new one.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub webhook_max_connections: usize,
+    /// Largest webhook payload in MB (Argo CD's webhook.maxPayloadSizeMB; else 413).
+    #[arg(long, value_name = "MB", default_value_t = 50)]
+    pub webhook_max_payload_size_mb: usize,
+    /// Refused webhook requests are logged once, then at most once per interval with a count.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub webhook_log_interval: Duration,
+}
+
+impl HttpLimitArgs {
+    /// The server limits these flags mean.
+    pub fn limits(&self) -> runtime::http::ServerLimits {
+        runtime::http::ServerLimits {
+            header_read_timeout: self.webhook_read_header_timeout,
+            body_read_timeout: self.webhook_read_timeout,
+            idle_timeout: self.webhook_idle_timeout,
+            max_connections: self.webhook_max_connections.max(1),
+            max_payload_bytes: self.webhook_max_payload_size_mb.saturating_mul(1024 * 1024),
+            log_interval: self.webhook_log_interval,
+        }
+    }
 }
 
 /// The Sealed Secrets controller's flags (`--sealed-secrets*`).
@@ -99,6 +141,7 @@ impl ControllerArgs {
         opts.workers = self.workers.max(1);
         opts.resync = self.resync;
         opts.sync_timeout = self.sync_timeout;
+        opts.http_limits = self.http.limits();
         opts
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 /// `--kubeconfig`, `--context`: which cluster to talk to.
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    /// The kubeconfig file (default: the files of $KUBECONFIG merged as kubectl merges them,
+    /// then ~/.kube/config, then the in-cluster service account).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context (default: its current-context).

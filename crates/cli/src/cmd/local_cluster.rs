@@ -41,6 +41,11 @@ pub struct LocalClusterArgs {
     /// Fault injection: seed of the error choice, for repeatable runs.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub fault_seed: u64,
+    /// Fault injection: fail the first COUNT requests of VERB on RESOURCE (plural, `*` for
+    /// any) with CODES in turn, as VERB:RESOURCE:CODE[,CODE]:COUNT
+    /// (`create:secrets:429,504:2`); repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub fault_rule: Vec<String>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -78,6 +83,12 @@ pub fn run(args: LocalClusterArgs) -> anyhow::Result<ExitCode> {
     opts.faults.latency = latency;
     opts.faults.drop_watch_after = args.fault_drop_watch_after_ms.map(Duration::from_millis);
     opts.faults.seed = args.fault_seed;
+    opts.faults.rules = args
+        .fault_rule
+        .iter()
+        .map(|r| fjord_cluster::FaultRule::parse(r))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("--fault-rule {e}"))?;
     fjord_cluster::run_until_signal(opts).context("local cluster")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use fjord_render::{DirectoryOptions, LoadRestrictor, RenderOptions, Reorder};
+use fjord_render::{DirectoryOptions, LoadRestrictor, RenderLimits, RenderOptions, Reorder};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,22 @@ pub struct RenderArgs {
     /// Plain directories: skip files whose relative path matches this glob.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Option<String>,
+    /// Refuse every file, base and component outside DIR, and absolute paths: the confinement
+    /// the controller applies at each application's repository root.
+    #[arg(long, value_name = "DIR")]
+    pub fence: Option<PathBuf>,
+    /// The most objects the render may produce.
+    #[arg(long, value_name = "N", value_parser = quantity, default_value_t = RenderLimits::default().max_objects)]
+    pub max_objects: u64,
+    /// The most bytes the rendered output may take (256Mi, 100M or plain bytes).
+    #[arg(long, value_name = "SIZE", value_parser = quantity, default_value_t = RenderLimits::default().max_rendered_bytes)]
+    pub max_rendered_bytes: u64,
+    /// The most bytes the render may read from files in total.
+    #[arg(long, value_name = "SIZE", value_parser = quantity, default_value_t = RenderLimits::default().max_input_bytes)]
+    pub max_input_bytes: u64,
+    /// The most files the render may read.
+    #[arg(long, value_name = "N", value_parser = quantity, default_value_t = RenderLimits::default().max_files)]
+    pub max_files: u64,
     /// Not supported: fjord does not run helm (refused with an error).
     #[arg(long, hide = true)]
     pub enable_helm: bool,
@@ -98,16 +114,42 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             include: args.include,
             exclude: args.exclude,
         },
+        fence: args.fence,
+        limits: RenderLimits {
+            max_input_bytes: args.max_input_bytes,
+            max_files: args.max_files,
+            max_objects: args.max_objects,
+            max_rendered_bytes: args.max_rendered_bytes,
+        },
+        overrides: None,
     };
-    let objects = fjord_render::render(&args.dir, &opts)?;
+    let objects = fjord_render::render(&args.dir, &opts).map_err(|e| {
+        let hint = e
+            .exceeded_limit()
+            .map(|l| format!(" (raise it with --{})", l.limit.name()))
+            .unwrap_or_default();
+        anyhow::anyhow!("{e}{hint}")
+    })?;
     let text = match args.output {
         Output::Yaml => fjord_yaml::emit_documents(&objects)?,
         Output::Json => fjord_yaml::emit_json_list(&objects)?,
     };
+    if text.len() as u64 > args.max_rendered_bytes {
+        bail!(
+            "render limit max-rendered-bytes ({}) exceeded: the output is {} bytes (raise it with --max-rendered-bytes)",
+            args.max_rendered_bytes,
+            text.len()
+        );
+    }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e).context("writing the output"),
     }
+}
+
+/// A `--max-*` value: an integer or a Kubernetes quantity (`64Mi`).
+fn quantity(s: &str) -> Result<u64, String> {
+    fjord_render::parse_quantity(s)
 }

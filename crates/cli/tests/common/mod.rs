@@ -8,6 +8,7 @@
 
 #[path = "../../../source/tests/support/mod.rs"]
 pub mod support;
+pub mod webhook_hardening;
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};

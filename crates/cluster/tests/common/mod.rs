@@ -11,19 +11,16 @@ use std::time::Duration;
 
 use fjord_cluster::{ClusterHandle, ClusterOptions};
 
-/// Whether the real kubectl is installed (tests are skipped with a message otherwise).
-pub fn have_kubectl() -> bool {
+/// Checks that the real kubectl is installed; a missing one fails the test (the test command
+/// installs everything the tests use).
+pub fn need_kubectl() {
     let ok = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
+        .args(["version", "--client"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("kubectl not found: skipping");
-    }
-    ok
+    assert!(ok, "kubectl is not installed: the kubectl tests need it");
 }
 
 /// A running in-process cluster.

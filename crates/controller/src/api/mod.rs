@@ -5,6 +5,7 @@ mod macros;
 
 pub mod application;
 pub mod meta;
+pub mod pathmatch;
 pub mod project;
 pub mod retry;
 pub mod validate;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::application::{ApplicationDestination, ApplicationSource};
 use super::macros::api_object;
 use super::meta::ObjectMeta;
+use super::pathmatch::path_match;
 
 api_object! {
     /// An Argo CD AppProject object.
@@ -60,13 +61,14 @@ api_object! {
 }
 
 api_object! {
-    /// A `{group, kind, name?}` entry of a resource white/blacklist.
+    /// A `{group, kind, name?}` entry of a resource white/blacklist. `name` is honoured in the
+    /// cluster-scoped lists only (Argo CD's namespaced lists are plain `GroupKind`s).
     pub struct GroupKindPattern {
-        /// API group pattern (`filepath.Match` style).
+        /// API group pattern (Go's `filepath.Match`).
         group: String,
         /// Kind pattern.
         kind: String,
-        /// Optional name pattern.
+        /// Optional name pattern (cluster-scoped lists).
         name: String,
     }
 }
@@ -119,14 +121,16 @@ pub fn normalize_git_url(url: &str) -> String {
     repo
 }
 
-fn in_list(list: &[GroupKindPattern], group: &str, kind: &str, name: &str) -> bool {
+/// Argo CD's `isResourceInList` (namespaced lists: group and kind) and `isNamedResourceInList`
+/// (cluster lists: also the optional name pattern).
+fn in_list(list: &[GroupKindPattern], group: &str, kind: &str, name: Option<&str>) -> bool {
     list.iter().any(|p| {
-        glob_match(p.group.as_deref().unwrap_or(""), group, true)
-            && glob_match(p.kind.as_deref().unwrap_or(""), kind, true)
-            && p.name
-                .as_deref()
-                .filter(|n| !n.is_empty())
-                .is_none_or(|n| glob_match(n, name, true))
+        path_match(p.kind.as_deref().unwrap_or(""), kind)
+            && path_match(p.group.as_deref().unwrap_or(""), group)
+            && match (name, p.name.as_deref().filter(|n| !n.is_empty())) {
+                (Some(name), Some(pattern)) => path_match(pattern, name),
+                _ => true,
+            }
     })
 }
 
@@ -151,14 +155,14 @@ impl AppProjectSpec {
         any
     }
 
-    /// Whether the destination is permitted: (server OR name glob) AND namespace glob in
-    /// some entry, and no `!` entry excludes it.
+    /// Whether the destination is permitted (`isDestinationMatched`): some entry matches by
+    /// (server OR name glob) AND namespace glob, and no `!` entry excludes it: a `!` name, or a
+    /// `!` server with the namespace matching, or a `!` namespace with the server matching.
     pub fn is_destination_permitted(&self, dest: &ApplicationDestination) -> bool {
         let server = dest.server.as_deref().unwrap_or("");
         let name = dest.name.as_deref().unwrap_or("");
         let namespace = dest.namespace.as_deref().unwrap_or("");
         let mut any = false;
-        let mut no_deny = true;
         for item in self.destinations.iter().flatten() {
             let item_server = item.server.as_deref().unwrap_or("");
             let item_name = item.name.as_deref().unwrap_or("");
@@ -169,18 +173,20 @@ impl AppProjectSpec {
             if (server_ok || name_ok) && ns_ok {
                 any = true;
             } else if (!name_ok && is_deny(item_name))
-                || (!server_ok && is_deny(item_server))
-                || (!ns_ok && is_deny(item_ns))
+                || (!server_ok && is_deny(item_server) && ns_ok)
+                || (!ns_ok && is_deny(item_ns) && server_ok)
             {
-                no_deny = false;
+                return false;
             }
         }
-        any && no_deny
+        any
     }
 
-    /// Whether a group/kind (and object name) may be deployed (`IsGroupKindPermitted`):
-    /// cluster-scoped kinds need a whitelist entry; namespaced kinds are allowed when the
-    /// whitelist is absent; blacklists always win.
+    /// Whether a group/kind (and, for cluster-scoped kinds, the object's name) may be
+    /// deployed (`IsGroupKindNamePermitted`): cluster-scoped kinds need a
+    /// `clusterResourceWhitelist` entry; namespaced kinds are allowed when
+    /// `namespaceResourceWhitelist` is absent and denied when it is present but empty; a
+    /// blacklist entry always wins.
     pub fn is_group_kind_permitted(
         &self,
         group: &str,
@@ -188,24 +194,25 @@ impl AppProjectSpec {
         name: &str,
         namespaced: bool,
     ) -> bool {
-        let (white, black) = if namespaced {
-            (
-                &self.namespace_resource_whitelist,
-                &self.namespace_resource_blacklist,
-            )
-        } else {
-            (
-                &self.cluster_resource_whitelist,
-                &self.cluster_resource_blacklist,
-            )
-        };
-        let whitelisted = match white {
-            None => namespaced,
-            Some(list) => !list.is_empty() && in_list(list, group, kind, name),
-        };
-        let blacklisted = black
+        if namespaced {
+            let whitelisted = match &self.namespace_resource_whitelist {
+                None => true,
+                Some(list) => in_list(list, group, kind, None),
+            };
+            let blacklisted = self
+                .namespace_resource_blacklist
+                .as_deref()
+                .is_some_and(|l| in_list(l, group, kind, None));
+            return whitelisted && !blacklisted;
+        }
+        let whitelisted = self
+            .cluster_resource_whitelist
             .as_deref()
-            .is_some_and(|l| in_list(l, group, kind, name));
+            .is_some_and(|l| in_list(l, group, kind, Some(name)));
+        let blacklisted = self
+            .cluster_resource_blacklist
+            .as_deref()
+            .is_some_and(|l| in_list(l, group, kind, Some(name)));
         whitelisted && !blacklisted
     }
 
@@ -219,19 +226,54 @@ impl AppProjectSpec {
         namespace: &str,
         dest: &ApplicationDestination,
     ) -> bool {
-        if !self.is_group_kind_permitted(group, kind, name, !namespace.is_empty()) {
-            return false;
-        }
-        if namespace.is_empty() {
-            return true;
-        }
-        let d = ApplicationDestination {
-            server: dest.server.clone(),
-            name: dest.name.clone(),
-            namespace: Some(namespace.to_string()),
-            ..Default::default()
+        let cluster = Cluster {
+            server: dest.server.as_deref().unwrap_or(""),
+            name: dest.name.as_deref().unwrap_or(""),
         };
-        self.is_destination_permitted(&d)
+        let object = ObjectKey {
+            group,
+            kind,
+            namespace,
+            name,
+            namespaced: !namespace.is_empty(),
+        };
+        self.check_object("", &object, &cluster).is_ok()
+    }
+
+    /// The one predicate every object the controller compares, syncs or prunes goes through
+    /// (Argo CD's `validateSyncPermissions`): `Err` carries Argo CD's message naming the
+    /// rule, `resource <group>:<kind> is not permitted in project <p>` or
+    /// `namespace <ns> is not permitted in project '<p>'`. Cluster-scoped objects are judged
+    /// by the cluster resource lists only; namespaced ones by the namespaced lists and by the
+    /// project's destinations with the object's own namespace on `cluster`.
+    pub fn check_object(
+        &self,
+        project: &str,
+        object: &ObjectKey<'_>,
+        cluster: &Cluster<'_>,
+    ) -> Result<(), String> {
+        if !self.is_group_kind_permitted(object.group, object.kind, object.name, object.namespaced)
+        {
+            return Err(format!(
+                "resource {}:{} is not permitted in project {project}",
+                object.group, object.kind
+            ));
+        }
+        if object.namespaced {
+            let dest = ApplicationDestination {
+                server: Some(cluster.server.to_string()).filter(|s| !s.is_empty()),
+                name: Some(cluster.name.to_string()).filter(|s| !s.is_empty()),
+                namespace: Some(object.namespace.to_string()),
+                ..Default::default()
+            };
+            if !self.is_destination_permitted(&dest) {
+                return Err(format!(
+                    "namespace {} is not permitted in project '{project}'",
+                    object.namespace
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether an Application living in `app_namespace` may use this project. Apps in the
@@ -249,6 +291,81 @@ impl AppProjectSpec {
             .iter()
             .flatten()
             .any(|p| glob_match(p, app_namespace, false))
+    }
+}
+
+/// The destination cluster an object is judged on: its server URL and its name (Argo CD
+/// matches destinations by either).
+#[derive(Debug, Clone, Copy)]
+pub struct Cluster<'a> {
+    /// The API server URL.
+    pub server: &'a str,
+    /// The cluster's name (`in-cluster` for the controller's own).
+    pub name: &'a str,
+}
+
+/// The identity of an object being judged.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectKey<'a> {
+    /// API group (`""` for core).
+    pub group: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Namespace (`""` for cluster-scoped objects).
+    pub namespace: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Whether the kind is namespaced.
+    pub namespaced: bool,
+}
+
+impl AppProject {
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.name.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// Whether `source` may be deployed from: Argo CD's message when not (credentials in the
+    /// URL redacted).
+    pub fn check_source(&self, source: &ApplicationSource) -> Result<(), String> {
+        if self
+            .spec
+            .clone()
+            .unwrap_or_default()
+            .is_source_permitted(source)
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "application repo {} is not permitted in project '{}'",
+            fjord_source::redact_url(source.repo_url.as_deref().unwrap_or("")),
+            self.name()
+        ))
+    }
+
+    /// The permissions a sync of an app of this project to `cluster` runs with: every object
+    /// the engine would read, apply or prune goes through [`AppProjectSpec::check_object`].
+    pub fn sync_permissions(&self, cluster: &Cluster<'_>) -> fjord_sync::Permissions {
+        let spec = self.spec.clone().unwrap_or_default();
+        let project = self.name().to_string();
+        let (server, name) = (cluster.server.to_string(), cluster.name.to_string());
+        fjord_sync::Permissions::new(move |id, namespaced| {
+            let object = ObjectKey {
+                group: &id.group,
+                kind: &id.kind,
+                namespace: &id.namespace,
+                name: &id.name,
+                namespaced,
+            };
+            let cluster = Cluster {
+                server: &server,
+                name: &name,
+            };
+            spec.check_object(&project, &object, &cluster)
+        })
     }
 }
 
@@ -364,7 +481,9 @@ mod tests {
         assert!(p.is_group_kind_permitted("apps", "Deployment", "d", true));
         assert!(!p.is_group_kind_permitted("apps", "DaemonSet", "d", true));
         assert!(p.is_group_kind_permitted("", "ConfigMap", "cm-a", true));
-        assert!(!p.is_group_kind_permitted("", "ConfigMap", "other", true));
+        // Argo CD's namespaced lists are GroupKinds: a name pattern there is ignored.
+        assert!(p.is_group_kind_permitted("", "ConfigMap", "other", true));
+        assert!(!p.is_group_kind_permitted("", "Secret", "cm-a", true));
         let d = dest("https://kubernetes.default.svc", "", "");
         let q = spec(json!({"destinations": [{"server": "*", "namespace": "web"}]}));
         assert!(q.is_resource_permitted("apps", "Deployment", "d", "web", &d));
@@ -382,5 +501,139 @@ mod tests {
         assert!(s.is_source_permitted(&src("https://x/y")));
         assert!(s.is_destination_permitted(&dest("https://k", "", "ns")));
         assert!(s.is_group_kind_permitted("", "Namespace", "n", false));
+    }
+
+    #[test]
+    fn cluster_lists_honour_names_and_blacklists_win() {
+        let p = spec(json!({
+            "clusterResourceWhitelist": [{"group": "", "kind": "Namespace", "name": "team-*"},
+                {"group": "rbac.authorization.k8s.io", "kind": "*"}],
+            "clusterResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"}]
+        }));
+        assert!(p.is_group_kind_permitted("", "Namespace", "team-a", false));
+        assert!(!p.is_group_kind_permitted("", "Namespace", "kube-system", false));
+        assert!(p.is_group_kind_permitted("rbac.authorization.k8s.io", "ClusterRole", "r", false));
+        assert!(!p.is_group_kind_permitted(
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "admin",
+            false
+        ));
+        let empty = spec(json!({"clusterResourceWhitelist": []}));
+        assert!(!empty.is_group_kind_permitted("", "Namespace", "x", false));
+        let only_black =
+            spec(json!({"namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}]}));
+        assert!(only_black.is_group_kind_permitted("apps", "Deployment", "d", true));
+        assert!(!only_black.is_group_kind_permitted("", "Secret", "s", true));
+    }
+
+    #[test]
+    fn destination_negation_as_argo() {
+        let p = spec(json!({"destinations": [
+            {"server": "*", "namespace": "*"},
+            {"server": "*", "namespace": "!kube-*"}
+        ]}));
+        assert!(p.is_destination_permitted(&dest("https://k", "", "team-a")));
+        assert!(!p.is_destination_permitted(&dest("https://k", "", "kube-system")));
+        let by_name = spec(json!({"destinations": [
+            {"name": "*", "namespace": "*"},
+            {"name": "!prod", "namespace": "*"}
+        ]}));
+        assert!(by_name.is_destination_permitted(&dest("https://k", "staging", "a")));
+        assert!(!by_name.is_destination_permitted(&dest("https://k", "prod", "a")));
+        let deny_server = spec(json!({"destinations": [
+            {"server": "*", "namespace": "*"},
+            {"server": "!https://prod", "namespace": "web"}
+        ]}));
+        assert!(!deny_server.is_destination_permitted(&dest("https://prod", "", "web")));
+        // The `!` server entry only applies where its namespace matches.
+        assert!(deny_server.is_destination_permitted(&dest("https://prod", "", "db")));
+    }
+
+    #[test]
+    fn check_object_gives_argo_messages() {
+        let p = spec(json!({
+            "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-a"}],
+            "namespaceResourceBlacklist": [{"group": "", "kind": "ResourceQuota"}]
+        }));
+        let cluster = Cluster {
+            server: "https://kubernetes.default.svc",
+            name: "in-cluster",
+        };
+        let obj = |group, kind, namespace, namespaced| ObjectKey {
+            group,
+            kind,
+            namespace,
+            name: "x",
+            namespaced,
+        };
+        assert_eq!(
+            p.check_object(
+                "restricted",
+                &obj("rbac.authorization.k8s.io", "ClusterRoleBinding", "", false),
+                &cluster
+            ),
+            Err("resource rbac.authorization.k8s.io:ClusterRoleBinding is not permitted in project restricted".to_string())
+        );
+        assert_eq!(
+            p.check_object("restricted", &obj("", "Namespace", "", false), &cluster),
+            Err("resource :Namespace is not permitted in project restricted".to_string())
+        );
+        assert_eq!(
+            p.check_object(
+                "restricted",
+                &obj("", "ConfigMap", "kube-system", true),
+                &cluster
+            ),
+            Err("namespace kube-system is not permitted in project 'restricted'".to_string())
+        );
+        assert_eq!(
+            p.check_object(
+                "restricted",
+                &obj("", "ResourceQuota", "team-a", true),
+                &cluster
+            ),
+            Err("resource :ResourceQuota is not permitted in project restricted".to_string())
+        );
+        assert!(p
+            .check_object(
+                "restricted",
+                &obj("apps", "Deployment", "team-a", true),
+                &cluster
+            )
+            .is_ok());
+        let other = Cluster {
+            server: "https://elsewhere",
+            name: "remote",
+        };
+        assert!(p
+            .check_object("restricted", &obj("", "ConfigMap", "team-a", true), &other)
+            .is_err());
+    }
+
+    #[test]
+    fn sync_permissions_use_the_same_predicate() {
+        let project: AppProject = serde_json::from_value(json!({
+            "metadata": {"name": "restricted"},
+            "spec": {"destinations": [{"name": "in-cluster", "namespace": "team-a"}]}
+        }))
+        .unwrap();
+        let perms = project.sync_permissions(&Cluster {
+            server: "https://kubernetes.default.svc",
+            name: "in-cluster",
+        });
+        let id = |kind: &str, ns: &str| fjord_sync::ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: "x".into(),
+        };
+        assert!(perms.check(&id("ConfigMap", "team-a"), true).is_ok());
+        assert_eq!(
+            perms.check(&id("ConfigMap", "team-b"), true),
+            Err("namespace team-b is not permitted in project 'restricted'".to_string())
+        );
+        assert!(perms.check(&id("Namespace", ""), false).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Spec validation producing `InvalidSpecError` condition messages worded as Argo CD's.
 
 use super::application::{ApplicationSource, ApplicationSpec};
-use super::project::AppProject;
+use super::project::{AppProject, Cluster};
 
 /// Message when neither `server` nor `name` is set (Argo's `errDestinationMissing`).
 pub const DESTINATION_MISSING: &str = "Destination server missing from app spec";
@@ -24,6 +24,17 @@ pub fn validate_resolved(
     spec: &ApplicationSpec,
     project: Option<&AppProject>,
     resolved_server: Option<&str>,
+) -> Vec<String> {
+    let cluster = resolved_server.map(|server| Cluster { server, name: "" });
+    validate_on(spec, project, cluster)
+}
+
+/// [`validate`] with the destination's cluster resolved: the project's destinations are
+/// checked against its server and its name, as Argo CD checks the cluster it resolved.
+pub fn validate_on(
+    spec: &ApplicationSpec,
+    project: Option<&AppProject>,
+    cluster: Option<Cluster<'_>>,
 ) -> Vec<String> {
     let mut errs = Vec::new();
     let proj_name = spec.project_name();
@@ -78,13 +89,15 @@ pub fn validate_resolved(
         if source_complete(s) && !pspec.is_source_permitted(s) {
             errs.push(format!(
                 "application repo {} is not permitted in project '{proj_name}'",
-                s.repo_url.as_deref().unwrap_or("")
+                fjord_source::redact_url(s.repo_url.as_deref().unwrap_or(""))
             ));
         }
     }
     let mut checked = dest.clone();
-    if server.is_empty() {
-        checked.server = resolved_server.map(str::to_string);
+    if let Some(c) = cluster {
+        let set = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+        checked.server = set(c.server).or(checked.server);
+        checked.name = set(c.name).or(checked.name);
     }
     if (!server.is_empty() || !name.is_empty()) && !pspec.is_destination_permitted(&checked) {
         errs.push(format!(
@@ -168,5 +181,29 @@ mod tests {
                 "application destination server 'https://k' and namespace 'db' do not match any of the allowed destinations in project 'default'".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn destinations_are_checked_on_the_resolved_cluster_name_too() {
+        let p: AppProject = serde_json::from_value(json!({"metadata": {"name": "p"},
+            "spec": {"sourceRepos": ["*"], "destinations": [
+                {"server": "*", "namespace": "*"}, {"name": "!prod", "namespace": "*"}]}}))
+        .unwrap();
+        let s = spec(
+            json!({"project": "p", "source": {"repoURL": "https://g/x", "path": "."},
+            "destination": {"server": "https://k", "namespace": "a"}}),
+        );
+        let on = |name| {
+            validate_on(
+                &s,
+                Some(&p),
+                Some(Cluster {
+                    server: "https://k",
+                    name,
+                }),
+            )
+        };
+        assert!(on("in-cluster").is_empty(), "{:?}", on("in-cluster"));
+        assert_eq!(on("prod").len(), 1, "the `!prod` entry denies cluster prod");
     }
 }

@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use fjord_client::{Client, ClientError, ClientOptions, ResourceType};
+use fjord_client::{
+    is_transient_error, Client, ClientError, ClientOptions, ResourceType, StartupRetry,
+};
 use fjord_source::{RepoCache, RepoError};
 use serde_json::Value;
 
@@ -105,6 +107,27 @@ impl ControllerError {
     pub fn source(e: RepoError) -> ControllerError {
         ControllerError::Source(e.to_string())
     }
+
+    /// Whether retrying may succeed: a transient API error (429, 5xx, timeouts, refused
+    /// connections). Permanent refusals (403, 422) and malformed settings are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ControllerError::Client { source, .. } if is_transient_error(source))
+    }
+}
+
+/// Logs one start-up retry (step, attempt, wait and the API's message; never a secret).
+fn log_startup_retry(n: &fjord_client::RetryNotice<'_, ControllerError>) {
+    events::log(
+        "warn",
+        "",
+        &format!(
+            "{}: transient API error (attempt {}), retrying in {} ms: {}",
+            n.step,
+            n.attempt,
+            n.wait.as_millis(),
+            n.error
+        ),
+    );
 }
 
 /// How to run the controller.
@@ -128,6 +151,10 @@ pub struct ControllerOptions {
     pub self_heal_backoff: SelfHealBackoff,
     /// Time limit of one sync operation.
     pub sync_timeout: Duration,
+    /// How transient API errors at start-up (CRDs, default project, settings) are retried.
+    pub startup_retry: StartupRetry,
+    /// Timeouts and limits of the webhook and metrics servers.
+    pub http_limits: http::ServerLimits,
 }
 
 impl ControllerOptions {
@@ -143,6 +170,8 @@ impl ControllerOptions {
             resync: None,
             self_heal_backoff: SelfHealBackoff::default(),
             sync_timeout: Duration::from_secs(300),
+            startup_retry: StartupRetry::default(),
+            http_limits: http::ServerLimits::default(),
         }
     }
 }
@@ -403,11 +432,29 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
             step: "connecting",
             source,
         })?;
-    let app_type = bootstrap(&client, &opts.namespace).await?;
-    let loaded = settings::load(&client, &opts.namespace).await?;
+    // The API server may be starting, throttling or failing over: transient errors of the
+    // start-up steps are retried with backoff; permanent ones fail at once.
+    let retry = opts.startup_retry;
+    let app_type = retry
+        .run(
+            "installing CRDs and the default AppProject",
+            ControllerError::is_transient,
+            log_startup_retry,
+            || bootstrap(&client, &opts.namespace),
+        )
+        .await?;
+    let loaded = retry
+        .run(
+            "loading settings",
+            ControllerError::is_transient,
+            log_startup_retry,
+            || settings::load(&client, &opts.namespace),
+        )
+        .await?;
     let repos = RepoCache::new(&opts.cache_dir).map_err(ControllerError::source)?;
     repos.set_credentials(loaded.credentials.clone());
     repos.set_known_hosts(loaded.known_hosts.clone());
+    repos.set_export_limits(loaded.limits.export);
     let metrics = ControllerMetrics::new();
     let queue = WorkQueue::new(
         "app_reconciliation_queue",
@@ -431,7 +478,8 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
     let mut tasks = Vec::new();
     let metrics_addr = match opts.metrics_addr {
         Some(addr) => {
-            let (bound, task) = http::serve(addr, http::metrics_router(shared.clone())).await?;
+            let (bound, task) =
+                http::serve(addr, http::metrics_router(shared.clone()), opts.http_limits).await?;
             tasks.push(task);
             Some(bound)
         }
@@ -439,7 +487,8 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
     };
     let webhook_addr = match opts.webhook_addr {
         Some(addr) => {
-            let (bound, task) = http::serve(addr, http::webhook_router(shared.clone())).await?;
+            let (bound, task) =
+                http::serve(addr, http::webhook_router(shared.clone()), opts.http_limits).await?;
             tasks.push(task);
             Some(bound)
         }
@@ -495,10 +544,12 @@ async fn reload_settings(shared: Arc<Shared>) {
         for rx in [&mut secrets, &mut config_maps].into_iter().flatten() {
             while rx.try_recv().is_ok() {}
         }
-        match settings::load(&shared.client, &shared.opts.namespace).await {
+        let previous = shared.settings().limits;
+        match settings::load_after(&shared.client, &shared.opts.namespace, &previous).await {
             Ok(s) => {
                 shared.repos.set_credentials(s.credentials.clone());
                 shared.repos.set_known_hosts(s.known_hosts.clone());
+                shared.repos.set_export_limits(s.limits.export);
                 let changed = {
                     let mut cur = shared.settings.write().unwrap_or_else(|e| e.into_inner());
                     let changed = cur.version != s.version;

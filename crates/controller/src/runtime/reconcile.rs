@@ -39,6 +39,29 @@ pub struct Destination {
     pub server: String,
     /// The destination namespace, if any.
     pub namespace: Option<String>,
+    /// The cluster's name (`in-cluster` for the controller's own), matched by the project's
+    /// destinations like `server`.
+    pub name: String,
+    /// The app's project, once the spec is validated: every object compared, synced or pruned
+    /// goes through its permissions ([`Destination::permissions`]).
+    pub project: Option<Arc<AppProject>>,
+}
+
+impl Destination {
+    /// What a sync to this destination may touch: the project's resource lists and
+    /// destinations; nothing when no project is known.
+    pub fn permissions(&self) -> fjord_sync::Permissions {
+        let cluster = crate::api::project::Cluster {
+            server: &self.server,
+            name: &self.name,
+        };
+        match &self.project {
+            Some(p) => p.sync_permissions(&cluster),
+            None => fjord_sync::Permissions::new(|_, _| {
+                Err("the application's project is not known".to_string())
+            }),
+        }
+    }
 }
 
 /// Reconciles the Application `name`; the queue's outcome.
@@ -130,9 +153,12 @@ async fn reconcile_app(
     let spec = app.spec();
     let project = load_project(shared, spec.project_name()).await?;
     let dest = destination(shared, &app).await;
-    // A destination given by name is checked against the project by its server.
-    let resolved = dest.as_ref().ok().map(|d| d.server.as_str());
-    let mut problems = crate::api::validate_resolved(&spec, project.as_ref(), resolved);
+    // The destination is checked against the project on the cluster it resolves to.
+    let resolved = dest.as_ref().ok().map(|d| crate::api::project::Cluster {
+        server: &d.server,
+        name: &d.name,
+    });
+    let mut problems = crate::api::validate::validate_on(&spec, project.as_ref(), resolved);
     if spec.effective_sources().len() > 1 {
         problems.push("multiple sources are not supported yet: use `source`".into());
     }
@@ -158,6 +184,8 @@ async fn reconcile_app(
     let (Some(source), Some(options), Some(dest), true) =
         (spec.source.clone(), options, dest, problems.is_empty())
     else {
+        // An operation a restart interrupted cannot be resumed now: it fails, naming why.
+        operate::abandon(shared, &app, &problems.join("; ")).await?;
         let conds = problems
             .iter()
             .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
@@ -165,7 +193,16 @@ async fn reconcile_app(
         write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
         return Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app)));
     };
+    let mut dest = dest;
+    dest.project = project.map(Arc::new);
 
+    // An operation left `Running` by a crash is resumed first, at its own revision (it needs
+    // no fresh comparison; the next reconcile compares the result).
+    if let Some(state) = operate::interrupted(&app).cloned() {
+        operate::resume(shared, &app, state, &dest, &options).await?;
+        return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+    }
+    let refresh = refresh_requested(&app);
     let rendered = match pull(shared, &app, &source).await {
         Ok(r) => r,
         Err(e) => {
@@ -195,6 +232,7 @@ async fn reconcile_app(
         .watch_kinds(shared, &comparison.types)
         .await;
     let app = write_compared(shared, app, &source, &comparison, &rendered).await?;
+    let app = clear_refresh(shared, app, refresh).await?;
 
     if let Some(op) = app.operation.clone() {
         operate::run(shared, &app, op, &rendered, &dest, &options).await?;
@@ -249,7 +287,10 @@ async fn reconcile_app(
     }
 }
 
-async fn load_project(shared: &Shared, name: &str) -> Result<Option<AppProject>, ControllerError> {
+pub(super) async fn load_project(
+    shared: &Shared,
+    name: &str,
+) -> Result<Option<AppProject>, ControllerError> {
     let t = shared
         .client
         .resolve("argoproj.io/v1alpha1", "AppProject")
@@ -295,6 +336,8 @@ pub async fn destination(
             client: observed(shared, app, shared.client.clone(), IN_CLUSTER),
             server: IN_CLUSTER.into(),
             namespace,
+            name: "in-cluster".into(),
+            project: None,
         });
     }
     let wanted = server.clone().or(name.clone()).unwrap_or_default();
@@ -313,10 +356,13 @@ pub async fn destination(
     };
     let client = watches::cluster_client(shared, secret).await?;
     let server = super::watches::secret_string(secret, "server").unwrap_or(wanted);
+    let cluster_name = super::watches::secret_string(secret, "name").unwrap_or_default();
     Ok(Destination {
         client: observed(shared, app, client, &server),
         server,
         namespace,
+        name: cluster_name,
+        project: None,
     })
 }
 
@@ -356,11 +402,7 @@ async fn pull(
     source: &ApplicationSource,
 ) -> Result<Rendered, ControllerError> {
     let name = app.name().to_string();
-    let annotated = app
-        .metadata
-        .as_ref()
-        .and_then(|m| m.annotations.as_ref())
-        .is_some_and(|a| a.contains_key(ANNOTATION_REFRESH));
+    let annotated = refresh_requested(app);
     let policy = source::FetchPolicy {
         wanted_after: shared
             .memo(&name, |m| m.refresh.take())
@@ -372,21 +414,40 @@ async fn pull(
     };
     let s = shared.clone();
     let src = source.clone();
-    let scratch = shared.opts.cache_dir.join("overlays").join(&name);
+    let limits = shared.settings().limits.render;
     let result = tokio::task::spawn_blocking(move || {
         let (repo, oid) = source::resolve(&s.repos, &s.fetches, &src, policy)?;
-        source::render(&repo, oid, &src, &scratch)
+        source::render(&repo, oid, &src, &limits)
     })
     .await
     .map_err(|e| ControllerError::Task(e.to_string()))?;
-    let rendered = result?;
-    if annotated {
-        let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
-        shared
-            .patch_app(app, &patch, false, "clearing the refresh annotation")
-            .await?;
+    result
+}
+
+/// Whether `app` (as read when the reconcile started) asks for a refresh.
+fn refresh_requested(app: &Application) -> bool {
+    app.metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .is_some_and(|a| a.contains_key(ANNOTATION_REFRESH))
+}
+
+/// Clears the refresh annotation once the status of the refresh it asked for is written,
+/// whatever the outcome (compared, ComparisonError, InvalidSpecError): `fjord app diff` and
+/// `app get --refresh` wait for it to go. Only a reconcile that saw the annotation when it
+/// started clears it (one set meanwhile asks for another reconcile).
+async fn clear_refresh(
+    shared: &Shared,
+    app: Application,
+    requested: bool,
+) -> Result<Application, ControllerError> {
+    if !requested || !refresh_requested(&app) {
+        return Ok(app);
     }
-    Ok(rendered)
+    let patch = json!({"metadata": {"annotations": {ANNOTATION_REFRESH: null}}});
+    shared
+        .patch_app(&app, &patch, false, "clearing the refresh annotation")
+        .await
 }
 
 /// The outcome of a comparison.
@@ -402,6 +463,9 @@ pub struct Compared {
     pub images: Vec<String>,
     /// (group, version, kind, plural, namespaced) of the types the app deploys.
     pub types: Vec<(String, String)>,
+    /// Objects refused by the project or owned by another app
+    /// ([`status::refusal_conditions`]).
+    pub conditions: Vec<crate::api::ApplicationCondition>,
 }
 
 fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError> {
@@ -437,6 +501,7 @@ pub async fn compare(
     req.prune = true;
     req.allow_empty = true;
     req.dry_run_hooks = false;
+    req.permissions = dest.permissions();
     req.tracked = shared
         .cache_for(&dest.server, &dest.client)
         .await
@@ -486,6 +551,8 @@ pub async fn compare(
         });
         pairs.push(res);
     }
+    // Objects the project refuses are not read: `Unknown`, and the app is not in sync.
+    resources.extend(status::denied_resources(&plan.denied));
     let health = fjord_health::aggregate(pairs.iter().cloned());
     let message = pairs
         .iter()
@@ -493,9 +560,10 @@ pub async fn compare(
         .find(|h| h.status == health && !h.message.is_empty())
         .map(|h| h.message)
         .unwrap_or_default();
-    let out_of_sync = resources
-        .iter()
-        .any(|r| r.status.as_deref() == Some(sync_code::OUT_OF_SYNC));
+    let out_of_sync = resources.iter().any(|r| {
+        r.status.as_deref() == Some(sync_code::OUT_OF_SYNC)
+            || r.status.as_deref() == Some(sync_code::UNKNOWN)
+    });
     Ok(Compared {
         sync_code: if out_of_sync {
             sync_code::OUT_OF_SYNC
@@ -506,6 +574,7 @@ pub async fn compare(
         health: (health, message),
         images,
         types: types.into_iter().collect(),
+        conditions: status::refusal_conditions(app.name(), &plan.denied, &plan.shared),
     })
 }
 
@@ -514,6 +583,7 @@ fn evaluated() -> HashSet<&'static str> {
         condition::INVALID_SPEC_ERROR,
         condition::COMPARISON_ERROR,
         condition::SHARED_RESOURCE_WARNING,
+        condition::EXCLUDED_RESOURCE_WARNING,
     ]
     .into_iter()
     .collect()
@@ -561,7 +631,7 @@ async fn write_compared(
     );
     let conditions = status::set_conditions(
         prev.conditions.as_deref().unwrap_or(&[]),
-        Vec::new(),
+        c.conditions.clone(),
         &evaluated(),
         now,
     );
@@ -628,6 +698,8 @@ async fn write_unknown(
     let updated = patch_status(shared, app, status).await?;
     shared.metrics.set_app_info(&updated);
     events::log("warn", app.name(), &format!("{kind}: {msg}"));
+    // `app` is the Application as the reconcile read it: its annotation asked for this one.
+    clear_refresh(shared, updated, refresh_requested(app)).await?;
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! The controller's settings, read from the cluster the way Argo CD reads them: `argocd-cm`
 //! (reconciliation timeout, Lua health checks), `argocd-secret` (webhook secrets),
-//! `argocd-ssh-known-hosts-cm`, and the repository / repo-creds / cluster Secrets.
+//! `argocd-ssh-known-hosts-cm`, `argocd-cmd-params-cm` (the repository and render limits), and
+//! the repository / repo-creds / cluster Secrets.
 
 use fjord_client::{Client, ResourceType};
 use fjord_health::HealthOverrides;
-use fjord_source::{CredentialStore, KnownHosts, PollPolicy, WebhookSecrets};
+use fjord_render::{Limit, RenderLimits};
+use fjord_source::{CredentialStore, ExportLimits, KnownHosts, PollPolicy, WebhookSecrets};
 use serde_json::Value;
 
 use super::ControllerError;
@@ -27,6 +29,8 @@ pub struct Settings {
     pub known_hosts: KnownHosts,
     /// Cluster Secrets (`secret-type: cluster`), raw.
     pub clusters: Vec<Value>,
+    /// The export and render limits (`argocd-cmd-params-cm`).
+    pub limits: Limits,
     /// The resourceVersions of the objects read, to tell whether anything changed.
     pub version: String,
 }
@@ -46,9 +50,108 @@ fn typed<'a>(items: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Valu
     })
 }
 
+/// The name of the ConfigMap holding the limits.
+pub const CMD_PARAMS_CM: &str = "argocd-cmd-params-cm";
+
+/// The limits that bound what one repository revision and one app may cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Per exported revision: `reposerver.max.export.bytes`, `reposerver.max.export.files`.
+    pub export: ExportLimits,
+    /// Per app render: `controller.max.app.objects`, `controller.max.app.rendered.bytes`,
+    /// `controller.max.app.input.bytes`, `controller.max.app.files`.
+    pub render: RenderLimits,
+}
+
+/// The `argocd-cmd-params-cm` key of a render limit.
+pub fn limit_key(limit: Limit) -> Option<&'static str> {
+    Some(match limit {
+        Limit::InputBytes => "controller.max.app.input.bytes",
+        Limit::Files => "controller.max.app.files",
+        Limit::Objects => "controller.max.app.objects",
+        Limit::RenderedBytes => "controller.max.app.rendered.bytes",
+    })
+}
+
+impl Limits {
+    /// Reads the limits from `argocd-cmd-params-cm` (`None`: absent, the defaults). A key with
+    /// a bad value keeps its value from `previous` and is reported in the returned list, which
+    /// names the key.
+    pub fn from_config_map(cm: Option<&Value>, previous: &Limits) -> (Limits, Vec<String>) {
+        let mut out = Limits::default();
+        let mut problems = Vec::new();
+        let data = cm.and_then(|c| c.get("data"));
+        let mut read = |key: &str, slot: &mut u64, old: u64| {
+            let Some(v) = data.and_then(|d| d.get(key)) else {
+                return;
+            };
+            let parsed = match v {
+                Value::String(t) => fjord_render::parse_quantity(t),
+                Value::Number(n) => n.as_u64().ok_or_else(|| format!("'{n}' is not a count")),
+                other => Err(format!("'{other}' is not a quantity")),
+            };
+            match parsed {
+                Ok(0) => {
+                    problems.push(format!(
+                        "{key}: 0 is not allowed (the limit must be positive)"
+                    ));
+                    *slot = old;
+                }
+                Ok(n) => *slot = n,
+                Err(e) => {
+                    problems.push(format!("{key}: {e}; keeping {old}"));
+                    *slot = old;
+                }
+            }
+        };
+        let (pe, pr) = (previous.export, previous.render);
+        read(
+            "reposerver.max.export.bytes",
+            &mut out.export.max_bytes,
+            pe.max_bytes,
+        );
+        read(
+            "reposerver.max.export.files",
+            &mut out.export.max_files,
+            pe.max_files,
+        );
+        read(
+            "controller.max.app.objects",
+            &mut out.render.max_objects,
+            pr.max_objects,
+        );
+        read(
+            "controller.max.app.rendered.bytes",
+            &mut out.render.max_rendered_bytes,
+            pr.max_rendered_bytes,
+        );
+        read(
+            "controller.max.app.input.bytes",
+            &mut out.render.max_input_bytes,
+            pr.max_input_bytes,
+        );
+        read(
+            "controller.max.app.files",
+            &mut out.render.max_files,
+            pr.max_files,
+        );
+        (out, problems)
+    }
+}
+
 /// Reads the settings in `namespace`. A missing object means its defaults; a malformed one is an
 /// error naming it.
 pub async fn load(client: &Client, namespace: &str) -> Result<Settings, ControllerError> {
+    load_after(client, namespace, &Limits::default()).await
+}
+
+/// [`load`], keeping a limit of `previous` whose new value in `argocd-cmd-params-cm` is bad (a
+/// warning names the key).
+pub async fn load_after(
+    client: &Client,
+    namespace: &str,
+    previous: &Limits,
+) -> Result<Settings, ControllerError> {
     let cm_type = core_type(client, "ConfigMap").await?;
     let secret_type = core_type(client, "Secret").await?;
     let list = |t: ResourceType| async move {
@@ -91,12 +194,21 @@ pub async fn load(client: &Client, namespace: &str) -> Result<Settings, Controll
             message: e.to_string(),
         })?;
     s.clusters = typed(&secrets, "cluster").cloned().collect();
+    let (limits, problems) = Limits::from_config_map(named(&config_maps, CMD_PARAMS_CM), previous);
+    for p in problems {
+        super::events::log(
+            "warn",
+            "settings",
+            &format!("ConfigMap {CMD_PARAMS_CM}: {p}"),
+        );
+    }
+    s.limits = limits;
     let settings_objects = config_maps
         .iter()
         .filter(|o| {
             matches!(
                 o.pointer("/metadata/name").and_then(Value::as_str),
-                Some("argocd-cm" | "argocd-ssh-known-hosts-cm")
+                Some("argocd-cm" | "argocd-ssh-known-hosts-cm" | CMD_PARAMS_CM)
             )
         })
         .chain(secrets.iter().filter(|o| {
@@ -130,4 +242,49 @@ pub async fn core_type(client: &Client, kind: &str) -> Result<ResourceType, Cont
             step: "discovering core kinds",
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn limits_read_quantities_and_keep_the_previous_value_of_a_bad_key() {
+        let cm = json!({"data": {
+            "reposerver.max.export.bytes": "512Mi",
+            "reposerver.max.export.files": "1000",
+            "controller.max.app.objects": "5",
+            "controller.max.app.rendered.bytes": "10M",
+            "controller.max.app.input.bytes": "lots",
+            "controller.max.app.files": "0",
+        }});
+        let previous = Limits {
+            render: RenderLimits {
+                max_input_bytes: 7,
+                max_files: 9,
+                ..RenderLimits::default()
+            },
+            ..Limits::default()
+        };
+        let (l, problems) = Limits::from_config_map(Some(&cm), &previous);
+        assert_eq!(l.export.max_bytes, 512 << 20);
+        assert_eq!(l.export.max_files, 1000);
+        assert_eq!(l.render.max_objects, 5);
+        assert_eq!(l.render.max_rendered_bytes, 10_000_000);
+        assert_eq!(l.render.max_input_bytes, 7);
+        assert_eq!(l.render.max_files, 9);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("controller.max.app.input.bytes: 'lots'"));
+        assert!(problems[1].starts_with("controller.max.app.files: 0"));
+        // No ConfigMap, or no key: the defaults.
+        assert_eq!(
+            Limits::from_config_map(None, &previous).0,
+            Limits::default()
+        );
+        assert_eq!(
+            limit_key(Limit::Objects),
+            Some("controller.max.app.objects")
+        );
+    }
 }

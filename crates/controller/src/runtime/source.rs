@@ -3,12 +3,12 @@
 //! `kustomize` options.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fjord_render::{DirectoryOptions, LoadRestrictor, RenderOptions};
-use fjord_source::{Oid, Repo, RepoCache};
+use fjord_render::{DirectoryOptions, LoadRestrictor, RenderLimits, RenderOptions};
+use fjord_source::{Oid, Repo, RepoCache, RepoError};
 use serde_json::{json, Map, Value};
 
 use super::ControllerError;
@@ -87,18 +87,36 @@ pub fn resolve(
     }
 }
 
-/// Renders the source at `oid` (blocking).
+/// Renders the source at `oid` (blocking), confined to the repository: every file, base and
+/// component must lie inside the exported tree (absolute paths are refused), kustomize's
+/// `LoadRestrictionsRootOnly` holds for every kustomization, and no option lifts either. The
+/// `source.kustomize` options are one more level applied in memory. `limits` bound what the
+/// render reads and produces. Messages show paths relative to the repository.
 pub fn render(
     repo: &Repo,
     oid: Oid,
     source: &ApplicationSource,
-    scratch: &Path,
+    limits: &RenderLimits,
 ) -> Result<Rendered, ControllerError> {
     let path = source.path.as_deref().unwrap_or(".");
-    let dir = repo
-        .checkout_tree(oid, path)
-        .map_err(ControllerError::source)?;
-    let mut opts = RenderOptions::default();
+    let dir = repo.checkout_tree(oid, path).map_err(|e| match &e {
+        RepoError::ExportLimit { limit, .. } => {
+            let key = if limit.contains("bytes") {
+                "reposerver.max.export.bytes"
+            } else {
+                "reposerver.max.export.files"
+            };
+            ControllerError::Source(format!("{e} (raise {key} in argocd-cmd-params-cm)"))
+        }
+        _ => ControllerError::source(e),
+    })?;
+    let fence = export_root(&dir, path);
+    let mut opts = RenderOptions {
+        load_restrictor: LoadRestrictor::RootOnly,
+        fence: Some(fence.clone()),
+        limits: *limits,
+        ..RenderOptions::default()
+    };
     if let Some(d) = &source.directory {
         opts.directory = DirectoryOptions {
             recurse: d.recurse.unwrap_or(false),
@@ -106,28 +124,29 @@ pub fn render(
             exclude: d.exclude.clone().filter(|s| !s.is_empty()),
         };
     }
-    let build_dir = match source.kustomize.as_ref().filter(|k| has_overrides(k)) {
-        Some(k) => {
-            opts.load_restrictor = LoadRestrictor::None;
-            overlay(&dir, k, scratch)?
-        }
-        None => dir,
-    };
+    opts.overrides = source
+        .kustomize
+        .as_ref()
+        .filter(|k| has_overrides(k))
+        .map(|k| fjord_yaml::from_json_value(&overrides(k)));
     let is_kustomization = fjord_render::kustomization::FILE_NAMES
         .iter()
-        .any(|f| build_dir.join(f).is_file());
-    let nodes = fjord_render::render(&build_dir, &opts).map_err(|e| ControllerError::Render {
+        .any(|f| dir.join(f).is_file());
+    let fail = |message: String| ControllerError::Render {
         path: path.to_string(),
-        message: e.to_string(),
+        message: relative_to(&message, &fence),
+    };
+    let nodes = fjord_render::render(&dir, &opts).map_err(|e| {
+        let hint = e
+            .exceeded_limit()
+            .and_then(|l| super::settings::limit_key(l.limit))
+            .map(|key| format!(" (raise {key} in argocd-cmd-params-cm)"))
+            .unwrap_or_default();
+        fail(format!("{e}{hint}"))
     })?;
     let objects = nodes
         .iter()
-        .map(|n| {
-            fjord_yaml::to_json_value(n).map_err(|e| ControllerError::Render {
-                path: path.to_string(),
-                message: e.to_string(),
-            })
-        })
+        .map(|n| fjord_yaml::to_json_value(n).map_err(|e| fail(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rendered {
         revision: oid.to_string(),
@@ -140,6 +159,36 @@ pub fn render(
     })
 }
 
+/// The root of the exported tree that `dir` (the export of `path`) lies in: `dir` without
+/// `path`'s components.
+fn export_root(dir: &Path, path: &str) -> PathBuf {
+    let depth = Path::new(path).components().fold(0usize, |d, c| match c {
+        Component::Normal(_) => d + 1,
+        Component::ParentDir => d.saturating_sub(1),
+        _ => d,
+    });
+    let mut root = dir.to_path_buf();
+    for _ in 0..depth {
+        root.pop();
+    }
+    root
+}
+
+/// `message` with the export root (as given and canonical) removed from every path, so that a
+/// condition shows repository paths, never the controller's cache.
+fn relative_to(message: &str, root: &Path) -> String {
+    let mut out = message.to_string();
+    let mut roots = vec![root.to_path_buf()];
+    if let Ok(c) = root.canonicalize() {
+        roots.insert(0, c);
+    }
+    for r in roots {
+        let r = r.display().to_string();
+        out = out.replace(&format!("{r}/"), "").replace(&r, ".");
+    }
+    out
+}
+
 fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
     k.name_prefix.as_deref().is_some_and(|s| !s.is_empty())
         || k.name_suffix.as_deref().is_some_and(|s| !s.is_empty())
@@ -150,20 +199,10 @@ fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
 }
 
 /// Argo CD applies `source.kustomize` with `kustomize edit set …` on the app's directory; fjord
-/// gets the same result without touching the shared tree: a generated overlay in `scratch` whose
-/// only resource is the app's directory.
-fn overlay(
-    dir: &Path,
-    k: &ApplicationSourceKustomize,
-    scratch: &Path,
-) -> Result<PathBuf, ControllerError> {
+/// gets the result without touching the shared tree and without reading any file: a
+/// kustomization level of transformers only, applied in memory above the app's kustomization.
+fn overrides(k: &ApplicationSourceKustomize) -> Value {
     let mut doc = Map::new();
-    doc.insert(
-        "apiVersion".into(),
-        json!("kustomize.config.k8s.io/v1beta1"),
-    );
-    doc.insert("kind".into(), json!("Kustomization"));
-    doc.insert("resources".into(), json!([dir.display().to_string()]));
     let set = |doc: &mut Map<String, Value>, key: &str, v: &Option<String>| {
         if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
             doc.insert(key.into(), json!(v));
@@ -182,21 +221,7 @@ fn overlay(
         let list: Vec<Value> = images.iter().map(|i| image_override(i)).collect();
         doc.insert("images".into(), Value::Array(list));
     }
-    std::fs::create_dir_all(scratch).map_err(|e| ControllerError::Render {
-        path: scratch.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let text = serde_json::to_string(&Value::Object(doc)).map_err(|e| ControllerError::Render {
-        path: scratch.display().to_string(),
-        message: e.to_string(),
-    })?;
-    std::fs::write(scratch.join("kustomization.yaml"), text).map_err(|e| {
-        ControllerError::Render {
-            path: scratch.display().to_string(),
-            message: e.to_string(),
-        }
-    })?;
-    Ok(scratch.to_path_buf())
+    Value::Object(doc)
 }
 
 /// One `source.kustomize.images` entry as a kustomize `images:` item: `name=new:tag`,
@@ -266,5 +291,36 @@ mod tests {
             image_override("app@sha256:abc"),
             json!({"name": "app", "digest": "sha256:abc"})
         );
+    }
+
+    #[test]
+    fn export_root_strips_the_source_path() {
+        let dir = Path::new("/c/trees/abc/all/apps/web");
+        assert_eq!(export_root(dir, "apps/web"), Path::new("/c/trees/abc/all"));
+        assert_eq!(
+            export_root(dir, "./apps/web/"),
+            Path::new("/c/trees/abc/all")
+        );
+        assert_eq!(
+            export_root(Path::new("/c/t/all"), "."),
+            Path::new("/c/t/all")
+        );
+        assert_eq!(
+            export_root(dir, "apps/x/../web"),
+            Path::new("/c/trees/abc/all")
+        );
+    }
+
+    #[test]
+    fn messages_show_repository_paths_only() {
+        let root = Path::new("/var/cache/fjord/trees/abc/all");
+        let msg = "/var/cache/fjord/trees/abc/all/apps/web/kustomization.yaml: resources entry \
+                   '../x': /var/cache/fjord/trees/abc/all/x: No such file";
+        let out = relative_to(msg, root);
+        assert_eq!(
+            out,
+            "apps/web/kustomization.yaml: resources entry '../x': x: No such file"
+        );
+        assert!(!out.contains("/var/cache"));
     }
 }

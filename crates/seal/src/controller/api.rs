@@ -30,6 +30,24 @@ pub(crate) struct Api {
     pub(crate) sealed: ResourceType,
 }
 
+/// A failed write: the API server's message and whether retrying may succeed.
+#[derive(Debug)]
+pub(crate) struct WriteError {
+    /// The message (never an object's data).
+    pub(crate) message: String,
+    /// 429, 5xx, timeout or connection failure.
+    pub(crate) transient: bool,
+}
+
+impl WriteError {
+    fn permanent(message: String) -> WriteError {
+        WriteError {
+            message,
+            transient: false,
+        }
+    }
+}
+
 /// The API server's own message of a failed request (Go's `err.Error()`), else the client's.
 pub(crate) fn api_message(err: &ClientError) -> String {
     match err {
@@ -61,22 +79,15 @@ fn api_resource(t: &ResourceType) -> ApiResource {
 }
 
 async fn raw_client(opts: &SealControllerOptions) -> Result<kube::Client, SealControllerError> {
-    fjord_client::ensure_crypto_provider();
-    let path = fjord_client::kubeconfig_path(opts.client.kubeconfig.as_ref())
-        .map_err(SealControllerError::Connect)?;
-    let fail = |reason: String| SealControllerError::KubeClient {
-        kubeconfig: path.display().to_string(),
-        reason,
-    };
-    let kc = kube::config::Kubeconfig::read_from(&path).map_err(|e| fail(e.to_string()))?;
-    let kopts = kube::config::KubeConfigOptions {
-        context: opts.client.context.clone(),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kc, &kopts)
+    // The same loading rules as every other client: merged $KUBECONFIG, or in-cluster.
+    let config = fjord_client::kube_config(&opts.client)
         .await
-        .map_err(|e| fail(e.to_string()))?;
-    kube::Client::try_from(config).map_err(|e| fail(e.to_string()))
+        .map_err(SealControllerError::Connect)?;
+    let endpoint = config.cluster_url.to_string();
+    kube::Client::try_from(config).map_err(|e| SealControllerError::KubeClient {
+        server: endpoint,
+        reason: e.to_string(),
+    })
 }
 
 async fn resolve(
@@ -118,14 +129,15 @@ impl Api {
     }
 
     /// Creates an object named through `metadata.generateName`; returns the stored object.
+    /// Not retried here: the caller decides (a timed-out create may have stored the object).
     pub(crate) async fn create_generated(
         &self,
         t: &ResourceType,
         ns: &str,
         obj: &Value,
-    ) -> Result<Value, String> {
-        let dynobj: DynamicObject =
-            serde_json::from_value(obj.clone()).map_err(|e| format!("encoding the object: {e}"))?;
+    ) -> Result<Value, WriteError> {
+        let dynobj: DynamicObject = serde_json::from_value(obj.clone())
+            .map_err(|e| WriteError::permanent(format!("encoding the object: {e}")))?;
         let pp = PostParams {
             dry_run: false,
             field_manager: Some(COMPONENT.into()),
@@ -134,8 +146,12 @@ impl Api {
             .dynamic(t, ns)
             .create(&pp, &dynobj)
             .await
-            .map_err(|e| kube_message(&e))?;
-        serde_json::to_value(created).map_err(|e| format!("decoding the answer: {e}"))
+            .map_err(|e| WriteError {
+                message: kube_message(&e),
+                transient: fjord_client::is_transient(&e),
+            })?;
+        serde_json::to_value(created)
+            .map_err(|e| WriteError::permanent(format!("decoding the answer: {e}")))
     }
 
     /// Applies a JSON merge patch to the `status` subresource of a SealedSecret.
@@ -173,6 +189,12 @@ async fn ensure_crd(client: &Client, install: bool) -> Result<ResourceType, Seal
     let fail = |reason: String| SealControllerError::InstallCrd {
         crd: CRD_NAME.into(),
         reason,
+        transient: false,
+    };
+    let failed = |e: &ClientError| SealControllerError::InstallCrd {
+        crd: CRD_NAME.into(),
+        reason: api_message(e),
+        transient: fjord_client::is_transient_error(e),
     };
     let crd_type = resolve(client, CRD_API_VERSION, CRD_KIND).await?;
     let crd = docs::parse_documents(CRD_YAML)
@@ -183,14 +205,14 @@ async fn ensure_crd(client: &Client, install: bool) -> Result<ResourceType, Seal
     match client.create(&crd_type, &crd, false, COMPONENT).await {
         Ok(_) => tracing::info!(crd = CRD_NAME, "installed CustomResourceDefinition"),
         Err(e) if e.is_conflict() => {}
-        Err(e) => return Err(fail(api_message(&e))),
+        Err(e) => return Err(failed(&e)),
     }
     let start = Instant::now();
     loop {
         let live = client
             .get(&crd_type, None, CRD_NAME)
             .await
-            .map_err(|e| fail(api_message(&e)))?;
+            .map_err(|e| failed(&e))?;
         let established = live
             .as_ref()
             .and_then(|c| c.pointer("/status/conditions"))
@@ -213,10 +235,11 @@ async fn ensure_crd(client: &Client, install: bool) -> Result<ResourceType, Seal
             }
         }
         if start.elapsed() > ESTABLISH_TIMEOUT {
-            return Err(fail(format!(
-                "not served after {}s",
-                ESTABLISH_TIMEOUT.as_secs()
-            )));
+            return Err(SealControllerError::InstallCrd {
+                crd: CRD_NAME.into(),
+                reason: format!("not served after {}s", ESTABLISH_TIMEOUT.as_secs()),
+                transient: true,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Map;
+use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::{SealControllerError, Shared};
@@ -82,18 +82,15 @@ async fn renew_locked(shared: &Shared) -> Result<String, SealControllerError> {
         .map_err(SealControllerError::GenerateKey)?;
     let ns = &shared.opts.key_namespace;
     let prefix = &shared.opts.key_prefix;
-    let store_err = |reason: String| SealControllerError::StoreKey {
-        namespace: ns.clone(),
-        prefix: prefix.clone(),
-        reason,
-    };
-    let secret = key_to_secret(&key, ns, prefix, &Map::new(), &Map::new())
-        .map_err(|e| store_err(e.to_string()))?;
-    let stored = shared
-        .api
-        .create_generated(&shared.api.secrets, ns, &secret)
-        .await
-        .map_err(store_err)?;
+    let secret = key_to_secret(&key, ns, prefix, &Map::new(), &Map::new()).map_err(|e| {
+        SealControllerError::StoreKey {
+            namespace: ns.clone(),
+            prefix: prefix.clone(),
+            reason: e.to_string(),
+            transient: false,
+        }
+    })?;
+    let stored = store_key(shared, &secret).await?;
     let name = stored
         .pointer("/metadata/name")
         .and_then(|n| n.as_str())
@@ -108,6 +105,61 @@ async fn renew_locked(shared: &Shared) -> Result<String, SealControllerError> {
     shared.set_keys(keys);
     tracing::info!(secret = %format!("{ns}/{name}"), fingerprint = %fingerprint, "new key written");
     Ok(fingerprint)
+}
+
+/// Creates the key Secret, retrying transient API errors (429, 5xx, timeouts) with the
+/// controller's start-up backoff. A create that timed out may still have been stored, so
+/// before each retry the key namespace is searched for a Secret holding this certificate: the
+/// key is stored once, not once per attempt.
+async fn store_key(shared: &Shared, secret: &Value) -> Result<Value, SealControllerError> {
+    let ns = &shared.opts.key_namespace;
+    let prefix = &shared.opts.key_prefix;
+    let store_err = |reason: String, transient: bool| SealControllerError::StoreKey {
+        namespace: ns.clone(),
+        prefix: prefix.clone(),
+        reason,
+        transient,
+    };
+    let cert = secret.pointer("/data/tls.crt").cloned();
+    let mut attempts = 0u32;
+    shared
+        .opts
+        .startup_retry
+        .run(
+            "storing the new sealing key",
+            SealControllerError::is_transient,
+            super::log_retry,
+            || {
+                attempts += 1;
+                let retry = attempts > 1;
+                let cert = cert.clone();
+                async move {
+                    if retry {
+                        let listed = shared
+                            .api
+                            .client
+                            .list(&shared.api.secrets, Some(ns))
+                            .await
+                            .map_err(|source| SealControllerError::ListKeys {
+                                namespace: ns.clone(),
+                                source,
+                            })?;
+                        if let Some(found) = listed
+                            .into_iter()
+                            .find(|s| cert.is_some() && s.pointer("/data/tls.crt") == cert.as_ref())
+                        {
+                            return Ok(found);
+                        }
+                    }
+                    shared
+                        .api
+                        .create_generated(&shared.api.secrets, ns, secret)
+                        .await
+                        .map_err(|e| store_err(e.message, e.transient))
+                }
+            },
+        )
+        .await
 }
 
 /// Generates, stores and registers a new key now (upstream's SIGUSR1).
@@ -204,5 +256,66 @@ mod tests {
         // Nothing is dropped when a key Secret disappears.
         let merged = merge_keys(&merged, vec![]);
         assert_eq!(merged.len(), 2);
+    }
+
+    #[test]
+    fn only_transient_store_and_api_errors_are_retried() {
+        let store = |transient| SealControllerError::StoreKey {
+            namespace: "kube-system".into(),
+            prefix: "k".into(),
+            reason: "x".into(),
+            transient,
+        };
+        assert!(store(true).is_transient());
+        assert!(!store(false).is_transient());
+        assert!(!SealControllerError::NoKey("kube-system".into()).is_transient());
+        assert!(!SealControllerError::Task("x").is_transient());
+    }
+
+    /// The first Secret creates answer 429 and 504 (the in-process API's fault rules): the
+    /// controller retries, starts, and stores exactly one key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_key_is_stored_once_through_transient_errors() {
+        use fjord_cluster::{ClusterOptions, FaultRule};
+        let dir = tempfile::tempdir().unwrap();
+        let mut copts = ClusterOptions::new(dir.path());
+        copts.in_memory = true;
+        copts.addr = "127.0.0.1:0".parse().unwrap();
+        copts.faults.rules = vec![FaultRule::parse("create:secrets:429,504:3").unwrap()];
+        let cluster = fjord_cluster::serve(copts).await.unwrap();
+        let opts = super::super::SealControllerOptions {
+            client: fjord_client::ClientOptions {
+                kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
+                ..Default::default()
+            },
+            http_addr: None,
+            keygen: crate::keystore::KeygenOptions {
+                bits: 2048,
+                ..Default::default()
+            },
+            startup_retry: fjord_client::StartupRetry {
+                initial: Duration::from_millis(20),
+                max: Duration::from_millis(100),
+                budget: Duration::from_secs(30),
+            },
+            ..Default::default()
+        };
+        let handle = super::super::start(opts)
+            .await
+            .expect("starts despite 429/504");
+        assert_eq!(handle.key_fingerprints().len(), 1);
+        let client = fjord_client::Client::connect(&fjord_client::ClientOptions {
+            kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let secrets = client.resolve("v1", "Secret").await.unwrap();
+        let stored = client.list(&secrets, Some("kube-system")).await.unwrap();
+        let (keys, _) = load_controller_keys(&stored, crate::keystore::DEFAULT_KEY_PREFIX);
+        assert_eq!(keys.len(), 1, "one key Secret, not one per attempt");
+        assert_eq!(keys[0].fingerprint(), handle.key_fingerprints()[0]);
+        handle.shutdown().await.unwrap();
+        cluster.shutdown().await;
     }
 }

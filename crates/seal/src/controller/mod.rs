@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use fjord_client::{ClientError, ClientOptions};
+use fjord_client::{is_transient_error, ClientError, ClientOptions, RetryNotice, StartupRetry};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -79,6 +79,9 @@ pub struct SealControllerOptions {
     /// Rate limit of `/v1/verify` per client (`--rate-limit` 2/s, `--rate-limit-burst` 2);
     /// `None` disables it.
     pub verify_rate_limit: Option<RateLimit>,
+    /// How transient API errors (429, 5xx, timeouts, refused connections) are retried while
+    /// starting and while storing a generated key; permanent ones (403, 422) fail at once.
+    pub startup_retry: StartupRetry,
 }
 
 impl Default for SealControllerOptions {
@@ -96,6 +99,7 @@ impl Default for SealControllerOptions {
             update_status: true,
             install_crd: true,
             verify_rate_limit: Some(RateLimit::default()),
+            startup_retry: StartupRetry::default(),
         }
     }
 }
@@ -107,10 +111,10 @@ pub enum SealControllerError {
     #[error("connecting to the cluster: {0}")]
     Connect(#[source] ClientError),
     /// Building the raw API client (status subresource, events, `generateName`) failed.
-    #[error("building the API client from {kubeconfig}: {reason}")]
+    #[error("building the API client for {server}: {reason}")]
     KubeClient {
-        /// The kubeconfig used.
-        kubeconfig: String,
+        /// The API server the client was for.
+        server: String,
         /// What failed.
         reason: String,
     },
@@ -130,6 +134,8 @@ pub enum SealControllerError {
         crd: String,
         /// What failed.
         reason: String,
+        /// Whether the API's answer was transient (429, 5xx, timeout, connection failure).
+        transient: bool,
     },
     /// Listing the key Secrets failed.
     #[error("listing key Secrets in namespace {namespace}: {source}")]
@@ -152,6 +158,8 @@ pub enum SealControllerError {
         prefix: String,
         /// What failed.
         reason: String,
+        /// Whether the API's answer was transient (429, 5xx, timeout, connection failure).
+        transient: bool,
     },
     /// No usable key is registered (every key Secret failed to load).
     #[error("no usable sealing key in namespace {0}")]
@@ -244,6 +252,41 @@ pub enum SealControllerError {
     /// A background task panicked or was cancelled.
     #[error("controller task {0} ended unexpectedly")]
     Task(&'static str),
+}
+
+impl SealControllerError {
+    /// Whether retrying may succeed: a transient API error (429, 5xx, timeouts, refused
+    /// connections). Permanent refusals (403, 404, 422), bad configuration and key generation
+    /// failures are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SealControllerError::Connect(source)
+            | SealControllerError::Resolve { source, .. }
+            | SealControllerError::ListKeys { source, .. }
+            | SealControllerError::List { source, .. } => is_transient_error(source),
+            SealControllerError::InstallCrd { transient, .. }
+            | SealControllerError::StoreKey { transient, .. } => *transient,
+            _ => false,
+        }
+    }
+}
+
+/// Logs one start-up retry (the error names the step and object, never a secret value).
+pub(crate) fn log_retry(n: &RetryNotice<'_, SealControllerError>) {
+    tracing::warn!(step = n.step, attempt = n.attempt, wait = ?n.wait, error = %n.error,
+        "transient API error; retrying");
+    let line = serde_json::json!({
+        "level": "warn",
+        "component": COMPONENT,
+        "msg": format!(
+            "{}: transient API error (attempt {}), retrying in {} ms: {}",
+            n.step,
+            n.attempt,
+            n.wait.as_millis(),
+            n.error
+        ),
+    });
+    eprintln!("{line}");
 }
 
 /// State shared by the loops and the HTTP handlers.
@@ -355,7 +398,15 @@ impl SealControllerHandle {
 pub async fn start(
     opts: SealControllerOptions,
 ) -> Result<SealControllerHandle, SealControllerError> {
-    let api = api::Api::connect(&opts).await?;
+    let retry = opts.startup_retry;
+    let api = retry
+        .run(
+            "connecting the Sealed Secrets controller",
+            SealControllerError::is_transient,
+            log_retry,
+            || api::Api::connect(&opts),
+        )
+        .await?;
     let shared = Arc::new(Shared {
         opts,
         api,
@@ -363,7 +414,14 @@ pub async fn start(
         key_lock: tokio::sync::Mutex::new(()),
         wake: Notify::new(),
     });
-    keys_loop::initialize(&shared).await?;
+    retry
+        .run(
+            "loading the sealing keys",
+            SealControllerError::is_transient,
+            log_retry,
+            || keys_loop::initialize(&shared),
+        )
+        .await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (fatal_tx, fatal) = mpsc::channel(4);
     let mut tasks = Vec::new();

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether a program can be run; prints a loud skip message when it cannot.
-pub fn have(program: &str, why: &str) -> bool {
+/// Checks that a program the test needs can be run. A missing one fails the test, naming the
+/// program and why it is needed: `scripts/test.sh` installs every tool the tests use, so a
+/// missing tool is a broken machine, never a reason to pass.
+pub fn require(program: &str, why: &str) {
     let ok = Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
@@ -19,10 +21,10 @@ pub fn have(program: &str, why: &str) -> bool {
         .status()
         .is_ok()
         || Path::new(program).exists();
-    if !ok {
-        eprintln!("\n!!!!!!!! SKIPPED: `{program}` is not installed; {why} !!!!!!!!\n");
-    }
-    ok
+    assert!(
+        ok,
+        "`{program}` is not installed; {why} (scripts/test.sh installs it)"
+    );
 }
 
 /// Runs git in `dir` with a fixed identity and dates; panics with its stderr on failure.
