@@ -127,6 +127,9 @@ fn hex(id: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The app that fetches the `dotdot` case over git http-backend.
+const HTTP_APP: &str = "dotdot-http";
+
 /// The hostile apps: (app and directory name, what its ComparisonError must say).
 const CASES: [(&str, &str); 7] = [
     ("dotdot", "tree entry \"dotdot/..\""),
@@ -259,23 +262,37 @@ fn hostile_trees_are_refused_with_a_condition_and_earlier_state_is_kept() {
     let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
     let repo = GitRepo::new("hostile.git", &files);
     let daemon = common::git_daemon(&repo.root);
+    // The same repository over smart HTTP (git http-backend): the `..` case is also fetched
+    // that way, as app `dotdot-http` in namespace `dotdot-http`.
+    let backend = support::http::serve(&repo.root, None);
     let env = Env::start(RESYNC);
     let url = format!("git://127.0.0.1:{}/hostile.git", daemon.port);
+    let http_url = format!("http://127.0.0.1:{}/hostile.git", backend.port);
     let good = repo.head();
+    let auto = || Some(json!({"prune": true, "selfHeal": true}));
     for (c, _) in CASES {
-        let auto = Some(json!({"prune": true, "selfHeal": true}));
-        env.apply_json(&application(c, &url, c, c, auto));
+        env.apply_json(&application(c, &url, c, c, auto()));
     }
+    env.apply_json(&application(
+        HTTP_APP,
+        &http_url,
+        "dotdot",
+        HTTP_APP,
+        auto(),
+    ));
     for (c, _) in CASES {
         env.wait_synced(c, Some(&good));
         assert!(env.exists("configmap", c, c));
     }
+    env.wait_synced(HTTP_APP, Some(&good));
+    assert!(env.exists("configmap", HTTP_APP, "dotdot"));
 
     let b = Builder { work: &repo.work };
     let tree = hostile_tree(&b);
     let bad = b.commit_push(&tree, &repo.bare);
     let cache = env.cluster.dir.path().join("cache");
-    for (c, expected) in CASES {
+    let over_http = [(HTTP_APP, CASES[0].1)];
+    for (c, expected) in CASES.iter().chain(over_http.iter()) {
         let app = env.wait_app(c, "a ComparisonError for the hostile commit", |a| {
             condition(a, "ComparisonError").is_some_and(|m| m.contains(&bad))
         });
@@ -283,7 +300,8 @@ fn hostile_trees_are_refused_with_a_condition_and_earlier_state_is_kept() {
         assert!(msg.contains(expected), "{c}: {msg}");
         assert!(!msg.contains(&*cache.to_string_lossy()), "{c}: {msg}");
         // The synced state of the good commit stays.
-        assert!(env.exists("configmap", c, c), "{c}");
+        let kept = if *c == HTTP_APP { "dotdot" } else { c };
+        assert!(env.exists("configmap", c, kept), "{c}");
         assert_eq!(history_revisions(&app), vec![good.clone()], "{c}");
         assert_eq!(s(&app, "/status/operationState/syncResult/revision"), good);
     }

@@ -211,7 +211,7 @@ fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_ke
         items.sort_by_key(|k| s(k, "/metadata/creationTimestamp").to_string());
         items
     };
-    let keys = poll(
+    poll(
         "a renewed sealing key",
         Duration::from_secs(45),
         || controller.log_text(),
@@ -251,10 +251,20 @@ fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_ke
         std::fs::write(&p, pem).unwrap();
         p
     };
-    let oldest = key_file(&keys[0], "oldest.key");
+    // The oldest key is the one whose certificate sealed `sealed_old` (creation timestamps
+    // have one-second steps, so they cannot order keys made within a second).
+    let cert_of = |k: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s(k, "/data/tls.crt"))
+            .unwrap()
+    };
     let all = list_keys();
+    let (first, newer): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|k| cert_of(k) == old_cert.as_bytes());
+    assert_eq!(first.len(), 1, "one key Secret holds the first certificate");
+    let oldest = key_file(first[0], "oldest.key");
     let mut args = vec!["--recovery-unseal".to_string()];
-    for (i, k) in all.iter().enumerate().skip(1) {
+    for (i, k) in newer.iter().enumerate() {
         let p = key_file(k, &format!("newer-{i}.key"));
         args.push("--recovery-private-key".into());
         args.push(p.to_str().unwrap().to_string());
