@@ -143,7 +143,7 @@ fn kubeconfig_env_order_dedup_missing_and_home() {
 }
 
 /// A fake Pod filesystem under `root`: the service-account token and namespace.
-fn pod_root(namespace: Option<&str>) -> PathBuf {
+fn pod_root(namespace: Option<&str>) -> Scratch {
     let root = tempfile_dir();
     let sa = root.join(SERVICE_ACCOUNT_DIR);
     std::fs::create_dir_all(&sa).unwrap();
@@ -265,16 +265,17 @@ contexts:
     );
 }
 
-/// A fresh temporary directory (kept: tests are short-lived processes).
-fn tempfile_dir() -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let p = std::env::temp_dir().join(format!(
-        "fjord-client-kc-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).expect("temp dir");
-    p
+/// A scratch directory, removed when dropped.
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A fresh temporary directory.
+fn tempfile_dir() -> Scratch {
+    Scratch(tempfile::tempdir().expect("temp dir"))
 }

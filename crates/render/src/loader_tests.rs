@@ -3,9 +3,18 @@
 
 use super::*;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fjord-loader-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+/// A scratch directory, removed when dropped.
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let d = Scratch(tempfile::Builder::new().prefix(name).tempdir().unwrap());
     std::fs::create_dir_all(d.join("repo/app")).unwrap();
     std::fs::create_dir_all(d.join("repo/base")).unwrap();
     std::fs::write(d.join("repo/app/a.yaml"), "a: 1\n").unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// A scratch repository: `repo/` with `files`, and a sibling `outside/secret.txt` (a canary
 /// a fenced render must never read).
 fn repo(name: &str, files: &[(&str, &str)]) -> (PathBuf, PathBuf) {
-    let top = std::env::temp_dir().join(format!("fjord-confine-{}-{name}", std::process::id()));
+    let top = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fjord-confine-{name}"));
     let _ = std::fs::remove_dir_all(&top);
     let root = top.join("repo");
     for (rel, text) in files {
