@@ -584,16 +584,32 @@ pub fn revision_matches(event: &PushEvent, target_revision: &str) -> bool {
 /// user, an optional `ssh.`/`altssh.` host prefix, an optional port, `:` or `/` before the path,
 /// and an optional `.git`; case-insensitive.
 pub fn web_url_matches(web_url: &str, repo_url: &str) -> bool {
-    let Some((host, path)) = host_and_path(web_url) else {
-        return false;
-    };
+    thread_local! {
+        // One push is matched against every app in turn: its pattern is compiled once.
+        static LAST: std::cell::RefCell<Option<(String, Option<regex::Regex>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.as_ref().is_none_or(|(url, _)| url != web_url) {
+            *last = Some((web_url.to_string(), web_url_regex(web_url)));
+        }
+        last.as_ref()
+            .and_then(|(_, re)| re.as_ref())
+            .is_some_and(|re| re.is_match(repo_url.trim()))
+    })
+}
+
+/// The pattern of [`web_url_matches`] for `web_url` (`None` when it has no host and path).
+fn web_url_regex(web_url: &str) -> Option<regex::Regex> {
+    let (host, path) = host_and_path(web_url)?;
     let user = r"[0-9A-Za-z_.][0-9A-Za-z_.\-]{0,30}[0-9A-Za-z_.$\-]?";
     let pattern = format!(
         r"(?i)^((https?|ssh)://)?({user}@)?((alt)?ssh\.)?{}(:\d+)?[:/]{}(\.git)?$",
         regex::escape(&host),
         regex::escape(&path)
     );
-    regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(repo_url.trim()))
+    regex::Regex::new(&pattern).ok()
 }
 
 /// Host and path (no leading `/`, no `.git`) of a URL or scp-like address.
