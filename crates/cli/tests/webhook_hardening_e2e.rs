@@ -13,9 +13,7 @@
 
 mod common;
 
-use common::webhook_hardening::{
-    cluster_with, github_form, github_signature, is_closed, open_connections,
-};
+use common::webhook_hardening::{github_form, github_signature, is_closed, open_connections};
 use common::{
     application, configmap, poll, s, support, Cluster, Controller, GitRepo, CONVERGE, NS,
 };
@@ -318,7 +316,7 @@ fn form_encoded_github_push_refreshes_and_unauthenticated_floods_log_boundedly()
 fn transient_api_errors_while_storing_the_first_key_and_default_project_are_retried() {
     // The first 4 creates of a Secret (the sealing key) and the first 8 of an AppProject (more
     // than the client's own 6 attempts) answer 429 or 504.
-    let cluster = cluster_with(&[
+    let cluster = Cluster::start_with(&[
         "--fault-rule",
         "create:secrets:429,504:4",
         "--fault-rule",

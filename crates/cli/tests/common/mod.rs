@@ -84,6 +84,11 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `fjord local-cluster` and waits for its kubeconfig.
     pub fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// Like [`Cluster::start`], with `extra` flags (`--fault-rule …`).
+    pub fn start_with(extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("cluster");
         let log = std::fs::File::create(dir.path().join("cluster.log")).unwrap();
@@ -91,6 +96,7 @@ impl Cluster {
             .args(["local-cluster", "--in-memory", "--sim-delay-ms", "50"])
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

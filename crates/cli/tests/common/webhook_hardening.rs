@@ -1,47 +1,8 @@
-//! Helpers of the webhook-hardening and start-up fault tests: a local cluster started with
-//! extra flags (fault injection), raw idle TCP connections and their state, GitHub signatures
-//! and form encoding.
+//! Helpers of the webhook-hardening and start-up fault tests: raw idle TCP connections and
+//! their state, GitHub signatures and form encoding.
 
-use super::{poll, Cluster, Proc, FJORD};
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-/// `fjord local-cluster` with `extra` flags (`--fault-rule …`).
-pub fn cluster_with(extra: &[&str]) -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("cluster");
-    let log = std::fs::File::create(dir.path().join("cluster.log")).unwrap();
-    let child = Command::new(FJORD)
-        .args(["local-cluster", "--in-memory", "--sim-delay-ms", "50"])
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn fjord local-cluster");
-    let mut proc = Proc(child);
-    let kubeconfig = data.join("kubeconfig");
-    poll(
-        "the local cluster's kubeconfig",
-        Duration::from_secs(30),
-        String::new,
-        || {
-            if let Ok(Some(st)) = proc.0.try_wait() {
-                panic!("fjord local-cluster exited: {st}");
-            }
-            let t = std::fs::read_to_string(&kubeconfig).unwrap_or_default();
-            t.contains("preferences:").then_some(())
-        },
-    );
-    Cluster {
-        proc,
-        dir,
-        kubeconfig,
-    }
-}
 
 /// Whether the server has closed `s` (EOF or reset), checked without waiting.
 pub fn is_closed(s: &TcpStream) -> bool {

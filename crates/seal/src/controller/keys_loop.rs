@@ -31,10 +31,10 @@ pub(crate) fn merge_keys(existing: &[Key], loaded: Vec<Key>) -> Vec<Key> {
     out
 }
 
-/// Re-reads the key Secrets; the caller holds `key_lock`.
-async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
+/// The Secrets of the key namespace.
+async fn list_key_namespace(shared: &Shared) -> Result<Vec<Value>, SealControllerError> {
     let ns = &shared.opts.key_namespace;
-    let secrets = shared
+    shared
         .api
         .client
         .list(&shared.api.secrets, Some(ns))
@@ -42,10 +42,15 @@ async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
         .map_err(|source| SealControllerError::ListKeys {
             namespace: ns.clone(),
             source,
-        })?;
+        })
+}
+
+/// Re-reads the key Secrets; the caller holds `key_lock`.
+async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
+    let secrets = list_key_namespace(shared).await?;
     let (loaded, errors) = load_controller_keys(&secrets, &shared.opts.key_prefix);
     for e in errors {
-        tracing::warn!(namespace = %ns, error = %e, "skipping unreadable key Secret");
+        tracing::warn!(namespace = %shared.opts.key_namespace, error = %e, "skipping unreadable key Secret");
     }
     let current = shared.keys();
     let merged = merge_keys(&current, loaded);
@@ -135,15 +140,7 @@ async fn store_key(shared: &Shared, secret: &Value) -> Result<Value, SealControl
                 let cert = cert.clone();
                 async move {
                     if retry {
-                        let listed = shared
-                            .api
-                            .client
-                            .list(&shared.api.secrets, Some(ns))
-                            .await
-                            .map_err(|source| SealControllerError::ListKeys {
-                                namespace: ns.clone(),
-                                source,
-                            })?;
+                        let listed = list_key_namespace(shared).await?;
                         if let Some(found) = listed
                             .into_iter()
                             .find(|s| cert.is_some() && s.pointer("/data/tls.crt") == cert.as_ref())
