@@ -424,7 +424,7 @@ fn duplicates_and_limits_are_conditions_and_keep_the_synced_state() {
     // The export limit of the repository, from the same ConfigMap.
     env.apply(&format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cmd-params-cm\n  namespace: {NS}\n\
-         data:\n  reposerver.max.export.files: \"2\"\n"
+         data:\n  reposerver.max.export.files: \"2\"\n  controller.status.processors: \"20\"\n"
     ));
     repo.write("grow/c5.yaml", &configmap("c5", "k", "v"));
     let rev3 = repo.commit_push("one more");
@@ -433,6 +433,12 @@ fn duplicates_and_limits_are_conditions_and_keep_the_synced_state() {
     });
     assert_eq!(history_revisions(&app), std::slice::from_ref(&rev1));
     assert!(!env.exists("configmap", "grow", "c5"));
+    // An Argo CD controller setting fjord does not honour is named, not silently ignored.
+    let log = env.controller.log_text();
+    assert!(
+        log.contains("controller.status.processors is not honoured by fjord"),
+        "{log}"
+    );
 
     // Limits back to their defaults: the app converges on the newest revision.
     env.kubectl_ok(&["delete", "configmap", "argocd-cmd-params-cm", "-n", NS]);

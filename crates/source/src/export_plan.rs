@@ -65,9 +65,9 @@ pub(crate) enum Refusal {
 }
 
 /// The name of the byte limit, as errors and settings print it.
-pub(crate) const BYTES_LIMIT: &str = "exported bytes per revision";
+pub const BYTES_LIMIT: &str = "exported bytes per revision";
 /// The name of the entry-count limit.
-pub(crate) const FILES_LIMIT: &str = "files per revision";
+pub const FILES_LIMIT: &str = "files per revision";
 
 impl Refusal {
     pub(crate) fn files(limits: &ExportLimits) -> Refusal {

@@ -34,6 +34,7 @@ pub mod url;
 pub mod webhook;
 
 pub use credentials::{CredentialStore, RepoCredentials};
+pub use export_plan::{BYTES_LIMIT as EXPORT_BYTES_LIMIT, FILES_LIMIT as EXPORT_FILES_LIMIT};
 pub use git2::Oid;
 pub use known_hosts::KnownHosts;
 pub use limits::ExportLimits;

@@ -63,6 +63,27 @@ pub struct Limits {
     pub render: RenderLimits,
 }
 
+/// `argocd-cmd-params-cm` keys of the export limits.
+const EXPORT_BYTES_KEY: &str = "reposerver.max.export.bytes";
+const EXPORT_FILES_KEY: &str = "reposerver.max.export.files";
+
+/// The field of [`Limits`] a key sets.
+type LimitSlot = fn(&mut Limits) -> &mut u64;
+
+/// Every limit key fjord reads from `argocd-cmd-params-cm`, with the value it sets.
+const LIMIT_KEYS: [(&str, LimitSlot); 6] = [
+    (EXPORT_BYTES_KEY, |l| &mut l.export.max_bytes),
+    (EXPORT_FILES_KEY, |l| &mut l.export.max_files),
+    ("controller.max.app.objects", |l| &mut l.render.max_objects),
+    ("controller.max.app.rendered.bytes", |l| {
+        &mut l.render.max_rendered_bytes
+    }),
+    ("controller.max.app.input.bytes", |l| {
+        &mut l.render.max_input_bytes
+    }),
+    ("controller.max.app.files", |l| &mut l.render.max_files),
+];
+
 /// The `argocd-cmd-params-cm` key of a render limit.
 pub fn limit_key(limit: Limit) -> Option<&'static str> {
     Some(match limit {
@@ -73,70 +94,59 @@ pub fn limit_key(limit: Limit) -> Option<&'static str> {
     })
 }
 
+/// The `argocd-cmd-params-cm` key of an export limit named `limit` by fjord-source.
+pub fn export_limit_key(limit: &str) -> Option<&'static str> {
+    match limit {
+        fjord_source::EXPORT_BYTES_LIMIT => Some(EXPORT_BYTES_KEY),
+        fjord_source::EXPORT_FILES_LIMIT => Some(EXPORT_FILES_KEY),
+        _ => None,
+    }
+}
+
 impl Limits {
     /// Reads the limits from `argocd-cmd-params-cm` (`None`: absent, the defaults). A key with
     /// a bad value keeps its value from `previous` and is reported in the returned list, which
-    /// names the key.
+    /// names the key; so is every `controller.*`/`reposerver.*` key fjord does not honour
+    /// (the ConfigMap also holds the settings of Argo CD components fjord replaces).
     pub fn from_config_map(cm: Option<&Value>, previous: &Limits) -> (Limits, Vec<String>) {
         let mut out = Limits::default();
+        let mut old = *previous;
         let mut problems = Vec::new();
-        let data = cm.and_then(|c| c.get("data"));
-        let mut read = |key: &str, slot: &mut u64, old: u64| {
+        let data = cm.and_then(|c| c.get("data")).and_then(Value::as_object);
+        for (key, slot) in LIMIT_KEYS {
             let Some(v) = data.and_then(|d| d.get(key)) else {
-                return;
+                continue;
             };
-            let parsed = match v {
-                Value::String(t) => fjord_render::parse_quantity(t),
-                Value::Number(n) => n.as_u64().ok_or_else(|| format!("'{n}' is not a count")),
-                other => Err(format!("'{other}' is not a quantity")),
-            };
-            match parsed {
-                Ok(0) => {
-                    problems.push(format!(
-                        "{key}: 0 is not allowed (the limit must be positive)"
-                    ));
-                    *slot = old;
-                }
-                Ok(n) => *slot = n,
+            let kept = *slot(&mut old);
+            *slot(&mut out) = match parse_limit(v) {
+                Ok(n) => n,
                 Err(e) => {
-                    problems.push(format!("{key}: {e}; keeping {old}"));
-                    *slot = old;
+                    problems.push(format!("{key}: {e}; keeping {kept}"));
+                    kept
                 }
+            };
+        }
+        for key in data.into_iter().flat_map(|d| d.keys()) {
+            let ours = LIMIT_KEYS.iter().any(|(k, _)| k == key);
+            if !ours && (key.starts_with("controller.") || key.starts_with("reposerver.")) {
+                problems.push(format!("{key} is not honoured by fjord and has no effect"));
             }
-        };
-        let (pe, pr) = (previous.export, previous.render);
-        read(
-            "reposerver.max.export.bytes",
-            &mut out.export.max_bytes,
-            pe.max_bytes,
-        );
-        read(
-            "reposerver.max.export.files",
-            &mut out.export.max_files,
-            pe.max_files,
-        );
-        read(
-            "controller.max.app.objects",
-            &mut out.render.max_objects,
-            pr.max_objects,
-        );
-        read(
-            "controller.max.app.rendered.bytes",
-            &mut out.render.max_rendered_bytes,
-            pr.max_rendered_bytes,
-        );
-        read(
-            "controller.max.app.input.bytes",
-            &mut out.render.max_input_bytes,
-            pr.max_input_bytes,
-        );
-        read(
-            "controller.max.app.files",
-            &mut out.render.max_files,
-            pr.max_files,
-        );
+        }
         (out, problems)
     }
+}
+
+/// A limit's value: a positive integer or Kubernetes quantity.
+fn parse_limit(v: &Value) -> Result<u64, String> {
+    let n = match v {
+        Value::String(t) => fjord_render::parse_quantity(t)?,
+        Value::Number(n) => n.as_u64().ok_or_else(|| format!("'{n}' is not a count"))?,
+        other => return Err(format!("'{other}' is not a quantity")),
+    };
+    if n == 0 {
+        return Err("0 is not allowed (the limit must be positive)".into());
+    }
+    Ok(n)
 }
 
 /// Reads the settings in `namespace`. A missing object means its defaults; a malformed one is an
@@ -277,6 +287,20 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("controller.max.app.input.bytes: 'lots'"));
         assert!(problems[1].starts_with("controller.max.app.files: 0"));
+        let (_, problems) = Limits::from_config_map(
+            Some(
+                &json!({"data": {"controller.status.processors": "20", "server.insecure": "true"}}),
+            ),
+            &previous,
+        );
+        assert_eq!(
+            problems,
+            vec!["controller.status.processors is not honoured by fjord and has no effect"]
+        );
+        assert_eq!(
+            export_limit_key(fjord_source::EXPORT_FILES_LIMIT),
+            Some("reposerver.max.export.files")
+        );
         // No ConfigMap, or no key: the defaults.
         assert_eq!(
             Limits::from_config_map(None, &previous).0,

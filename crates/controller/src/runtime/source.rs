@@ -100,14 +100,12 @@ pub fn render(
 ) -> Result<Rendered, ControllerError> {
     let path = source.path.as_deref().unwrap_or(".");
     let dir = repo.checkout_tree(oid, path).map_err(|e| match &e {
-        RepoError::ExportLimit { limit, .. } => {
-            let key = if limit.contains("bytes") {
-                "reposerver.max.export.bytes"
-            } else {
-                "reposerver.max.export.files"
-            };
-            ControllerError::Source(format!("{e} (raise {key} in argocd-cmd-params-cm)"))
-        }
+        RepoError::ExportLimit { limit, .. } => match super::settings::export_limit_key(limit) {
+            Some(key) => {
+                ControllerError::Source(format!("{e} (raise {key} in argocd-cmd-params-cm)"))
+            }
+            None => ControllerError::source(e),
+        },
         _ => ControllerError::source(e),
     })?;
     let fence = export_root(&dir, path);
