@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Controller scale benchmark (the shape of Flux's published benchmark).
+"""Controller scale benchmark (the shape of Flux's published benchmark), on fjord's local
+cluster and on a real Kubernetes control plane, with Argo CD as the peer.
 
-    bench/controller.py [--apps N] [--pushes P] [--workers W]
+The full run (about an hour on 2 cores; builds fjord and, once, Argo CD):
 
-Starts `fjord local-cluster` (in memory, simulation delay 0), a smart-HTTP git server
-(bench/git_http.py around `git http-backend`) holding ONE repository with N apps (default 1000),
-each a Deployment, a ServiceAccount, a Service and an Ingress, and `fjord controller` as its own
-process. Then it measures:
+    bench/controller.py --backend both --apps 3,200,1000 --peer argocd
+
+    bench/controller.py [--backend local|real|both] [--apps N[,N...]] [--peer argocd|none]
+                        [--fjord-crds fjord|argocd|both] [--pushes P] [--workers W]
+
+local (for each N): starts `fjord local-cluster` (in memory, simulation delay 0), a smart-HTTP git
+server (bench/git_http.py around `git http-backend`) holding ONE repository with N apps, each a
+Deployment, a ServiceAccount, a Service and an Ingress, and `fjord controller` as its own process.
+Then it measures:
 
   1. the time from creating the N Applications until all are Synced and Healthy;
   2. a no-op full refresh: every app is asked to refresh (annotation) and re-compared;
@@ -16,8 +22,18 @@ process. Then it measures:
      apps whose files it touched);
   4. the controller's peak RSS (VmHWM).
 
-The report goes to stdout and bench/results/controller.txt. FJORD_BIN=/path/to/fjord skips the
-release build. Exits non-zero only when the setup fails or the apps never converge.
+real (for each N; see bench/controller_real.py): a fresh real control plane per contender
+(scripts/control-plane.sh; kwok nodes make Pods Ready), reporting the floor (one
+`kubectl apply --server-side` of all the rendered objects plus the rollout), fjord controller
+(with its own CRDs, and/or Argo CD's published ones: --fjord-crds) and Argo CD's application
+controller + repo server + redis (bench/argocd-peer.sh): time to all Synced+Healthy, CPU-seconds,
+peak RSS, API server+etcd CPU, and the ratios.
+
+The report goes to stdout and bench/results/controller.txt (with date, machine and versions).
+FJORD_BIN=/path/to/fjord skips the release build; ARGOCD_BIN=/path/to/argocd skips Argo CD's.
+Exits non-zero when a setup step fails (with the failing component's log tail) or the apps never
+converge. fjord's Sealed Secrets controller is switched off (--sealed-secrets false): the peer
+has none.
 """
 import argparse
 import hashlib
@@ -176,19 +192,8 @@ def vm_hwm(pid):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--apps", type=int, default=1000)
-    ap.add_argument("--pushes", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=8)
-    args = ap.parse_args()
-
-    fjord = os.environ.get("FJORD_BIN")
-    if not fjord:
-        print("building fjord (release)...", file=sys.stderr)
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "fjord"], cwd=ROOT, check=True)
-        fjord = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
-                             "release", "fjord")
+def run_local(fjord, n, args):
+    """The local-cluster benchmark at N apps; returns the report lines."""
     tmp = tempfile.mkdtemp(prefix="fjord-bench-ctrl-")
     procs = []
     try:
@@ -204,7 +209,7 @@ def main():
         os.makedirs(work)
         os.makedirs(served)
         git(work, "init", "-q")
-        for i in range(args.apps):
+        for i in range(n):
             write_app(work, i)
         git(work, "add", "-A")
         git(work, "commit", "-qm", "apps")
@@ -225,7 +230,7 @@ def main():
         ctrl = subprocess.Popen(
             [fjord, "controller", "--kubeconfig", kc, "--metrics-addr", f"127.0.0.1:{m_port}",
              "--webhook-addr", f"127.0.0.1:{w_port}", "--cache-dir", f"{tmp}/cache",
-             "--workers", str(args.workers)], stdout=subprocess.DEVNULL, stderr=ctrl_log)
+             "--workers", str(args.workers), "--sealed-secrets", "false"], stdout=subprocess.DEVNULL, stderr=ctrl_log)
         procs.append(ctrl)
 
         def ready():
@@ -247,17 +252,17 @@ def main():
             return ok, items
 
         t0 = time.monotonic()
-        for i in range(args.apps):
+        for i in range(n):
             a.req("POST", apps_path, application(i, repo_url))
         created = time.monotonic() - t0
-        converge = wait_for("convergence", lambda: counts()[0] == args.apps, 600) + created
+        converge = wait_for("convergence", lambda: counts()[0] == n, 600) + created
 
         # No-op full refresh.
         _, items = counts()
         before = {x["metadata"]["name"]: x["status"].get("reconciledAt") for x in items}
         time.sleep(1.1)  # reconciledAt has one-second resolution
         t1 = time.monotonic()
-        for i in range(args.apps):
+        for i in range(n):
             a.req("PATCH", f"{apps_path}/app-{i:04d}",
                   {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}},
                   "application/merge-patch+json")
@@ -272,9 +277,9 @@ def main():
 
         # Push-to-converged latency with the webhook.
         latencies = []
-        stride = max(1, args.apps // max(1, args.pushes))
+        stride = max(1, n // max(1, args.pushes))
         for k in range(args.pushes):
-            i = (k * stride) % args.apps
+            i = (k * stride) % n
             write_app(work, i, rev=k + 1)
             git(work, "commit", "-qam", f"app {i} rev {k + 1}")
             before_sha = git(work, "rev-parse", "HEAD~1")
@@ -309,24 +314,18 @@ def main():
         latencies.sort()
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
-        objects = args.apps * 4
+        objects = n * 4
         lines = [
-            f"fjord controller scale benchmark - {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
-            f"{os.cpu_count()} cores, {args.workers} workers",
-            f"{args.apps} Applications from one repository (http, git http-backend), {objects} objects",
-            "",
+            f"local cluster, {n} Applications from one repository (http, git http-backend), "
+            f"{objects} objects",
             f"all Synced and Healthy after creating the apps   {converge:8.1f} s   (target < 60 s)",
-            f"  of which creating {args.apps} Applications          {created:8.1f} s",
+            f"  of which creating {n} Applications          {created:8.1f} s",
             f"no-op full refresh of every app                  {refresh:8.1f} s   (target < 15 s)",
             f"push-to-converged with webhook, {len(latencies)} pushes    "
             f"p50 {p50 * 1000:6.0f} ms, p99 {p99 * 1000:6.0f} ms   (target p50 < 1 s)",
             f"controller peak RSS (VmHWM)                      {rss:8d} MiB (target < 300 MiB)",
         ]
-        report = "\n".join(lines) + "\n"
-        print(report)
-        os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
-        with open(os.path.join(ROOT, "bench/results/controller.txt"), "w") as fh:
-            fh.write(report)
+        return lines
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -335,6 +334,108 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sizes(text):
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or any(x < 1 for x in out):
+        raise argparse.ArgumentTypeError(f"--apps wants positive numbers like 3,200,1000, not {text!r}")
+    return out
+
+
+def choices(allowed):
+    def parse(text):
+        if text == "both":
+            return list(allowed)
+        if text not in allowed:
+            raise argparse.ArgumentTypeError(f"want one of {', '.join(allowed)} or both, not {text!r}")
+        return [text]
+    return parse
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = open("/proc/loadavg").read().split()[:3]
+    return f"{os.cpu_count()} cores, {model}, load {' '.join(load)} at start"
+
+
+def versions(fjord, args, real):
+    parts = []
+    v = subprocess.run([fjord, "--version"], capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip()
+    parts.append(f"{v or 'fjord'} ({rev or '?'})")
+    if real:
+        import controller_real
+        out = subprocess.run([os.path.join(ROOT, "scripts/control-plane.sh"), "build"],
+                             capture_output=True, text=True)
+        kube = "?"
+        if out.returncode == 0:
+            kube = subprocess.run([os.path.join(out.stdout.strip().splitlines()[-1], "kube-apiserver"),
+                                   "--version"], capture_output=True, text=True).stdout.strip()
+        parts.append(kube)
+        if args.peer == "argocd":
+            parts.append(controller_real.argocd_version())
+    return "; ".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--apps", type=sizes, default=[1000], help="sizes, e.g. 3,200,1000")
+    ap.add_argument("--backend", type=choices(["local", "real"]), default=["local", "real"],
+                    help="local, real or both (default)")
+    ap.add_argument("--peer", choices=["argocd", "none"], default="argocd",
+                    help="run Argo CD on the real backend too")
+    ap.add_argument("--fjord-crds", type=choices(["fjord", "argocd"]), default=["fjord"],
+                    help="which CRDs fjord runs with on the real backend")
+    ap.add_argument("--pushes", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=8)
+    args = ap.parse_args()
+
+    fjord = os.environ.get("FJORD_BIN")
+    if not fjord:
+        print("building fjord (release)...", file=sys.stderr)
+        subprocess.run(["cargo", "build", "--release", "-q", "--locked", "-p", "fjord"], cwd=ROOT,
+                       check=True)
+        fjord = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
+                             "release", "fjord")
+    real = "real" in args.backend
+    header = [
+        f"fjord controller scale benchmark - {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+        f"machine: {machine()}; {args.workers} fjord workers",
+        f"versions: {versions(fjord, args, real)}",
+        "",
+    ]
+    print("\n".join(header))
+    body = []
+    if "local" in args.backend:
+        for n in args.apps:
+            lines = run_local(fjord, n, args) + [""]
+            print("\n".join(lines))
+            body.extend(lines)
+    if real:
+        import controller_real
+        tmp = tempfile.mkdtemp(prefix="fjord-bench-real-")
+        try:
+            lines = controller_real.run_real(tmp, args.apps, fjord, args, free_port)
+        except controller_real.BenchError as e:
+            raise SystemExit(f"bench/controller.py: {e}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print("\n".join(lines))
+        body.extend(lines)
+    report = "\n".join(header + body).rstrip() + "\n"
+    os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench/results/controller.txt"), "w") as fh:
+        fh.write(report)
 
 
 if __name__ == "__main__":

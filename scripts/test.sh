@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# fjord's whole test suite, from a fresh machine: installs what the tests need, then runs the
-# format check, clippy and every test (unit, parity, end-to-end through the real binary).
+# fjord's whole test suite, from a fresh machine: installs what the tests need, builds the real
+# Kubernetes control plane (cached), then runs the format check, clippy and every test (unit,
+# parity, end-to-end through the real binary).
+#
+# FJORD_TEST_BACKEND=local|real|both (default both) picks the API server of the end-to-end tests:
+# `fjord local-cluster`, the real control plane of scripts/control-plane.sh, or both: the whole
+# suite on the local API, then every suite that talks to a cluster again on the real one (tests
+# named local_api_* use flags only the local API has and are left out of that pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +18,9 @@ command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev)  # libgit2's https transport
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)      # the control plane's certificates
+command -v curl >/dev/null 2>&1 || packages+=(curl)
+command -v flock >/dev/null 2>&1 || packages+=(util-linux)
 [ -x /usr/bin/prometheus ] || packages+=(prometheus)           # scrapes the controller's /metrics
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
@@ -24,12 +33,49 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "warning: kubectl not found: the kubectl-driven tests will fail" >&2
 fi
 
+backend="${FJORD_TEST_BACKEND:-both}"
+case "$backend" in
+  local|real|both) ;;
+  *) echo "FJORD_TEST_BACKEND=$backend: expected local, real or both" >&2; exit 2 ;;
+esac
+command -v go >/dev/null 2>&1 || { echo "go is needed to build the real control plane" >&2; exit 1; }
+# The real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
+# from Go modules, into a content-hashed cache: ~12 minutes on 2 cores the first time, then
+# instant. Also needed by the local pass: the differential and in-cluster tests always compare
+# with it. A failed build prints its log tail and stops here.
+./scripts/control-plane.sh build >/dev/null
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Build artefacts live outside the checkout, so a fresh clone on a warm machine reuses them
 # (CI clones anew every run). Set CARGO_TARGET_DIR to choose another place.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fjord/target}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked "$@"
+if [ "$backend" != real ]; then
+  FJORD_TEST_BACKEND=local cargo test --workspace --locked "$@"
+fi
+# Real-backend tests mostly wait on their control planes: run three at a time.
+real_threads="${FJORD_REAL_TEST_THREADS:-3}"
+if [ "$backend" = real ]; then
+  FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --workspace --locked "$@" -- --skip local_api_
+elif [ "$backend" = both ]; then
+  # The suites that talk to a cluster, again on the real control plane (one per test).
+  FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord "$@" \
+    --test sync_e2e --test controller_e2e --test controller_e2e_cli --test argocd_crds_e2e \
+    --test controller_multicluster_e2e --test crash_e2e --test hostile_repo_e2e \
+    --test hostile_render_e2e --test hostile_tenant_e2e --test kubeconfig_e2e \
+    --test seal_controller_e2e --test webhook_hardening_e2e --test controller_latency_e2e \
+    -- --skip local_api_
+  FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-cluster "$@" \
+    --test kubectl --test kube_rs --test watch_http --test ssa_gaps --test workloads_real \
+    -- --skip local_api_
+  FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-seal "$@" --test controller -- --skip local_api_
+fi
+if [ "$backend" != local ]; then
+  # The migration path: the controller's suites once more on a real cluster that already has
+  # Argo CD's own published CRDs (no status subresource on Application).
+  FJORD_TEST_BACKEND=real FJORD_TEST_CRDS=argocd RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord "$@" \
+    --test controller_e2e --test argocd_crds_e2e -- --skip local_api_
+fi
 # A short, bounded fuzz pass over every target and its kept regression inputs (README: Fuzzing).
 ./scripts/fuzz.sh "${FJORD_FUZZ_SECONDS:-20}"

@@ -1,34 +1,12 @@
-//! End-to-end test of `fjord controller` with an Application CRD that, like Argo CD's own
-//! (`manifests/crds/application-crd.yaml`), has no `status` subresource: Argo CD writes status
-//! through the main resource, and so must fjord when `/status` answers 404.
+//! End-to-end test of `fjord controller` on a cluster that already has Argo CD's own published
+//! CRDs (`manifests/crds/` of argoproj/argo-cd, `fjord_testkit::ARGOCD_VERSION`, from the Go
+//! module proxy): the Application CRD has no `status` subresource, Argo CD writes status through
+//! the main resource, and so must fjord when `/status` answers 404.
 
 mod common;
 
 use common::{application, configmap, s, support, Cluster, Controller, Env, GitRepo, NS};
 use serde_json::{json, Value};
-
-/// fjord's Application CRD with `subresources` removed from every version, as JSON.
-fn application_crd_without_status_subresource(cluster: &Cluster) -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../controller/crds/application-crd.yaml"
-    );
-    let out = cluster.kubectl(&["create", "--dry-run=client", "-o", "json", "-f", path]);
-    assert!(
-        out.status.success(),
-        "kubectl could not read {path}: {}",
-        common::text(&out)
-    );
-    let mut crd: Value = serde_json::from_slice(&out.stdout).expect("CRD JSON");
-    let versions = crd
-        .pointer_mut("/spec/versions")
-        .and_then(Value::as_array_mut)
-        .expect("spec.versions");
-    for v in versions.iter_mut() {
-        v.as_object_mut().expect("version").remove("subresources");
-    }
-    crd
-}
 
 #[test]
 fn status_is_written_through_the_main_resource_without_a_status_subresource() {
@@ -39,13 +17,9 @@ fn status_is_written_through_the_main_resource_without_a_status_subresource() {
     );
     let daemon = common::git_daemon(&repo.root);
     let cluster = Cluster::start();
-    cluster.apply_json(&application_crd_without_status_subresource(&cluster));
-    cluster.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/applications.argoproj.io",
-        "--timeout=30s",
-    ]);
+    if std::env::var("FJORD_TEST_CRDS").as_deref() != Ok("argocd") {
+        cluster.install_argocd_crds();
+    }
     let controller = Controller::start(&cluster, "2s");
     let env = Env {
         controller,
@@ -60,8 +34,11 @@ fn status_is_written_through_the_main_resource_without_a_status_subresource() {
     ]))
     .expect("the Application CRD");
     assert!(
-        crd.pointer("/spec/versions/0/subresources").is_none(),
-        "the controller must keep the pre-installed CRD: {crd}"
+        crd.pointer("/spec/versions/0/subresources/status")
+            .is_none(),
+        "the controller must keep the pre-installed CRD (no status subresource): {}",
+        crd.pointer("/spec/versions/0/subresources")
+            .unwrap_or(&Value::Null)
     );
     let url = format!("git://127.0.0.1:{}/plain.git", daemon.port);
     env.apply_json(&application(

@@ -629,3 +629,66 @@ fn secret_values_never_reach_logs_or_status() {
     check("the controller log", &log);
     env.controller.assert_no_errors();
 }
+
+#[test]
+fn an_object_the_server_refuses_is_an_error_condition_and_nothing_is_applied() {
+    need_git();
+    // `data` of a ConfigMap must hold strings: `enabled: true` is a YAML boolean, which the API
+    // server refuses (both backends, as kube-apiserver does).
+    let repo = GitRepo::new(
+        "refused.git",
+        &[
+            ("app/settings.yaml", configmap("settings", "color", "blue")),
+            (
+                "app/flags.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\ndata:\n  enabled: true\n"
+                    .into(),
+            ),
+        ],
+    );
+    let daemon = common::git_daemon(&repo.root);
+    let env = Env::start(RESYNC);
+    let url = format!("git://127.0.0.1:{}/refused.git", daemon.port);
+    let mut app = application("refused", &url, "app", "refused", automated(true, false));
+    // No retries: the failed attempt is final, and Argo CD's SyncError says why.
+    app["spec"]["syncPolicy"]["retry"] = json!({"limit": 0});
+    env.apply_json(&app);
+    // fjord's comparison dry-runs every object on the server, so the refusal shows as a
+    // ComparisonError (a failed sync of it as a SyncError) naming the object.
+    let refusal = |a: &Value| -> Option<String> {
+        a["status"]["conditions"].as_array()?.iter().find_map(|c| {
+            let kind = s(c, "/type");
+            let msg = s(c, "/message");
+            ((kind == "ComparisonError" || kind == "SyncError") && msg.contains("flags"))
+                .then(|| msg.to_string())
+        })
+    };
+    let app = env.wait_app(
+        "refused",
+        "an error condition naming the refused object",
+        |a| refusal(a).is_some(),
+    );
+    let msg = refusal(&app).unwrap();
+    assert!(
+        msg.contains("ConfigMap refused/flags")
+            && (msg.contains("expected string") || msg.contains("cannot unmarshal bool")),
+        "the object and the server's own message: {msg}"
+    );
+    assert_ne!(s(&app, "/status/sync/status"), "Synced", "{app}");
+    // The dry run of every object comes before any change: nothing is half-applied.
+    assert!(
+        !env.exists("configmap", "refused", "settings"),
+        "half-applied"
+    );
+    assert!(!env.exists("configmap", "refused", "flags"));
+    // CreateNamespace made the namespace only to dry-run its objects, and deleted it again.
+    env.wait(
+        "the dry run's namespace to be gone",
+        Duration::from_secs(60),
+        || (!env.exists("namespace", "", "refused")).then_some(()),
+    );
+    assert!(
+        !env.exists("configmap", "refused", "settings"),
+        "half-applied"
+    );
+}

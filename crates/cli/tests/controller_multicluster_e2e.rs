@@ -1,4 +1,4 @@
-//! Multi-cluster through the real binary: two `fjord local-cluster`s, the controller on the
+//! Multi-cluster through the real binary: two clusters of the test backend, the controller on the
 //! first, and the second registered with an Argo CD cluster Secret. Applications that name the
 //! registered cluster (by server or by name) deploy there and nowhere else; an unknown cluster
 //! is an InvalidSpecError that deploys nothing.
@@ -49,7 +49,7 @@ fn registered_cluster_receives_the_apps_that_name_it() {
         "stringData": {
             "name": "remote",
             "server": server,
-            "config": "{\"tlsClientConfig\":{\"insecure\":false}}",
+            "config": remote.argocd_cluster_config(),
         },
     }));
 

@@ -350,6 +350,21 @@ fn manual_sync_killed_mid_flight_is_resumed_with_history() {
         1,
     );
     h.cluster.apply(&stuck);
+    // On the real control plane kwok leaves a Pod annotated `stuck` Pending (the local
+    // simulator reads either annotation).
+    let stuck_pods =
+        r#"{"spec":{"template":{"metadata":{"annotations":{"fjord.dev/simulate":"stuck"}}}}}"#;
+    h.cluster.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "slow",
+        "-n",
+        "manual",
+        "--type",
+        "merge",
+        "-p",
+        stuck_pods,
+    ]);
     h.cluster
         .apply_json(&application("manual", &url, "app", "manual", None));
     h.wait("the first comparison", Duration::from_secs(45), || {
@@ -395,6 +410,17 @@ fn manual_sync_killed_mid_flight_is_resumed_with_history() {
         "-n",
         "manual",
         "fjord.dev/simulate-",
+    ]);
+    h.cluster.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "slow",
+        "-n",
+        "manual",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/spec/template/metadata/annotations/fjord.dev~1simulate"}]"#,
     ]);
     h.restart();
     let done = h.wait(

@@ -1,9 +1,11 @@
-//! End-to-end tests of kubeconfig loading through the binary, against `fjord local-cluster`:
-//! a `$KUBECONFIG` of several files merged as kubectl merges them, and an `exec` credential
-//! plugin (`client.authentication.k8s.io/v1`).
+//! End-to-end tests of kubeconfig loading through the binary, on the test backend: a
+//! `$KUBECONFIG` of several files merged as kubectl merges them, and an `exec` credential plugin
+//! (`client.authentication.k8s.io/v1`). On the real control plane the bearer token is a
+//! ServiceAccount's (TokenRequest) and the cluster entry carries the CA.
 
 mod common;
 
+use base64::Engine as _;
 use common::{text, Cluster};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,28 @@ fn diff_with(kubeconfig: &str, dir: &Path, home: &Path) -> Output {
         .expect("run fjord diff")
 }
 
+/// What a kubeconfig needs to reach `cluster` with a bearer token: extra lines of the cluster
+/// entry (the CA, on the real control plane) and a token the server accepts (the local API takes
+/// any).
+fn token_access(cluster: &Cluster) -> (String, String) {
+    let Some(cp) = cluster.control_plane() else {
+        return (String::new(), "not-a-secret".to_string());
+    };
+    cluster.kubectl_ok(&["create", "serviceaccount", "kc-test", "-n", "default"]);
+    cluster.kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "kc-test",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=default:kc-test",
+    ]);
+    let token = cp
+        .service_account_token("default", "kc-test")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(cp.ca_file()).unwrap());
+    (format!("    certificate-authority-data: {ca}\n"), token)
+}
+
 fn write(path: &Path, text: &str) -> String {
     std::fs::write(path, text).unwrap();
     path.to_str().unwrap().to_string()
@@ -54,20 +78,23 @@ fn kubeconfig_files_are_merged_cluster_in_one_context_and_user_in_another() {
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let server = server_of(&cluster);
+    let (ca, token) = token_access(&cluster);
     let clusters = write(
         &dir.path().join("clusters.yaml"),
         &format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n{ca}"
         ),
     );
     // The second file also names a cluster `local`, pointing nowhere (port 1): the first file
     // to set a name wins the whole entry, so the diff reaches the real cluster.
     let contexts = write(
         &dir.path().join("contexts.yaml"),
-        "apiVersion: v1\nkind: Config\ncurrent-context: work\nclusters:\n- name: local\n  \
-         cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: work\n  context:\n    \
-         cluster: local\n    user: me\n    namespace: default\nusers:\n- name: me\n  user:\n    \
-         token: not-a-secret\n",
+        &format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: work\nclusters:\n- name: local\n  \
+             cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: work\n  context:\n    \
+             cluster: local\n    user: me\n    namespace: default\nusers:\n- name: me\n  user:\n    \
+             token: {token}\n"
+        ),
     );
     let dir_m = manifests(dir.path());
     let home = dir.path();
@@ -91,6 +118,7 @@ fn an_exec_credential_plugin_is_run_for_the_token() {
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let server = server_of(&cluster);
+    let (ca, token) = token_access(&cluster);
     let marker = dir.path().join("plugin-ran");
     let plugin = dir.path().join("credential-plugin.sh");
     std::fs::write(
@@ -98,7 +126,7 @@ fn an_exec_credential_plugin_is_run_for_the_token() {
         format!(
             "#!/bin/sh\necho \"$KUBERNETES_EXEC_INFO\" > '{}'\n\
              printf '%s' '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\
-             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"exec-token\"}}}}'\n",
+             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n",
             marker.display()
         ),
     )
@@ -108,7 +136,7 @@ fn an_exec_credential_plugin_is_run_for_the_token() {
         &dir.path().join("exec.yaml"),
         &format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    \
-             server: {server}\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: plugin\n\
+             server: {server}\n{ca}contexts:\n- name: x\n  context:\n    cluster: c\n    user: plugin\n\
              users:\n- name: plugin\n  user:\n    exec:\n      apiVersion: \
              client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
             plugin.display()

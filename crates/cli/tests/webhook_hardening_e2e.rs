@@ -313,7 +313,8 @@ fn form_encoded_github_push_refreshes_and_unauthenticated_floods_log_boundedly()
 }
 
 #[test]
-fn transient_api_errors_while_storing_the_first_key_and_default_project_are_retried() {
+fn local_api_transient_api_errors_while_storing_the_first_key_and_default_project_are_retried() {
+    // Local only: fault rules are a flag of `fjord local-cluster`.
     // The first 4 creates of a Secret (the sealing key) and the first 8 of an AppProject (more
     // than the client's own 6 attempts) answer 429 or 504.
     let cluster = Cluster::start_with(&[

@@ -29,7 +29,7 @@ use serde_json::Value;
 pub use error::{is_transient, ClientError};
 pub use observe::{Observer, RequestRecord};
 pub use retry::{is_transient_error, RetryNotice, RetryPolicy, StartupRetry};
-pub use watch::WatchItem;
+pub use watch::{WatchItem, REFUSED_PAUSE};
 
 /// Where and how to connect.
 #[derive(Debug, Clone, Default)]

@@ -19,7 +19,14 @@ pub enum WatchItem {
     Applied(Value),
     /// An object was deleted (its last state).
     Deleted(Value),
+    /// The server refused to list the type (403 Forbidden: RBAC grants no `list`/`watch`),
+    /// with its message. Sent once; the list is retried every [`REFUSED_PAUSE`], and a later
+    /// success sends [`WatchItem::Listed`].
+    Refused(String),
 }
+
+/// Pause before asking again for a type the server refused to list (RBAC may be granted later).
+pub const REFUSED_PAUSE: Duration = Duration::from_secs(30);
 
 /// How long one watch request stays open before it is renewed.
 const WATCH_TIMEOUT_SECS: u32 = 290;
@@ -37,17 +44,30 @@ impl Client {
         let ns = ns.map(str::to_string);
         tokio::spawn(async move {
             let api = client.api(&t, ns.as_deref());
+            let mut refused = false;
             'relist: loop {
                 if tx.is_closed() {
                     return;
                 }
                 let list = match api.list(&Default::default()).await {
                     Ok(l) => l,
+                    Err(kube::Error::Api(e)) if e.code == 403 => {
+                        if !refused {
+                            refused = true;
+                            let msg = format!("{} ({}, HTTP {})", e.message, e.reason, e.code);
+                            if tx.send(WatchItem::Refused(msg)).await.is_err() {
+                                return;
+                            }
+                        }
+                        tokio::time::sleep(REFUSED_PAUSE).await;
+                        continue;
+                    }
                     Err(_) => {
                         tokio::time::sleep(RETRY_PAUSE).await;
                         continue;
                     }
                 };
+                refused = false;
                 let mut rv = list.metadata.resource_version.clone().unwrap_or_default();
                 let items = list
                     .items

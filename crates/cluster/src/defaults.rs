@@ -1,30 +1,37 @@
-//! Server-side defaulting at create time (the handful of defaults clients rely on).
+//! Server-side defaulting: what kube-apiserver v1.34 fills in on every write of a built-in kind
+//! ([`on_write`]) and what it allocates once, at create ([`on_create`]).
+
+mod pod;
+mod workloads;
 
 use serde_json::{json, Value};
 
 use crate::kinds::ResourceType;
 
+pub use workloads::fnv32a;
+
 /// The finalizer a CRD carries until its custom resources are gone.
 pub const CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
 
-fn cluster_ip(obj: &Value) -> String {
-    let uid_bytes: u32 = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .bytes()
-        .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
-    format!(
-        "10.96.{}.{}",
-        (uid_bytes >> 8) % 254 + 1,
-        uid_bytes % 254 + 1
-    )
-}
-
-/// Normalisation every write of a built-in kind gets: a Secret's write-only `stringData` is
-/// folded into `data` (base64), as the API server does, and is never stored.
+/// Normalisation and defaults every write of a built-in kind gets: the kind's defaults, and a
+/// Secret's write-only `stringData` folded into `data` (base64), as the API server does; it is
+/// never stored.
 pub fn on_write(rt: &ResourceType, obj: &mut Value) {
-    if rt.custom || !rt.group.is_empty() || rt.kind != "Secret" {
+    if rt.custom {
+        return;
+    }
+    workloads::on_write(&rt.group, &rt.kind, obj);
+    if rt.group.is_empty() && rt.kind == "Namespace" {
+        namespace_name_label(obj);
+    }
+    if rt.kind == "CustomResourceDefinition" {
+        // The real server's defaulting: no conversion means `strategy: None`.
+        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.entry("conversion")
+                .or_insert_with(|| json!({"strategy": "None"}));
+        }
+    }
+    if !rt.group.is_empty() || rt.kind != "Secret" {
         return;
     }
     use base64::Engine as _;
@@ -51,42 +58,70 @@ pub fn on_write(rt: &ResourceType, obj: &mut Value) {
     }
 }
 
-/// Applies create-time defaults.
+/// The label every Namespace carries (the real server's defaulting sets it on each write).
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Sets a Namespace's `kubernetes.io/metadata.name` label to its name.
+fn namespace_name_label(obj: &mut Value) {
+    let Some(name) = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = md
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !labels.is_object() {
+        *labels = Value::Object(Default::default());
+    }
+    if let Some(l) = labels.as_object_mut() {
+        l.insert(NAMESPACE_NAME_LABEL.into(), Value::String(name));
+    }
+}
+
+/// What the real server's create strategy sets after field ownership is recorded (so no
+/// manager owns it): a Namespace's `spec.finalizers` gain `kubernetes`.
+pub fn after_tracking_create(rt: &ResourceType, obj: &mut Value) {
+    if rt.custom || !rt.group.is_empty() || rt.kind != "Namespace" || !obj.is_object() {
+        return;
+    }
+    let mut fins = obj
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !fins.iter().any(|f| f == "kubernetes") {
+        fins.push(json!("kubernetes"));
+    }
+    if !obj.get("spec").is_some_and(Value::is_object) {
+        obj["spec"] = json!({});
+    }
+    obj["spec"]["finalizers"] = Value::Array(fins);
+}
+
+/// Applies create-time defaults and allocations (call before [`on_write`]).
 pub fn on_create(rt: &ResourceType, obj: &mut Value) {
     if rt.custom {
         return;
     }
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Namespace") => {
-            obj["spec"]["finalizers"] = json!(["kubernetes"]);
             obj["status"] = json!({"phase": "Active"});
         }
-        ("", "Service") => {
-            if obj.pointer("/spec/type").is_none() {
-                obj["spec"]["type"] = json!("ClusterIP");
+        ("", "Service" | "Pod") | ("batch", "Job") => {
+            // The uid is chosen here, so that what is derived from it (a Job's selector, a Pod's
+            // token volume name) matches the uid the object is stored with.
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.entry("uid")
+                    .or_insert_with(|| json!(crate::meta::new_uid()));
             }
-            let external = obj["spec"]["type"] == "ExternalName";
-            if !external && obj.pointer("/spec/clusterIP").is_none() {
-                let ip = cluster_ip(obj);
-                obj["spec"]["clusterIP"] = json!(ip);
-                obj["spec"]["clusterIPs"] = json!([ip]);
-            }
-            if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-                for p in ports.iter_mut().filter(|p| p.is_object()) {
-                    if p.get("protocol").is_none() {
-                        p["protocol"] = json!("TCP");
-                    }
-                    if p.get("targetPort").is_none() {
-                        p["targetPort"] = p["port"].clone();
-                    }
-                }
-            }
-        }
-        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet")
-            if obj.get("spec").is_some_and(Value::is_object)
-                && obj.pointer("/spec/replicas").is_none() =>
-        {
-            obj["spec"]["replicas"] = json!(1);
+            workloads::on_create(&rt.group, &rt.kind, obj);
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             let fins = obj["metadata"]["finalizers"]
@@ -151,6 +186,207 @@ mod write_tests {
             .expect("Secret is built in")
     }
 
+    fn builtin(group: &str, kind: &str) -> ResourceType {
+        crate::kinds::builtins()
+            .into_iter()
+            .find(|t| t.group == group && t.kind == kind)
+            .map(|t| t.as_ref().clone())
+            .expect("built in")
+    }
+
+    fn create(group: &str, kind: &str, mut obj: Value) -> Value {
+        let rt = builtin(group, kind);
+        on_create(&rt, &mut obj);
+        on_write(&rt, &mut obj);
+        obj
+    }
+
+    #[test]
+    fn deployment_defaults_match_kube_apiserver_1_34() {
+        // `kubectl create deployment web --image=nginx:1.25` on a real v1.34.2 server.
+        let d = create(
+            "apps",
+            "Deployment",
+            json!({"metadata": {"name": "web"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}}}}),
+        );
+        let s = &d["spec"];
+        assert_eq!(s["replicas"], 1);
+        assert_eq!(s["revisionHistoryLimit"], 10);
+        assert_eq!(s["progressDeadlineSeconds"], 600);
+        assert_eq!(
+            s["strategy"],
+            json!({"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"})
+        );
+        assert_eq!(
+            s["template"]["spec"]["containers"][0],
+            json!({"image": "nginx:1.25", "imagePullPolicy": "IfNotPresent", "name": "nginx",
+                   "resources": {}, "terminationMessagePath": "/dev/termination-log",
+                   "terminationMessagePolicy": "File"})
+        );
+        let r = create(
+            "apps",
+            "Deployment",
+            json!({"spec": {"strategy": {"type": "Recreate"}}}),
+        );
+        assert_eq!(r["spec"]["strategy"], json!({"type": "Recreate"}));
+    }
+
+    #[test]
+    fn statefulset_daemonset_job_cronjob_defaults() {
+        let tmpl = json!({"spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let sts = create(
+            "apps",
+            "StatefulSet",
+            json!({"spec": {"template": tmpl,
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {}}]}}),
+        );
+        assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady");
+        assert_eq!(
+            sts["spec"]["updateStrategy"],
+            json!({"rollingUpdate": {"partition": 0}, "type": "RollingUpdate"})
+        );
+        assert_eq!(
+            sts["spec"]["persistentVolumeClaimRetentionPolicy"],
+            json!({"whenDeleted": "Retain", "whenScaled": "Retain"})
+        );
+        assert_eq!(
+            sts["spec"]["volumeClaimTemplates"][0]["kind"],
+            "PersistentVolumeClaim"
+        );
+        assert_eq!(
+            sts["spec"]["volumeClaimTemplates"][0]["status"],
+            json!({"phase": "Pending"})
+        );
+        let ds = create("apps", "DaemonSet", json!({"spec": {"template": tmpl}}));
+        assert_eq!(
+            ds["spec"]["updateStrategy"],
+            json!({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}, "type": "RollingUpdate"})
+        );
+        let job = create(
+            "batch",
+            "Job",
+            json!({"metadata": {"name": "j"}, "spec": {"template": tmpl}}),
+        );
+        let uid = job["metadata"]["uid"]
+            .as_str()
+            .expect("uid chosen at create")
+            .to_string();
+        let s = &job["spec"];
+        assert_eq!(
+            (s["completions"].clone(), s["parallelism"].clone()),
+            (json!(1), json!(1))
+        );
+        assert_eq!(s["backoffLimit"], 6);
+        assert_eq!(s["completionMode"], "NonIndexed");
+        assert_eq!(s["podReplacementPolicy"], "TerminatingOrFailed");
+        assert_eq!(s["suspend"], false);
+        assert_eq!(
+            s["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            json!(uid)
+        );
+        assert_eq!(s["template"]["metadata"]["labels"]["job-name"], "j");
+        let cj = create(
+            "batch",
+            "CronJob",
+            json!({"spec": {"schedule": "* * * * *",
+            "jobTemplate": {"spec": {"template": tmpl}}}}),
+        );
+        assert_eq!(cj["spec"]["concurrencyPolicy"], "Allow");
+        assert_eq!(cj["spec"]["successfulJobsHistoryLimit"], 3);
+        assert_eq!(cj["spec"]["jobTemplate"]["metadata"], json!({}));
+        assert!(cj["spec"]["jobTemplate"]["spec"]
+            .get("backoffLimit")
+            .is_none());
+        assert_eq!(
+            cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["dnsPolicy"],
+            "ClusterFirst"
+        );
+    }
+
+    #[test]
+    fn service_defaults_and_allocation() {
+        // What made the server's worker panic: a Service without `type` or `clusterIP`.
+        let s = create(
+            "",
+            "Service",
+            json!({"metadata": {"name": "svc", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "a", "port": 80},
+                     {"name": "b", "port": 81, "targetPort": "http"}]}}),
+        );
+        let sp = &s["spec"];
+        assert_eq!(sp["type"], "ClusterIP");
+        assert_eq!(sp["sessionAffinity"], "None");
+        assert_eq!(sp["internalTrafficPolicy"], "Cluster");
+        assert_eq!(sp["ipFamilies"], json!(["IPv4"]));
+        assert_eq!(sp["ipFamilyPolicy"], "SingleStack");
+        assert!(sp["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96.")));
+        assert_eq!(sp["clusterIPs"], json!([sp["clusterIP"].clone()]));
+        assert_eq!(
+            sp["ports"][0],
+            json!({"name": "a", "port": 80, "protocol": "TCP", "targetPort": 80})
+        );
+        assert_eq!(sp["ports"][1]["targetPort"], "http");
+        let h = create(
+            "",
+            "Service",
+            json!({"spec": {"clusterIP": "None", "ports": [{"port": 80}]}}),
+        );
+        assert_eq!(h["spec"]["ipFamilyPolicy"], "RequireDualStack");
+        assert_eq!(h["spec"]["clusterIPs"], json!(["None"]));
+        let lb = create(
+            "",
+            "Service",
+            json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}),
+        );
+        assert_eq!(lb["spec"]["allocateLoadBalancerNodePorts"], true);
+        assert_eq!(lb["spec"]["externalTrafficPolicy"], "Cluster");
+        let np = lb["spec"]["ports"][0]["nodePort"]
+            .as_i64()
+            .expect("node port");
+        assert!((30000..=32767).contains(&np));
+        let ext = create(
+            "",
+            "Service",
+            json!({"spec": {"type": "ExternalName", "externalName": "x.io"}}),
+        );
+        assert_eq!(
+            ext["spec"],
+            json!({"type": "ExternalName", "externalName": "x.io", "sessionAffinity": "None"})
+        );
+        let bare = create("", "Service", json!({"metadata": {"name": "x"}}));
+        assert_eq!(bare["spec"]["type"], "ClusterIP");
+    }
+
+    #[test]
+    fn secret_type_networkpolicy_hpa_pvc() {
+        assert_eq!(create("", "Secret", json!({"data": {}}))["type"], "Opaque");
+        let np = create(
+            "networking.k8s.io",
+            "NetworkPolicy",
+            json!({"spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}}),
+        );
+        assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
+        assert_eq!(np["spec"]["ingress"][0]["ports"][0]["protocol"], "TCP");
+        let hpa = create(
+            "autoscaling",
+            "HorizontalPodAutoscaler",
+            json!({"apiVersion": "autoscaling/v2",
+            "spec": {"maxReplicas": 3}}),
+        );
+        assert_eq!(hpa["spec"]["minReplicas"], 1);
+        assert_eq!(
+            hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            80
+        );
+        let pvc = create("", "PersistentVolumeClaim", json!({"spec": {}}));
+        assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
+    }
+
     #[test]
     fn string_data_is_folded_into_data() {
         let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="},
@@ -158,5 +394,32 @@ mod write_tests {
         on_write(&secret_type(), &mut s);
         assert_eq!(s.get("stringData"), None);
         assert_eq!(s["data"], json!({"a": "b3Zlcg==", "b": "aGVsbG8="}));
+    }
+
+    #[test]
+    fn namespaces_get_their_name_label_and_the_kubernetes_finalizer() {
+        let rt = builtin("", "Namespace");
+        let mut ns = create(
+            "",
+            "Namespace",
+            json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "x"}}}),
+        );
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "team"
+        );
+        // Set after field ownership is recorded, kept when the client sent its own.
+        assert_eq!(ns.pointer("/spec/finalizers"), None);
+        after_tracking_create(&rt, &mut ns);
+        assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+        let mut own = json!({"metadata": {"name": "o"}, "spec": {"finalizers": ["a/b"]}});
+        after_tracking_create(&rt, &mut own);
+        assert_eq!(own["spec"]["finalizers"], json!(["a/b", "kubernetes"]));
+        let crd = create(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            json!({"metadata": {"name": "a.b"}, "spec": {"group": "b", "names": {"plural": "a"}}}),
+        );
+        assert_eq!(crd["spec"]["conversion"], json!({"strategy": "None"}));
     }
 }

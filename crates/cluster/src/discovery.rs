@@ -11,10 +11,11 @@ use crate::request::{Reply, Target};
 /// The aggregated discovery media type (the *response* Content-Type decides how clients parse it).
 pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
-/// The `/version` body (a 1.32 server: the kubectl dispatcher picks its binary from it).
+/// The `/version` body: the release of the reference kube-apiserver (v1.34.2), so that kubectl
+/// (and the gcloud kubectl dispatcher, which picks its binary from it) treats both alike.
 pub fn version() -> Value {
     json!({
-        "major": "1", "minor": "32", "gitVersion": "v1.32.5", "gitCommit": "fjord", "gitTreeState": "clean",
+        "major": "1", "minor": "34", "gitVersion": "v1.34.2", "gitCommit": "fjord", "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.8", "compiler": "gc", "platform": "linux/amd64",
     })
 }

@@ -134,13 +134,16 @@ impl Engine {
     ) -> Result<Arc<Value>, ApiError> {
         let key = store::key(&rt.group, &rt.plural, namespace, name);
         let rv = st.store.rv() + 1;
+        // The GC only has new work when owner references appear, change or go (a status write
+        // of an owned Pod gives it none).
         let lifecycle_work = match &new {
             None => true,
             Some(o) => {
                 meta::deleting(o)
-                    || o.pointer("/metadata/ownerReferences")
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| !a.is_empty())
+                    || old
+                        .as_deref()
+                        .and_then(|x| x.pointer("/metadata/ownerReferences"))
+                        != o.pointer("/metadata/ownerReferences")
             }
         };
         if lifecycle_work {

@@ -215,6 +215,15 @@ impl ApiError {
         )
     }
 
+    /// 415 for a strategic-merge patch of a custom resource (the real server names no type).
+    pub fn strategic_patch_of_custom_resource() -> ApiError {
+        ApiError::base(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        )
+    }
+
     /// 500 InternalError.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::base(500, "InternalError", message)
@@ -242,8 +251,12 @@ impl ApiError {
     pub fn to_status(&self) -> Value {
         let mut details = serde_json::Map::new();
         if let Some(sub) = &self.subject {
-            details.insert("name".into(), json!(sub.name));
-            details.insert("group".into(), json!(sub.group));
+            if !sub.name.is_empty() {
+                details.insert("name".into(), json!(sub.name));
+            }
+            if !sub.group.is_empty() {
+                details.insert("group".into(), json!(sub.group));
+            }
             details.insert("kind".into(), json!(sub.kind));
         }
         if !self.causes.is_empty() {

@@ -11,6 +11,7 @@
 //! Start it with [`serve`] (async, returns a [`ClusterHandle`]) or [`run_until_signal`] (blocking,
 //! for `fjord local-cluster`). A kubeconfig for context `fjord-local` is written to the data dir.
 
+mod decode;
 mod defaults;
 mod discovery;
 mod engine;

@@ -51,7 +51,7 @@ fn gv_doc(reg: &Registry, group: &str, version: &str) -> Value {
         });
         paths.insert(item, json!({"patch": op}));
     }
-    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.5"}, "paths": paths, "components": {"schemas": {}}})
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.2"}, "paths": paths, "components": {"schemas": {}}})
 }
 
 fn hash(doc: &Value) -> String {

@@ -15,6 +15,38 @@ enum LabelReq {
     NotExists(String),
 }
 
+impl LabelReq {
+    fn key(&self) -> &str {
+        match self {
+            LabelReq::Eq(k, _)
+            | LabelReq::NotEq(k, _)
+            | LabelReq::In(k, _)
+            | LabelReq::NotIn(k, _)
+            | LabelReq::Exists(k)
+            | LabelReq::NotExists(k) => k,
+        }
+    }
+}
+
+/// A label key must be an identifier, as the real server's selector lexer reads one.
+fn check_key(key: &str) -> Result<(), ApiError> {
+    let bad = |found: &str| {
+        ApiError::bad_request(format!(
+            "unable to parse requirement: found '{found}', expected: identifier"
+        ))
+    };
+    if key.is_empty() {
+        return Err(bad(""));
+    }
+    match key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+    {
+        Some(c) => Err(bad(&c.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// A parsed label selector (requirements ANDed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelSelector(Vec<LabelReq>);
@@ -87,6 +119,9 @@ impl LabelSelector {
                 reqs.push(LabelReq::Exists(part));
             }
         }
+        for r in &reqs {
+            check_key(r.key())?;
+        }
         Ok(LabelSelector(reqs))
     }
 
@@ -152,6 +187,32 @@ impl FieldSelector {
             terms.push((k.to_string(), neg, v.trim().to_string()));
         }
         Ok(FieldSelector(terms))
+    }
+
+    /// Refuses a field the real server cannot select on for this resource, for the resources
+    /// whose field labels are only `metadata.name` and `metadata.namespace` (custom resources
+    /// without selectable fields, ConfigMaps, and the apps kinds); other kinds are not checked.
+    pub fn check_supported(&self, group: &str, plural: &str, custom: bool) -> Result<(), ApiError> {
+        let plain = custom
+            || matches!(
+                (group, plural),
+                ("", "configmaps")
+                    | ("apps", "deployments" | "statefulsets" | "daemonsets")
+                    | ("apiextensions.k8s.io", "customresourcedefinitions")
+            );
+        if !plain {
+            return Ok(());
+        }
+        match self
+            .0
+            .iter()
+            .find(|(k, _, _)| k != "metadata.name" && k != "metadata.namespace")
+        {
+            Some((k, _, _)) => Err(ApiError::bad_request(format!(
+                "\"{k}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Whether the object satisfies every term. A missing field compares as the empty string.

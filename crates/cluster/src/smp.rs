@@ -37,6 +37,64 @@ mod tests {
     use crate::kinds::builtins;
     use serde_json::json;
 
+    fn env_after(patch: Value) -> Vec<String> {
+        let rt = builtins()
+            .into_iter()
+            .find(|r| r.kind == "Deployment")
+            .expect("d");
+        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "smp"},
+            "spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx",
+                "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}}}});
+        let out = apply(&rt, &live, &patch).expect("smp");
+        out["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .map(|e| e["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    fn env_patch(env: Value, order: Option<Value>) -> Value {
+        let mut c = json!({"name": "nginx", "env": env});
+        if let Some(o) = order {
+            c["$setElementOrder/env"] = o;
+        }
+        json!({"spec": {"template": {"spec": {"containers": [c]}}}})
+    }
+
+    #[test]
+    fn merge_key_list_order_matches_kube_apiserver() {
+        // Each case was run with `kubectl patch --type strategic --dry-run=server` against a
+        // real v1.34.2 server whose Deployment had env [A, B].
+        let e = |n: &str| json!({"name": n, "value": "9"});
+        assert_eq!(env_after(env_patch(json!([e("C")]), None)), ["C", "A", "B"]);
+        assert_eq!(
+            env_after(env_patch(json!([e("B"), e("C")]), None)),
+            ["A", "B", "C"]
+        );
+        assert_eq!(
+            env_after(env_patch(json!([e("C"), e("A")]), None)),
+            ["C", "A", "B"]
+        );
+        assert_eq!(
+            env_after(env_patch(json!([e("D"), e("C")]), None)),
+            ["D", "C", "A", "B"]
+        );
+        let order = |ns: &[&str]| Value::Array(ns.iter().map(|n| json!({"name": n})).collect());
+        assert_eq!(
+            env_after(env_patch(json!([e("C")]), Some(order(&["B", "C", "A"])))),
+            ["B", "C", "A"]
+        );
+        assert_eq!(
+            env_after(env_patch(json!([e("C")]), Some(order(&["C", "A"])))),
+            ["C", "A", "B"]
+        );
+        let del = json!([{"name": "A", "$patch": "delete"}, e("C")]);
+        assert_eq!(env_after(env_patch(del, None)), ["C", "B"]);
+        let replace = json!([e("C"), {"$patch": "replace"}]);
+        assert_eq!(env_after(env_patch(replace, None)), ["C"]);
+    }
+
     #[test]
     fn kubectl_client_side_apply_patch() {
         let rt = builtins()

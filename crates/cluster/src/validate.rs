@@ -186,6 +186,7 @@ fn check_kind(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
                 }
             }
         }
+        ("", "ResourceQuota") => quota_scopes(obj, causes),
         ("", "ConfigMap" | "Secret") => {
             for field in ["data", "binaryData", "stringData"] {
                 for k in obj[field].as_object().into_iter().flat_map(|m| m.keys()) {
@@ -256,6 +257,93 @@ fn check_kind(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
             }
         }
         _ => {}
+    }
+}
+
+/// Quota resource names the API server calls standard (`IsStandardQuotaResourceName`).
+const STANDARD_QUOTA: &[&str] = &[
+    "pods",
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.storage",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "persistentvolumeclaims",
+    "services",
+    "services.nodeports",
+    "services.loadbalancers",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "configmaps",
+];
+/// What a pod-scoped quota (Terminating, NotBestEffort, …) may limit.
+const POD_QUOTA: &[&str] = &[
+    "pods",
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// `validateResourceQuotaScopes`: each scope must be known and fit every standard resource in
+/// `hard` (BestEffort only `pods`), and opposite scopes may not be combined.
+fn quota_scopes(obj: &Value, causes: &mut Vec<Cause>) {
+    let Some(scopes) = obj.pointer("/spec/scopes").and_then(Value::as_array) else {
+        return;
+    };
+    let shown = Value::Array(scopes.clone()).to_string();
+    let mut hard: Vec<&String> = obj
+        .pointer("/spec/hard")
+        .and_then(Value::as_object)
+        .map(|h| h.keys().collect())
+        .unwrap_or_default();
+    hard.sort();
+    let mut bad = |why: &str| {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            format!("Invalid value: {shown}: {why}"),
+            "spec.scopes",
+        ))
+    };
+    let names: Vec<&str> = scopes.iter().filter_map(Value::as_str).collect();
+    for scope in &names {
+        let allowed: &[&str] = match *scope {
+            "BestEffort" => &["pods"],
+            "Terminating"
+            | "NotTerminating"
+            | "NotBestEffort"
+            | "PriorityClass"
+            | "CrossNamespacePodAffinity" => POD_QUOTA,
+            "VolumeAttributesClass" => &["persistentvolumeclaims", "requests.storage"],
+            _ => {
+                bad("unsupported scope");
+                continue;
+            }
+        };
+        for k in &hard {
+            let standard = STANDARD_QUOTA.contains(&k.as_str())
+                || k.starts_with("hugepages-")
+                || k.starts_with("requests.hugepages-");
+            if standard && !allowed.contains(&k.as_str()) {
+                bad("unsupported scope applied to resource");
+            }
+        }
+    }
+    for (a, b) in [
+        ("BestEffort", "NotBestEffort"),
+        ("Terminating", "NotTerminating"),
+    ] {
+        if names.contains(&a) && names.contains(&b) {
+            bad("conflicting scopes");
+        }
     }
 }
 
@@ -422,6 +510,20 @@ mod tests {
             None
         )
         .is_err());
+    }
+
+    #[test]
+    fn quota_scopes_must_fit_the_hard_limits() {
+        // kube-apiserver v1.34: `kubectl create quota q2 --hard=cpu=1,pods=2 --scopes=BestEffort`.
+        let q = json!({"metadata": {"name": "q2"},
+            "spec": {"hard": {"pods": "2", "cpu": "1"}, "scopes": ["BestEffort"]}});
+        let e = validate(&rt("ResourceQuota"), &q, None).expect_err("invalid");
+        assert_eq!(
+            e.message,
+            "ResourceQuota \"q2\" is invalid: spec.scopes: Invalid value: [\"BestEffort\"]: unsupported scope applied to resource"
+        );
+        let ok = json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "2"}, "scopes": ["BestEffort"]}});
+        assert!(validate(&rt("ResourceQuota"), &ok, None).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::engine::Engine;
 use crate::errors::ApiError;
 use crate::handlers::output;
-use crate::handlers::read::{check_rv_not_future, collection_prefix, Filter};
+use crate::handlers::read::{collection_prefix, requested_rv, Filter};
 use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, ResourcePath};
 use crate::rv::{Event, EventType};
@@ -31,6 +31,8 @@ pub struct WatchStart {
     timeout: Duration,
     bookmarks: bool,
     last_rv: u64,
+    /// Events at or below this RV are not sent (a watch from a future RV).
+    skip_until: u64,
 }
 
 fn line(kind: &str, obj: &Value) -> String {
@@ -74,7 +76,13 @@ fn translate(
         EventType::Modified => match (before, now) {
             (true, true) => "MODIFIED",
             (false, true) => "ADDED",
-            (true, false) => "DELETED",
+            (true, false) => {
+                // As the real watch cache: the object leaving the selection is sent as it was
+                // (the state that matched), with the event's resourceVersion.
+                let mut last = output(rt, ev.old.as_deref().unwrap_or(&ev.object));
+                crate::meta::set_rv(&mut last, ev.rv);
+                return Some(line("DELETED", &last));
+            }
             (false, false) => return None,
         },
         _ => return None,
@@ -108,12 +116,50 @@ impl Engine {
             .unwrap_or(1800);
         let bookmarks = req.query.flag("allowWatchBookmarks");
         let send_initial = req.query.flag("sendInitialEvents");
+        if send_initial && req.query.get("resourceVersionMatch") != Some("NotOlderThan") {
+            return Err(ApiError::invalid(
+                "ListOptions",
+                "meta.k8s.io",
+                "",
+                vec![crate::errors::Cause::new(
+                    "FieldValueForbidden",
+                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    "resourceVersionMatch",
+                )],
+            ));
+        }
+        let rv = requested_rv(req)?;
         let st = self.lock();
-        let rv = check_rv_not_future(&st, req)?;
         let current = st.store.rv();
         let mut initial = Vec::new();
         let mut finished = false;
+        // As the real server: a watch from an RV the store has not reached yet waits for it
+        // (an empty stream until it arrives or `timeoutSeconds` ends); events up to it are
+        // skipped.
+        let future = rv.filter(|n| *n > current);
+        // A custom resource's watch cache starts when its CRD is (re)established: an older RV
+        // is 410 Expired there, as on the real server.
+        let cache_floor = if rt.custom {
+            st.store
+                .get(&crate::store::key(
+                    "apiextensions.k8s.io",
+                    "customresourcedefinitions",
+                    "",
+                    &format!("{}.{}", rt.plural, rt.group),
+                ))
+                .and_then(|crd| crd.pointer("/metadata/resourceVersion").cloned())
+                .and_then(|v| v.as_str().and_then(|s| s.parse::<u64>().ok()))
+                .unwrap_or(0)
+        } else {
+            0
+        };
         match rv {
+            Some(_) if future.is_some() => {}
+            Some(n) if n > 0 && n < cache_floor && !send_initial => {
+                let e = ApiError::expired(format!("too old resource version: {n} ({cache_floor})"));
+                initial.push(line("ERROR", &e.to_status()));
+                finished = true;
+            }
             Some(n) if n > 0 && !send_initial => match st.history.since(n) {
                 Ok(events) => {
                     initial.extend(
@@ -152,6 +198,7 @@ impl Engine {
             timeout: Duration::from_secs(timeout),
             bookmarks,
             last_rv: current,
+            skip_until: future.unwrap_or(0),
         })
     }
 }
@@ -182,6 +229,7 @@ impl WatchStart {
                     }
                 }
                 ev = self.rx.recv() => match ev {
+                    Ok(ev) if ev.rv <= self.skip_until => {}
                     Ok(ev) => {
                         self.last_rv = ev.rv;
                         if let Some(l) = translate(&self.rt, &self.prefix, self.namespace.as_deref(), &self.filter, &ev) {

@@ -1,6 +1,8 @@
-//! kube-rs against an in-process server, configured only from the kubeconfig it writes:
-//! discovery, dynamic and typed CRUD, metadata-only reads, server-side apply, and a `watcher`
-//! that survives dropped watch streams.
+//! kube-rs against the backend `FJORD_TEST_BACKEND` picks (fjord's local API in process, or the
+//! real kube-apiserver), configured only from the server's kubeconfig: discovery, dynamic and
+//! typed CRUD, metadata-only reads, server-side apply, and a `watcher` that survives ended watch
+//! streams. `local_api_*` tests use local-only features (fault injection) and always run against
+//! a local server; the real pass of `scripts/test.sh` skips them by name.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,25 +19,78 @@ use kube::Client;
 use serde_json::json;
 
 use fjord_cluster::{ClusterHandle, ClusterOptions};
+use fjord_testkit::{Backend, ControlPlane};
 
-async fn start(f: impl FnOnce(&mut ClusterOptions)) -> (ClusterHandle, Client, tempfile::TempDir) {
+/// The label every object these tests make carries: a real cluster has objects of its own
+/// (the controller-manager's `kube-root-ca.crt` ConfigMap in every namespace).
+const MINE: &str = "suite=kube-rs";
+
+/// A running server: the local API (with its data dir) or the real control plane.
+enum Server {
+    Local(ClusterHandle, tempfile::TempDir),
+    Real(ControlPlane),
+}
+
+impl Server {
+    async fn shutdown(self) {
+        match self {
+            Server::Local(handle, _dir) => handle.shutdown().await,
+            Server::Real(cp) => {
+                tokio::task::spawn_blocking(move || drop(cp))
+                    .await
+                    .expect("stop the control plane");
+            }
+        }
+    }
+}
+
+/// Starts the backend `FJORD_TEST_BACKEND` names; a client from its kubeconfig.
+async fn start() -> (Server, Client) {
+    match Backend::current() {
+        Backend::Local => start_local(|_| {}).await,
+        Backend::Real => {
+            let cp = tokio::task::spawn_blocking(ControlPlane::start_or_panic)
+                .await
+                .expect("start the control plane");
+            let client = client(&cp.kubeconfig()).await;
+            (Server::Real(cp), client)
+        }
+    }
+}
+
+/// Starts fjord's local API whatever the backend (for `local_api_*` tests).
+async fn start_local(f: impl FnOnce(&mut ClusterOptions)) -> (Server, Client) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = ClusterOptions::new(dir.path());
     opts.addr = "127.0.0.1:0".parse().expect("addr");
     opts.sim.enabled = false;
     f(&mut opts);
     let handle = fjord_cluster::serve(opts).await.expect("serve");
-    let kubeconfig = Kubeconfig::read_from(handle.kubeconfig()).expect("kubeconfig");
+    let client = client(handle.kubeconfig()).await;
+    (Server::Local(handle, dir), client)
+}
+
+async fn client(kubeconfig: &std::path::Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("config");
-    let client = Client::try_from(config).expect("client");
-    (handle, client, dir)
+    Client::try_from(config).expect("client")
+}
+
+fn labelled_cm(name: &str) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(name.into());
+    cm.metadata.labels = Some(BTreeMap::from([(
+        "suite".to_string(),
+        "kube-rs".to_string(),
+    )]));
+    cm
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_builtin_groups_and_kinds() {
-    let (handle, client, _dir) = start(|_| {}).await;
+    let (handle, client) = start().await;
     let discovery = Discovery::new(client).run().await.expect("discovery");
     for (g, v, k) in [
         ("apps", "v1", "Deployment"),
@@ -61,7 +116,7 @@ async fn discovery_finds_builtin_groups_and_kinds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_api_apply_get_list_delete() {
-    let (handle, client, _dir) = start(|_| {}).await;
+    let (handle, client) = start().await;
     let discovery = Discovery::new(client.clone())
         .run()
         .await
@@ -105,11 +160,13 @@ async fn dynamic_api_apply_get_list_delete() {
         .await
         .expect("re-apply");
     assert_eq!(reapplied.data["spec"]["replicas"], 5);
+    // The object's own managers (a real controller also writes the status subresource).
     let managers: Vec<String> = reapplied
         .metadata
         .managed_fields
         .unwrap_or_default()
         .into_iter()
+        .filter(|m| m.subresource.is_none())
         .filter_map(|m| m.manager)
         .collect();
     assert_eq!(managers, vec!["fjord".to_string()]);
@@ -139,11 +196,10 @@ async fn dynamic_api_apply_get_list_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_only_get_and_list() {
-    let (handle, client, _dir) = start(|_| {}).await;
+    let (handle, client) = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for (name, note) in [("one", "first"), ("two", "second")] {
-        let mut cm = ConfigMap::default();
-        cm.metadata.name = Some(name.into());
+        let mut cm = labelled_cm(name);
         cm.metadata.annotations = Some(BTreeMap::from([("note".to_string(), note.to_string())]));
         cm.data = Some(BTreeMap::from([("big".to_string(), "x".repeat(4096))]));
         api.create(&PostParams::default(), &cm)
@@ -151,7 +207,7 @@ async fn metadata_only_get_and_list() {
             .expect("create");
     }
     let list = api
-        .list_metadata(&ListParams::default())
+        .list_metadata(&ListParams::default().labels(MINE))
         .await
         .expect("list_metadata");
     let notes: Vec<(String, String)> = list
@@ -182,13 +238,14 @@ async fn metadata_only_get_and_list() {
         .iter()
         .all(|p| p.metadata.resource_version.is_some()));
     // On the wire: a PartialObjectMetadataList whose items carry no data.
-    let req = hyper::Request::get("/api/v1/namespaces/default/configmaps")
-        .header(
-            "Accept",
-            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
-        )
-        .body(Vec::new())
-        .expect("request");
+    let req =
+        hyper::Request::get("/api/v1/namespaces/default/configmaps?labelSelector=suite%3Dkube-rs")
+            .header(
+                "Accept",
+                "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+            )
+            .body(Vec::new())
+            .expect("request");
     let text = client.request_text(req).await.expect("raw metadata list");
     let raw: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(raw["kind"], "PartialObjectMetadataList");
@@ -204,7 +261,7 @@ async fn metadata_only_get_and_list() {
     .await
     .expect("patch");
     let list = api
-        .list_metadata(&ListParams::default())
+        .list_metadata(&ListParams::default().labels(MINE))
         .await
         .expect("list_metadata again");
     let one = list
@@ -224,7 +281,7 @@ async fn metadata_only_get_and_list() {
         .await
         .expect("delete");
     let names: Vec<String> = api
-        .list_metadata(&ListParams::default())
+        .list_metadata(&ListParams::default().labels(MINE))
         .await
         .expect("list after delete")
         .items
@@ -237,7 +294,7 @@ async fn metadata_only_get_and_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_configmap_round_trip() {
-    let (handle, client, _dir) = start(|_| {}).await;
+    let (handle, client) = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("settings".into());
@@ -281,15 +338,12 @@ async fn typed_configmap_round_trip() {
     handle.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watcher_survives_dropped_watch_streams() {
-    let (handle, client, _dir) = start(|o| {
-        o.faults.drop_watch_after = Some(Duration::from_millis(300));
-    })
-    .await;
+/// Creates eight labelled ConfigMaps over ~2 s and checks that a `watcher` with `config` sees
+/// every one.
+async fn watcher_sees_every_create(client: Client, config: watcher::Config) {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let stream = watcher(api.clone(), watcher::Config::default())
+    let stream = watcher(api.clone(), config.labels(MINE))
         .default_backoff()
         .applied_objects();
     let task = tokio::spawn(async move {
@@ -302,12 +356,9 @@ async fn watcher_survives_dropped_watch_streams() {
     });
     let mut expected = Vec::new();
     for i in 0..8 {
-        // ~2 s of writes: the stream is dropped about six times meanwhile.
         tokio::time::sleep(Duration::from_millis(250)).await;
         let name = format!("cm-{i}");
-        let mut cm = ConfigMap::default();
-        cm.metadata.name = Some(name.clone());
-        api.create(&PostParams::default(), &cm)
+        api.create(&PostParams::default(), &labelled_cm(&name))
             .await
             .expect("create");
         expected.push(name);
@@ -328,5 +379,25 @@ async fn watcher_survives_dropped_watch_streams() {
         "watcher missed {missing:?} (saw {seen:?})"
     );
     task.abort();
+}
+
+/// The server ends each watch after `timeoutSeconds=1` (the way a real API server ends every
+/// watch after its request timeout): the watcher resumes and misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_survives_server_ended_watch_streams() {
+    let (handle, client) = start().await;
+    watcher_sees_every_create(client, watcher::Config::default().timeout(1)).await;
+    handle.shutdown().await;
+}
+
+/// Local only: dropping watch connections mid-stream is the local API's fault injection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_api_watcher_survives_dropped_watch_streams() {
+    let (handle, client) = start_local(|o| {
+        // ~2 s of writes: the stream is dropped about six times meanwhile.
+        o.faults.drop_watch_after = Some(Duration::from_millis(300));
+    })
+    .await;
+    watcher_sees_every_create(client, watcher::Config::default()).await;
     handle.shutdown().await;
 }

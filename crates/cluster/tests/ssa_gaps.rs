@@ -1,9 +1,10 @@
 //! Server-side apply edge cases over raw HTTP: the Update-manager cap (`ancient-changes`),
-//! `before-first-apply`, duplicate keys in associative lists, and `managedFields` on apply.
+//! `before-first-apply`, duplicate keys in associative lists, and `managedFields` on apply; on
+//! the backend `FJORD_TEST_BACKEND` picks.
 
 mod common;
 
-use common::{http, Cluster};
+use common::Cluster;
 use serde_json::Value;
 
 const CM: &str = "/api/v1/namespaces/default/configmaps";
@@ -25,8 +26,7 @@ fn managers(obj: &Value) -> Vec<(String, String)> {
 }
 
 fn apply(c: &Cluster, name: &str, manager: &str, force: bool, body: &str) -> (u16, Value) {
-    let (code, text) = http(
-        c.addr(),
+    let (code, text) = c.http(
         "PATCH",
         &format!("{CM}/{name}?fieldManager={manager}&force={force}"),
         "application/apply-patch+yaml",
@@ -37,19 +37,19 @@ fn apply(c: &Cluster, name: &str, manager: &str, force: bool, body: &str) -> (u1
 
 #[test]
 fn update_managers_are_capped_at_ten_with_ancient_changes() {
-    let c = Cluster::start_with(|o| o.sim.enabled = false);
-    let (code, _) = http(
-        c.addr(),
+    let c = Cluster::start();
+    let (code, _) = c.http(
         "POST",
         &format!("{CM}?fieldManager=creator"),
         "application/json",
-        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"many"}}"#,
+        // The creator must own a field: an object created with none has no managedFields,
+        // and updates do not start tracking them (see the next test).
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"many"},"data":{"init":"x"}}"#,
     );
     assert_eq!(code, 201);
     let mut last = Value::Null;
     for i in 0..12 {
-        let (code, text) = http(
-            c.addr(),
+        let (code, text) = c.http(
             "PATCH",
             &format!("{CM}/many?fieldManager=writer-{i}"),
             "application/merge-patch+json",
@@ -69,24 +69,61 @@ fn update_managers_are_capped_at_ten_with_ancient_changes() {
         .and_then(|a| a.iter().find(|e| e["manager"] == "ancient-changes"))
         .expect("ancient-changes entry");
     assert!(
-        ancient["fieldsV1"]["f:data"].get("f:k0").is_some(),
+        ancient["fieldsV1"]["f:data"].get("f:k0").is_some()
+            && ancient["fieldsV1"]["f:data"].get("f:init").is_some(),
         "{ancient}"
     );
 }
 
 #[test]
+fn updates_do_not_start_tracking_an_object_without_managed_fields() {
+    let c = Cluster::start();
+    let (code, text) = c.http(
+        "POST",
+        &format!("{CM}?fieldManager=creator"),
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bare"}}"#,
+    );
+    assert_eq!(code, 201, "{text}");
+    let created: Value = serde_json::from_str(&text).expect("json");
+    assert!(managers(&created).is_empty(), "{created}");
+    for body in [r#"{"data":{"k":"v"}}"#, r#"{"data":{"k":"w","l":"x"}}"#] {
+        let (code, text) = c.http(
+            "PATCH",
+            &format!("{CM}/bare?fieldManager=writer"),
+            "application/merge-patch+json",
+            body,
+        );
+        assert_eq!(code, 200, "{text}");
+        let patched: Value = serde_json::from_str(&text).expect("json");
+        assert!(managers(&patched).is_empty(), "{patched}");
+    }
+    // An apply does start tracking.
+    let (code, obj) = apply(
+        &c,
+        "bare",
+        "ssa",
+        true,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bare"},"data":{"k":"y"}}"#,
+    );
+    assert_eq!(code, 200, "{obj}");
+    assert!(
+        managers(&obj).contains(&("ssa".into(), "Apply".into())),
+        "{obj}"
+    );
+}
+
+#[test]
 fn first_apply_to_object_without_managed_fields_conflicts_with_before_first_apply() {
-    let c = Cluster::start_with(|o| o.sim.enabled = false);
-    let (code, _) = http(
-        c.addr(),
+    let c = Cluster::start();
+    let (code, _) = c.http(
         "POST",
         CM,
         "application/json",
         r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"old"},"data":{"a":"1","b":"2"}}"#,
     );
     assert_eq!(code, 201);
-    let (code, text) = http(
-        c.addr(),
+    let (code, text) = c.http(
         "PATCH",
         &format!("{CM}/old"),
         "application/merge-patch+json",
@@ -125,12 +162,11 @@ fn first_apply_to_object_without_managed_fields_conflicts_with_before_first_appl
 
 #[test]
 fn apply_refuses_duplicate_list_keys_and_managed_fields() {
-    let c = Cluster::start_with(|o| o.sim.enabled = false);
+    let c = Cluster::start();
     let deploy = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"dup","namespace":"default"},
       "spec":{"selector":{"matchLabels":{"app":"d"}},"template":{"metadata":{"labels":{"app":"d"}},
       "spec":{"containers":[{"name":"c","image":"x","env":[{"name":"FOO","value":"1"},{"name":"FOO","value":"2"}]}]}}}}"#;
-    let (code, text) = http(
-        c.addr(),
+    let (code, text) = c.http(
         "PATCH",
         "/apis/apps/v1/namespaces/default/deployments/dup?fieldManager=m",
         "application/apply-patch+yaml",
@@ -142,8 +178,7 @@ fn apply_refuses_duplicate_list_keys_and_managed_fields() {
         status["message"],
         "failed to create typed patch object (default/dup; apps/v1, Kind=Deployment): .spec.template.spec.containers[name=\"c\"].env: duplicate entries for key [name=\"FOO\"]"
     );
-    let (code, _) = http(
-        c.addr(),
+    let (code, _) = c.http(
         "GET",
         "/apis/apps/v1/namespaces/default/deployments/dup",
         "",

@@ -4,6 +4,12 @@
 //! Semantics: an item added while already queued is not duplicated; an item added while
 //! being processed is queued again once its worker calls `done`; failed items come back
 //! after a per-item exponential backoff until `forget`.
+//!
+//! Workers and waits: `workers` items are processed at a time, but a handler that waits for
+//! something outside the controller (a sync waiting for a rollout) inside [`idle_while`] gives
+//! its slot to the next item meanwhile (and finishes without one), up to
+//! [`WAITING_PER_WORKER`] items per worker in all.
+//! One app's slow sync never holds back another app's reconcile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -18,8 +24,34 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+
+/// How many items each worker slot may have in flight while earlier ones wait in
+/// [`idle_while`].
+pub const WAITING_PER_WORKER: usize = 8;
+
+/// A worker's hold on one of its queue's slots (given up in [`idle_while`]).
+#[derive(Clone)]
+struct Slot {
+    permit: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+}
+
+tokio::task_local! {
+    static SLOT: Slot;
+}
+
+/// Runs `fut`, a wait for something outside the controller (a sync's applies and rollout),
+/// without holding the calling worker's slot: the next item is processed meanwhile. The item
+/// then finishes without taking a slot again (it would queue behind items that have not
+/// started: an app whose sync is done writes its status at once). Outside a queue worker it
+/// just runs `fut`.
+pub async fn idle_while<F: Future>(fut: F) -> F::Output {
+    if let Ok(s) = SLOT.try_with(Slot::clone) {
+        s.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+    fut.await
+}
 
 /// Labels of the `workqueue_*` metrics (controller-runtime sets both to the queue name).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -364,22 +396,34 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
         self.inner.notify.notify_waiters();
     }
 
-    /// Spawns `workers` tokio tasks that take items and run `handler`, applying its
-    /// [`Outcome`]. The tasks end after [`WorkQueue::shutdown`].
+    /// Spawns the tokio tasks that take items and run `handler`, applying its [`Outcome`]:
+    /// `workers` items at a time, more while handlers wait in [`idle_while`] (see the module
+    /// documentation). The tasks end after [`WorkQueue::shutdown`].
     pub fn run<F, Fut>(&self, workers: usize, handler: F) -> Vec<JoinHandle<()>>
     where
         F: Fn(K) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        (0..workers.max(1))
+        let workers = workers.max(1);
+        let slots = Arc::new(Semaphore::new(workers));
+        (0..workers * WAITING_PER_WORKER)
             .map(|_| {
                 let q = self.clone();
                 let h = Arc::clone(&handler);
+                let slots = Arc::clone(&slots);
                 tokio::spawn(async move {
-                    while let Some(item) = q.get().await {
+                    loop {
+                        let Some(item) = q.get().await else { return };
+                        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                            return;
+                        };
+                        let slot = Slot {
+                            permit: Arc::new(Mutex::new(Some(permit))),
+                        };
                         q.update_unfinished_work();
-                        match h(item.clone()).await {
+                        let outcome = SLOT.scope(slot, h(item.clone())).await;
+                        match outcome {
                             Outcome::Done => q.forget(&item),
                             Outcome::Retry => q.add_rate_limited(item.clone()),
                             Outcome::RequeueAfter(d) => {
@@ -513,5 +557,62 @@ mod tests {
         assert!(out.contains("workqueue_work_duration_seconds_count{"));
         assert!(out.contains(&format!("workqueue_unfinished_work_seconds{l} ")));
         assert!(out.contains(&format!("workqueue_longest_running_processor_seconds{l} ")));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_item_gives_its_slot_to_the_next() {
+        let q: WorkQueue<u32> = WorkQueue::new("test_queue", BackoffConfig::default(), None);
+        let gate = Arc::new(Notify::new());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, &'static str)>();
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (g, a, m) = (Arc::clone(&gate), Arc::clone(&active), Arc::clone(&most));
+        let handles = q.run(1, move |item: u32| {
+            let (g, a, m, tx) = (Arc::clone(&g), Arc::clone(&a), Arc::clone(&m), tx.clone());
+            async move {
+                let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                if item == 0 {
+                    // Item 0 waits (a slow sync) without its slot.
+                    a.fetch_sub(1, Ordering::SeqCst);
+                    idle_while(g.notified()).await;
+                    let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(now, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                a.fetch_sub(1, Ordering::SeqCst);
+                tx.send((item, "done")).unwrap();
+                Outcome::Done
+            }
+        });
+        q.add(0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        q.add(1);
+        q.add(2);
+        let first = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(
+            first.unwrap(),
+            Some((1, "done")),
+            "item 1 ran while 0 waited"
+        );
+        let second = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(second.unwrap(), Some((2, "done")));
+        gate.notify_one();
+        let third = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(third.unwrap(), Some((0, "done")));
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "one item at a time outside waits"
+        );
+        q.shutdown();
+        for h in handles {
+            h.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_while_outside_a_worker_just_runs() {
+        assert_eq!(idle_while(async { 7 }).await, 7);
     }
 }

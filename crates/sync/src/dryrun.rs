@@ -57,7 +57,7 @@ pub(crate) async fn dry_run_tasks(
     }
 }
 
-async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
+pub(crate) async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
     let av = task.id.api_version();
     let t = match engine.client().resolve(&av, &task.id.kind).await {
         Ok(t) => t,

@@ -79,6 +79,51 @@ impl<'a> Run<'a> {
         failures
     }
 
+    /// The dry runs the plan could not make before namespace `name` existed (CreateNamespace):
+    /// made now, before anything else is applied; their failure rows.
+    async fn dry_run_in_new_namespace(&self, name: &str) -> Vec<ResourceResult> {
+        let engine = self.engine;
+        let runs: Vec<_> = self
+            .plan
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Apply && t.target.is_some() && !t.hook)
+            .filter(|t| t.id.namespace == name && !self.shared.contains_key(&t.id))
+            .filter(|t| t.dry_run == DryRun::NotRun)
+            .map(|task| async move { (task, crate::dryrun::dry_run_one(engine, task).await) })
+            .collect();
+        let results: Vec<_> = stream::iter(runs).buffer_unordered(16).collect().await;
+        results
+            .into_iter()
+            .filter_map(|(task, result)| match result {
+                DryRun::Failed { message, .. } => Some(
+                    row(task, Action::Skipped, ResultCode::SyncFailed)
+                        .with_message(format!("dry run failed: {message}")),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Deletes the namespace this run created for its dry runs (nothing else is in it); the
+    /// message's tail.
+    async fn delete_namespace(&mut self, name: &str) -> String {
+        let client = self.engine.client();
+        let deleted = match client.resolve("v1", "Namespace").await {
+            Ok(t) => client
+                .delete(&t, None, name, Propagation::Background, false)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        self.rows
+            .retain(|r| !(r.kind == "Namespace" && r.name == name));
+        match deleted {
+            Ok(()) => format!(" (namespace {name}, created for the dry run, deleted again)"),
+            Err(e) => format!(" (deleting namespace {name}, created for the dry run: {e})"),
+        }
+    }
+
     async fn create_namespace(&mut self, name: &str) -> Result<(), ClientError> {
         let id = ObjectRef {
             group: String::new(),
@@ -442,6 +487,28 @@ impl<'a> Run<'a> {
 }
 
 /// Runs the plan (see the crate documentation).
+/// The operation's message for refused dry runs: the first object and the server's words, and
+/// how many more (each has its own row).
+fn dry_run_failure_message(failures: &[ResourceResult]) -> String {
+    let first = &failures[0];
+    let id = if first.namespace.is_empty() {
+        format!("{} {}", first.kind, first.name)
+    } else {
+        format!("{} {}/{}", first.kind, first.namespace, first.name)
+    };
+    let reason = first
+        .message
+        .strip_prefix("dry run failed: ")
+        .unwrap_or(&first.message);
+    match failures.len() {
+        1 => format!("dry run failed for {id}: {reason}"),
+        n => format!(
+            "dry run failed for {id}: {reason} (and {} more object(s))",
+            n - 1
+        ),
+    }
+}
+
 pub(crate) async fn run(
     engine: &Engine,
     plan: &Plan,
@@ -485,12 +552,9 @@ pub(crate) async fn run(
     }
     let failures = run.judge_dry_runs();
     if !failures.is_empty() {
-        let n = failures.len();
+        let msg = dry_run_failure_message(&failures);
         run.rows.extend(failures);
-        return run.finish(
-            OperationPhase::Failed,
-            format!("dry run failed for {n} object(s); nothing applied"),
-        );
+        return run.finish(OperationPhase::Failed, format!("{msg}; nothing applied"));
     }
     if let Some(name) = plan.create_namespace.clone() {
         if let Err(e) = run.create_namespace(&name).await {
@@ -498,6 +562,18 @@ pub(crate) async fn run(
                 OperationPhase::Error,
                 format!("creating namespace {name}: {e}"),
             );
+        }
+        if !plan.dry_run {
+            let failures = run.dry_run_in_new_namespace(&name).await;
+            if !failures.is_empty() {
+                let msg = dry_run_failure_message(&failures);
+                run.rows.extend(failures);
+                let undo = run.delete_namespace(&name).await;
+                return run.finish(
+                    OperationPhase::Failed,
+                    format!("{msg}; nothing applied{undo}"),
+                );
+            }
         }
     }
     if plan.dry_run {

@@ -60,11 +60,13 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             P99_THRESHOLD.as_millis()
         );
     }
-    let have_kubeconfig = args.connect.kubeconfig.is_some()
+    // A kubeconfig, or the in-cluster settings of a Pod (as `Client::connect` reads them).
+    let have_config = args.connect.kubeconfig.is_some()
         || std::env::var_os("KUBECONFIG").is_some()
-        || fjord_client::kubeconfig_path(None).is_ok();
-    if !have_kubeconfig {
-        println!("SKIP  API and repositories: no kubeconfig");
+        || fjord_client::kubeconfig_path(None).is_ok()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    if !have_config {
+        println!("SKIP  API and repositories: no kubeconfig and not in a cluster");
         return Ok(if all_ok {
             ExitCode::SUCCESS
         } else {

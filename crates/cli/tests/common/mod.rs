@@ -72,22 +72,97 @@ pub fn poll<T>(
     }
 }
 
-/// The embedded Kubernetes API on a free loopback port, in memory.
+/// What serves the Kubernetes API of a test: `fjord local-cluster` as a child process, or the
+/// real control plane (`FJORD_TEST_BACKEND=real`, see `fjord_testkit`).
+pub enum Server {
+    /// `fjord local-cluster --in-memory`.
+    Local(Proc),
+    /// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
+    Real(fjord_testkit::ControlPlane),
+}
+
+/// The Kubernetes API of one test, on the backend `FJORD_TEST_BACKEND` picks.
 pub struct Cluster {
-    proc: Proc,
+    /// The server (stopped on drop).
+    pub server: Server,
     /// Holds the cluster's kubeconfig, the controller's cache and logs.
     pub dir: tempfile::TempDir,
-    /// The kubeconfig the cluster wrote.
+    /// The admin kubeconfig.
     pub kubeconfig: PathBuf,
 }
 
+/// The backend of this test process.
+pub fn backend() -> fjord_testkit::Backend {
+    fjord_testkit::Backend::current()
+}
+
+/// Whether this test process runs against the real control plane.
+pub fn real() -> bool {
+    backend().is_real()
+}
+
 impl Cluster {
-    /// Starts `fjord local-cluster` and waits for its kubeconfig.
+    /// Starts the API of the chosen backend and waits until it serves. With
+    /// `FJORD_TEST_CRDS=argocd`, Argo CD's own published Application and AppProject CRDs are
+    /// installed first, as on a cluster that migrates from Argo CD.
     pub fn start() -> Cluster {
-        Cluster::start_with(&[])
+        let cluster = Cluster::start_backend();
+        match std::env::var("FJORD_TEST_CRDS").as_deref() {
+            Ok("argocd") => cluster.install_argocd_crds(),
+            Ok("") | Ok("fjord") | Err(_) => {}
+            Ok(other) => panic!("FJORD_TEST_CRDS={other}: expected fjord or argocd"),
+        }
+        cluster
     }
 
-    /// Like [`Cluster::start`], with `extra` flags (`--fault-rule …`).
+    /// Installs Argo CD's published CRDs (`fjord_testkit::ARGOCD_VERSION`) with `kubectl
+    /// create` (the Application CRD is too large for client-side apply) and waits until they
+    /// are Established.
+    pub fn install_argocd_crds(&self) {
+        let dir = fjord_testkit::argocd_crds().unwrap_or_else(|e| panic!("{e}"));
+        for f in ["application-crd.yaml", "appproject-crd.yaml"] {
+            let path = dir.join(f);
+            self.kubectl_ok(&["create", "-f", path.to_str().unwrap()]);
+        }
+        self.wait_argoproj_crds();
+    }
+
+    /// Waits until the Application and AppProject CRDs are Established. (`kubectl wait` fails
+    /// at once while a new CRD has no conditions yet, so it is asked again.)
+    pub fn wait_argoproj_crds(&self) {
+        let args = [
+            "wait",
+            "--for=condition=Established",
+            "crd/applications.argoproj.io",
+            "crd/appprojects.argoproj.io",
+            "--timeout=10s",
+        ];
+        poll(
+            "the argoproj.io CRDs to be Established",
+            Duration::from_secs(60),
+            || text(&self.kubectl(&args)),
+            || self.kubectl(&args).status.success().then_some(()),
+        );
+    }
+
+    fn start_backend() -> Cluster {
+        match backend() {
+            fjord_testkit::Backend::Local => Cluster::start_with(&[]),
+            fjord_testkit::Backend::Real => {
+                let cp = fjord_testkit::ControlPlane::start_or_panic();
+                let dir = tempfile::tempdir().unwrap();
+                let kubeconfig = cp.kubeconfig();
+                Cluster {
+                    server: Server::Real(cp),
+                    dir,
+                    kubeconfig,
+                }
+            }
+        }
+    }
+
+    /// `fjord local-cluster` with `extra` flags (`--fault-rule …`): the local API only, so tests
+    /// that call this are named `local_api_*` and left out of the real pass by name.
     pub fn start_with(extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("cluster");
@@ -116,9 +191,43 @@ impl Cluster {
             },
         );
         Cluster {
-            proc,
+            server: Server::Local(proc),
             dir,
             kubeconfig,
+        }
+    }
+
+    /// The `config` of an Argo CD cluster Secret that reaches this cluster as its kubeconfig's
+    /// user does (CA, client certificate and key, or bearer token, as base64 data fields).
+    pub fn argocd_cluster_config(&self) -> String {
+        let kc = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let field = |k: &str| {
+            kc.lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{k}: ")))
+                .map(|v| v.trim().to_string())
+        };
+        let mut tls = json!({"insecure": false});
+        for (from, to) in [
+            ("certificate-authority-data", "caData"),
+            ("client-certificate-data", "certData"),
+            ("client-key-data", "keyData"),
+        ] {
+            if let Some(v) = field(from) {
+                tls[to] = json!(v);
+            }
+        }
+        let mut config = json!({"tlsClientConfig": tls});
+        if let Some(t) = field("token") {
+            config["bearerToken"] = json!(t);
+        }
+        config.to_string()
+    }
+
+    /// The real control plane, when this is one.
+    pub fn control_plane(&self) -> Option<&fjord_testkit::ControlPlane> {
+        match &self.server {
+            Server::Real(cp) => Some(cp),
+            Server::Local(_) => None,
         }
     }
 
@@ -226,10 +335,8 @@ impl Controller {
 
     /// [`Controller::start`] with more flags.
     pub fn start_with(cluster: &Cluster, resync: &str, extra: &[&str]) -> Controller {
-        let log = cluster.dir.path().join("controller.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(FJORD)
-            .arg("controller")
+        let mut cmd = Command::new(FJORD);
+        cmd.arg("controller")
             .arg("--kubeconfig")
             .arg(&cluster.kubeconfig)
             .args([
@@ -243,7 +350,16 @@ impl Controller {
             .arg("--cache-dir")
             .arg(cluster.dir.path().join("cache"))
             .args(["--resync", resync])
-            .args(extra)
+            .args(extra);
+        Controller::spawn(cmd, &cluster.dir.path().join("controller.log"))
+    }
+
+    /// Runs `cmd` (a `fjord controller` command line, maybe wrapped), its stderr into `log`, and
+    /// waits until the controller serves.
+    pub fn spawn(mut cmd: Command, log: &Path) -> Controller {
+        let log = log.to_path_buf();
+        let file = std::fs::File::create(&log).unwrap();
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

@@ -188,6 +188,7 @@ impl Engine {
                 o.remove("status");
             }
         }
+        crate::decode::check_body(rt, &obj)?;
         crate::defaults::on_create(rt, &mut obj);
         crate::defaults::on_write(rt, &mut obj);
         crate::validate::validate(rt, &obj, None)?;
@@ -199,7 +200,7 @@ impl Engine {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
         let m = meta::metadata_mut(&mut obj);
-        m.insert("uid".into(), json!(meta::new_uid()));
+        m.entry("uid").or_insert_with(|| json!(meta::new_uid()));
         m.insert("creationTimestamp".into(), json!(meta::now()));
         if has_generation(rt) {
             m.insert("generation".into(), json!(1));
@@ -208,6 +209,7 @@ impl Engine {
             let schema = self.schema_for(st, rt);
             crate::ssa::record_update(&schema, rt, None, &mut obj, manager, "");
         }
+        crate::defaults::after_tracking_create(rt, &mut obj);
         if dry {
             return Ok(obj);
         }

@@ -101,13 +101,19 @@ impl Engine {
         let mut st = self.lock();
         match self.delete_object(&mut st, rt, ns, name, &opts)? {
             DeleteOutcome::Pending(obj) => Ok(Reply::json(200, output(rt, &obj))),
-            DeleteOutcome::Gone(obj) => Ok(Reply::json(
-                200,
-                json!({
-                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                    "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta::uid(&obj)},
-                }),
-            )),
+            DeleteOutcome::Gone(obj) => {
+                let mut details = json!({"name": name, "group": rt.group, "kind": rt.plural,
+                    "uid": meta::uid(&obj)});
+                if rt.group.is_empty() {
+                    // As the real server: an empty group is left out.
+                    details.as_object_mut().map(|d| d.remove("group"));
+                }
+                Ok(Reply::json(
+                    200,
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Success", "details": details}),
+                ))
+            }
         }
     }
 
@@ -245,9 +251,16 @@ impl Engine {
     ) -> Result<DeleteOutcome, ApiError> {
         let name = meta::name(&old).to_string();
         if SYSTEM_NAMESPACES[..3].contains(&name.as_str()) {
-            return Err(ApiError::forbidden(format!(
+            let mut e = ApiError::forbidden(format!(
                 "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
-            )));
+            ));
+            // As the real server's admission error: details name the object, kind "namespaces".
+            e.subject = Some(Box::new(crate::errors::Subject {
+                name: name.clone(),
+                group: String::new(),
+                kind: "namespaces".into(),
+            }));
+            return Err(e);
         }
         if meta::deleting(&old) {
             return Ok(DeleteOutcome::Pending(old.as_ref().clone()));

@@ -52,7 +52,7 @@ pub(crate) fn field_manager(req: &ApiRequest) -> Result<String, ApiError> {
     })
 }
 
-/// Decodes a request body: JSON (also for apply-patch+yaml bodies, which clients send as JSON) or
+/// Decodes a request body: JSON, YAML for an apply-patch+yaml body that is not JSON, or
 /// the Kubernetes protobuf envelope.
 pub(crate) fn decode_body(req: &ApiRequest) -> Result<Value, ApiError> {
     if req
@@ -65,8 +65,15 @@ pub(crate) fn decode_body(req: &ApiRequest) -> Result<Value, ApiError> {
     if req.body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
     }
-    serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+    let json = serde_json::from_slice(&req.body);
+    if json.is_err() && req.content_type.starts_with("application/apply-patch+yaml") {
+        // An apply configuration may be YAML (kubectl sends JSON, which is YAML too).
+        let node = fjord_yaml::parse_document(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        return fjord_yaml::to_json_value(&node)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+    }
+    json.map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
 }
 
 /// The object as served at `rt`'s version (`apiVersion` and `kind` set).

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::output;
-use crate::engine::{Engine, State};
+use crate::engine::Engine;
 use crate::errors::ApiError;
 use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, Reply, ResourcePath};
@@ -45,28 +45,32 @@ pub(crate) fn collection_prefix(rt: &ResourceType, namespace: Option<&str>) -> S
     }
 }
 
-/// Checks a requested list/watch RV against the current counter (too large → 504).
-pub(crate) fn check_rv_not_future(st: &State, req: &ApiRequest) -> Result<Option<u64>, ApiError> {
+/// The requested list/watch RV, if any (a non-number → 400).
+pub(crate) fn requested_rv(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
     let Some(raw) = req.query.get("resourceVersion").filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let rv: u64 = raw
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {raw}")))?;
-    if rv > st.store.rv() {
-        let mut e = ApiError::timeout("Too large resource version");
-        e.causes.push(crate::errors::Cause::new(
-            "ResourceVersionTooLarge",
-            format!(
-                "Too large resource version: {rv}, current: {}",
-                st.store.rv()
-            ),
-            "",
-        ));
-        return Err(e);
-    }
-    Ok(Some(rv))
+    raw.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {raw}")))
 }
+
+/// The real server's answer to a list at an RV it has not reached within its wait: 504 with
+/// `Timeout: Too large resource version: N, current: M` and one `ResourceVersionTooLarge` cause.
+pub(crate) fn too_large_rv(rv: u64, current: u64) -> ApiError {
+    let mut e = ApiError::timeout(format!(
+        "Timeout: Too large resource version: {rv}, current: {current}"
+    ));
+    e.causes.push(crate::errors::Cause::new(
+        "ResourceVersionTooLarge",
+        "Too large resource version",
+        "",
+    ));
+    e
+}
+
+/// How long a list at a future RV waits for it, as the real watch cache (3 s).
+const FUTURE_RV_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The `apiVersion` of `PartialObjectMetadata` and its list.
 const META_API_VERSION: &str = "meta.k8s.io/v1";
@@ -115,15 +119,25 @@ fn list_bytes(rt: &ResourceType, metadata: &Value, items: &Items) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"apiVersion\":");
-        let _ = serde_json::to_writer(&mut out, &api_version);
-        out.extend_from_slice(b",\"kind\":");
-        let _ = serde_json::to_writer(&mut out, &kind);
+        // As the real server: the items of a built-in kind's list carry no apiVersion/kind
+        // (typed lists); custom resources' and metadata-only lists' items do.
+        let typed = matches!(items, Items::Objects(_)) && !rt.custom;
+        out.push(b'{');
+        let mut first = typed;
+        if !typed {
+            out.extend_from_slice(b"\"apiVersion\":");
+            let _ = serde_json::to_writer(&mut out, &api_version);
+            out.extend_from_slice(b",\"kind\":");
+            let _ = serde_json::to_writer(&mut out, &kind);
+        }
         match items {
             Items::Objects(objs) => {
                 if let Some(m) = objs[i].1.as_object() {
                     for (k, v) in m.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
-                        out.push(b',');
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
                         let _ = serde_json::to_writer(&mut out, k);
                         out.push(b':');
                         let _ = serde_json::to_writer(&mut out, v);
@@ -147,6 +161,22 @@ fn metadata_content_type(kind: &str) -> String {
 }
 
 impl Engine {
+    /// Waits (up to [`FUTURE_RV_WAIT`]) until the store reaches `rv`; 504 when it does not.
+    /// Runs on a blocking worker (lists are handled in `spawn_blocking`).
+    fn wait_for_rv(&self, rv: u64) -> Result<(), ApiError> {
+        let deadline = std::time::Instant::now() + FUTURE_RV_WAIT;
+        loop {
+            let current = self.lock().store.rv();
+            if rv <= current {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(too_large_rv(rv, current));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// GET of one object (or its status / scale subresource).
     pub(crate) fn get(
         &self,
@@ -201,6 +231,9 @@ impl Engine {
         rp: &ResourcePath,
     ) -> Result<Reply, ApiError> {
         let filter = Filter::from_request(req)?;
+        filter
+            .fields
+            .check_supported(&rt.group, &rt.plural, rt.custom)?;
         let limit: usize = req
             .query
             .get("limit")
@@ -212,8 +245,10 @@ impl Engine {
             None => None,
         };
         let prefix = collection_prefix(rt, rp.namespace.as_deref());
+        if let Some(rv) = requested_rv(req)? {
+            self.wait_for_rv(rv)?;
+        }
         let st = self.lock();
-        check_rv_not_future(&st, req)?;
         let list_rv = st.store.rv();
         let mut picked: Vec<(String, Arc<Value>)> = Vec::new();
         let mut last_key: Option<&String> = None;
@@ -249,6 +284,10 @@ impl Engine {
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
         if let Some(c) = cont {
             metadata["continue"] = json!(c);
+        } else if rt.custom && !wants_metadata(&req.accept) {
+            // A custom resource list is unstructured on the real server: `continue` is always
+            // written, empty on the last page.
+            metadata["continue"] = json!("");
         }
         let mut reply = Reply::json(200, Value::Null);
         if wants_metadata(&req.accept) {

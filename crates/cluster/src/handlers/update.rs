@@ -174,6 +174,9 @@ impl Engine {
                 "application/strategic-merge-patch+json" if !rt.custom => {
                     crate::patch::strategic(rt, base, &patch)
                 }
+                "application/strategic-merge-patch+json" => {
+                    Err(ApiError::strategic_patch_of_custom_resource())
+                }
                 other => Err(ApiError::unsupported_media_type(other)),
             }
         };
@@ -194,6 +197,8 @@ impl Engine {
             None => (apply(&output(rt, &old))?, ""),
             Some(_) => return Err(ApiError::no_route()),
         };
+        let strategic = ct == "application/strategic-merge-patch+json";
+        crate::decode::check_patched(rt, &patch, &new, strategic)?;
         let (code, out) =
             self.finish_update(&mut st, rt, old, new, Some(&manager), eff_sub, dry)?;
         let out = if sub == Some("scale") {
@@ -236,6 +241,7 @@ impl Engine {
         let ns = rp.namespace.as_deref().unwrap_or("");
         let mut config = decode_body(req)?;
         check_type(rt, &mut config)?;
+        crate::decode::check_apply(rt, &config)?;
         if !config
             .pointer("/metadata/managedFields")
             .is_none_or(Value::is_null)
@@ -291,6 +297,7 @@ impl Engine {
         dry: bool,
     ) -> Result<(u16, Value), ApiError> {
         check_type(rt, &mut new)?;
+        crate::decode::check_body(rt, &new)?;
         crate::defaults::on_write(rt, &mut new);
         let name = meta::name(&old).to_string();
         let ns = meta::namespace(&old).to_string();
@@ -398,11 +405,27 @@ impl Engine {
         crate::validate::validate(rt, &new, Some(&old))?;
         if meta::deleting(&old) {
             let before = meta::finalizers(&old);
-            if meta::finalizers(&new).iter().any(|f| !before.contains(f)) {
-                return Err(ApiError::forbidden(format!(
-                    "{} \"{name}\" is forbidden: no new finalizers can be added if the object is being deleted",
-                    crate::errors::qualified(&rt.plural, &rt.group)
-                )));
+            let added: Vec<String> = meta::finalizers(&new)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .map(|f| format!("{f:?}"))
+                .collect();
+            if !added.is_empty() {
+                // As the real server: a field error on metadata.finalizers (422 Invalid).
+                let cause = crate::errors::Cause::new(
+                    "FieldValueForbidden",
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being \
+                         deleted, found new finalizers []string{{{}}}",
+                        added.join(", ")
+                    ),
+                    "metadata.finalizers",
+                );
+                // The real server validates object metadata twice here, so its Status lists
+                // the cause twice (its message once).
+                let mut e = ApiError::invalid(&rt.kind, &rt.group, &name, vec![cause.clone()]);
+                e.causes.push(cause);
+                return Err(e);
             }
         }
         if meta::comparable(&new) == meta::comparable(&old) {
@@ -415,7 +438,10 @@ impl Engine {
             return Ok((200, new));
         }
         if meta::deleting(&new) && meta::finalizers(&new).is_empty() && rt.plural != "namespaces" {
-            let last = self.persist(st, rt, &ns, &name, None, Some(old))?;
+            // As the real server: the update is stored (MODIFIED), then the object goes (DELETED
+            // with that last state); the reply is the updated object.
+            let last = self.persist(st, rt, &ns, &name, Some(new), Some(old))?;
+            self.persist(st, rt, &ns, &name, None, Some(last.clone()))?;
             return Ok((200, last.as_ref().clone()));
         }
         let stored = self.persist(st, rt, &ns, &name, Some(new), Some(old))?;

@@ -1,11 +1,14 @@
-//! kwok-like workload simulation: after a configurable delay following each spec change,
-//! Deployments, ReplicaSets, StatefulSets and DaemonSets report a finished rollout, Jobs complete,
+//! kwok-like workload simulation: Deployments get ReplicaSets and ReplicaSets get Pods at once, as
+//! the real controllers make them ([`workloads`]); after a configurable delay following each spec
+//! change, Deployments, ReplicaSets, StatefulSets and DaemonSets report a finished rollout, Jobs complete,
 //! Pods run and turn Ready, PVCs bind, and LoadBalancer Services and Ingresses get an address.
 //! The annotation `fjord.dev/simulate: fail` makes a workload fail (Degraded), `stuck` keeps it
 //! Progressing forever. Status is written through the `/status` path as manager
 //! `fjord-simulator`, so watches see ordinary MODIFIED events.
 
+pub mod names;
 pub mod status;
+pub mod workloads;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -169,10 +172,16 @@ impl Simulator {
             };
             let Some(obj) = engine.lock().store.get(&key).cloned() else {
                 self.seen.remove(&key);
+                workloads::on_missing(engine, &key);
                 continue;
             };
             if meta::deleting(&obj) {
                 continue;
+            }
+            match *kind {
+                "apps/Deployment" => workloads::reconcile_deployment(engine, &obj),
+                "apps/ReplicaSet" => workloads::reconcile_replicaset(engine, &obj),
+                _ => {}
             }
             let Some(mut want) = status::desired(kind, &obj, &stamp) else {
                 continue;

@@ -74,13 +74,24 @@ pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
     let n = replicas(obj);
     Some(match kind {
         "apps/Deployment" => {
-            let rs = format!("ReplicaSet \"{name}-{}\"", &short_hash(obj)[..10]);
+            let collisions = obj
+                .pointer("/status/collisionCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32;
+            let hash = super::names::template_hash(obj.pointer("/spec/template"), collisions);
+            let rs = format!("ReplicaSet \"{name}-{hash}\"");
             match m {
-                Mode::Healthy => {
+                Mode::Healthy => omit_zeros(
                     json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n,
                     "conditions": [cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
-                                   cond("Progressing", true, "NewReplicaSetAvailable", &format!("{rs} has successfully progressed."), now)]})
-                }
+                                   cond("Progressing", true, "NewReplicaSetAvailable", &format!("{rs} has successfully progressed."), now)]}),
+                    &[
+                        "replicas",
+                        "updatedReplicas",
+                        "readyReplicas",
+                        "availableReplicas",
+                    ],
+                ),
                 Mode::Fail => {
                     json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "unavailableReplicas": n,
                     "conditions": [cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now),
@@ -94,8 +105,13 @@ pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
             }
         }
         "apps/ReplicaSet" => {
+            // As the real ReplicaSet controller writes it: `replicas` always, the counts only
+            // when not zero.
             let ready = if m == Mode::Healthy { n } else { 0 };
-            json!({"observedGeneration": g, "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": ready, "availableReplicas": ready})
+            omit_zeros(
+                json!({"observedGeneration": g, "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": ready, "availableReplicas": ready}),
+                &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],
+            )
         }
         "apps/StatefulSet" => {
             let rev = format!("{name}-{}", &short_hash(obj)[..10]);
@@ -162,6 +178,30 @@ pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
     })
 }
 
+/// Drops the listed fields where they are 0 (Go's `omitempty` on the real status types).
+fn omit_zeros(mut v: Value, fields: &[&str]) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|k, x| !(fields.contains(&k.as_str()) && x.as_i64() == Some(0)));
+    }
+    v
+}
+
+/// A pod condition as kwok writes it: no reason or message, `lastProbeTime: null`.
+fn pod_cond(ty: &str, status: bool, now: &str) -> Value {
+    json!({"type": ty, "status": if status { "True" } else { "False" }, "lastProbeTime": null,
+           "lastTransitionTime": now})
+}
+
+/// A stable pod IP in 10.244.0.0/16 from the pod's uid.
+fn pod_ip(obj: &Value) -> String {
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let h = crate::defaults::fnv32a(uid.as_bytes());
+    format!("10.244.{}.{}", (h >> 8) % 256, h % 254 + 1)
+}
+
 fn pod_status(obj: &Value, m: Mode, now: &str) -> Value {
     let owned_by_job = obj
         .pointer("/metadata/ownerReferences")
@@ -181,7 +221,8 @@ fn pod_status(obj: &Value, m: Mode, now: &str) -> Value {
                 (Mode::Healthy, true) => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}),
                 (Mode::Healthy, false) => json!({"running": {"startedAt": now}}),
             };
-            json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": m == Mode::Healthy && !owned_by_job,
+            json!({"name": c["name"], "image": c["image"], "imageID": "", "lastState": {},
+                   "ready": m == Mode::Healthy && !owned_by_job,
                    "started": m == Mode::Healthy, "restartCount": 0, "state": state})
         })
         .collect();
@@ -191,9 +232,18 @@ fn pod_status(obj: &Value, m: Mode, now: &str) -> Value {
         (Mode::Healthy, true) => "Succeeded",
         _ => "Running",
     };
-    json!({"phase": phase, "hostIP": "10.0.0.1", "podIP": "10.244.0.10", "startTime": now,
-           "conditions": [cond("Initialized", true, "", "", now), cond("Ready", ready, "", "", now),
-                          cond("ContainersReady", ready, "", "", now), cond("PodScheduled", true, "", "", now)],
+    let ip = pod_ip(obj);
+    let qos = if containers.iter().any(|c| {
+        c.pointer("/resources/requests").is_some() || c.pointer("/resources/limits").is_some()
+    }) {
+        "Burstable"
+    } else {
+        "BestEffort"
+    };
+    json!({"phase": phase, "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+           "podIP": ip, "podIPs": [{"ip": ip}], "qosClass": qos, "startTime": now,
+           "conditions": [pod_cond("Initialized", true, now), pod_cond("Ready", ready, now),
+                          pod_cond("ContainersReady", ready, now), pod_cond("PodScheduled", true, now)],
            "containerStatuses": statuses})
 }
 

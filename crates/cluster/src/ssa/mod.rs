@@ -95,6 +95,11 @@ pub fn record_update(
     manager: &str,
     sub: &str,
 ) {
+    // As the real server (its skip-non-applied manager): an Update of an object that tracks no
+    // managedFields does not start tracking; only a create or an apply does.
+    if old.is_some() && managers::read(new).is_empty() {
+        return;
+    }
     let walker = Walker {
         schema: schema.get(),
     };
@@ -103,16 +108,24 @@ pub fn record_update(
     let before = old
         .map(|o| walker.leaves(&tracked(rt, o, sub), root))
         .unwrap_or_default();
-    let changed: FieldSet = after
+    let nodes_after = walker.nodes(&tracked(rt, new, sub), root);
+    let nodes_before = old
+        .map(|o| walker.nodes(&tracked(rt, o, sub), root))
+        .unwrap_or_default();
+    let mut changed: FieldSet = after
         .iter()
         .filter(|(p, v)| before.get(*p) != Some(*v))
         .map(|(p, _)| p.clone())
         .collect();
-    let removed: FieldSet = before
+    // A map or list the write creates is a member itself ("." in FieldsV1), as the real
+    // server records it; one it removes leaves every entry.
+    changed.extend(nodes_after.difference(&nodes_before).cloned());
+    let mut removed: FieldSet = before
         .keys()
         .filter(|p| !after.contains_key(*p))
         .cloned()
         .collect();
+    removed.extend(nodes_before.difference(&nodes_after).cloned());
     if changed.is_empty() && removed.is_empty() {
         return;
     }

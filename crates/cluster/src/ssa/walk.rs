@@ -111,6 +111,75 @@ impl<'a> Walker<'a> {
         out
     }
 
+    /// The paths of `obj`'s nodes that structured-merge-diff records as members of their own
+    /// when an Update creates them (`"."` in FieldsV1): non-empty maps and associative lists,
+    /// but not `metadata` and not the struct-typed fields of built-in kinds (Go value structs,
+    /// present in every object).
+    pub fn nodes(&self, obj: &Value, root: Option<TypeId>) -> std::collections::BTreeSet<Path> {
+        let mut out = std::collections::BTreeSet::new();
+        if let Some(m) = obj.as_object() {
+            for (k, v) in m.iter().filter(|(k, _)| *k != "metadata") {
+                let mut path = vec![format!("f:{k}")];
+                self.nodes_value(v, self.field_slot(root, k), &mut path, &mut out);
+            }
+            if let Some(meta) = m.get("metadata").and_then(Value::as_object) {
+                let mty = self.field_slot(root, "metadata").ty;
+                for (k, v) in meta {
+                    let mut path = vec!["f:metadata".to_string(), format!("f:{k}")];
+                    self.nodes_value(v, self.field_slot(mty, k), &mut path, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn nodes_value(
+        &self,
+        v: &Value,
+        slot: Slot<'a>,
+        path: &mut Path,
+        out: &mut std::collections::BTreeSet<Path>,
+    ) {
+        match v {
+            Value::Object(m) if !m.is_empty() && !self.atomic_map(slot) => {
+                let free_keys = slot
+                    .ty
+                    .and_then(|t| self.schema.type_def(t))
+                    .is_none_or(|d| d.additional.is_some());
+                if free_keys || slot.element {
+                    out.insert(path.clone());
+                }
+                for (k, child) in m {
+                    path.push(format!("f:{k}"));
+                    self.nodes_value(child, self.field_slot(slot.ty, k), path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                let lt = self.list_type(slot);
+                let Some(keys) = self.item_keys(items, &lt) else {
+                    return;
+                };
+                if !items.is_empty() {
+                    out.insert(path.clone());
+                }
+                let islot = self.item_slot(slot);
+                for (item, key) in items.iter().zip(keys) {
+                    if let (Value::Object(m), false) = (item, self.atomic_map(islot)) {
+                        path.push(key);
+                        for (k, child) in m {
+                            path.push(format!("f:{k}"));
+                            self.nodes_value(child, self.field_slot(islot.ty, k), path, out);
+                            path.pop();
+                        }
+                        path.pop();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn walk_map(
         &self,
         m: &Map<String, Value>,

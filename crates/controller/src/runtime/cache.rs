@@ -6,17 +6,23 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fjord_client::{Client, ResourceType, WatchItem};
 use fjord_sync::prune;
 use fjord_sync::ObjectRef;
 use serde_json::Value;
 
+use tokio::sync::Notify;
+
 use super::Shared;
 
 /// Delay that coalesces bursts of live-object events into one reconcile.
 const LIVE_EVENT_DELAY: Duration = Duration::from_millis(100);
+/// How long after its creation comparisons wait for the cache's first lists
+/// ([`ClusterCache::wait_ready`]); after that they search the cluster themselves while it is
+/// not ready (a type whose list never comes: a watch the API server refuses).
+const FIRST_LISTS_WAIT: Duration = Duration::from_secs(15);
 
 type Key = fjord_sync::ObjectKey;
 
@@ -59,8 +65,14 @@ pub struct ClusterCache {
     watched: Mutex<HashSet<(String, String)>>,
     /// Watches whose first list has not arrived yet.
     pending: AtomicUsize,
-    /// Whether discovery of every type ran.
+    /// Whether discovery of every type started.
     started: AtomicBool,
+    /// Whether every type of the discovery is watched (and counted in `pending`).
+    discovered: AtomicBool,
+    /// Signalled when a first list arrives or discovery ends.
+    progress: Notify,
+    /// When the cache was made.
+    created: Instant,
 }
 
 impl ClusterCache {
@@ -72,7 +84,31 @@ impl ClusterCache {
             watched: Mutex::default(),
             pending: AtomicUsize::new(0),
             started: AtomicBool::new(false),
+            discovered: AtomicBool::new(false),
+            progress: Notify::new(),
+            created: Instant::now(),
         })
+    }
+
+    /// Whether every watch has delivered its first list.
+    pub fn is_ready(&self) -> bool {
+        self.discovered.load(Ordering::SeqCst) && self.pending.load(Ordering::SeqCst) == 0
+    }
+
+    /// Waits until the cache [`is_ready`](ClusterCache::is_ready), at most until
+    /// [`FIRST_LISTS_WAIT`] after its creation: a comparison reads tracked objects from the
+    /// cache instead of listing every type of the cluster itself (as Argo CD waits for its
+    /// cluster cache).
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::from_std(self.created + FIRST_LISTS_WAIT);
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_ready() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Watches every listable type of the cluster (once).
@@ -85,6 +121,8 @@ impl ClusterCache {
                 for t in types.iter().filter(|t| !prune::excluded(t)) {
                     self.watch_type(shared, t);
                 }
+                self.discovered.store(true, Ordering::SeqCst);
+                self.progress.notify_waiters();
             }
             Err(e) => {
                 self.started.store(false, Ordering::SeqCst);
@@ -136,7 +174,7 @@ impl ClusterCache {
 
     /// The objects `app` tracks, once every watch has delivered its first list.
     pub fn tracked(&self, app: &str) -> Option<Vec<(ObjectRef, Value)>> {
-        if !self.started.load(Ordering::SeqCst) || self.pending.load(Ordering::SeqCst) > 0 {
+        if !self.is_ready() {
             return None;
         }
         let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,15 +194,7 @@ impl ClusterCache {
         let mut touched = Vec::new();
         match item {
             WatchItem::Listed(items) => {
-                let stale: Vec<Key> = index
-                    .objects
-                    .keys()
-                    .filter(|(g, k, _, _)| *g == t.group && *k == t.kind)
-                    .cloned()
-                    .collect();
-                for k in &stale {
-                    index.remove(k);
-                }
+                touched.extend(forget_type(&mut index, t));
                 for obj in items {
                     if let Some((app, r)) = prune::tracked_by(t, &obj) {
                         touched.push(app.clone());
@@ -184,11 +214,33 @@ impl ClusterCache {
                 touched.extend(index.remove(&prune::object_ref(t, &obj).key()));
                 touched.extend(prune::tracked_by(t, &obj).map(|(app, _)| app));
             }
+            WatchItem::Refused(msg) => {
+                touched.extend(forget_type(&mut index, t));
+                // RBAC grants no list of this type: nothing of it is known, as with Argo CD's
+                // `resource.respectRBAC`. An app that deploys the type finds out from the
+                // server when it reads or applies its object.
+                super::events::log(
+                    "warn",
+                    "",
+                    &format!("cluster cache: not watching {}: {msg}", t.kind),
+                );
+            }
         }
         touched.sort();
         touched.dedup();
         touched
     }
+}
+
+/// Drops every object of type `t` from the index; returns the apps that tracked one.
+fn forget_type(index: &mut Index, t: &ResourceType) -> Vec<String> {
+    let stale: Vec<Key> = index
+        .objects
+        .keys()
+        .filter(|(g, k, _, _)| *g == t.group && *k == t.kind)
+        .cloned()
+        .collect();
+    stale.iter().filter_map(|k| index.remove(k)).collect()
 }
 
 async fn follow(
@@ -202,11 +254,12 @@ async fn follow(
         let (Some(cache), Some(shared)) = (cache.upgrade(), shared.upgrade()) else {
             return;
         };
-        let initial = first && matches!(item, WatchItem::Listed(_));
+        let initial = first && matches!(item, WatchItem::Listed(_) | WatchItem::Refused(_));
         let touched = cache.apply(&t, item);
         if initial {
             first = false;
             cache.pending.fetch_sub(1, Ordering::SeqCst);
+            cache.progress.notify_waiters();
             // The first list is the state the apps are compared with anyway.
             continue;
         }

@@ -15,7 +15,8 @@ pub fn log(level: &str, app: &str, msg: &str) {
     eprintln!("{line}");
 }
 
-/// Records a Kubernetes Event on `app` (Normal or Warning); failures are only logged.
+/// Records a Kubernetes Event on `app` (Normal or Warning) in the background; failures are
+/// only logged.
 pub async fn record(client: &Client, app: &Application, warning: bool, reason: &str, msg: &str) {
     log(if warning { "warn" } else { "info" }, app.name(), msg);
     let Ok(t) = settings::core_type(client, "Event").await else {
@@ -52,11 +53,12 @@ pub async fn record(client: &Client, app: &Application, warning: bool, reason: &
         "lastTimestamp": k8s_time(now),
         "count": 1,
     });
-    if let Err(e) = client.create(&t, &event, false, CONTROLLER_MANAGER).await {
-        log(
-            "warn",
-            app.name(),
-            &format!("recording event {reason}: {e}"),
-        );
-    }
+    // Written beside the reconcile, not before its next step: an Event is a record, and the
+    // app's status (the next step) must not wait for it.
+    let (client, app, reason) = (client.clone(), app.name().to_string(), reason.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = client.create(&t, &event, false, CONTROLLER_MANAGER).await {
+            log("warn", &app, &format!("recording event {reason}: {e}"));
+        }
+    });
 }

@@ -494,6 +494,13 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
         }
         None => None,
     };
+    // The controller's own cluster is watched from the start: the first apps compare with a
+    // filled cache instead of each listing the cluster.
+    let s = shared.clone();
+    tasks.push(tokio::spawn(async move {
+        let client = s.client.clone();
+        s.cache_for(IN_CLUSTER, &client).await;
+    }));
     tasks.push(tokio::spawn(watches::follow_apps(shared.clone())));
     tasks.push(tokio::spawn(reload_settings(shared.clone())));
     let s = shared.clone();

@@ -10,6 +10,7 @@
 //! at its own revision and keeping its `startedAt` ([`resume`]), and the finished sync gets its
 //! history entry.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use super::{events, ControllerError, Shared, RESOURCES_FINALIZER};
 use crate::api::{
     phase, Application, Operation, OperationState, SyncOperationResource, SyncOperationResult,
 };
-use crate::queue::Outcome;
+use crate::queue::{idle_while, Outcome};
 use crate::status;
 
 /// Added to the message of an operation that a controller restart interrupted and the next
@@ -331,7 +332,10 @@ async fn execute(
                         plan.denied
                             .retain(|d| !d.hook && selected.iter().any(|r| selects(r, &d.id)));
                     }
-                    Ok((engine.execute(&plan, &mut |_| {}).await, target))
+                    // Applies and health waits are the API server's and the cluster's time:
+                    // another app is reconciled meanwhile.
+                    let result = idle_while(engine.execute(&plan, &mut |_| {})).await;
+                    Ok((result, target))
                 }
                 Err(e) => Err(e.to_string()),
             }
@@ -422,6 +426,31 @@ async fn finish(
     )
     .await;
     Ok(())
+}
+
+/// The objects that `app`'s last sync operation pruned.
+pub(super) fn just_pruned(app: &Application) -> HashSet<fjord_sync::ObjectKey> {
+    let resources = app
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .and_then(|o| o.sync_result.as_ref())
+        .and_then(|r| r.resources.as_ref());
+    resources
+        .into_iter()
+        .flatten()
+        .filter(|r| r.status.as_deref() == Some("Pruned"))
+        .map(|r| {
+            fjord_sync::ObjectRef {
+                group: r.group.clone().unwrap_or_default(),
+                version: r.version.clone().unwrap_or_default(),
+                kind: r.kind.clone().unwrap_or_default(),
+                namespace: r.namespace.clone().unwrap_or_default(),
+                name: r.name.clone().unwrap_or_default(),
+            }
+            .key()
+        })
+        .collect()
 }
 
 /// Whether a selective sync's resource names object `id`.
@@ -717,6 +746,31 @@ mod tests {
         for p in ["Succeeded", "Failed", "Error", "Terminating"] {
             assert!(interrupted(&app(p)).is_none(), "{p}");
         }
+    }
+
+    #[test]
+    fn just_pruned_lists_the_pruned_objects_of_the_last_sync_only() {
+        let app: Application = serde_json::from_value(json!({
+            "metadata": {"name": "a"},
+            "status": {"operationState": {"phase": "Succeeded", "syncResult": {"resources": [
+                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "n",
+                 "name": "old", "status": "Pruned"},
+                {"group": "", "version": "v1", "kind": "ConfigMap", "namespace": "n",
+                 "name": "kept", "status": "Synced"},
+                {"group": "", "version": "v1", "kind": "Namespace", "namespace": "",
+                 "name": "gone", "status": "Pruned"},
+            ]}}},
+        }))
+        .unwrap();
+        let gone = just_pruned(&app);
+        let key = |g: &str, k: &str, ns: &str, n: &str| {
+            (g.to_string(), k.to_string(), ns.to_string(), n.to_string())
+        };
+        assert_eq!(gone.len(), 2, "{gone:?}");
+        assert!(gone.contains(&key("apps", "Deployment", "n", "old")));
+        assert!(gone.contains(&key("", "Namespace", "", "gone")));
+        let none: Application = serde_json::from_value(json!({"metadata": {"name": "a"}})).unwrap();
+        assert!(just_pruned(&none).is_empty());
     }
 
     #[test]

@@ -64,27 +64,50 @@ impl Destination {
     }
 }
 
+/// How many passes one reconcile may make: a pass that ran a sync operation is followed at once
+/// by another, which compares the result and writes `status.sync`, `health` and `resources`
+/// (the app does not wait behind the other queued apps' syncs for its `Synced`).
+const MAX_PASSES: usize = 2;
+/// When an app whose last pass still ran an operation is compared again.
+const AFTER_OPERATION: Duration = Duration::from_millis(200);
+
+/// What one pass of a reconcile ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Done: the queue's outcome.
+    Finished(Outcome),
+    /// A sync operation ran: compare again now.
+    Operated,
+}
+
 /// Reconciles the Application `name`; the queue's outcome.
 pub async fn reconcile(shared: &Arc<Shared>, name: &str) -> Outcome {
-    let started = Instant::now();
-    match reconcile_app(shared, name).await {
-        Ok((outcome, app)) => {
-            if let Some(app) = app {
-                shared
-                    .metrics
-                    .observe_reconcile(&app, started.elapsed().as_secs_f64());
+    let mut after_operation = false;
+    for _ in 0..MAX_PASSES {
+        let started = Instant::now();
+        match reconcile_app(shared, name, after_operation).await {
+            Ok((pass, app)) => {
+                if let Some(app) = app {
+                    shared
+                        .metrics
+                        .observe_reconcile(&app, started.elapsed().as_secs_f64());
+                }
+                match pass {
+                    Pass::Finished(outcome) => return outcome,
+                    Pass::Operated => after_operation = true,
+                }
             }
-            outcome
-        }
-        Err(e) if app_vanished(shared, name, &e).await => {
-            forget(shared, name);
-            Outcome::Done
-        }
-        Err(e) => {
-            events::log("error", name, &e.to_string());
-            Outcome::Retry
+            Err(e) if app_vanished(shared, name, &e).await => {
+                forget(shared, name);
+                return Outcome::Done;
+            }
+            Err(e) => {
+                events::log("error", name, &e.to_string());
+                return Outcome::Retry;
+            }
         }
     }
+    Outcome::RequeueAfter(AFTER_OPERATION)
 }
 
 /// Whether `err` is a 404 because the Application was deleted while it was reconciled (an
@@ -119,10 +142,12 @@ pub fn sync_options(items: &[String]) -> Result<SyncOptions, ControllerError> {
     SyncOptions::parse(kept).map_err(|e| ControllerError::Sync(format!("syncOptions: {e}")))
 }
 
+/// One pass of a reconcile; `after_operation` when the previous pass ran a sync operation.
 async fn reconcile_app(
     shared: &Arc<Shared>,
     name: &str,
-) -> Result<(Outcome, Option<Application>), ControllerError> {
+    after_operation: bool,
+) -> Result<(Pass, Option<Application>), ControllerError> {
     let ns = shared.opts.namespace.clone();
     let raw = shared
         .client
@@ -134,7 +159,7 @@ async fn reconcile_app(
         })?;
     let Some(raw) = raw else {
         forget(shared, name);
-        return Ok((Outcome::Done, None));
+        return Ok((Pass::Finished(Outcome::Done), None));
     };
     let app: Application =
         serde_json::from_value(raw).map_err(|e| ControllerError::InvalidApp {
@@ -147,7 +172,7 @@ async fn reconcile_app(
         .is_some_and(|m| m.deletion_timestamp.is_some())
     {
         let outcome = operate::finalize(shared, &app).await?;
-        return Ok((outcome, Some(app)));
+        return Ok((Pass::Finished(outcome), Some(app)));
     }
     let resync = shared.resync();
     let spec = app.spec();
@@ -191,7 +216,10 @@ async fn reconcile_app(
             .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
             .collect();
         write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
-        return Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app)));
+        return Ok((
+            Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
+            Some(app),
+        ));
     };
     let mut dest = dest;
     dest.project = project.map(Arc::new);
@@ -200,7 +228,7 @@ async fn reconcile_app(
     // no fresh comparison; the next reconcile compares the result).
     if let Some(state) = operate::interrupted(&app).cloned() {
         operate::resume(shared, &app, state, &dest, &options).await?;
-        return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+        return Ok((Pass::Operated, Some(app)));
     }
     let refresh = refresh_requested(&app);
     let rendered = match pull(shared, &app, &source).await {
@@ -212,10 +240,14 @@ async fn reconcile_app(
             )];
             write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
             shared.memo(name, |m| m.refresh = Some(Instant::now()));
-            return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
+            return Ok((
+                Pass::Finished(Outcome::RequeueAfter(ERROR_RETRY)),
+                Some(app),
+            ));
         }
     };
-    let comparison = match compare(shared, &app, &dest, &options, &rendered).await {
+    let comparison = match compare(shared, &app, &dest, &options, &rendered, after_operation).await
+    {
         Ok(c) => c,
         Err(e) => {
             let conds = vec![status::condition(
@@ -223,7 +255,10 @@ async fn reconcile_app(
                 e.to_string(),
             )];
             write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
-            return Ok((Outcome::RequeueAfter(ERROR_RETRY), Some(app)));
+            return Ok((
+                Pass::Finished(Outcome::RequeueAfter(ERROR_RETRY)),
+                Some(app),
+            ));
         }
     };
     shared
@@ -236,7 +271,7 @@ async fn reconcile_app(
 
     if let Some(op) = app.operation.clone() {
         operate::run(shared, &app, op, &rendered, &dest, &options).await?;
-        return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+        return Ok((Pass::Operated, Some(app)));
     }
     if let Some(state) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
         let finished = state
@@ -256,10 +291,10 @@ async fn reconcile_app(
                 if let Some(op) = retry_state.operation.clone() {
                     operate::run_retry(shared, &app, op, retry_state, &rendered, &dest, &options)
                         .await?;
-                    return Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)));
+                    return Ok((Pass::Operated, Some(app)));
                 }
             } else {
-                return Ok((Outcome::RequeueAfter(wait), Some(app)));
+                return Ok((Pass::Finished(Outcome::RequeueAfter(wait)), Some(app)));
             }
         }
     }
@@ -276,14 +311,23 @@ async fn reconcile_app(
     match decision {
         Decision::Sync(op) => {
             operate::run(shared, &app, *op, &rendered, &dest, &options).await?;
-            Ok((Outcome::RequeueAfter(Duration::from_millis(200)), Some(app)))
+            Ok((Pass::Operated, Some(app)))
         }
-        Decision::RetryAfter(d) => Ok((Outcome::RequeueAfter(d.min(resync)), Some(app))),
+        Decision::RetryAfter(d) => Ok((
+            Pass::Finished(Outcome::RequeueAfter(d.min(resync))),
+            Some(app),
+        )),
         Decision::Condition { kind, message } => {
             set_condition(shared, &app, kind, &message).await?;
-            Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app)))
+            Ok((
+                Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
+                Some(app),
+            ))
         }
-        Decision::Skip(_) => Ok((Outcome::RequeueAfter(shared.next_poll(name)), Some(app))),
+        Decision::Skip(_) => Ok((
+            Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
+            Some(app),
+        )),
     }
 }
 
@@ -485,12 +529,15 @@ fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError>
 }
 
 /// Plans a sync of `rendered` (nothing is applied) and compares every object with live.
+/// `after_operation`: the sync operation in `app`'s status has just finished; the objects it
+/// pruned are gone (the sync waited for that) even if the cache has not seen their deletion yet.
 pub async fn compare(
     shared: &Arc<Shared>,
     app: &Application,
     dest: &Destination,
     options: &SyncOptions,
     rendered: &Rendered,
+    after_operation: bool,
 ) -> Result<Compared, ControllerError> {
     let settings = shared.settings();
     let overrides = &settings.health;
@@ -502,10 +549,17 @@ pub async fn compare(
     req.allow_empty = true;
     req.dry_run_hooks = false;
     req.permissions = dest.permissions();
-    req.tracked = shared
-        .cache_for(&dest.server, &dest.client)
-        .await
-        .tracked(app.name());
+    let cache = shared.cache_for(&dest.server, &dest.client).await;
+    if !cache.is_ready() {
+        crate::queue::idle_while(cache.wait_ready()).await;
+    }
+    req.tracked = cache.tracked(app.name());
+    if after_operation {
+        let gone = operate::just_pruned(app);
+        if let Some(tracked) = req.tracked.as_mut() {
+            tracked.retain(|(id, _)| !gone.contains(&id.key()));
+        }
+    }
     let plan = engine
         .plan(&req)
         .await

@@ -103,6 +103,10 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                     shared.metrics.remove_app(&shared.opts.namespace, &name);
                 }
             }
+            WatchItem::Refused(msg) => {
+                // Not ready: the controller may not list its own Applications (RBAC).
+                super::events::log("error", "", &format!("listing Applications: {msg}"));
+            }
         }
     }
 }

@@ -257,7 +257,7 @@ fn key_of(n: &Node, keys: &[String]) -> Key {
 
 /// apimachinery's order normalization: elements named by the patch are sorted by the patch
 /// order, the others by the server order, and the two runs are interleaved by server position
-/// (an element the server did not have keeps its place in the patch run).
+/// (an element the server did not have goes before the server-only elements still pending).
 fn normalize_order(
     merged: Vec<Node>,
     key: impl Fn(&Node) -> Key,
@@ -279,12 +279,10 @@ fn normalize_order(
         match (left.peek(), right.peek()) {
             (Some(l), Some(r)) => {
                 let (li, ri) = (index(server_order, &key(l)), index(server_order, &key(r)));
-                let take_right = matches!((li, ri), (Some(a), Some(b)) if b < a);
-                let next = if take_right {
-                    right.next()
-                } else {
-                    left.next()
-                };
+                // apimachinery's mergeSortedSlice: a server-only element goes first only when
+                // both are on the server and it was in front; a new element goes first.
+                let take_left = matches!((li, ri), (Some(a), Some(b)) if a < b);
+                let next = if take_left { left.next() } else { right.next() };
                 out.extend(next);
             }
             (Some(_), None) => out.extend(left.next()),

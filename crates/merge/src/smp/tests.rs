@@ -223,7 +223,7 @@ fn kustomize_treats_fields_newer_than_1_21_as_unknown() {
     run(&mut t, &p, Flavor::ApiMachinery);
     assert_eq!(
         names(pod_spec(&t).get("schedulingGates").unwrap()),
-        ["g1", "g2"]
+        ["g2", "g1"]
     );
 }
 
@@ -301,7 +301,7 @@ fn top_level_delete_and_errors() {
 }
 
 #[test]
-fn server_keeps_target_order_and_appends() {
+fn server_interleaves_new_elements_as_apimachinery() {
     let mut t = deploy(
         r#"{"template":{"spec":{"containers":[{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"}]}}}"#,
     );
@@ -310,7 +310,8 @@ fn server_keeps_target_order_and_appends() {
     run(&mut t, &p, Flavor::ApiMachinery);
     assert_eq!(
         names(pod_spec(&t).get("containers").unwrap()),
-        ["a", "b", "c", "d", "x"]
+        // kube-apiserver v1.34: the new element goes before the server-only `d`.
+        ["a", "b", "c", "x", "d"]
     );
 }
 
@@ -353,13 +354,14 @@ fn server_directives() {
 }
 
 #[test]
-fn server_primitive_union_appends() {
+fn server_primitive_union_puts_new_values_first() {
     let mut t = j(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"finalizers":["a","b"]}}"#);
     let p = j(r#"{"metadata":{"finalizers":["c","a"]}}"#);
     run(&mut t, &p, Flavor::ApiMachinery);
     assert_eq!(
         names(t.get_path(&["metadata", "finalizers"]).unwrap()),
-        ["b", "c", "a"]
+        // kube-apiserver v1.34: [a, b] + [c, a] gives [c, a, b].
+        ["c", "a", "b"]
     );
 }
 
