@@ -1,6 +1,7 @@
-//! Shared helpers of the controller end-to-end tests. Everything is real: the embedded API
-//! (`fjord local-cluster`) and the controller (`fjord controller`) run as child processes of
-//! the built binary, objects are made and inspected with the installed `kubectl`, and Git
+//! Shared helpers of the end-to-end tests. Everything is real: the API server of the backend
+//! `FJORD_TEST_BACKEND` picks (`fjord local-cluster` as a child process of the built binary, or
+//! the real control plane of `fjord_testkit::ControlPlane`) and the controller (`fjord
+//! controller`) as a child process; objects are made and inspected with the installed `kubectl`, and Git
 //! repositories are served by real servers (the fixtures of `crates/source/tests/support`:
 //! `git daemon`, `git http-backend`, OpenSSH `sshd`).
 
