@@ -84,8 +84,16 @@ impl Client {
                     let wp = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
                     let stream = match api.watch(&wp, &rv).await {
                         Ok(s) => s,
-                        Err(_) => {
-                            tokio::time::sleep(RETRY_PAUSE).await;
+                        Err(e) => {
+                            // RBAC may grant `list` but not `watch`: ask again as slowly as
+                            // after a refused list, not every RETRY_PAUSE.
+                            let forbidden = matches!(&e, kube::Error::Api(a) if a.code == 403);
+                            let pause = if forbidden {
+                                REFUSED_PAUSE
+                            } else {
+                                RETRY_PAUSE
+                            };
+                            tokio::time::sleep(pause).await;
                             continue 'relist;
                         }
                     };
