@@ -11,8 +11,10 @@
 #          controller-manager, scheduler, kwok nodes; built once and cached), stopped on exit;
 # measures, in the same run:
 #
-#   (a) fresh sync:  `fjord sync DIR --app APP --kubeconfig K`  vs  `kubectl apply --server-side -f DIR`
-#   (b) no-op diff:  `fjord diff DIR --app APP --kubeconfig K`  vs  `kubectl diff --server-side -f DIR`
+#   (a) fresh apply: `fjord sync DIR --app APP --no-wait`  vs  `kubectl apply --server-side -f DIR`
+#   (b) sync + wait: `fjord sync DIR --app APP` (waits until healthy)  vs  `kubectl apply
+#                    --server-side -f DIR` then `kubectl wait --for=condition=Available`
+#   (c) no-op diff:  `fjord diff DIR --app APP --kubeconfig K`  vs  `kubectl diff --server-side -f DIR`
 #
 # Every sync run applies its own copy of the objects into its own, freshly created namespaces, so
 # each one is a first apply; the no-op diffs then run against what the first sync run of the same
@@ -119,7 +121,7 @@ start_backend() {
 # add_pod_capacity: kwok's two default nodes hold 220 Pods; every set's Deployments (one Pod
 # each) must fit, so add fake kwok nodes of 500 Pods each.
 add_pod_capacity() {
-  local pods=$(( (objects / 4 + 1) * runs * 3 )) n
+  local pods=$(( (objects / 4 + 1) * runs * 4 )) n
   for n in $(seq 0 $(( (pods - 1) / 500 ))); do
     "${k[@]}" create -f - >/dev/null <<EOF
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"bench-node-$n",
@@ -164,8 +166,8 @@ have_diff=1
 "$fjord" sync --help >/dev/null 2>&1 || have_sync=0
 "$fjord" diff --help >/dev/null 2>&1 || have_diff=0
 
-# One object set per sync run and tool: f1..fR for fjord, k1..kR for kubectl, w1..wR for kubectl
-# followed by the wait for the rollout.
+# One object set per sync run and tool: f1..fR for fjord, n1..nR for fjord --no-wait, k1..kR
+# for kubectl, w1..wR for kubectl followed by the wait for the rollout.
 python3 - "$tmp/sets" "$objects" "$runs" <<'PY'
 import os, sys
 
@@ -192,7 +194,7 @@ def obj(kind, ns, i):
     return f"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {ns}\n"
 
 
-for tool in ("f", "k", "w"):
+for tool in ("f", "n", "k", "w"):
     for r in range(1, runs + 1):
         prefix = f"{tool}{r}"
         d = os.path.join(root, prefix)
@@ -249,6 +251,8 @@ for b in "${backends[@]}"; do
     if [[ "$have_sync" == 1 ]]; then
       settle "$b"
       timed "$b-fjord-sync" "$r" -- "$fjord" sync "$tmp/sets/f$r" --app "bench-$r" --kubeconfig "$kc"
+      settle "$b"
+      timed "$b-fjord-sync-nowait" "$r" -- "$fjord" sync "$tmp/sets/n$r" --app "bench-n$r" --no-wait --kubeconfig "$kc"
     fi
     settle "$b"
     timed "$b-kubectl-apply" "$r" -- "${k[@]}" apply --server-side -f "$tmp/sets/k$r"
@@ -306,7 +310,7 @@ print(f"{'backend':<8} {'measurement':<14} {'fjord':>28} {'kubectl':>28} {'kubec
 failures = []
 for b in backends.split():
     for name, f_label, k_label, k_ok in [
-        ("fresh sync", f"{b}-fjord-sync", f"{b}-kubectl-apply", (0,)),
+        ("fresh apply", f"{b}-fjord-sync-nowait", f"{b}-kubectl-apply", (0,)),
         ("sync + wait", f"{b}-fjord-sync", f"{b}-kubectl-apply-wait", (0,)),
         ("no-op diff", f"{b}-fjord-diff", f"{b}-kubectl-diff", (0,)),
     ]:
@@ -325,8 +329,11 @@ for b in backends.split():
                 if rc != 0 and (label, run, rc) not in failures:
                     failures.append((label, run, rc))
 print()
-print("fjord sync waits until what it applied is healthy (Deployments available); `sync + wait` "
-      "compares it with kubectl apply followed by `kubectl wait --for=condition=Available`.")
+print("`fresh apply`: `fjord sync --no-wait` (dry run of every object, then the apply) against "
+      "`kubectl apply --server-side`; `sync + wait`: `fjord sync`, which waits until what it applied "
+      "is healthy, against kubectl apply followed by `kubectl wait --for=condition=Available`. On the "
+      "real backend the rollout itself (kube-controller-manager's ReplicaSets and Pods, at its "
+      "default 20 requests/s) bounds `sync + wait` for both tools.")
 print("local: `fjord local-cluster` (on-disk data dir, simulation delay 0); real: kube-apiserver "
       "v1.34 + etcd + kube-controller-manager + kube-scheduler + kwok (scripts/control-plane.sh)")
 

@@ -333,6 +333,88 @@ fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets()
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
+/// `fjord diff` decides objects unchanged by fjord's own last apply without a dry run; that
+/// shortcut must never hide a change: a field fjord no longer sets, a value the server stores
+/// in another form, and fields only another manager sets.
+#[test]
+fn a_no_op_diff_sees_given_up_fields_and_ignores_others_fields_and_value_forms() {
+    let c = Cluster::start();
+    let work = synced_base(&c);
+    let o = c.diff(work.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Another manager's label: the apply keeps it, nothing to show.
+    let o = c.kubectl(&["-n", "shop", "label", "configmap", "settings", "team=blue"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A quantity in another form than the server stores ("0.5" is kept as "500m").
+    let deploy = work.path().join("deploy.yaml");
+    let yaml = std::fs::read_to_string(&deploy).unwrap();
+    let with_cpu = yaml.replace(
+        "          image: nginx:1.27\n",
+        "          image: nginx:1.27\n          resources:\n            requests:\n              cpu: \"0.5\"\n",
+    );
+    assert_ne!(with_cpu, yaml);
+    std::fs::write(&deploy, &with_cpu).unwrap();
+    let o = c.sync(work.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        c.get_json("deployment", "shop", "web")["spec"]["template"]["spec"]["containers"][0]
+            ["resources"]["requests"]["cpu"],
+        "500m"
+    );
+    let o = c.diff(work.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Giving up `replicas` (set by fjord until now) changes the object: the server drops it
+    // and defaults it to 1.
+    std::fs::write(&deploy, with_cpu.replace("  replicas: 2\n", "")).unwrap();
+    let o = c.diff(work.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("-  replicas: 2"), "{out}");
+    assert!(out.contains("+  replicas: 1"), "{out}");
+    assert!(
+        !out.contains("ConfigMap"),
+        "another manager's label is no difference: {out}"
+    );
+}
+
+/// `--no-wait` leaves the last wave's objects as their apply showed them; earlier waves are
+/// still waited for (their order depends on it), and a sync without it waits.
+#[test]
+fn no_wait_skips_only_the_last_waves_health_wait() {
+    let c = Cluster::start();
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&testdata("base"), work.path());
+    let last_wave = std::fs::read_to_string(work.path().join("deploy.yaml"))
+        .unwrap()
+        .replace("name: web", "name: api")
+        .replace("sync-wave: \"1\"", "sync-wave: \"2\"")
+        .replace("app: web", "app: api");
+    std::fs::write(work.path().join("api.yaml"), last_wave).unwrap();
+    let o = c.sync(
+        work.path(),
+        &[
+            "--sync-option",
+            "CreateNamespace=true",
+            "--no-wait",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = json_rows(&o);
+    let health =
+        |name: &str| rows[row_index(&rows, "Deployment", name)]["health"]["status"].clone();
+    assert_eq!(health("web"), "Healthy", "wave 1 is waited for: {rows:#?}");
+    assert_eq!(health("api"), "Progressing", "wave 2 is not: {rows:#?}");
+    let o = c.sync(work.path(), &["-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = json_rows(&o);
+    assert_eq!(
+        rows[row_index(&rows, "Deployment", "api")]["health"]["status"],
+        "Healthy"
+    );
+}
+
 #[test]
 fn failed_and_empty_renders_prune_nothing() {
     let c = Cluster::start();

@@ -117,6 +117,9 @@ enum DecodeProblem {
 
 /// Go's `encoding/json` message for the first value of `obj` that does not decode into the kind.
 pub fn decode_error(rt: &ResourceType, obj: &Value) -> Option<String> {
+    if let Some(why) = crate::quantity::decode_error(rt, obj) {
+        return Some(why);
+    }
     let (field, _, problem) = first_problem(rt, obj)?;
     Some(match problem {
         DecodeProblem::Type(json, go) => {
@@ -185,7 +188,9 @@ pub fn check_patched(
         return Ok(());
     };
     if strategic {
-        return Err(patch_invalid(go_print(patch), "unrecognized type: string"));
+        let why = crate::quantity::decode_error(rt, patched);
+        let why = why.as_deref().unwrap_or("unrecognized type: string");
+        return Err(patch_invalid(go_print(patch), why));
     }
     Err(patch_invalid(
         serde_json::to_string(patched).unwrap_or_default(),

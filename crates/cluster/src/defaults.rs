@@ -2,6 +2,7 @@
 //! ([`on_write`]) and what it allocates once, at create ([`on_create`]).
 
 mod pod;
+mod status;
 mod workloads;
 
 use serde_json::{json, Value};
@@ -21,6 +22,7 @@ pub fn on_write(rt: &ResourceType, obj: &mut Value) {
         return;
     }
     workloads::on_write(&rt.group, &rt.kind, obj);
+    crate::quantity::canonicalize(rt, obj);
     if rt.group.is_empty() && rt.kind == "Namespace" {
         namespace_name_label(obj);
     }
@@ -85,12 +87,63 @@ fn namespace_name_label(obj: &mut Value) {
     }
 }
 
-/// What the real server's create strategy sets after field ownership is recorded (so no
-/// manager owns it): a Namespace's `spec.finalizers` gain `kubernetes`.
+/// What the real server sets on a create after field ownership is recorded (so no manager
+/// owns it): mutating admission (a Pod's service account, tolerations, priority, token
+/// volume), the create strategy (zero-valued `status`, a Pod's phase and QoS class, a Job's
+/// selector and pod labels, a Namespace's `kubernetes` finalizer), the
+/// registry's allocations (a Service's cluster IPs and IP families, node ports), and the
+/// defaults applied again when the stored object is read back (a Job's labels from its pod
+/// template). Finally the metadata keys are put in the real server's order.
 pub fn after_tracking_create(rt: &ResourceType, obj: &mut Value) {
-    if rt.custom || !rt.group.is_empty() || rt.kind != "Namespace" || !obj.is_object() {
+    if !obj.is_object() {
         return;
     }
+    if !rt.custom {
+        workloads::on_create(&rt.group, &rt.kind, obj);
+        status::on_create(&rt.group, &rt.kind, obj);
+        if rt.group.is_empty() && rt.kind == "Namespace" {
+            namespace_finalizer(obj);
+        }
+    }
+    crate::metadata_json::canonical_order(obj);
+}
+
+/// What the real server's update strategy sets after field ownership is recorded: a
+/// DaemonSet keeps its template generation annotation, one higher when the template changed.
+pub fn after_tracking_update(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if rt.custom || rt.group != "apps" || rt.kind != "DaemonSet" {
+        return;
+    }
+    let ann = |o: &Value| {
+        o.pointer("/metadata/annotations")
+            .and_then(|a| a.get(DAEMONSET_TEMPLATE_GENERATION))
+            .and_then(Value::as_str)
+            .and_then(|g| g.parse::<i64>().ok())
+    };
+    let Some(generation) = ann(old) else {
+        return;
+    };
+    let next = if old.pointer("/spec/template") != new.pointer("/spec/template") {
+        generation + 1
+    } else {
+        generation
+    };
+    let Some(md) = new.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let annotations = md
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(a) = annotations.as_object_mut() {
+        a.insert(
+            DAEMONSET_TEMPLATE_GENERATION.into(),
+            json!(next.to_string()),
+        );
+    }
+}
+
+/// A Namespace's `spec.finalizers` gain `kubernetes`.
+fn namespace_finalizer(obj: &mut Value) {
     let mut fins = obj
         .pointer("/spec/finalizers")
         .and_then(Value::as_array)
@@ -105,7 +158,11 @@ pub fn after_tracking_create(rt: &ResourceType, obj: &mut Value) {
     obj["spec"]["finalizers"] = Value::Array(fins);
 }
 
-/// Applies create-time defaults and allocations (call before [`on_write`]).
+/// The annotation a DaemonSet's template generation is served in.
+const DAEMONSET_TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+/// Applies create-time settings recorded as the creator's fields (call before [`on_write`]);
+/// see [`after_tracking_create`] for the rest.
 pub fn on_create(rt: &ResourceType, obj: &mut Value) {
     if rt.custom {
         return;
@@ -121,7 +178,16 @@ pub fn on_create(rt: &ResourceType, obj: &mut Value) {
                 m.entry("uid")
                     .or_insert_with(|| json!(crate::meta::new_uid()));
             }
-            workloads::on_create(&rt.group, &rt.kind, obj);
+        }
+        ("apps", "DaemonSet") => {
+            if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                let ann = md
+                    .entry("annotations")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Some(a) = ann.as_object_mut() {
+                    a.insert(DAEMONSET_TEMPLATE_GENERATION.into(), json!("1"));
+                }
+            }
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             let fins = obj["metadata"]["finalizers"]
@@ -198,6 +264,7 @@ mod write_tests {
         let rt = builtin(group, kind);
         on_create(&rt, &mut obj);
         on_write(&rt, &mut obj);
+        after_tracking_create(&rt, &mut obj);
         obj
     }
 
@@ -397,13 +464,35 @@ mod write_tests {
     }
 
     #[test]
+    fn daemonsets_count_template_generations() {
+        let rt = builtin("apps", "DaemonSet");
+        let tmpl = json!({"spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let old = create(
+            "apps",
+            "DaemonSet",
+            json!({"metadata": {"name": "d"}, "spec": {"template": tmpl}}),
+        );
+        let key = DAEMONSET_TEMPLATE_GENERATION;
+        assert_eq!(old["metadata"]["annotations"][key], "1");
+        let mut relabelled = old.clone();
+        relabelled["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("annotations"));
+        after_tracking_update(&rt, &old, &mut relabelled);
+        assert_eq!(relabelled["metadata"]["annotations"][key], "1");
+        let mut changed = old.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:2");
+        after_tracking_update(&rt, &old, &mut changed);
+        assert_eq!(changed["metadata"]["annotations"][key], "2");
+    }
+
+    #[test]
     fn namespaces_get_their_name_label_and_the_kubernetes_finalizer() {
         let rt = builtin("", "Namespace");
-        let mut ns = create(
-            "",
-            "Namespace",
-            json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "x"}}}),
-        );
+        let mut ns =
+            json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "x"}}});
+        on_create(&rt, &mut ns);
+        on_write(&rt, &mut ns);
         assert_eq!(
             ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
             "team"

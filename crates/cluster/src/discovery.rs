@@ -3,8 +3,12 @@
 
 use serde_json::{json, Value};
 
+pub mod catalog;
+
+use catalog::Entry;
+
 use crate::errors::ApiError;
-use crate::kinds::{ResourceType, ALL_VERBS};
+use crate::kinds::ResourceType;
 use crate::registry::Registry;
 use crate::request::{Reply, Target};
 
@@ -20,84 +24,148 @@ pub fn version() -> Value {
     })
 }
 
-fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value, Vec<&'static str>)> {
-    let own = json!({"group": rt.group, "version": rt.version, "kind": rt.kind});
-    let mut out = Vec::new();
-    if rt.has_status {
-        out.push(("status", own.clone(), vec!["get", "patch", "update"]));
-    }
+/// The verbs of a CRD-defined resource, in the reference server's order.
+const CRD_VERBS: &[&str] = &[
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Catalog entries for a CRD-defined resource: the resource, then `status` and `scale`.
+fn crd_entries(reg: &Registry, rt: &ResourceType) -> Vec<Entry> {
+    let own = Some((rt.group.clone(), rt.version.clone()));
+    let storage = reg
+        .crd_storage_version(&rt.group, &rt.plural)
+        .map(|v| (rt.group.clone(), v.to_string()));
+    let mut out = vec![Entry {
+        name: rt.plural.clone(),
+        singular: rt.singular.clone(),
+        kind: rt.kind.clone(),
+        namespaced: rt.namespaced,
+        verbs: strings(CRD_VERBS),
+        short_names: rt.short_names.clone(),
+        categories: rt.categories.clone(),
+        storage,
+        response_gv: own.clone(),
+    }];
+    let sub = |name: &str, kind: &str, response_gv| Entry {
+        name: format!("{}/{name}", rt.plural),
+        singular: String::new(),
+        kind: kind.to_string(),
+        namespaced: rt.namespaced,
+        verbs: strings(&["get", "patch", "update"]),
+        short_names: Vec::new(),
+        categories: Vec::new(),
+        storage: None,
+        response_gv,
+    };
     if rt.has_scale {
-        out.push((
+        out.push(sub(
             "scale",
-            json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
-            vec!["get", "patch", "update"],
+            "Scale",
+            Some(("autoscaling".to_string(), "v1".to_string())),
         ));
     }
-    if rt.group.is_empty() && rt.plural == "namespaces" {
-        out.push(("finalize", own, vec!["update"]));
+    if rt.has_status {
+        out.push(sub("status", &rt.kind, own));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Every entry of one group-version: the built-in catalog's, then CRD-defined ones.
+fn entries(reg: &Registry, group: &str, version: &str) -> Vec<Entry> {
+    let mut out: Vec<Entry> = catalog::find(group, version)
+        .map(|gv| gv.entries.clone())
+        .unwrap_or_default();
+    for rt in reg.custom_resources(group, version) {
+        out.extend(crd_entries(reg, &rt));
     }
     out
 }
 
-fn legacy_resources(rt: &ResourceType) -> Vec<Value> {
-    let mut main = json!({
-        "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced, "kind": rt.kind, "verbs": ALL_VERBS,
-    });
-    if !rt.short_names.is_empty() {
-        main["shortNames"] = json!(rt.short_names);
-    }
-    if !rt.categories.is_empty() {
-        main["categories"] = json!(rt.categories);
-    }
-    let mut out = vec![main];
-    for (sub, kind, verbs) in subresources(rt) {
-        let mut e = json!({"name": format!("{}/{sub}", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": kind["kind"], "verbs": verbs});
-        if sub == "scale" {
-            e["group"] = json!("autoscaling");
-            e["version"] = json!("v1");
-        }
-        out.push(e);
-    }
-    out
-}
-
-fn aggregated_resource(rt: &ResourceType) -> Value {
+fn legacy_entry(e: &Entry, own: &(String, String)) -> Value {
     let mut r = json!({
-        "resource": rt.plural,
-        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
-        "scope": if rt.namespaced { "Namespaced" } else { "Cluster" },
-        "singularResource": rt.singular,
-        "verbs": ALL_VERBS,
+        "name": e.name, "singularName": e.singular, "namespaced": e.namespaced, "kind": e.kind, "verbs": e.verbs,
     });
-    if !rt.short_names.is_empty() {
-        r["shortNames"] = json!(rt.short_names);
+    if !e.short_names.is_empty() {
+        r["shortNames"] = json!(e.short_names);
     }
-    if !rt.categories.is_empty() {
-        r["categories"] = json!(rt.categories);
+    if !e.categories.is_empty() {
+        r["categories"] = json!(e.categories);
     }
-    let subs: Vec<Value> = subresources(rt)
-        .into_iter()
-        .map(|(s, kind, verbs)| json!({"subresource": s, "responseKind": kind, "verbs": verbs}))
-        .collect();
-    if !subs.is_empty() {
-        r["subresources"] = Value::Array(subs);
+    if let Some(h) = e.storage_hash() {
+        r["storageVersionHash"] = json!(h);
+    }
+    if let Some((g, v)) = e.response_gv.as_ref().filter(|gv| *gv != own) {
+        if !g.is_empty() {
+            r["group"] = json!(g);
+        }
+        r["version"] = json!(v);
     }
     r
+}
+
+fn response_kind(e: &Entry) -> Value {
+    let (g, v) = e.response_gv.clone().unwrap_or_default();
+    json!({"group": g, "version": v, "kind": e.kind})
+}
+
+fn aggregated_resources(list: &[Entry]) -> Vec<Value> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    for e in list {
+        if let Some((parent, sub)) = e.split_sub() {
+            let Some((_, p)) = out.iter_mut().find(|(n, _)| n == parent) else {
+                continue;
+            };
+            let s = json!({"subresource": sub, "responseKind": response_kind(e), "verbs": e.verbs});
+            match p["subresources"].as_array_mut() {
+                Some(subs) => subs.push(s),
+                None => p["subresources"] = json!([s]),
+            }
+            continue;
+        }
+        let mut r = json!({
+            "resource": e.name,
+            "responseKind": response_kind(e),
+            "scope": if e.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": e.singular,
+            "verbs": e.verbs,
+        });
+        if !e.short_names.is_empty() {
+            r["shortNames"] = json!(e.short_names);
+        }
+        if !e.categories.is_empty() {
+            r["categories"] = json!(e.categories);
+        }
+        out.push((e.name.clone(), r));
+    }
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 fn aggregated_group(reg: &Registry, group: &str, versions: &[String]) -> Value {
     let vs: Vec<Value> = versions
         .iter()
         .map(|v| {
-            let res: Vec<Value> = reg
-                .resources(group, v)
-                .iter()
-                .map(|r| aggregated_resource(r))
-                .collect();
+            let res = aggregated_resources(&entries(reg, group, v));
             json!({"version": v, "resources": res, "freshness": "Current"})
         })
         .collect();
-    json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": vs})
+    let metadata = if group.is_empty() {
+        json!({})
+    } else {
+        json!({"name": group})
+    };
+    json!({"metadata": metadata, "versions": vs})
 }
 
 fn aggregated(items: Vec<Value>) -> Reply {
@@ -116,6 +184,19 @@ fn group_entry(group: &str, versions: &[String]) -> Value {
         .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
         .collect();
     json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
+}
+
+fn resource_list(reg: &Registry, g: &str, v: &str) -> Value {
+    let own = (g.to_string(), v.to_string());
+    let resources: Vec<Value> = entries(reg, g, v)
+        .iter()
+        .map(|e| legacy_entry(e, &own))
+        .collect();
+    if g.is_empty() {
+        json!({"kind": "APIResourceList", "groupVersion": v, "resources": resources})
+    } else {
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{g}/{v}"), "resources": resources})
+    }
 }
 
 /// Answers a discovery request.
@@ -172,20 +253,7 @@ pub fn answer(
             if !reg.serves_group_version(g, v) {
                 return Err(ApiError::no_route());
             }
-            let gv = if g.is_empty() {
-                v.clone()
-            } else {
-                format!("{g}/{v}")
-            };
-            let resources: Vec<Value> = reg
-                .resources(g, v)
-                .iter()
-                .flat_map(|r| legacy_resources(r))
-                .collect();
-            Ok(Reply::json(
-                200,
-                json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
-            ))
+            Ok(Reply::json(200, resource_list(reg, g, v)))
         }
         _ => Err(ApiError::no_route()),
     }
@@ -194,6 +262,7 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Target::GroupVersion;
 
     #[test]
     fn aggregated_when_asked() {
@@ -221,7 +290,8 @@ mod tests {
             .cloned()
             .expect("deploy");
         assert_eq!(dep["scope"], "Namespaced");
-        assert_eq!(dep["subresources"][1]["subresource"], "scale");
+        assert_eq!(dep["subresources"][0]["subresource"], "scale");
+        assert_eq!(dep["responseKind"]["group"], "");
         let legacy = answer(&reg, &Target::Apis, "application/json", "x").expect("ok");
         assert_eq!(legacy.body["kind"], "APIGroupList");
     }
@@ -250,5 +320,31 @@ mod tests {
             "x"
         )
         .is_err());
+    }
+
+    #[test]
+    fn crd_resources_follow_the_reference_layout() {
+        let crd = json!({"spec": {"group": "diff.example.com", "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}, "scale": {}}}]},
+            "status": {"conditions": [{"type": "Established", "status": "True"}]}});
+        let mut reg = Registry::new();
+        reg.set_crds(std::iter::once(&crd));
+        let gv = GroupVersion("diff.example.com".into(), "v1".into());
+        let list = answer(&reg, &gv, "", "x").expect("served");
+        let res = &list.body["resources"];
+        assert_eq!(res[0]["verbs"][5], "create");
+        assert_eq!(res[0]["storageVersionHash"], "ttSe6q+QNj8=");
+        assert_eq!(res[1]["name"], "widgets/scale");
+        assert_eq!(res[1]["group"], "autoscaling");
+        assert!(res[2].get("group").is_none());
+        let agg = answer(&reg, &Target::Apis, AGGREGATED, "x").expect("ok");
+        let items = agg.body["items"].as_array().expect("items");
+        assert_eq!(items[0]["metadata"]["name"], "apiregistration.k8s.io");
+        let last = items.last().expect("crd group");
+        let widget = &last["versions"][0]["resources"][0];
+        assert_eq!(widget["responseKind"]["group"], "diff.example.com");
+        assert_eq!(widget["subresources"][1]["subresource"], "status");
     }
 }

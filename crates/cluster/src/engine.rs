@@ -153,6 +153,7 @@ impl Engine {
         let (kind, object) = match new {
             Some(mut obj) => {
                 meta::set_rv(&mut obj, rv);
+                crate::metadata_json::canonical_order(&mut obj);
                 let kind = if old.is_some() {
                     EventType::Modified
                 } else {

@@ -56,6 +56,11 @@ pub struct ApiError {
     pub causes: Vec<Cause>,
     /// `details.retryAfterSeconds` and the `Retry-After` header.
     pub retry_after: Option<u32>,
+    /// Render `details: {}` even when there is nothing to put in it (the real server's generic
+    /// responses carry an empty details object).
+    pub empty_details: bool,
+    /// Answer Go's plain-text `404 page not found` instead of a `Status` (paths no API serves).
+    pub plain_text: bool,
 }
 
 /// Formats `resource.group` (or `resource` for the core group), as the apiserver names objects.
@@ -76,6 +81,8 @@ impl ApiError {
             subject: None,
             causes: Vec::new(),
             retry_after: None,
+            empty_details: false,
+            plain_text: false,
         }
     }
 
@@ -94,19 +101,58 @@ impl ApiError {
         ApiError::base(404, "NotFound", msg).with_details(group, resource, name)
     }
 
-    /// 404 for a path the server does not serve.
+    /// 404 for a path under a served API group-version that names no resource (or an
+    /// unserved version of a served group): a `Status` with empty details.
     pub fn no_route() -> ApiError {
         let mut e = ApiError::base(
             404,
             "NotFound",
             "the server could not find the requested resource",
         );
-        e.causes.push(Cause::new(
-            "UnexpectedServerResponse",
-            "404 page not found",
-            "",
-        ));
+        e.empty_details = true;
         e
+    }
+
+    /// Whether this is [`ApiError::no_route`]'s answer.
+    pub fn is_no_route(&self) -> bool {
+        self.code == 404 && self.empty_details && self.subject.is_none() && !self.plain_text
+    }
+
+    /// 404 for a path outside every API group the server serves: Go's plain-text
+    /// `404 page not found`, not a `Status`.
+    pub fn page_not_found() -> ApiError {
+        let mut e = ApiError::base(404, "NotFound", "404 page not found");
+        e.plain_text = true;
+        e
+    }
+
+    /// A response built the way the real server builds generic ones: the standard message of
+    /// the code and empty details (e.g. 422 for a JSON patch that does not apply).
+    pub fn generic(code: u16, reason: &str, message: &str) -> ApiError {
+        let mut e = ApiError::base(code, reason, message);
+        e.empty_details = true;
+        e
+    }
+
+    /// 422 for a request the server cannot process (a JSON patch whose operations fail).
+    pub fn rejected() -> ApiError {
+        ApiError::generic(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        )
+    }
+
+    /// A failure the real server reports from a plain Go error: no reason, no details
+    /// (e.g. 500 for an unparsable resourceVersion).
+    pub fn plain(code: u16, message: impl Into<String>) -> ApiError {
+        ApiError::base(code, "", message)
+    }
+
+    /// 422 for invalid request options (`CreateOptions`, `UpdateOptions`, `PatchOptions`,
+    /// `DeleteOptions` of `meta.k8s.io`).
+    pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> ApiError {
+        ApiError::invalid(kind, "meta.k8s.io", "", causes)
     }
 
     /// 409 `... already exists`.
@@ -161,6 +207,8 @@ impl ApiError {
         let msg = format!("{} \"{name}\" is invalid: {joined}", qualified(kind, group));
         let mut e = ApiError::base(422, "Invalid", msg).with_details(group, kind, name);
         e.causes = causes;
+        // Go's NewInvalid always carries details (`{}` when every member is empty).
+        e.empty_details = true;
         e
     }
 
@@ -196,7 +244,9 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
-        ApiError::base(405, "MethodNotAllowed", message)
+        let mut e = ApiError::base(405, "MethodNotAllowed", message);
+        e.empty_details = true;
+        e
     }
 
     /// 410 Expired.
@@ -204,15 +254,9 @@ impl ApiError {
         ApiError::base(410, "Expired", message)
     }
 
-    /// 415 UnsupportedMediaType.
-    pub fn unsupported_media_type(content_type: &str) -> ApiError {
-        ApiError::base(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-            ),
-        )
+    /// 415 UnsupportedMediaType for a patch body of an unknown type.
+    pub fn unsupported_media_type() -> ApiError {
+        ApiError::generic(415, "UnsupportedMediaType", "415: Unsupported Media Type")
     }
 
     /// 415 for a strategic-merge patch of a custom resource (the real server names no type).
@@ -257,7 +301,9 @@ impl ApiError {
             if !sub.group.is_empty() {
                 details.insert("group".into(), json!(sub.group));
             }
-            details.insert("kind".into(), json!(sub.kind));
+            if !sub.kind.is_empty() {
+                details.insert("kind".into(), json!(sub.kind));
+            }
         }
         if !self.causes.is_empty() {
             let causes: Vec<Value> = self
@@ -287,7 +333,11 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if !details.is_empty() {
+        if self.reason.is_empty() {
+            // Go's omitempty: a plain error's Status has no reason.
+            status.as_object_mut().map(|m| m.remove("reason"));
+        }
+        if !details.is_empty() || self.empty_details {
             status["details"] = Value::Object(details);
         }
         status
@@ -305,6 +355,37 @@ mod tests {
         assert_eq!(s["message"], "deployments.apps \"web\" not found");
         assert_eq!(s["details"]["kind"], "deployments");
         assert_eq!(s["code"], 404);
+    }
+
+    #[test]
+    fn generic_and_plain_errors_render_as_the_real_server() {
+        let s = ApiError::no_route().to_status();
+        assert_eq!(s["details"], json!({}));
+        let s = ApiError::rejected().to_status();
+        assert_eq!(
+            (s["code"].clone(), s["details"].clone()),
+            (json!(422), json!({}))
+        );
+        let s =
+            ApiError::plain(500, "strconv.ParseUint: parsing \"x\": invalid syntax").to_status();
+        assert!(
+            s.get("reason").is_none() && s.get("details").is_none(),
+            "{s}"
+        );
+        assert!(ApiError::page_not_found().plain_text);
+        let e = ApiError::invalid_options(
+            "CreateOptions",
+            vec![Cause::new(
+                "FieldValueNotSupported",
+                "Unsupported value",
+                "dryRun",
+            )],
+        );
+        assert_eq!(
+            e.message,
+            "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value"
+        );
+        assert!(e.to_status()["details"].get("name").is_none());
     }
 
     #[test]

@@ -65,6 +65,11 @@ fn reply_response(r: Reply) -> Response<ResBody> {
 }
 
 fn error_response(e: &ApiError) -> Response<ResBody> {
+    if e.plain_text {
+        // Go's http.NotFound, as the real server answers paths outside every served group.
+        let body = format!("{}\n", e.message).into_bytes();
+        return full(e.code, "text/plain; charset=utf-8", body, &[]);
+    }
     let mut headers = Vec::new();
     if let Some(r) = e.retry_after {
         headers.push(("Retry-After".to_string(), r.to_string()));
@@ -91,7 +96,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, Infallible> {
     let method = req.method().as_str().to_string();
-    let target = parse_path(req.uri().path());
+    let path = req.uri().path().to_string();
+    let target = parse_path(&path);
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let content_type = header(&req, "content-type");
     let accept = header(&req, "accept");
@@ -128,7 +134,7 @@ async fn handle(
         if watching {
             let start = match engine.start_watch(&api, rp) {
                 Ok(s) => s,
-                Err(e) => return Ok(error_response(&e)),
+                Err(e) => return Ok(error_response(&unserved(&engine, &path, e))),
             };
             let (tx, rx) = mpsc::channel(256);
             tokio::spawn(start.run(tx, faults.drop_watch_after()));
@@ -162,8 +168,18 @@ async fn handle(
     }
     Ok(match reply {
         Ok(r) => reply_response(r),
-        Err(e) => error_response(&e),
+        Err(e) => error_response(&unserved(&engine, &path, e)),
     })
+}
+
+/// A 404 for a path no resource answers becomes Go's plain-text `404 page not found` when the
+/// path is outside every served API group, as the real server's mux answers it.
+fn unserved(engine: &Engine, path: &str, e: ApiError) -> ApiError {
+    if e.is_no_route() && !engine.serves_path(path) {
+        ApiError::page_not_found()
+    } else {
+        e
+    }
 }
 
 /// Whether answering `api` may take long: reads and deletes of whole collections.

@@ -39,6 +39,42 @@ fn owner_uids(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The field errors of an object's owner references, as the real server reports them (on the
+/// field `metadata.ownerReferences.<member>`, without the reference's index).
+pub(crate) fn owner_reference_causes(obj: &Value) -> Vec<crate::errors::Cause> {
+    let mut out = Vec::new();
+    let refs = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array);
+    for r in refs.into_iter().flatten() {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let api_version = text("apiVersion");
+        let version = api_version.rsplit('/').next().unwrap_or("").to_string();
+        let (kind, name, uid) = (text("kind"), text("name"), text("uid"));
+        let checks = [
+            (
+                "apiVersion",
+                &api_version,
+                &version,
+                "version must not be empty",
+            ),
+            ("kind", &kind, &kind, "must not be empty"),
+            ("name", &name, &name, "must not be empty"),
+            ("uid", &uid, &uid, "must not be empty"),
+        ];
+        for (field, value, tested, why) in checks {
+            if tested.is_empty() {
+                out.push(crate::errors::Cause::new(
+                    "FieldValueInvalid",
+                    format!("Invalid value: {value:?}: {why}"),
+                    format!("metadata.ownerReferences.{field}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
 fn plan(st: &State) -> Vec<Action> {
     let types = st.registry.storage_types();
     let mut objs: Vec<(Arc<ResourceType>, Arc<Value>)> = Vec::new();
@@ -235,5 +271,33 @@ impl Engine {
             self.run_action(&mut st, a);
         }
         st.store.rv() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_references_need_version_kind_name_and_uid() {
+        let obj = json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "x"},
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "y", "uid": "u"}]}});
+        let causes = owner_reference_causes(&obj);
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "metadata.ownerReferences.uid");
+        assert_eq!(causes[0].message, "Invalid value: \"\": must not be empty");
+        let bad = json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/", "kind": "", "name": "n", "uid": "u"}]}});
+        let fields: Vec<String> = owner_reference_causes(&bad)
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "metadata.ownerReferences.apiVersion",
+                "metadata.ownerReferences.kind"
+            ]
+        );
     }
 }

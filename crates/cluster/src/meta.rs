@@ -33,6 +33,24 @@ pub fn uid(obj: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// A resourceVersion a client sent, parsed as the real store parses it (Go's
+/// `strconv.ParseUint`): anything else is a plain 500 carrying Go's error text.
+pub fn parse_rv(rv: &str) -> Result<u64, crate::errors::ApiError> {
+    let fail = |why: &str| {
+        crate::errors::ApiError::plain(
+            500,
+            format!(
+                "strconv.ParseUint: parsing {}: {why}",
+                crate::handlers::options::go_quote(rv)
+            ),
+        )
+    };
+    if rv.is_empty() || !rv.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(fail("invalid syntax"));
+    }
+    rv.parse().map_err(|_| fail("value out of range"))
+}
+
 /// `metadata.resourceVersion` parsed as a number.
 pub fn rv(obj: &Value) -> Option<u64> {
     obj.pointer("/metadata/resourceVersion")
@@ -129,6 +147,24 @@ pub fn comparable(obj: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_resource_versions_parse_as_go_does() {
+        assert_eq!(parse_rv("42").ok(), Some(42));
+        let e = parse_rv("abc").expect_err("syntax");
+        assert_eq!(
+            (e.code, e.reason.as_str(), e.message.as_str()),
+            (
+                500,
+                "",
+                "strconv.ParseUint: parsing \"abc\": invalid syntax"
+            )
+        );
+        assert!(parse_rv("99999999999999999999")
+            .expect_err("range")
+            .message
+            .ends_with("value out of range"));
+    }
     use serde_json::json;
 
     #[test]

@@ -26,6 +26,49 @@ fn rv_of(obj: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// The order of `ObjectMeta`'s fields in the real server's JSON.
+const META_ORDER: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Puts an object's `metadata` keys in the real server's order (keys it does not know last,
+/// in their order), so serialized objects read as the real server's do.
+pub(crate) fn canonical_order(obj: &mut Value) {
+    let Some(Value::Object(md)) = obj.get_mut("metadata") else {
+        return;
+    };
+    let in_order = md
+        .keys()
+        .filter_map(|k| META_ORDER.iter().position(|o| o == k))
+        .collect::<Vec<_>>()
+        .windows(2)
+        .all(|w| w[0] < w[1]);
+    if in_order {
+        return;
+    }
+    let mut old = std::mem::take(md);
+    for k in META_ORDER {
+        if let Some(v) = old.remove(*k) {
+            md.insert((*k).to_string(), v);
+        }
+    }
+    md.extend(old);
+}
+
 impl MetadataJson {
     fn lock(&self) -> MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
@@ -101,5 +144,28 @@ mod tests {
         cache.forget("/configmaps/ns/a");
         assert!(cache.lock().get("/configmaps/ns/a").is_none());
         assert!(cache.lock().get("/configmaps/ns/b").is_some());
+    }
+
+    #[test]
+    fn metadata_keys_follow_the_real_servers_order() {
+        let mut o = json!({"metadata": {"name": "d", "ownerReferences": [], "x": 1,
+            "uid": "u", "managedFields": [], "namespace": "n"}});
+        canonical_order(&mut o);
+        let keys: Vec<&String> = o["metadata"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "namespace",
+                "uid",
+                "ownerReferences",
+                "managedFields",
+                "x"
+            ]
+        );
     }
 }

@@ -1,9 +1,14 @@
-//! A minimal `/openapi/v3`: enough for kubectl's server-side field-validation probe.
+//! `/openapi/v3`: the index of group-version documents and the documents themselves.
 //!
 //! Each group-version document lists, per resource, the item path with a PATCH operation carrying
-//! `x-kubernetes-group-version-kind` and a `fieldValidation` query parameter. The strategic-merge
-//! content type is deliberately absent so kubectl builds client-side-apply patches from its
-//! compiled-in types.
+//! `x-kubernetes-group-version-kind` and a `fieldValidation` query parameter (kubectl's
+//! server-side field-validation probe), and a schema component per kind (see [`schema`]). The
+//! strategic-merge content type is deliberately absent so kubectl builds client-side-apply
+//! patches from its compiled-in types rather than from these (prose-free, partial) schemas.
+
+mod schema;
+
+use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -51,12 +56,46 @@ fn gv_doc(reg: &Registry, group: &str, version: &str) -> Value {
         });
         paths.insert(item, json!({"patch": op}));
     }
-    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.2"}, "paths": paths, "components": {"schemas": {}}})
+    let mut schemas = schema::builtin_components(group, version);
+    for rt in reg.custom_resources(group, version) {
+        let s = reg.crd_schema(group, version, &rt.plural);
+        schema::custom_components(group, version, &rt.kind, s, &mut schemas);
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.2"}, "paths": paths, "components": {"schemas": schemas}})
 }
 
 fn hash(doc: &Value) -> String {
     let digest = Sha256::digest(doc.to_string().as_bytes());
     digest.iter().take(32).map(|b| format!("{b:02X}")).collect()
+}
+
+/// The document hash of a built-in group-version that no CRD adds to (computed once).
+fn builtin_hash(group: &str, version: &str) -> Option<String> {
+    static HASHES: OnceLock<Vec<(String, String, String)>> = OnceLock::new();
+    let all = HASHES.get_or_init(|| {
+        let reg = Registry::new();
+        crate::discovery::catalog::builtin()
+            .iter()
+            .map(|gv| {
+                let h = hash(&gv_doc(&reg, &gv.group, &gv.version));
+                (gv.group.clone(), gv.version.clone(), h)
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(g, v, _)| g == group && v == version)
+        .map(|(_, _, h)| h.clone())
+}
+
+/// The reference server's answer for a group-version it does not serve: 404 with no body.
+fn empty_not_found() -> Reply {
+    Reply {
+        status: 404,
+        body: Value::Null,
+        content_type: "text/plain; charset=utf-8".into(),
+        headers: Vec::new(),
+        raw: Some(Vec::new()),
+    }
 }
 
 /// Answers `/openapi/v3` and `/openapi/v3/<gv>`.
@@ -70,7 +109,12 @@ pub fn answer(reg: &Registry, target: &Target) -> Result<Reply, ApiError> {
             }
             for (g, v) in gvs {
                 let p = gv_path(&g, &v);
-                let h = hash(&gv_doc(reg, &g, &v));
+                let cached = if reg.custom_resources(&g, &v).is_empty() {
+                    builtin_hash(&g, &v)
+                } else {
+                    None
+                };
+                let h = cached.unwrap_or_else(|| hash(&gv_doc(reg, &g, &v)));
                 paths.insert(
                     p.clone(),
                     json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={h}")}),
@@ -83,10 +127,10 @@ pub fn answer(reg: &Registry, target: &Target) -> Result<Reply, ApiError> {
             let (g, v) = match parts.as_slice() {
                 ["api", v] => ("", *v),
                 ["apis", g, v] => (*g, *v),
-                _ => return Err(ApiError::no_route()),
+                _ => return Ok(empty_not_found()),
             };
             if !reg.serves_group_version(g, v) {
-                return Err(ApiError::no_route());
+                return Ok(empty_not_found());
             }
             Ok(Reply::json(200, gv_doc(reg, g, v)))
         }
@@ -118,5 +162,16 @@ mod tests {
         assert!(op["requestBody"]["content"]
             .get("application/strategic-merge-patch+json")
             .is_none());
+        assert!(doc.body["components"]["schemas"]
+            .get("io.k8s.api.apps.v1.Deployment")
+            .is_some());
+    }
+
+    #[test]
+    fn unknown_group_version_is_an_empty_404() {
+        let reg = Registry::new();
+        let r = answer(&reg, &Target::OpenApiDoc("apis/nope/v1".into())).expect("reply");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.raw.as_deref(), Some(&[][..]));
     }
 }

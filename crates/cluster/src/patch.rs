@@ -29,21 +29,73 @@ fn unescape(tok: &str) -> String {
     tok.replace("~1", "/").replace("~0", "~")
 }
 
-fn split_pointer(path: &str) -> Result<Vec<String>, ApiError> {
-    if path.is_empty() {
-        return Ok(Vec::new());
+/// Why a JSON patch operation does not apply. The real server answers every such failure with
+/// the same generic 422 ([`ApiError::rejected`]); the reason is kept for tests and debugging.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonPatchError {
+    /// The operation's `path` (or `from`) names nothing in the document.
+    #[error("{op} operation does not apply: doc is missing path: {path:?}")]
+    MissingPath {
+        /// The operation.
+        op: String,
+        /// The path.
+        path: String,
+    },
+    /// An array index is not a number or is out of range.
+    #[error("{op} operation does not apply: bad index in {path:?}")]
+    BadIndex {
+        /// The operation.
+        op: String,
+        /// The path.
+        path: String,
+    },
+    /// A `test` operation found another value.
+    #[error("testing value {path} failed")]
+    TestFailed {
+        /// The path tested.
+        path: String,
+    },
+    /// The operation is none of the six.
+    #[error("unexpected operation {0:?}")]
+    UnknownOp(String),
+    /// An operation lacks a member it needs.
+    #[error("{op} operation without {member}")]
+    MissingMember {
+        /// The operation.
+        op: String,
+        /// `path`, `from` or `value`.
+        member: &'static str,
+    },
+}
+
+impl From<JsonPatchError> for ApiError {
+    fn from(_: JsonPatchError) -> ApiError {
+        ApiError::rejected()
     }
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| ApiError::unprocessable_patch(format!("invalid JSON pointer {path:?}")))?;
-    Ok(rest.split('/').map(unescape).collect())
+}
+
+/// The tokens of a JSON pointer as the server's JSON patch library splits them: the text before
+/// the first `/` is dropped (so `data/a` means `/a`), `""` is the root.
+fn split_pointer(path: &str) -> Vec<String> {
+    if path.is_empty() {
+        return Vec::new();
+    }
+    path.split('/').skip(1).map(unescape).collect()
+}
+
+fn missing(op: &str, path: &str) -> JsonPatchError {
+    JsonPatchError::MissingPath {
+        op: op.into(),
+        path: path.into(),
+    }
 }
 
 fn parent_mut<'a>(
     doc: &'a mut Value,
     toks: &[String],
+    op: &str,
     path: &str,
-) -> Result<&'a mut Value, ApiError> {
+) -> Result<&'a mut Value, JsonPatchError> {
     let mut cur = doc;
     for t in toks {
         cur = match cur {
@@ -51,129 +103,213 @@ fn parent_mut<'a>(
             Value::Array(a) => t.parse::<usize>().ok().and_then(move |i| a.get_mut(i)),
             _ => None,
         }
-        .ok_or_else(|| ApiError::unprocessable_patch(format!("doc is missing path: \"{path}\"")))?;
+        .ok_or_else(|| missing(op, path))?;
     }
     Ok(cur)
 }
 
-fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
-    let toks = split_pointer(path)?;
+/// Puts `value` at `path`: `add` inserts into arrays, `replace` overwrites (a missing object
+/// member is added, as the server's library does).
+fn put(doc: &mut Value, op: &str, path: &str, value: Value) -> Result<(), JsonPatchError> {
+    let toks = split_pointer(path);
     let Some((last, parent)) = toks.split_last() else {
         *doc = value;
         return Ok(());
     };
-    match parent_mut(doc, parent, path)? {
+    let bad_index = || JsonPatchError::BadIndex {
+        op: op.into(),
+        path: path.into(),
+    };
+    match parent_mut(doc, parent, op, path)? {
         Value::Object(m) => {
             m.insert(last.clone(), value);
             Ok(())
         }
-        Value::Array(a) => {
+        Value::Array(a) if op == "add" => {
             let idx = if last == "-" {
                 a.len()
             } else {
-                last.parse::<usize>().map_err(|_| {
-                    ApiError::unprocessable_patch(format!("invalid index in {path}"))
-                })?
+                last.parse::<usize>().map_err(|_| bad_index())?
             };
             if idx > a.len() {
-                return Err(ApiError::unprocessable_patch(format!(
-                    "add operation does not apply: index out of range in {path}"
-                )));
+                return Err(bad_index());
             }
             a.insert(idx, value);
             Ok(())
         }
-        _ => Err(ApiError::unprocessable_patch(format!(
-            "doc is missing path: \"{path}\""
-        ))),
+        Value::Array(a) => {
+            let slot = last
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| a.get_mut(i))
+                .ok_or_else(bad_index)?;
+            *slot = value;
+            Ok(())
+        }
+        _ => Err(missing(op, path)),
     }
 }
 
-fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
-    let toks = split_pointer(path)?;
+fn remove(doc: &mut Value, op: &str, path: &str) -> Result<Value, JsonPatchError> {
+    let toks = split_pointer(path);
     let Some((last, parent)) = toks.split_last() else {
-        return Err(ApiError::unprocessable_patch("cannot remove the root"));
+        return Err(missing(op, path));
     };
-    let missing = || {
-        ApiError::unprocessable_patch(format!(
-            "remove operation does not apply: doc is missing path: \"{path}\""
-        ))
-    };
-    match parent_mut(doc, parent, path)? {
-        Value::Object(m) => m.remove(last).ok_or_else(missing),
-        Value::Array(a) => {
-            let idx: usize = last.parse().map_err(|_| missing())?;
-            if idx < a.len() {
-                Ok(a.remove(idx))
-            } else {
-                Err(missing())
-            }
-        }
-        _ => Err(missing()),
+    match parent_mut(doc, parent, op, path)? {
+        Value::Object(m) => m.remove(last).ok_or_else(|| missing(op, path)),
+        Value::Array(a) => match last.parse::<usize>() {
+            Ok(i) if i < a.len() => Ok(a.remove(i)),
+            _ => Err(missing(op, path)),
+        },
+        _ => Err(missing(op, path)),
     }
 }
 
 fn get<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return Some(doc);
+    let mut cur = doc;
+    for t in split_pointer(path) {
+        cur = match cur {
+            Value::Object(m) => m.get(&t)?,
+            Value::Array(a) => a.get(t.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
     }
-    doc.pointer(path)
+    Some(cur)
 }
 
-/// Applies an RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`).
-pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
-    let ops = patch
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
-    let mut doc = target.clone();
-    for op in ops {
-        let path = op["path"]
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("json patch operation without path"))?;
-        match op["op"].as_str().unwrap_or("") {
-            "add" => add(&mut doc, path, op["value"].clone())?,
-            "remove" => {
-                remove(&mut doc, path)?;
-            }
-            "replace" => {
-                if get(&doc, path).is_none() {
-                    return Err(ApiError::unprocessable_patch(format!(
-                        "replace operation does not apply: doc is missing key: {path}"
-                    )));
-                }
-                if path.is_empty() {
-                    doc = op["value"].clone();
-                } else if let Some(slot) = doc.pointer_mut(path) {
-                    *slot = op["value"].clone();
-                }
-            }
-            "move" => {
-                let from = op["from"]
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request("move without from"))?;
-                let v = remove(&mut doc, from)?;
-                add(&mut doc, path, v)?;
-            }
-            "copy" => {
-                let from = op["from"]
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request("copy without from"))?;
-                let v = get(&doc, from).cloned().ok_or_else(|| {
-                    ApiError::unprocessable_patch(format!("copy from missing path {from}"))
-                })?;
-                add(&mut doc, path, v)?;
-            }
-            "test" => {
-                if get(&doc, path) != Some(&op["value"]) {
-                    return Err(ApiError::unprocessable_patch(format!(
-                        "testing value {path} failed: test failed"
-                    )));
+fn without(op: &str, member: &'static str) -> JsonPatchError {
+    JsonPatchError::MissingMember {
+        op: op.into(),
+        member,
+    }
+}
+
+/// Applies one RFC 6902 operation.
+fn apply_op(doc: &mut Value, op: &Value) -> Result<(), JsonPatchError> {
+    let kind = op["op"].as_str().unwrap_or("");
+    let path = op["path"].as_str().ok_or_else(|| without(kind, "path"))?;
+    let from = || op["from"].as_str().ok_or_else(|| without(kind, "from"));
+    let value = || {
+        op.get("value")
+            .cloned()
+            .ok_or_else(|| without(kind, "value"))
+    };
+    match kind {
+        "add" => put(doc, kind, path, value()?),
+        "replace" => {
+            if !path.is_empty() && get(doc, path).is_none() {
+                // A missing member of an existing object is added; anything else is missing.
+                let toks = split_pointer(path);
+                let parent_is_object = toks
+                    .split_last()
+                    .and_then(|(_, parent)| {
+                        let p = parent.iter().fold(String::new(), |acc, t| {
+                            format!("{acc}/{}", t.replace('~', "~0").replace('/', "~1"))
+                        });
+                        get(doc, &p)
+                    })
+                    .is_some_and(Value::is_object);
+                if !parent_is_object {
+                    return Err(missing(kind, path));
                 }
             }
-            other => return Err(ApiError::bad_request(format!("Unexpected kind: {other}"))),
+            put(doc, kind, path, value()?)
         }
+        "remove" => remove(doc, kind, path).map(|_| ()),
+        "move" => {
+            let v = remove(doc, kind, from()?)?;
+            put(doc, "add", path, v)
+        }
+        "copy" => {
+            let f = from()?;
+            let v = get(doc, f).cloned().ok_or_else(|| missing(kind, f))?;
+            put(doc, "add", path, v)
+        }
+        "test" => {
+            if get(doc, path) == Some(&value()?) {
+                Ok(())
+            } else {
+                Err(JsonPatchError::TestFailed { path: path.into() })
+            }
+        }
+        other => Err(JsonPatchError::UnknownOp(other.into())),
+    }
+}
+
+/// Applies an RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`) that
+/// [`decode`] accepted; `null` is the empty patch.
+pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, JsonPatchError> {
+    let mut doc = target.clone();
+    for op in patch.as_array().into_iter().flatten() {
+        apply_op(&mut doc, op)?;
     }
     Ok(doc)
+}
+
+/// Decodes a patch body as the real server does (400s in Go's words): a JSON patch against its
+/// list of `{op, path, from, value}`, a merge or strategic merge patch as a JSON object (`null`
+/// is refused for a merge patch and is the empty patch for a strategic one).
+pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let strategic = content_type == "application/strategic-merge-patch+json";
+    // The strategic path reports the decoder's error bare; the others name the patch.
+    let refuse = |why: String| {
+        ApiError::bad_request(if strategic {
+            why
+        } else {
+            format!("error decoding patch: {why}")
+        })
+    };
+    if let Some(why) = crate::handlers::go_syntax_error(body) {
+        return Err(refuse(why));
+    }
+    let patch: Value = serde_json::from_slice(body).map_err(|e| refuse(e.to_string()))?;
+    if content_type != "application/json-patch+json" {
+        return match patch {
+            Value::Object(_) => Ok(patch),
+            Value::Null if strategic => Ok(Value::Object(Map::new())),
+            Value::Null => Err(ApiError::bad_request("Invalid JSON Patch")),
+            other => Err(refuse(format!(
+                "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                crate::handlers::go_type_name(&other)
+            ))),
+        };
+    }
+    let ty = crate::handlers::go_type_name;
+    let ops = match &patch {
+        Value::Null => return Ok(patch),
+        Value::Array(ops) => ops,
+        other => {
+            return Err(refuse(format!(
+                "json: cannot unmarshal {} into Go value of type []handlers.jsonPatchOp",
+                ty(other)
+            )))
+        }
+    };
+    for op in ops {
+        match op {
+            Value::Null => {}
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if matches!(k.as_str(), "op" | "path" | "from")
+                        && !v.is_string()
+                        && !v.is_null()
+                    {
+                        return Err(refuse(format!(
+                            "json: cannot unmarshal {} into Go struct field jsonPatchOp.{k} of type string",
+                            ty(v)
+                        )));
+                    }
+                }
+            }
+            other => {
+                return Err(refuse(format!(
+                    "json: cannot unmarshal {} into Go value of type handlers.jsonPatchOp",
+                    ty(other)
+                )))
+            }
+        }
+    }
+    Ok(patch)
 }
 
 /// Applies a strategic merge patch for a built-in kind, using fjord-merge's schema table.
@@ -221,17 +357,69 @@ mod tests {
             out,
             json!({"metadata": {"labels": {"a": "x", "b": "2"}}, "l": [2, 9], "c": "x"})
         );
+        assert!(matches!(
+            json_patch(&t, &json!([{"op": "test", "path": "/l", "value": []}])),
+            Err(JsonPatchError::TestFailed { .. })
+        ));
+        assert!(matches!(
+            json_patch(&t, &json!([{"op": "remove", "path": "/nope"}])),
+            Err(JsonPatchError::MissingPath { .. })
+        ));
+        assert!(matches!(
+            json_patch(&t, &json!([{"op": "frobnicate", "path": "/l"}])),
+            Err(JsonPatchError::UnknownOp(_))
+        ));
+        let e: ApiError = JsonPatchError::UnknownOp("x".into()).into();
         assert_eq!(
-            json_patch(&t, &json!([{"op": "test", "path": "/l", "value": []}]))
-                .err()
-                .map(|e| e.code),
-            Some(422)
+            (e.code, e.message.as_str()),
+            (
+                422,
+                "the server rejected our request due to an error in our request"
+            )
+        );
+        // As the server's library: replacing a missing member adds it.
+        let out = json_patch(
+            &t,
+            &json!([{"op": "replace", "path": "/metadata/labels/z", "value": "1"}]),
+        )
+        .expect("replace");
+        assert_eq!(out["metadata"]["labels"]["z"], "1");
+    }
+
+    #[test]
+    fn json_patch_bodies_are_decoded_as_go_does() {
+        let ct = "application/json-patch+json";
+        let msg = |body: &str| decode(ct, body.as_bytes()).expect_err(body).message;
+        assert_eq!(
+            msg("{\"op\":\"add\"}"),
+            "error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
         );
         assert_eq!(
-            json_patch(&t, &json!([{"op": "remove", "path": "/nope"}]))
-                .err()
-                .map(|e| e.code),
-            Some(422)
+            msg("[1]"),
+            "error decoding patch: json: cannot unmarshal number into Go value of type handlers.jsonPatchOp"
+        );
+        assert_eq!(
+            msg("[{\"op\":5}]"),
+            "error decoding patch: json: cannot unmarshal number into Go struct field jsonPatchOp.op of type string"
+        );
+        assert_eq!(
+            decode("application/merge-patch+json", b"{\"data\":")
+                .expect_err("eof")
+                .message,
+            "error decoding patch: unexpected end of JSON input"
+        );
+        assert!(decode(ct, b"null").is_ok());
+        let smp = "application/strategic-merge-patch+json";
+        assert_eq!(
+            decode(smp, b"[1]").expect_err("array").message,
+            "json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert_eq!(decode(smp, b"null").ok(), Some(json!({})));
+        assert_eq!(
+            decode("application/merge-patch+json", b"null")
+                .expect_err("null")
+                .message,
+            "Invalid JSON Patch"
         );
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::discovery::catalog;
 use crate::kinds::{builtins, PrinterColumn, ResourceType};
 
 /// Served resource types, looked up by URL coordinates.
@@ -12,6 +13,10 @@ use crate::kinds::{builtins, PrinterColumn, ResourceType};
 pub struct Registry {
     builtin: Vec<Arc<ResourceType>>,
     custom: Vec<Arc<ResourceType>>,
+    /// (group, plural, storage version) of every served CRD.
+    crd_storage: Vec<(String, String, String)>,
+    /// (group, version, plural) → the version's `openAPIV3Schema`, for every served CRD version.
+    crd_schemas: Vec<((String, String, String), Value)>,
 }
 
 /// Kubernetes version priority: GA before beta before alpha, higher numbers first.
@@ -118,6 +123,47 @@ pub fn crd_types(crd: &Value) -> Vec<Arc<ResourceType>> {
     out
 }
 
+/// (group, plural, storage version) of a CRD object.
+fn crd_storage(crd: &Value) -> Option<(String, String, String)> {
+    let spec = &crd["spec"];
+    let version = spec["versions"]
+        .as_array()?
+        .iter()
+        .find(|v| v["storage"] == Value::Bool(true))?["name"]
+        .as_str()?;
+    Some((
+        spec["group"].as_str()?.to_string(),
+        spec.pointer("/names/plural")?.as_str()?.to_string(),
+        version.to_string(),
+    ))
+}
+
+/// ((group, version, plural), openAPIV3Schema) of each served version of a CRD object.
+fn crd_schemas(crd: &Value) -> Vec<((String, String, String), Value)> {
+    let spec = &crd["spec"];
+    let (Some(group), Some(plural)) = (
+        spec["group"].as_str(),
+        spec.pointer("/names/plural").and_then(Value::as_str),
+    ) else {
+        return Vec::new();
+    };
+    spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"] == Value::Bool(true))
+        .filter_map(|v| {
+            let schema = v.pointer("/schema/openAPIV3Schema")?.clone();
+            let key = (
+                group.to_string(),
+                v["name"].as_str()?.to_string(),
+                plural.to_string(),
+            );
+            Some((key, schema))
+        })
+        .collect()
+}
+
 impl Default for Registry {
     fn default() -> Self {
         Registry::new()
@@ -127,18 +173,54 @@ impl Default for Registry {
 impl Registry {
     /// The built-ins only.
     pub fn new() -> Registry {
+        let mut builtin = builtins();
+        for t in catalog::stored_types() {
+            let known = builtin
+                .iter()
+                .any(|b| b.group == t.group && b.version == t.version && b.plural == t.plural);
+            if !known {
+                builtin.push(t);
+            }
+        }
         Registry {
-            builtin: builtins(),
+            builtin,
             custom: Vec::new(),
+            crd_storage: Vec::new(),
+            crd_schemas: Vec::new(),
         }
     }
 
     /// Replaces the CRD-defined types with those of the given Established CRD objects.
     pub fn set_crds<'a>(&mut self, crds: impl Iterator<Item = &'a Value>) {
-        self.custom = crds
-            .filter(|c| crd_established(c))
-            .flat_map(crd_types)
-            .collect();
+        let established: Vec<&Value> = crds.filter(|c| crd_established(c)).collect();
+        self.custom = established.iter().flat_map(|c| crd_types(c)).collect();
+        self.crd_storage = established.iter().filter_map(|c| crd_storage(c)).collect();
+        self.crd_schemas = established.iter().flat_map(|c| crd_schemas(c)).collect();
+    }
+
+    /// The `openAPIV3Schema` of a CRD-defined resource at one version.
+    pub fn crd_schema(&self, group: &str, version: &str, plural: &str) -> Option<&Value> {
+        self.crd_schemas
+            .iter()
+            .find(|((g, v, p), _)| g == group && v == version && p == plural)
+            .map(|(_, s)| s)
+    }
+
+    /// The storage version of a CRD-defined resource.
+    pub fn crd_storage_version(&self, group: &str, plural: &str) -> Option<&str> {
+        self.crd_storage
+            .iter()
+            .find(|(g, p, _)| g == group && p == plural)
+            .map(|(_, _, v)| v.as_str())
+    }
+
+    /// The CRD-defined types of one group/version.
+    pub fn custom_resources(&self, group: &str, version: &str) -> Vec<Arc<ResourceType>> {
+        self.custom
+            .iter()
+            .filter(|r| r.group == group && r.version == version)
+            .cloned()
+            .collect()
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<ResourceType>> {
@@ -154,12 +236,21 @@ impl Registry {
 
     /// Whether a group/version is served at all.
     pub fn serves_group_version(&self, group: &str, version: &str) -> bool {
-        self.all().any(|r| r.group == group && r.version == version)
+        catalog::find(group, version).is_some()
+            || self.all().any(|r| r.group == group && r.version == version)
     }
 
-    /// Served groups (core excluded) with their versions, preferred version first, in a stable order.
+    /// Served groups (core excluded) with their versions, preferred version first: the built-in
+    /// groups in the reference server's order, then the CRD-defined ones.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for gv in catalog::builtin().iter().filter(|gv| !gv.group.is_empty()) {
+            match out.iter_mut().find(|(g, _)| *g == gv.group) {
+                Some((_, vs)) => vs.push(gv.version.clone()),
+                None => out.push((gv.group.clone(), vec![gv.version.clone()])),
+            }
+        }
+        let builtin_groups = out.len();
         for r in self.all().filter(|r| !r.group.is_empty()) {
             match out.iter_mut().find(|(g, _)| *g == r.group) {
                 Some((_, vs)) => {
@@ -170,7 +261,7 @@ impl Registry {
                 None => out.push((r.group.clone(), vec![r.version.clone()])),
             }
         }
-        for (_, vs) in &mut out {
+        for (_, vs) in out.iter_mut().skip(builtin_groups) {
             vs.sort_by(|a, b| version_priority(a, b));
         }
         out

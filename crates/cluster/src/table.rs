@@ -2,6 +2,11 @@
 
 use serde_json::{json, Value};
 
+mod columns;
+mod more;
+
+use columns::columns_and_cells;
+
 use crate::kinds::ResourceType;
 use crate::request::Reply;
 
@@ -104,37 +109,6 @@ fn json_path_cell(obj: &Value, path: &str) -> Value {
     cur.clone()
 }
 
-fn containers(obj: &Value) -> (String, String) {
-    let cs = obj
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let names: Vec<String> = cs.iter().map(|c| s(c, "/name")).collect();
-    let images: Vec<String> = cs.iter().map(|c| s(c, "/image")).collect();
-    (names.join(","), images.join(","))
-}
-
-fn selector(obj: &Value) -> String {
-    obj.pointer("/spec/selector/matchLabels")
-        .or_else(|| obj.pointer("/spec/selector"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "<none>".into())
-}
-
-fn condition(obj: &Value, ty: &str) -> bool {
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty && c["status"] == "True"))
-}
-
 fn ports(obj: &Value) -> String {
     let ps = obj
         .pointer("/spec/ports")
@@ -177,312 +151,6 @@ fn lb_ingress(obj: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-type Col = (String, &'static str, u32);
-
-fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Col>, Vec<Value>) {
-    let name = json!(s(obj, "/metadata/name"));
-    let age = json!(age(obj));
-    let n = |c: &str| (c.to_string(), "string", 0u32);
-    let w = |c: &str| (c.to_string(), "string", 1u32);
-    match (rt.group.as_str(), rt.kind.as_str()) {
-        ("apps", "Deployment") => {
-            let (cn, im) = containers(obj);
-            let want = obj
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            (
-                vec![
-                    n("Name"),
-                    n("Ready"),
-                    ("Up-to-date".to_string(), "integer", 0),
-                    ("Available".to_string(), "integer", 0),
-                    n("Age"),
-                    w("Containers"),
-                    w("Images"),
-                    w("Selector"),
-                ],
-                vec![
-                    name,
-                    json!(format!("{}/{want}", int(obj, "/status/readyReplicas"))),
-                    json!(int(obj, "/status/updatedReplicas")),
-                    json!(int(obj, "/status/availableReplicas")),
-                    age,
-                    json!(cn),
-                    json!(im),
-                    json!(selector(obj)),
-                ],
-            )
-        }
-        ("apps", "StatefulSet") => {
-            let want = obj
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            (
-                vec![n("Name"), n("Ready"), n("Age")],
-                vec![
-                    name,
-                    json!(format!("{}/{want}", int(obj, "/status/readyReplicas"))),
-                    age,
-                ],
-            )
-        }
-        ("apps", "ReplicaSet") => (
-            vec![
-                n("Name"),
-                ("Desired".to_string(), "integer", 0),
-                ("Current".to_string(), "integer", 0),
-                ("Ready".to_string(), "integer", 0),
-                n("Age"),
-            ],
-            vec![
-                name,
-                json!(obj
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)),
-                json!(int(obj, "/status/replicas")),
-                json!(int(obj, "/status/readyReplicas")),
-                age,
-            ],
-        ),
-        ("apps", "DaemonSet") => (
-            vec![
-                n("Name"),
-                ("Desired".to_string(), "integer", 0),
-                ("Current".to_string(), "integer", 0),
-                ("Ready".to_string(), "integer", 0),
-                ("Up-to-date".to_string(), "integer", 0),
-                ("Available".to_string(), "integer", 0),
-                n("Node Selector"),
-                n("Age"),
-            ],
-            vec![
-                name,
-                json!(int(obj, "/status/desiredNumberScheduled")),
-                json!(int(obj, "/status/currentNumberScheduled")),
-                json!(int(obj, "/status/numberReady")),
-                json!(int(obj, "/status/updatedNumberScheduled")),
-                json!(int(obj, "/status/numberAvailable")),
-                json!("<none>"),
-                age,
-            ],
-        ),
-        ("batch", "Job") => {
-            let status = if condition(obj, "Complete") {
-                "Complete"
-            } else if condition(obj, "Failed") {
-                "Failed"
-            } else {
-                "Running"
-            };
-            let want = obj
-                .pointer("/spec/completions")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            (
-                vec![
-                    n("Name"),
-                    n("Status"),
-                    n("Completions"),
-                    n("Duration"),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    json!(status),
-                    json!(format!("{}/{want}", int(obj, "/status/succeeded"))),
-                    json!(""),
-                    age,
-                ],
-            )
-        }
-        ("", "Pod") => {
-            let cs = obj
-                .pointer("/spec/containers")
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
-            let ready = obj
-                .pointer("/status/containerStatuses")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter(|c| c["ready"] == json!(true)).count())
-                .unwrap_or(0);
-            let phase = obj
-                .pointer("/status/phase")
-                .and_then(Value::as_str)
-                .unwrap_or("Pending")
-                .to_string();
-            (
-                vec![
-                    n("Name"),
-                    n("Ready"),
-                    n("Status"),
-                    ("Restarts".to_string(), "string", 0),
-                    n("Age"),
-                    w("IP"),
-                    w("Node"),
-                ],
-                vec![
-                    name,
-                    json!(format!("{ready}/{cs}")),
-                    json!(phase),
-                    json!("0"),
-                    age,
-                    json!(obj
-                        .pointer("/status/podIP")
-                        .and_then(Value::as_str)
-                        .unwrap_or("<none>")),
-                    json!(obj
-                        .pointer("/spec/nodeName")
-                        .and_then(Value::as_str)
-                        .unwrap_or("<none>")),
-                ],
-            )
-        }
-        ("", "Service") => {
-            let ext = lb_ingress(obj);
-            let ty = s(obj, "/spec/type");
-            let ext = if ext.is_empty() {
-                if ty == "LoadBalancer" {
-                    "<pending>".to_string()
-                } else {
-                    "<none>".to_string()
-                }
-            } else {
-                ext
-            };
-            (
-                vec![
-                    n("Name"),
-                    n("Type"),
-                    n("Cluster-IP"),
-                    n("External-IP"),
-                    n("Port(s)"),
-                    n("Age"),
-                    w("Selector"),
-                ],
-                vec![
-                    name,
-                    json!(ty),
-                    json!(s(obj, "/spec/clusterIP")),
-                    json!(ext),
-                    json!(ports(obj)),
-                    age,
-                    json!(selector(obj)),
-                ],
-            )
-        }
-        ("", "ConfigMap") => {
-            let d = obj["data"].as_object().map(|m| m.len()).unwrap_or(0)
-                + obj["binaryData"].as_object().map(|m| m.len()).unwrap_or(0);
-            (
-                vec![n("Name"), ("Data".to_string(), "integer", 0), n("Age")],
-                vec![name, json!(d), age],
-            )
-        }
-        ("", "Secret") => {
-            let d = obj["data"].as_object().map(|m| m.len()).unwrap_or(0);
-            (
-                vec![
-                    n("Name"),
-                    n("Type"),
-                    ("Data".to_string(), "integer", 0),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    json!(obj["type"].as_str().unwrap_or("Opaque")),
-                    json!(d),
-                    age,
-                ],
-            )
-        }
-        ("", "Namespace") => (
-            vec![n("Name"), n("Status"), n("Age")],
-            vec![name, json!(s(obj, "/status/phase")), age],
-        ),
-        ("", "PersistentVolumeClaim") => (
-            vec![
-                n("Name"),
-                n("Status"),
-                n("Volume"),
-                n("Capacity"),
-                n("Access Modes"),
-                n("StorageClass"),
-                n("Age"),
-            ],
-            vec![
-                name,
-                json!(s(obj, "/status/phase")),
-                json!(s(obj, "/spec/volumeName")),
-                json!(s(obj, "/status/capacity/storage")),
-                json!(""),
-                json!(s(obj, "/spec/storageClassName")),
-                age,
-            ],
-        ),
-        ("networking.k8s.io", "Ingress") => {
-            let hosts: Vec<String> = obj
-                .pointer("/spec/rules")
-                .and_then(Value::as_array)
-                .map(|r| {
-                    r.iter()
-                        .map(|x| s(x, "/host"))
-                        .filter(|h| !h.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let hosts = if hosts.is_empty() {
-                "*".to_string()
-            } else {
-                hosts.join(",")
-            };
-            (
-                vec![
-                    n("Name"),
-                    n("Class"),
-                    n("Hosts"),
-                    n("Address"),
-                    n("Ports"),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    json!(obj
-                        .pointer("/spec/ingressClassName")
-                        .and_then(Value::as_str)
-                        .unwrap_or("<none>")),
-                    json!(hosts),
-                    json!(lb_ingress(obj)),
-                    json!("80"),
-                    age,
-                ],
-            )
-        }
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-            vec![n("Name"), ("Created At".to_string(), "date", 0)],
-            vec![name, json!(s(obj, "/metadata/creationTimestamp"))],
-        ),
-        _ if rt.custom && !rt.printer_columns.is_empty() => {
-            let mut cols: Vec<Col> = vec![n("Name")];
-            let mut cells = vec![name];
-            for c in &rt.printer_columns {
-                cols.push((c.name.clone(), "string", c.priority));
-                let v = json_path_cell(obj, &c.json_path);
-                cells.push(if c.type_ == "date" {
-                    v.as_str().map(|_| json!(age_of(&v))).unwrap_or(Value::Null)
-                } else {
-                    v
-                });
-            }
-            (cols, cells)
-        }
-        _ => (vec![n("Name"), n("Age")], vec![name, age]),
-    }
 }
 
 fn age_of(ts: &Value) -> String {
@@ -547,5 +215,63 @@ mod tests {
         assert_eq!(t.body["rows"][0]["cells"][7], "app=web");
         assert_eq!(t.body["columnDefinitions"][5]["priority"], 1);
         assert_eq!(t.body["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    }
+
+    fn columns(kind: &str) -> Vec<(String, String, u64)> {
+        let rt = builtins()
+            .into_iter()
+            .find(|r| r.kind == kind)
+            .expect("kind");
+        let t = table_reply(&rt, &[], &json!("1"), None);
+        t.body["columnDefinitions"]
+            .as_array()
+            .expect("defs")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["type"].as_str().unwrap_or_default().to_string(),
+                    c["priority"].as_u64().unwrap_or(9),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn columns_follow_the_reference_printers() {
+        let pods = columns("Pod");
+        assert_eq!(pods.len(), 9);
+        assert_eq!(pods[7], ("Nominated Node".into(), "string".into(), 1));
+        assert_eq!(pods[8].0, "Readiness Gates");
+        assert_eq!(columns("ConfigMap")[1], ("Data".into(), "string".into(), 0));
+        assert_eq!(columns("Deployment")[3].1, "string");
+        assert_eq!(columns("ReplicaSet")[1].1, "integer");
+        let cron: Vec<String> = columns("CronJob").into_iter().map(|c| c.0).collect();
+        assert_eq!(cron[1..4], ["Schedule", "Timezone", "Suspend"]);
+    }
+
+    #[test]
+    fn custom_resources_without_printer_columns_show_a_date_age() {
+        let mut rt = (*builtins()[0]).clone();
+        rt.custom = true;
+        let t = table_reply(
+            &rt,
+            &[json!({"metadata": {"name": "w"}})],
+            &json!("1"),
+            None,
+        );
+        assert_eq!(t.body["columnDefinitions"][1]["type"], "date");
+    }
+
+    #[test]
+    fn selectors_print_sorted_requirements() {
+        let rt = builtins()
+            .into_iter()
+            .find(|r| r.kind == "ReplicaSet")
+            .expect("rs");
+        let rs = json!({"metadata": {"name": "r"}, "spec": {"selector": {"matchLabels": {"b": "2", "a": "1"},
+            "matchExpressions": [{"key": "c", "operator": "In", "values": ["x", "y"]}]}}});
+        let t = table_reply(&rt, &[rs], &json!("1"), None);
+        assert_eq!(t.body["rows"][0]["cells"][7], "a=1,b=2,c in (x,y)");
     }
 }

@@ -23,21 +23,63 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
-fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
+const QUALIFIED_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+
+/// The problems of a qualified name (label or annotation key), one message each, in the
+/// server's order: the prefix, then the name part's length and characters.
+fn qualified_name_errors(s: &str) -> Vec<String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let mut errs = Vec::new();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else if prefix.len() > 253 {
+                errs.push("prefix part must be no more than 253 characters".to_string());
+            } else if !is_dns_subdomain(prefix) {
+                errs.push(format!("prefix part {SUBDOMAIN_MSG}"));
+            }
+            name
+        }
+        _ => {
+            return vec![format!(
+                "a qualified name {QUALIFIED_MSG} with an optional DNS subdomain prefix and '/' \
+                 (e.g. 'example.com/MyName')"
+            )]
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errs.push("name part must be no more than 63 characters".to_string());
+    }
+    if name.is_empty() || !label_value_chars(name) {
+        errs.push(format!("name part {QUALIFIED_MSG}"));
+    }
+    errs
 }
 
-fn is_qualified_name(s: &str) -> bool {
-    let (prefix, name) = match s.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
+/// The problems of a label value.
+fn label_value_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !s.is_empty() && !label_value_chars(s) {
+        errs.push(LABEL_VALUE_MSG.to_string());
+    }
+    errs
+}
+
+/// The label-value regex alone (no length limit; a non-empty string).
+fn label_value_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
 }
 
 fn required(causes: &mut Vec<Cause>, field: &str) {
@@ -47,7 +89,10 @@ fn required(causes: &mut Vec<Cause>, field: &str) {
 fn invalid(causes: &mut Vec<Cause>, field: &str, value: &str, why: &str) {
     causes.push(Cause::new(
         "FieldValueInvalid",
-        format!("Invalid value: \"{value}\": {why}"),
+        format!(
+            "Invalid value: {}: {why}",
+            crate::handlers::options::go_quote(value)
+        ),
         field,
     ));
 }
@@ -75,12 +120,12 @@ fn check_meta(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
     }
     if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
         for (k, v) in labels {
-            if !is_qualified_name(k) {
-                invalid(causes, "metadata.labels", k, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
+            for why in qualified_name_errors(k) {
+                invalid(causes, "metadata.labels", k, &why);
             }
-            match v.as_str() {
-                Some(s) if is_label_value(s) => {}
-                _ => invalid(causes, "metadata.labels", v.to_string().trim_matches('"'), "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"),
+            let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            for why in label_value_errors(&value) {
+                invalid(causes, "metadata.labels", &value, &why);
             }
         }
     }
@@ -89,8 +134,8 @@ fn check_meta(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
         .and_then(Value::as_object)
     {
         for (k, v) in ann {
-            if !is_qualified_name(k) {
-                invalid(causes, "metadata.annotations", k, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
+            for why in qualified_name_errors(&k.to_ascii_lowercase()) {
+                invalid(causes, "metadata.annotations", k, &why);
             }
             if !v.is_string() {
                 invalid(
@@ -124,34 +169,101 @@ fn check_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
     }
 }
 
-fn check_workload(obj: &Value, causes: &mut Vec<Cause>, needs_selector: bool) {
-    let spec = obj.get("spec");
-    let selector = spec.and_then(|s| s.get("selector"));
-    if needs_selector && selector.is_none_or(Value::is_null) {
-        required(causes, "spec.selector");
+/// Go's JSON of a value as a field error shows it (`{"app":"web"}`, `null`), keys sorted.
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None => "null".into(),
+        Some(Value::Object(m)) => {
+            let sorted: std::collections::BTreeMap<&String, &Value> = m.iter().collect();
+            serde_json::to_string(&sorted).unwrap_or_default()
+        }
+        Some(v) => v.to_string(),
     }
+}
+
+/// Whether a label selector (`matchLabels` and `matchExpressions`) matches `labels`; `None` for
+/// an empty selector, which matches everything.
+fn selector_matches(selector: &Value, labels: Option<&Value>) -> Option<bool> {
+    let label = |k: &str| labels.and_then(|l| l.get(k));
+    let ml = selector["matchLabels"].as_object();
+    let exprs = selector["matchExpressions"].as_array();
+    if ml.is_none_or(|m| m.is_empty()) && exprs.is_none_or(|e| e.is_empty()) {
+        return None;
+    }
+    let labels_ok = ml.into_iter().flatten().all(|(k, v)| label(k) == Some(v));
+    let exprs_ok = exprs.into_iter().flatten().all(|e| {
+        let have = label(e["key"].as_str().unwrap_or(""));
+        let listed = || {
+            e["values"]
+                .as_array()
+                .is_some_and(|vs| have.is_some_and(|h| vs.contains(h)))
+        };
+        match e["operator"].as_str() {
+            Some("In") => listed(),
+            Some("NotIn") => !listed(),
+            Some("Exists") => have.is_some(),
+            Some("DoesNotExist") => have.is_none(),
+            _ => false,
+        }
+    });
+    Some(labels_ok && exprs_ok)
+}
+
+fn check_workload(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>, needs_selector: bool) {
+    let spec = obj.get("spec");
+    let replicas = spec.and_then(|s| s.get("replicas")).and_then(Value::as_i64);
+    if let Some(n) = replicas.filter(|n| *n < 0) {
+        let why = format!("Invalid value: {n}: must be greater than or equal to 0");
+        causes.push(Cause::new("FieldValueInvalid", why, "spec.replicas"));
+    }
+    let selector = spec
+        .and_then(|s| s.get("selector"))
+        .filter(|s| !s.is_null());
     let template = spec.and_then(|s| s.get("template"));
+    // A missing selector matches nothing; an empty one everything (and is refused itself).
+    let matches = match selector {
+        None if needs_selector => {
+            // A DaemonSet's missing selector is only reported as the mismatch.
+            if rt.kind != "DaemonSet" {
+                required(causes, "spec.selector");
+            }
+            Some(false)
+        }
+        None => None,
+        Some(sel) => {
+            let m = selector_matches(sel, template.and_then(|t| t.pointer("/metadata/labels")));
+            if m.is_none() && needs_selector {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    format!(
+                        "Invalid value: {{}}: empty selector is invalid for {}",
+                        // The ReplicaSet validation shares the Deployment's words.
+                        if rt.kind == "ReplicaSet" {
+                            "deployment".to_string()
+                        } else {
+                            rt.kind.to_ascii_lowercase()
+                        }
+                    ),
+                    "spec.selector",
+                ));
+            }
+            m
+        }
+    };
     if template.is_none_or(Value::is_null) {
         required(causes, "spec.template");
         return;
     }
-    if let Some(ml) = selector
-        .and_then(|s| s.get("matchLabels"))
-        .and_then(Value::as_object)
-    {
-        let labels = template
-            .and_then(|t| t.pointer("/metadata/labels"))
-            .and_then(Value::as_object);
-        let ok = ml
-            .iter()
-            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
-        if !ok {
-            causes.push(Cause::new(
-                "FieldValueInvalid",
-                "Invalid value: map[string]string(nil): `selector` does not match template `labels`",
-                "spec.template.metadata.labels",
-            ));
-        }
+    if matches == Some(false) {
+        let labels = template.and_then(|t| t.pointer("/metadata/labels"));
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            format!(
+                "Invalid value: {}: `selector` does not match template `labels`",
+                shown(labels)
+            ),
+            "spec.template.metadata.labels",
+        ));
     }
     check_pod_spec(
         template.and_then(|t| t.get("spec")),
@@ -160,32 +272,48 @@ fn check_workload(obj: &Value, causes: &mut Vec<Cause>, needs_selector: bool) {
     );
 }
 
+/// A Service's ports: present unless headless, and each port and target port in range.
+fn check_service(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = &obj["spec"];
+    let headless = spec["clusterIP"] == "None" || spec["type"] == "ExternalName";
+    let ports = spec["ports"].as_array();
+    if !headless && ports.is_none_or(Vec::is_empty) {
+        required(causes, "spec.ports");
+    }
+    for (i, p) in ports.into_iter().flatten().enumerate() {
+        match p["port"].as_i64() {
+            Some(n) if (1..=65535).contains(&n) => {}
+            Some(n) => causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+                format!("spec.ports[{i}].port"),
+            )),
+            None => required(causes, &format!("spec.ports[{i}].port")),
+        }
+        // The target port defaults to the port (also when it is 0).
+        let target = match &p["targetPort"] {
+            Value::Number(n) if n.as_i64() != Some(0) => n.as_i64(),
+            Value::String(_) => None,
+            _ => p["port"].as_i64(),
+        };
+        if let Some(n) = target.filter(|n| !(1..=65535).contains(n)) {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+                format!("spec.ports[{i}].targetPort"),
+            ));
+        }
+    }
+}
+
 fn check_kind(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
-            check_workload(obj, causes, true)
+            check_workload(rt, obj, causes, true)
         }
-        ("batch", "Job") => check_workload(obj, causes, false),
+        ("batch", "Job") => check_workload(rt, obj, causes, false),
         ("", "Pod") => check_pod_spec(obj.get("spec"), "spec", causes),
-        ("", "Service") => {
-            let spec = &obj["spec"];
-            let headless = spec["clusterIP"] == "None" || spec["type"] == "ExternalName";
-            let ports = spec["ports"].as_array();
-            if !headless && ports.is_none_or(Vec::is_empty) {
-                required(causes, "spec.ports");
-            }
-            for (i, p) in ports.into_iter().flatten().enumerate() {
-                match p["port"].as_i64() {
-                    Some(n) if (1..=65535).contains(&n) => {}
-                    Some(n) => causes.push(Cause::new(
-                        "FieldValueInvalid",
-                        format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
-                        format!("spec.ports[{i}].port"),
-                    )),
-                    None => required(causes, &format!("spec.ports[{i}].port")),
-                }
-            }
-        }
+        ("", "Service") => check_service(obj, causes),
         ("", "ResourceQuota") => quota_scopes(obj, causes),
         ("", "ConfigMap" | "Secret") => {
             for field in ["data", "binaryData", "stringData"] {
@@ -351,6 +479,7 @@ fn quota_scopes(obj: &Value, causes: &mut Vec<Cause>) {
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let mut causes = Vec::new();
     check_meta(rt, obj, &mut causes);
+    causes.extend(crate::lifecycle::owner_reference_causes(obj));
     check_kind(rt, obj, &mut causes);
     if let Some(old) = old {
         if rt.kind == "Deployment"
@@ -419,44 +548,77 @@ const KNOWN_TOP: &[&str] = &[
     "secrets",
     "imagePullSecrets",
     "automountServiceAccountToken",
+    // Plain stored kinds served from the discovery catalog (ControllerRevision, PodTemplate,
+    // RuntimeClass, EndpointSlice, events.k8s.io Event, VolumeAttributesClass, CSIStorageCapacity).
+    "revision",
+    "template",
+    "handler",
+    "overhead",
+    "scheduling",
+    "addressType",
+    "endpoints",
+    "ports",
+    "regarding",
+    "note",
+    "reportingController",
+    "deprecatedSource",
+    "deprecatedFirstTimestamp",
+    "deprecatedLastTimestamp",
+    "deprecatedCount",
+    "driverName",
+    "nodeTopology",
+    "storageClassName",
+    "capacity",
+    "maximumVolumeSize",
 ];
 
 /// Checks top-level fields of a built-in object against `fieldValidation` (Strict → 400, Warn →
-/// `Warning` headers pushed to `warnings`).
+/// `Warning` headers pushed to `warnings`). Unless Strict refuses them, unknown fields are
+/// dropped, as Go's decoder drops what its types do not have.
 pub fn unknown_fields(
     rt: &ResourceType,
-    obj: &Value,
+    obj: &mut Value,
     mode: Option<&str>,
     warnings: &mut Vec<(String, String)>,
 ) -> Result<(), ApiError> {
     if rt.custom {
         return Ok(());
     }
-    let unknown: Vec<String> = obj
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.keys())
+    let Some(m) = obj.as_object_mut() else {
+        return Ok(());
+    };
+    let unknown: Vec<String> = m
+        .keys()
         .filter(|k| !KNOWN_TOP.contains(&k.as_str()))
-        .map(|k| format!("unknown field \"{k}\""))
+        .cloned()
         .collect();
     if unknown.is_empty() {
         return Ok(());
     }
+    let texts: Vec<String> = unknown
+        .iter()
+        .map(|k| format!("unknown field \"{k}\""))
+        .collect();
     match mode {
-        Some("Strict") => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            unknown.join(", ")
-        ))),
-        Some("Warn") => {
-            warnings.extend(
-                unknown
-                    .into_iter()
-                    .map(|u| ("Warning".to_string(), format!("299 - \"{u}\""))),
-            );
-            Ok(())
+        Some("Strict") => {
+            return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+            texts.join(", "),
+            kind = rt.kind,
+            v = rt.version
+        )))
         }
-        _ => Ok(()),
+        Some("Ignore") => {}
+        _ => warnings.extend(
+            texts
+                .into_iter()
+                .map(|u| ("Warning".to_string(), format!("299 - \"{u}\""))),
+        ),
     }
+    for k in &unknown {
+        m.remove(k);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -513,6 +675,56 @@ mod tests {
     }
 
     #[test]
+    fn label_and_selector_messages_are_the_servers() {
+        let e = validate(
+            &rt("ConfigMap"),
+            &json!({"metadata": {"name": "v2", "labels": {"bad key": "x"}}}),
+            None,
+        )
+        .expect_err("label");
+        assert_eq!(
+            e.causes[0].message,
+            format!("Invalid value: \"bad key\": name part {QUALIFIED_MSG}")
+        );
+        let dep = |spec: Value| {
+            validate(
+                &rt("Deployment"),
+                &json!({"metadata": {"name": "d"}, "spec": spec}),
+                None,
+            )
+            .expect_err("invalid")
+        };
+        let tpl = json!({"metadata": {"labels": {"b": "2", "app": "y"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let e = dep(json!({"template": tpl}));
+        assert_eq!(
+            e.message,
+            "Deployment.apps \"d\" is invalid: [spec.selector: Required value, \
+             spec.template.metadata.labels: Invalid value: {\"app\":\"y\",\"b\":\"2\"}: \
+             `selector` does not match template `labels`]"
+        );
+        let e = dep(json!({"selector": {"matchLabels": {}}, "template": tpl}));
+        assert_eq!(
+            e.causes[0].message,
+            "Invalid value: {}: empty selector is invalid for deployment"
+        );
+        let sel = json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["y"]}]});
+        assert!(validate(
+            &rt("Deployment"),
+            &json!({"metadata": {"name": "d"}, "spec": {"selector": sel, "template": tpl}}),
+            None
+        )
+        .is_ok());
+        let svc = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 70000}]}});
+        let e = validate(&rt("Service"), &svc, None).expect_err("port");
+        let fields: Vec<_> = e.causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["spec.ports[0].port", "spec.ports[0].targetPort"]
+        );
+    }
+
+    #[test]
     fn quota_scopes_must_fit_the_hard_limits() {
         // kube-apiserver v1.34: `kubectl create quota q2 --hard=cpu=1,pods=2 --scopes=BestEffort`.
         let q = json!({"metadata": {"name": "q2"},
@@ -529,14 +741,19 @@ mod tests {
     #[test]
     fn strict_unknown_top_level_field() {
         let mut w = Vec::new();
-        let obj = json!({"metadata": {"name": "x"}, "dta": {}});
+        let mut obj = json!({"metadata": {"name": "x"}, "dta": {}});
+        let e =
+            unknown_fields(&rt("ConfigMap"), &mut obj, Some("Strict"), &mut w).expect_err("strict");
         assert_eq!(
-            unknown_fields(&rt("ConfigMap"), &obj, Some("Strict"), &mut w)
-                .err()
-                .map(|e| e.code),
-            Some(400)
+            (e.code, e.message.as_str()),
+            (
+                400,
+                "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding \
+                 error: unknown field \"dta\""
+            )
         );
-        unknown_fields(&rt("ConfigMap"), &obj, Some("Warn"), &mut w).expect("warn");
+        unknown_fields(&rt("ConfigMap"), &mut obj, Some("Warn"), &mut w).expect("warn");
         assert_eq!(w.len(), 1);
+        assert_eq!(obj, json!({"metadata": {"name": "x"}}), "dropped");
     }
 }

@@ -123,6 +123,7 @@ mod tests {
             prune: false,
             dry_run: false,
             timeout: Duration::from_secs(1),
+            wait: true,
             namespace: "ns".into(),
             create_namespace: None,
             shared: vec![],

@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::apply::apply_task;
 use crate::execute::CONCURRENCY;
 use crate::plan::{Task, TaskKind};
-use crate::Engine;
+use crate::unchanged::apply_keeps_live;
+use crate::{Engine, FIELD_MANAGER};
 
 /// What the server-side dry run of a task's target said.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,7 +21,9 @@ pub enum DryRun {
     /// an object in a namespace the sync creates. Such an object will be created.
     #[default]
     NotRun,
-    /// The object the server would store.
+    /// The object the server would store: its answer, or the live object itself when the
+    /// apply provably keeps it (fjord's own last apply set exactly these values; see
+    /// `unchanged.rs`), which is not asked.
     Predicted(Value),
     /// The server refused the object.
     Failed {
@@ -33,19 +36,26 @@ pub enum DryRun {
 
 /// Dry-runs every apply task's target (hooks only with `hooks`), several at a time, except
 /// objects of kinds the server does not serve yet and objects in `new_namespaces` (both will be
-/// created by the sync).
+/// created by the sync), and objects that an apply provably keeps as they are (their live
+/// object is the prediction).
 pub(crate) async fn dry_run_tasks(
     engine: &Engine,
     tasks: &mut [Task],
     new_namespaces: &HashSet<String>,
     hooks: bool,
 ) {
+    for task in tasks.iter_mut() {
+        if let Some(live) = kept_live(task) {
+            task.dry_run = DryRun::Predicted(live);
+        }
+    }
     let runs: Vec<_> = tasks
         .iter()
         .enumerate()
         .filter(|(_, t)| t.kind == TaskKind::Apply && t.target.is_some())
         .filter(|(_, t)| hooks || !t.hook)
         .filter(|(_, t)| !new_namespaces.contains(&t.id.namespace))
+        .filter(|(_, t)| t.dry_run == DryRun::NotRun)
         .map(|(i, task)| async move { (i, dry_run_one(engine, task).await) })
         .collect();
     let results: Vec<(usize, DryRun)> = stream::iter(runs)
@@ -55,6 +65,13 @@ pub(crate) async fn dry_run_tasks(
     for (i, result) in results {
         tasks[i].dry_run = result;
     }
+}
+
+/// The live object of a (non-hook, server-side applied) task whose apply would keep it.
+fn kept_live(task: &Task) -> Option<Value> {
+    let (target, live) = (task.target.as_ref()?, task.live.as_ref()?);
+    let applied = task.kind == TaskKind::Apply && !task.hook && !task.options.is_replace();
+    (applied && apply_keeps_live(live, target, FIELD_MANAGER)).then(|| live.clone())
 }
 
 pub(crate) async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {

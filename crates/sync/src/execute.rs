@@ -28,6 +28,9 @@ struct Run<'a> {
     shared: HashMap<ObjectRef, String>,
     done: usize,
     total: usize,
+    /// Whether this step's objects are waited for (always, but for the last step of a
+    /// `--no-wait` sync).
+    wait: bool,
 }
 
 fn row(task: &Task, action: Action, status: ResultCode) -> ResourceResult {
@@ -401,6 +404,20 @@ impl<'a> Run<'a> {
         if !ok {
             return false;
         }
+        if !self.wait {
+            // Hooks are still waited for (their completion is their result); other objects
+            // keep the health their apply showed.
+            waited.retain(|(ri, _, w)| {
+                if !w.hook {
+                    let health = w
+                        .applied
+                        .as_ref()
+                        .and_then(|o| fjord_health::assess(o, self.engine.overrides()));
+                    self.rows[*ri].health = health;
+                }
+                w.hook
+            });
+        }
         let items: Vec<Waited> = waited.iter().map(|(_, _, w)| w.clone()).collect();
         let states = match wait_healthy(self.engine, &items, self.deadline, progress).await {
             Ok(s) => s,
@@ -532,6 +549,7 @@ pub(crate) async fn run(
             .collect(),
         done: 0,
         total,
+        wait: true,
     };
     progress(Progress::Started { total });
     run.rows.extend(plan.denied.iter().map(denied_row));
@@ -609,7 +627,10 @@ pub(crate) async fn run(
         return run.finish(OperationPhase::Succeeded, "dry run succeeded".into());
     }
     let mut ok = true;
-    for (phase, wave) in plan::steps(&plan.tasks) {
+    let steps = plan::steps(&plan.tasks);
+    let last = steps.len().saturating_sub(1);
+    for (n, (phase, wave)) in steps.into_iter().enumerate() {
+        run.wait = plan.wait || n < last;
         progress(Progress::Step { phase, wave });
         let in_step = |t: &Task| t.phase == phase && t.wave == wave;
         let prunes: Vec<usize> = (0..plan.tasks.len())

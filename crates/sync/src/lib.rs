@@ -18,6 +18,7 @@ pub mod plan;
 pub mod prune;
 pub mod result;
 pub mod tracking;
+mod unchanged;
 pub mod wait;
 
 use std::collections::HashSet;
@@ -94,6 +95,10 @@ pub struct SyncRequest {
     pub allow_empty: bool,
     /// Overall timeout of the execution (health waits included).
     pub timeout: Duration,
+    /// Wait until the last step's objects are healthy (`fjord sync --no-wait` turns it off,
+    /// as Argo CD's sync operation does not wait for them either). Earlier waves and hooks are
+    /// always waited for: their order depends on it.
+    pub wait: bool,
     /// Revision being synced (used in generated hook names).
     pub revision: Option<String>,
     /// The live objects the application tracks, when the caller keeps them (the controller's
@@ -119,6 +124,7 @@ impl SyncRequest {
             dry_run: false,
             allow_empty: false,
             timeout: Duration::from_secs(300),
+            wait: true,
             revision: None,
             tracked: None,
             dry_run_hooks: true,
@@ -151,6 +157,8 @@ pub struct Plan {
     pub dry_run: bool,
     /// Overall timeout.
     pub timeout: Duration,
+    /// Whether the last step's objects are waited for ([`SyncRequest::wait`]).
+    pub wait: bool,
     /// The destination namespace.
     pub namespace: String,
     /// The destination namespace to create first (`CreateNamespace=true` and missing).
@@ -499,6 +507,7 @@ impl Engine {
             prune: req.prune,
             dry_run: req.dry_run,
             timeout: req.timeout,
+            wait: req.wait,
             namespace,
             create_namespace,
             shared,

@@ -49,6 +49,10 @@ pub struct SyncArgs {
     /// Give up after this long (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Do not wait until the last wave's objects are healthy (as `kubectl apply`, and Argo
+    /// CD's sync operation); earlier waves and hooks are still waited for.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Custom Lua health checks from an argocd-cm ConfigMap YAML.
     #[arg(long, value_name = "FILE")]
     pub health_overrides: Option<PathBuf>,
@@ -123,6 +127,7 @@ fn sync(args: &SyncArgs) -> anyhow::Result<SyncResult> {
         req.allow_empty = args.allow_empty;
         req.dry_run = args.dry_run;
         req.timeout = args.timeout;
+        req.wait = !args.no_wait;
         let plan = engine.plan(&req).await?;
         let bar = progress_bar();
         let mut on_progress = |p: Progress| {

@@ -182,6 +182,18 @@ pub fn pod(obj: &mut Value) {
         return;
     };
     set_default(s, "enableServiceLinks", json!(true));
+    // The deprecated `serviceAccount` mirrors `serviceAccountName` (the real server's
+    // conversion fills either from the other).
+    let account = [s.get("serviceAccountName"), s.get("serviceAccount")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|n| !n.is_empty())
+        .map(str::to_string);
+    if let Some(a) = account {
+        set_default(s, "serviceAccountName", json!(a));
+        set_default(s, "serviceAccount", json!(a));
+    }
     for key in ["containers", "initContainers"] {
         for c in s
             .get_mut(key)

@@ -192,6 +192,7 @@ pub fn on_write(group: &str, kind: &str, obj: &mut Value) {
                 set_default(s, "replicas", json!(1));
                 pod::template(s.get_mut("template"));
             }
+            labels_from_template(obj);
         }
         ("", "Secret") => {
             if let Some(m) = obj.as_object_mut() {
@@ -226,6 +227,9 @@ pub fn on_write(group: &str, kind: &str, obj: &mut Value) {
                 _ => job(s),
             }
             pod::template(s.get_mut("template"));
+            if kind == "Job" {
+                labels_from_template(obj);
+            }
         }
         ("batch", "CronJob") => spec_mut(obj).into_iter().for_each(cronjob),
         ("networking.k8s.io", "NetworkPolicy") => {
@@ -310,6 +314,27 @@ fn service_allocation(obj: &mut Value) {
     }
 }
 
+/// A Job's or ReplicationController's labels default to its pod template's (when it has none).
+fn labels_from_template(obj: &mut Value) {
+    let Some(labels) = obj
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object)
+        .filter(|l| !l.is_empty())
+        .cloned()
+    else {
+        return;
+    };
+    let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if md
+        .get("labels")
+        .is_none_or(|l| l.as_object().is_none_or(Map::is_empty))
+    {
+        md.insert("labels".into(), Value::Object(labels));
+    }
+}
+
 fn job_selector(obj: &mut Value) {
     let uid = obj
         .pointer("/metadata/uid")
@@ -344,14 +369,28 @@ fn job_selector(obj: &mut Value) {
     }
 }
 
-/// What the real server allocates or generates once, when the object is created: a Service's
-/// cluster IP(s), IP families and node ports; a Job's selector and pod labels (from the uid
-/// the caller put in `metadata.uid`); a Pod's admission (service account, tolerations, token
-/// volume).
+/// What the real server allocates or generates once, after recording the creator's fields: a
+/// Service's cluster IP(s), IP families and node ports; a Job's selector and pod labels (from
+/// the uid the caller put in `metadata.uid`), and its own labels from those when it has none
+/// or took them from the template;
+/// a Pod's admission (service account, tolerations, token volume).
 pub fn on_create(group: &str, kind: &str, obj: &mut Value) {
     match (group, kind) {
         ("", "Service") => service_allocation(obj),
-        ("batch", "Job") => job_selector(obj),
+        ("batch", "Job") => {
+            // Labels defaulted from the template are the template's very map on the real
+            // server: the generated pod labels show up in them too.
+            let shared = obj
+                .pointer("/metadata/labels")
+                .is_some_and(|l| Some(l) == obj.pointer("/spec/template/metadata/labels"));
+            job_selector(obj);
+            if shared {
+                if let Some(l) = obj.pointer("/spec/template/metadata/labels").cloned() {
+                    obj["metadata"]["labels"] = l;
+                }
+            }
+            labels_from_template(obj);
+        }
         ("", "Pod") => {
             let uid = obj
                 .pointer("/metadata/uid")

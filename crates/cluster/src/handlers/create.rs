@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::options::{self, Options};
 use super::{decode_body, dry_run, field_manager, output};
 use crate::engine::{Engine, State};
 use crate::errors::ApiError;
@@ -19,25 +20,103 @@ pub(crate) fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiEr
             "the request body must be a JSON object",
         ));
     };
-    if let Some(av) = m.get("apiVersion").and_then(Value::as_str) {
-        if av != rt.api_version() {
+    let av = m.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = m.get("kind").and_then(Value::as_str).unwrap_or("");
+    let av_ok = av.is_empty() || av == rt.api_version();
+    let kind_ok = kind.is_empty() || kind == rt.kind;
+    if rt.custom && (av.is_empty() || !kind_ok) {
+        return Err(custom_type_mismatch(rt, m, av, kind));
+    }
+    if !(av_ok && kind_ok) {
+        // Another version of the same kind in the same group is a version mismatch; anything
+        // else is a type the built-in decoder cannot turn into this one.
+        let (body_group, body_version) = av.rsplit_once('/').unwrap_or(("", av));
+        let other_version = kind_ok
+            && body_group == rt.group
+            && crate::kinds::builtins()
+                .iter()
+                .any(|t| t.group == body_group && t.version == body_version && t.kind == rt.kind);
+        if !rt.custom && !other_version {
+            return Err(undecodable_type(rt, av, kind));
+        }
+        if !av_ok {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({av}) does not match the expected API version ({})",
                 rt.api_version()
             )));
         }
-    }
-    if let Some(k) = m.get("kind").and_then(Value::as_str) {
-        if k != rt.kind {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                rt.kind
-            )));
-        }
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            rt.kind
+        )));
     }
     m.insert("apiVersion".into(), Value::String(rt.api_version()));
     m.insert("kind".into(), Value::String(rt.kind.clone()));
     Ok(())
+}
+
+/// A custom resource body without apiVersion (400) or of another kind (422 on `kind`, as the
+/// real server's custom-resource validation reports it).
+fn custom_type_mismatch(
+    rt: &ResourceType,
+    m: &serde_json::Map<String, Value>,
+    av: &str,
+    kind: &str,
+) -> ApiError {
+    if av.is_empty() {
+        return ApiError::bad_request(format!(
+            "the API version in the data () does not match the expected API version ({})",
+            rt.api_version()
+        ));
+    }
+    let name = m
+        .get("metadata")
+        .and_then(|md| md.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let cause = crate::errors::Cause::new(
+        "FieldValueInvalid",
+        format!("Invalid value: \"{kind}\": must be {}", rt.kind),
+        "kind",
+    );
+    ApiError::invalid(kind, &rt.group, name, vec![cause])
+}
+
+/// The 400 of a built-in type's decoder for a body of another type: a registered type cannot be
+/// converted, an unknown one is not registered (messages as the real server's scheme words them).
+fn undecodable_type(rt: &ResourceType, av: &str, kind: &str) -> ApiError {
+    let av = if av.is_empty() {
+        rt.api_version()
+    } else {
+        av.to_string()
+    };
+    let kind = if kind.is_empty() { &rt.kind } else { kind };
+    let (group, version) = match av.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", av.as_str()),
+    };
+    let registered = crate::kinds::builtins()
+        .iter()
+        .any(|t| t.group == group && t.version == version && t.kind == kind);
+    let why = if registered {
+        let internal = match rt.group.split('.').next() {
+            Some("") | None => "core",
+            Some(g) => g,
+        };
+        format!(
+            "converting ({version}.{kind}) to ({internal}.{}): unknown conversion",
+            rt.kind
+        )
+    } else {
+        format!(
+            "no kind \"{kind}\" is registered for version \"{av}\" in scheme \
+             \"pkg/runtime/scheme.go:110\""
+        )
+    };
+    ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {}: {why}",
+        rt.kind
+    ))
 }
 
 /// Reconciles the body's namespace with the URL's (mismatch → 400; cluster-scoped → cleared).
@@ -78,6 +157,8 @@ pub(crate) fn has_generation(rt: &ResourceType) -> bool {
         || matches!(
             rt.kind.as_str(),
             "Deployment"
+                | "Pod"
+                | "PodTemplate"
                 | "StatefulSet"
                 | "DaemonSet"
                 | "ReplicaSet"
@@ -123,15 +204,27 @@ impl Engine {
         rt: &Arc<ResourceType>,
         rp: &ResourcePath,
     ) -> Result<Reply, ApiError> {
-        let dry = dry_run(&req.query)?;
-        let manager = field_manager(req)?;
-        let mut obj = decode_body(req)?;
+        options::check(req, Options::Create)?;
+        let dry = dry_run(&req.query);
+        let manager = field_manager(req);
+        let mut obj = decode_body(req, rt)?;
         check_type(rt, &mut obj)?;
-        settle_namespace(rt, &mut obj, rp.namespace.as_deref())?;
+        crate::decode::check_body(rt, &obj)?;
         let mut warnings = Vec::new();
-        crate::validate::unknown_fields(rt, &obj, req.query.get("fieldValidation"), &mut warnings)?;
+        crate::validate::unknown_fields(
+            rt,
+            &mut obj,
+            req.query.get("fieldValidation"),
+            &mut warnings,
+        )?;
+        settle_namespace(rt, &mut obj, rp.namespace.as_deref())?;
+        let preset_rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|rv| !rv.is_empty())
+            .map(str::to_string);
         let mut st = self.lock();
-        let created = self.create_object(&mut st, rt, obj, &manager, dry)?;
+        let created = self.create_checked(&mut st, rt, obj, &manager, dry, preset_rv.as_deref())?;
         let mut reply = Reply::json(201, output(rt, &created));
         reply.headers = warnings;
         Ok(reply)
@@ -143,9 +236,24 @@ impl Engine {
         &self,
         st: &mut State,
         rt: &Arc<ResourceType>,
+        obj: Value,
+        manager: &str,
+        dry: bool,
+    ) -> Result<Value, ApiError> {
+        self.create_checked(st, rt, obj, manager, dry, None)
+    }
+
+    /// [`Engine::create_object`] for a POST whose body set `metadata.resourceVersion`: the real
+    /// store refuses a numeric, non-zero one (500, after validation, before the name is checked);
+    /// a dry run answers it unchanged.
+    fn create_checked(
+        &self,
+        st: &mut State,
+        rt: &Arc<ResourceType>,
         mut obj: Value,
         manager: &str,
         dry: bool,
+        preset_rv: Option<&str>,
     ) -> Result<Value, ApiError> {
         check_type(rt, &mut obj)?;
         settle_namespace(rt, &mut obj, None)?;
@@ -157,9 +265,12 @@ impl Engine {
             "deletionGracePeriodSeconds",
             "selfLink",
             "resourceVersion",
-            "generation",
         ] {
             m.remove(k);
+        }
+        if has_generation(rt) {
+            // Other types keep a generation the client sets (their strategies leave it alone).
+            m.remove("generation");
         }
         let has_name = m
             .get("name")
@@ -195,6 +306,13 @@ impl Engine {
         let ns = meta::namespace(&obj).to_string();
         let name = meta::name(&obj).to_string();
         check_namespace(st, rt, &ns, &name)?;
+        let numeric_rv = preset_rv.and_then(|rv| rv.parse::<u64>().ok());
+        if !dry && numeric_rv.is_some_and(|rv| rv != 0) {
+            return Err(ApiError::plain(
+                500,
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         let key = store::key(&rt.group, &rt.plural, &ns, &name);
         if st.store.get(&key).is_some() {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -211,9 +329,68 @@ impl Engine {
         }
         crate::defaults::after_tracking_create(rt, &mut obj);
         if dry {
+            if let Some(rv) = preset_rv {
+                meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv));
+            }
             return Ok(obj);
         }
         let stored = self.persist(st, rt, &ns, &name, Some(obj), None)?;
         Ok(stored.as_ref().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(kind: &str) -> ResourceType {
+        crate::kinds::builtins()
+            .into_iter()
+            .find(|r| r.kind == kind)
+            .map(|r| r.as_ref().clone())
+            .expect("kind")
+    }
+
+    #[test]
+    fn another_type_in_the_body_is_refused_as_the_decoder_words_it() {
+        let cm = rt("ConfigMap");
+        let msg = |body: Value| {
+            check_type(&cm, &mut body.clone())
+                .expect_err("type")
+                .message
+        };
+        assert_eq!(
+            msg(json!({"apiVersion": "v1", "kind": "Secret"})),
+            "Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) \
+             to (core.ConfigMap): unknown conversion"
+        );
+        assert_eq!(
+            msg(json!({"apiVersion": "apps/v1", "kind": "ConfigMap"})),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" \
+             is registered for version \"apps/v1\" in scheme \"pkg/runtime/scheme.go:110\""
+        );
+        let mut widget = rt("ConfigMap");
+        (widget.group, widget.kind, widget.custom) =
+            ("h.example.com".into(), "Widget".into(), true);
+        let e = check_type(
+            &widget,
+            &mut json!({"apiVersion": "h.example.com/v1", "kind": "Gadget",
+                "metadata": {"name": "w"}}),
+        )
+        .expect_err("kind");
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                422,
+                "Gadget.h.example.com \"w\" is invalid: kind: Invalid value: \"Gadget\": must be Widget"
+            )
+        );
+        let e = check_type(&widget, &mut json!({"kind": "Widget"})).expect_err("apiVersion");
+        assert!(e
+            .message
+            .starts_with("the API version in the data () does not match"));
+        let mut ok = json!({"kind": "ConfigMap"});
+        check_type(&cm, &mut ok).expect("apiVersion may be left out");
+        assert_eq!(ok["apiVersion"], "v1");
     }
 }

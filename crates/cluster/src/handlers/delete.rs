@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::output;
 use super::read::{collection_prefix, Filter};
-use super::{dry_run, output};
 use crate::engine::{Engine, State, SYSTEM_NAMESPACES};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Cause};
 use crate::kinds::ResourceType;
 use crate::meta;
 use crate::request::{ApiRequest, Reply, ResourcePath};
@@ -33,24 +33,25 @@ pub(crate) struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    /// Reads the DELETE body (and query) of a request.
+    /// Reads the DELETE body (and query) of a request; bad options are one 422, as the real
+    /// server's `DeleteOptions` validation answers.
     pub(crate) fn from_request(req: &ApiRequest) -> Result<DeleteOptions, ApiError> {
-        let mut o = DeleteOptions {
-            dry: dry_run(&req.query)?,
-            ..Default::default()
-        };
-        o.propagation = req.query.get("propagationPolicy").map(str::to_string);
-        if req.query.get("orphanDependents") == Some("true") {
-            o.propagation = Some("Orphan".into());
-        }
+        let mut o = DeleteOptions::default();
+        let mut dry: Vec<String> = req
+            .query
+            .get("dryRun")
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        let mut propagation = req.query.get("propagationPolicy").map(str::to_string);
+        let mut orphan = req.query.get("orphanDependents").map(|v| v == "true");
         if !req.body.is_empty() {
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            let body = decode_options_body(&req.body)?;
             if let Some(p) = body["propagationPolicy"].as_str() {
-                o.propagation = Some(p.to_string());
+                propagation = Some(p.to_string());
             }
-            if body["orphanDependents"] == json!(true) {
-                o.propagation = Some("Orphan".into());
+            if let Some(b) = body["orphanDependents"].as_bool() {
+                orphan = Some(b);
             }
             o.uid = body
                 .pointer("/preconditions/uid")
@@ -60,22 +61,79 @@ impl DeleteOptions {
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if body["dryRun"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|d| d == "All"))
-            {
-                o.dry = true;
+            if let Some(a) = body["dryRun"].as_array() {
+                dry = a
+                    .iter()
+                    .map(|d| d.as_str().unwrap_or("").to_string())
+                    .collect();
             }
         }
-        if let Some(p) = &o.propagation {
+        let mut causes = Vec::new();
+        if let (Some(p), Some(_)) = (&propagation, orphan) {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {}: orphanDependents and deletionPropagation cannot be both set",
+                    super::options::go_quote(p)
+                ),
+                "propagationPolicy",
+            ));
+        }
+        if let Some(p) = &propagation {
             if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
-                return Err(ApiError::bad_request(format!(
-                    "propagationPolicy: Unsupported value: \"{p}\""
-                )));
+                causes.push(Cause::new(
+                    "FieldValueNotSupported",
+                    format!(
+                        "Unsupported value: {}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+                        super::options::go_quote(p)
+                    ),
+                    "propagationPolicy",
+                ));
             }
         }
+        let dry_refs: Vec<&str> = dry.iter().map(String::as_str).collect();
+        causes.extend(super::options::dry_run_causes(&dry_refs));
+        if !causes.is_empty() {
+            return Err(ApiError::invalid_options("DeleteOptions", causes));
+        }
+        o.dry = !dry.is_empty();
+        o.propagation = match (propagation, orphan) {
+            (Some(p), _) => Some(p),
+            (None, Some(true)) => Some("Orphan".into()),
+            (None, _) => None,
+        };
         Ok(o)
     }
+}
+
+/// Reads a DELETE body as the real server does; what Go cannot read is a plain 500 in its words.
+fn decode_options_body(body: &[u8]) -> Result<Value, ApiError> {
+    let fail = |why: String| ApiError::plain(500, why);
+    if let Some(why) = super::go_syntax_error(body) {
+        return Err(fail(format!(
+            "couldn't get version/kind; json parse error: {why}"
+        )));
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| fail(e.to_string()))?;
+    if !v.is_object() {
+        return Err(fail(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go \
+             value of type {}",
+            super::go_type_name(&v),
+            super::TYPE_META_STRUCT
+        )));
+    }
+    if let Some(p) = v
+        .get("propagationPolicy")
+        .filter(|p| !p.is_string() && !p.is_null())
+    {
+        return Err(fail(format!(
+            "json: cannot unmarshal {} into Go struct field DeleteOptions.propagationPolicy of \
+             type v1.DeletionPropagation",
+            super::go_type_name(p)
+        )));
+    }
+    Ok(v)
 }
 
 /// What a delete did.
@@ -163,29 +221,33 @@ impl Engine {
             .get(&store::key(&rt.group, &rt.plural, ns, name))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        // As the real server's BeforeDelete: the conflict names the kind, not the resource.
         if let Some(uid) = &opts.uid {
             if uid != meta::uid(&old) {
                 return Err(ApiError::conflict(
                     &rt.group,
-                    &rt.plural,
+                    &rt.kind,
                     name,
                     &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        "the UID in the precondition ({uid}) does not match the UID in record ({}). \
+                         The object might have been deleted and then recreated",
                         meta::uid(&old)
                     ),
                 ));
             }
         }
         if let Some(rv) = &opts.rv {
-            if Some(rv.as_str())
-                != old
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-            {
-                return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    old["metadata"]["resourceVersion"].as_str().unwrap_or("")
-                )));
+            let current = old["metadata"]["resourceVersion"].as_str().unwrap_or("");
+            if rv != current {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.kind,
+                    name,
+                    &format!(
+                        "the ResourceVersion in the precondition ({rv}) does not match the \
+                         ResourceVersion in record ({current}). The object might have been modified"
+                    ),
+                ));
             }
         }
         if rt.group.is_empty() && rt.plural == "namespaces" {
@@ -273,5 +335,31 @@ impl Engine {
         }
         let stored = self.persist(st, rt, "", &name, Some(obj), Some(old))?;
         Ok(DeleteOutcome::Pending(stored.as_ref().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_bodies_go_cannot_read_are_plain_500s() {
+        let e = decode_options_body(b"{bad").expect_err("syntax");
+        assert_eq!(
+            (e.code, e.reason.as_str(), e.message.as_str()),
+            (
+                500,
+                "",
+                "couldn't get version/kind; json parse error: invalid character 'b' looking for \
+                 beginning of object key string"
+            )
+        );
+        let e = decode_options_body(b"{\"propagationPolicy\":5}").expect_err("type");
+        assert!(
+            e.message.ends_with("of type v1.DeletionPropagation"),
+            "{}",
+            e.message
+        );
+        assert!(decode_options_body(b"{\"kind\":\"DeleteOptions\"}").is_ok());
     }
 }

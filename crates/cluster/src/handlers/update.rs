@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::create::{check_namespace, check_type, has_generation};
+use super::options::{self, Options};
 use super::{decode_body, dry_run, field_manager, output};
 use crate::engine::{Engine, State};
 use crate::errors::{ApiError, Cause};
@@ -49,6 +50,24 @@ pub(crate) fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
     })
 }
 
+/// An apply configuration must name exactly the served type (`invalid object type: …`, 400).
+fn check_apply_type(rt: &ResourceType, config: &Value) -> Result<(), ApiError> {
+    let av = config["apiVersion"].as_str().unwrap_or("");
+    let kind = config["kind"].as_str().unwrap_or("");
+    if av == rt.api_version() && kind == rt.kind {
+        return Ok(());
+    }
+    // Go's GroupVersionKind.String(): `/v1, Kind=ConfigMap` for the core group.
+    let gv = if av.contains('/') {
+        av.to_string()
+    } else {
+        format!("/{av}")
+    };
+    Err(ApiError::bad_request(format!(
+        "invalid object type: {gv}, Kind={kind}"
+    )))
+}
+
 fn content_kind(ct: &str) -> &str {
     ct.split(';').next().unwrap_or("").trim()
 }
@@ -76,10 +95,26 @@ impl Engine {
         name: &str,
         sub: Option<&str>,
     ) -> Result<Reply, ApiError> {
-        let dry = dry_run(&req.query)?;
-        let manager = field_manager(req)?;
+        options::check(req, Options::Update)?;
+        let dry = dry_run(&req.query);
+        let manager = field_manager(req);
         let ns = rp.namespace.as_deref().unwrap_or("");
-        let mut body = decode_body(req)?;
+        let mut body = decode_body(req, rt)?;
+        let mut warnings = Vec::new();
+        if !rt.custom && matches!(sub, None | Some("status")) {
+            // The body is decoded as the type (and unknown fields handled) before anything else.
+            check_type(rt, &mut body)?;
+            crate::decode::check_body(rt, &body)?;
+            let mode = req.query.get("fieldValidation");
+            crate::validate::unknown_fields(rt, &mut body, mode, &mut warnings)?;
+        }
+        let body_ns = meta::namespace(&body);
+        if rt.namespaced && !body_ns.is_empty() && Some(body_ns) != rp.namespace.as_deref() {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the \
+                 request",
+            ));
+        }
         let body_name = meta::name(&body).to_string();
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -131,7 +166,9 @@ impl Engine {
         } else {
             output(rt, &out)
         };
-        Ok(Reply::json(code, out))
+        let mut reply = Reply::json(code, out);
+        reply.headers = warnings;
+        Ok(reply)
     }
 
     /// PATCH an object or one of its subresources with any of the four patch types.
@@ -143,41 +180,38 @@ impl Engine {
         name: &str,
         sub: Option<&str>,
     ) -> Result<Reply, ApiError> {
-        let dry = dry_run(&req.query)?;
         let ns = rp.namespace.as_deref().unwrap_or("");
         let ct = content_kind(&req.content_type).to_string();
-        let force = req.query.get("force");
-        if ct == "application/apply-patch+yaml" {
+        // As the real server: the patch type first, then the options, the object, the body.
+        match ct.as_str() {
+            "application/merge-patch+json"
+            | "application/json-patch+json"
+            | "application/apply-patch+yaml" => {}
+            "application/strategic-merge-patch+json" if !rt.custom => {}
+            "application/strategic-merge-patch+json" => {
+                return Err(ApiError::strategic_patch_of_custom_resource())
+            }
+            // The custom-resource handler words it as for a strategic merge patch.
+            _ if rt.custom => return Err(ApiError::strategic_patch_of_custom_resource()),
+            _ => return Err(ApiError::unsupported_media_type()),
+        }
+        let apply = ct == "application/apply-patch+yaml";
+        options::check(req, Options::Patch { apply })?;
+        let dry = dry_run(&req.query);
+        if apply {
             return self.apply_patch(req, rt, rp, name, sub, dry);
         }
-        if force.is_some() {
-            return Err(ApiError::invalid(
-                "PatchOptions",
-                "meta.k8s.io",
-                "",
-                vec![Cause::new(
-                    "FieldValueForbidden",
-                    "Forbidden: may not be specified for non-apply patch",
-                    "force",
-                )],
-            ));
-        }
-        let manager = field_manager(req)?;
-        let patch: Value = serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let manager = field_manager(req);
         let mut st = self.lock();
         let old = self.load(&st, rt, ns, name)?;
+        let patch = crate::patch::decode(&ct, &req.body)?;
         let apply = |base: &Value| -> Result<Value, ApiError> {
             match ct.as_str() {
                 "application/merge-patch+json" => Ok(crate::patch::merge_patch(base, &patch)),
-                "application/json-patch+json" => crate::patch::json_patch(base, &patch),
-                "application/strategic-merge-patch+json" if !rt.custom => {
-                    crate::patch::strategic(rt, base, &patch)
+                "application/json-patch+json" => {
+                    crate::patch::json_patch(base, &patch).map_err(ApiError::from)
                 }
-                "application/strategic-merge-patch+json" => {
-                    Err(ApiError::strategic_patch_of_custom_resource())
-                }
-                other => Err(ApiError::unsupported_media_type(other)),
+                _ => crate::patch::strategic(rt, base, &patch),
             }
         };
         let (new, eff_sub) = match sub {
@@ -219,27 +253,23 @@ impl Engine {
         sub: Option<&str>,
         dry: bool,
     ) -> Result<Reply, ApiError> {
-        let Some(manager) = req
-            .query
-            .get("fieldManager")
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-        else {
-            return Err(ApiError::invalid(
-                "PatchOptions",
-                "meta.k8s.io",
-                "",
-                vec![Cause::new(
-                    "FieldValueRequired",
-                    "Required value: is required for apply patch",
-                    "fieldManager",
-                )],
-            ));
-        };
-        let _ = field_manager(req)?;
+        let manager = field_manager(req);
         let force = req.query.flag("force");
         let ns = rp.namespace.as_deref().unwrap_or("");
-        let mut config = decode_body(req)?;
+        let mut config = decode_body(req, rt)?;
+        if !config.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot \
+                 unmarshal {} into Go value of type map[string]interface {{}}",
+                super::go_type_name(&config)
+            )));
+        }
+        check_apply_type(rt, &config)?;
+        // The store parses a resourceVersion the configuration sets (garbage: 500).
+        let config_rv = match config["metadata"]["resourceVersion"].as_str() {
+            Some(rv) if !rv.is_empty() => Some((rv.to_string(), meta::parse_rv(rv)?)),
+            _ => None,
+        };
         check_type(rt, &mut config)?;
         crate::decode::check_apply(rt, &config)?;
         if !config
@@ -267,6 +297,7 @@ impl Engine {
                 if !sub.is_empty() {
                     return Err(ApiError::not_found(&rt.group, &rt.plural, name));
                 }
+                crate::quantity::check_applied(rt, &config, &config)?;
                 super::create::settle_namespace(rt, &mut config, rp.namespace.as_deref())?;
                 let schema = self.schema_for(&st, rt);
                 let obj = crate::ssa::apply_new(&schema, rt, &config, &manager)?;
@@ -274,8 +305,14 @@ impl Engine {
                 Ok(Reply::json(201, output(rt, &created)))
             }
             Some(old) => {
+                if let Some((rv, n)) = &config_rv {
+                    if *n != 0 && Some(rv.as_str()) != old["metadata"]["resourceVersion"].as_str() {
+                        return Err(ApiError::stale(&rt.group, &rt.plural, name));
+                    }
+                }
                 let schema = self.schema_for(&st, rt);
                 let merged = crate::ssa::apply(&schema, rt, &old, &config, &manager, force, sub)?;
+                crate::quantity::check_applied(rt, &config, &merged)?;
                 let (code, out) = self.finish_update(&mut st, rt, old, merged, None, sub, dry)?;
                 Ok(Reply::json(code, output(rt, &out)))
             }
@@ -306,10 +343,13 @@ impl Engine {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
         {
-            if Some(rv)
-                != old
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
+            // The store parses it first: garbage is a plain 500, and "0" means unconditional.
+            let parsed = crate::meta::parse_rv(rv)?;
+            if parsed != 0
+                && Some(rv)
+                    != old
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
             {
                 return Err(ApiError::stale(&rt.group, &rt.plural, &name));
             }
@@ -402,6 +442,7 @@ impl Engine {
             let schema = self.schema_for(st, rt);
             crate::ssa::record_update(&schema, rt, Some(&old), &mut new, mgr, sub);
         }
+        crate::defaults::after_tracking_update(rt, &old, &mut new);
         crate::validate::validate(rt, &new, Some(&old))?;
         if meta::deleting(&old) {
             let before = meta::finalizers(&old);

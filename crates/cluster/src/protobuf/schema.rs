@@ -357,6 +357,28 @@ static PRIORITY_CLASS: Msg = Msg(&[
 static PDB: Msg = Msg(&[META, f(2, "spec", Ty::Msg(&PDB_SPEC))]);
 static INGRESS: Msg = Msg(&[META, f(2, "spec", Ty::Msg(&INGRESS_SPEC))]);
 static QUOTA: Msg = Msg(&[META, f(2, "spec", Ty::Msg(&QUOTA_SPEC))]);
+static RESOURCE_ATTRIBUTES: Msg = Msg(&[
+    f(1, "namespace", Str),
+    f(2, "verb", Str),
+    f(3, "group", Str),
+    f(4, "version", Str),
+    f(5, "resource", Str),
+    f(6, "subresource", Str),
+    f(7, "name", Str),
+]);
+static NON_RESOURCE_ATTRIBUTES: Msg = Msg(&[f(1, "path", Str), f(2, "verb", Str)]);
+static SSAR_SPEC: Msg = Msg(&[
+    f(1, "resourceAttributes", Ty::Msg(&RESOURCE_ATTRIBUTES)),
+    f(
+        2,
+        "nonResourceAttributes",
+        Ty::Msg(&NON_RESOURCE_ATTRIBUTES),
+    ),
+]);
+static SSAR: Msg = Msg(&[META, f(2, "spec", Ty::Msg(&SSAR_SPEC))]);
+static SSRR_SPEC: Msg = Msg(&[f(1, "namespace", Str)]);
+static SSRR: Msg = Msg(&[META, f(2, "spec", Ty::Msg(&SSRR_SPEC))]);
+static SELF_SUBJECT_REVIEW: Msg = Msg(&[META]);
 
 /// The message table of a top-level object, by `apiVersion` and `kind`.
 pub fn object(api_version: &str, kind: &str) -> Option<&'static Msg> {
@@ -376,6 +398,9 @@ pub fn object(api_version: &str, kind: &str) -> Option<&'static Msg> {
         ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         ("policy/v1", "PodDisruptionBudget") => &PDB,
         ("networking.k8s.io/v1", "Ingress") => &INGRESS,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => &SSAR,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &SSRR,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         _ => return None,
     })
 }

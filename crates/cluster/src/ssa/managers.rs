@@ -101,8 +101,24 @@ pub fn entry_mut<'a>(
     &mut entries[idx]
 }
 
-/// Writes entries back (dropping empty ones; removing the key when none remain).
-pub fn write(obj: &mut Value, entries: Vec<Entry>) {
+/// Orders entries as the real server encodes them: Apply before Update, then by time (to the
+/// second), manager, apiVersion and subresource.
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        let op = |e: &Entry| e.operation == Operation::Update;
+        op(a)
+            .cmp(&op(b))
+            .then_with(|| a.time.cmp(&b.time))
+            .then_with(|| a.manager.cmp(&b.manager))
+            .then_with(|| a.api_version.cmp(&b.api_version))
+            .then_with(|| a.subresource.cmp(&b.subresource))
+    });
+}
+
+/// Writes entries back (dropping empty ones; removing the key when none remain), in the real
+/// server's order ([`sort`]), and puts the metadata keys in the real server's order.
+pub fn write(obj: &mut Value, mut entries: Vec<Entry>) {
+    sort(&mut entries);
     let list: Vec<Value> = entries
         .into_iter()
         .filter(|e| !e.fields.is_empty())
@@ -127,6 +143,7 @@ pub fn write(obj: &mut Value, entries: Vec<Entry>) {
     } else {
         md.insert("managedFields".into(), Value::Array(list));
     }
+    crate::metadata_json::canonical_order(obj);
 }
 
 /// The manager older Update entries are merged into once there are too many.
@@ -218,5 +235,27 @@ mod tests {
         assert!(!entries.iter().any(|e| e.manager == "m2"));
         assert!(entries.iter().any(|e| e.manager == "m3"));
         assert!(entries.iter().any(|e| e.manager == "applier"));
+    }
+
+    #[test]
+    fn entries_are_written_apply_first_then_by_time_and_manager() {
+        let mut obj = serde_json::json!({"metadata": {}});
+        let entries = vec![
+            update("b", "2026-01-01T00:00:01Z", "x"),
+            update("a", "2026-01-01T00:00:01Z", "y"),
+            update("c", "2026-01-01T00:00:00Z", "z"),
+            Entry {
+                operation: Operation::Apply,
+                ..update("dry", "2026-01-01T00:00:09Z", "w")
+            },
+        ];
+        write(&mut obj, entries);
+        let order: Vec<&str> = obj["metadata"]["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["manager"].as_str())
+            .collect();
+        assert_eq!(order, ["dry", "c", "a", "b"]);
     }
 }

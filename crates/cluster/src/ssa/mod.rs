@@ -6,6 +6,7 @@
 //! OpenAPI schema (custom resources).
 
 mod managers;
+mod nodes;
 pub mod path;
 mod walk;
 
@@ -108,21 +109,27 @@ pub fn record_update(
     let before = old
         .map(|o| walker.leaves(&tracked(rt, o, sub), root))
         .unwrap_or_default();
-    let nodes_after = walker.nodes(&tracked(rt, new, sub), root);
-    let nodes_before = old
-        .map(|o| walker.nodes(&tracked(rt, o, sub), root))
+    let new_tracked = tracked(rt, new, sub);
+    let old_tracked = old.map(|o| tracked(rt, o, sub));
+    let nodes_after = walker.nodes(&new_tracked, root);
+    let nodes_before = old_tracked
+        .as_ref()
+        .map(|o| walker.nodes(o, root))
         .unwrap_or_default();
+    let created = walker.created(&new_tracked, old_tracked.as_ref(), root, !rt.custom);
     let mut changed: FieldSet = after
         .iter()
-        .filter(|(p, v)| before.get(*p) != Some(*v))
+        .filter(|(p, v)| before.get(*p) != Some(*v) && !created.zero.contains(*p))
         .map(|(p, _)| p.clone())
         .collect();
     // A map or list the write creates is a member itself ("." in FieldsV1), as the real
     // server records it; one it removes leaves every entry.
-    changed.extend(nodes_after.difference(&nodes_before).cloned());
+    changed.extend(created.nodes);
+    // A leaf that became a map or list (an empty struct now filled) is still there: its owners
+    // keep it.
     let mut removed: FieldSet = before
         .keys()
-        .filter(|p| !after.contains_key(*p))
+        .filter(|p| !after.contains_key(*p) && !nodes_after.contains(*p))
         .cloned()
         .collect();
     removed.extend(nodes_before.difference(&nodes_after).cloned());

@@ -16,11 +16,11 @@ pub struct Walker<'a> {
 
 /// What is known about a value's position.
 #[derive(Clone, Copy)]
-struct Slot<'a> {
+pub(super) struct Slot<'a> {
     /// The field facts, if the schema knows the field.
     info: Option<&'a FieldInfo>,
     /// The struct type of the value itself (list items: the element type).
-    ty: Option<TypeId>,
+    pub(super) ty: Option<TypeId>,
     /// Whether this value is a list element (so list facts do not apply to it).
     element: bool,
 }
@@ -58,7 +58,7 @@ fn key_label(item: &Value, keys: &[String], defaults: &[(String, String)]) -> Op
 }
 
 impl<'a> Walker<'a> {
-    fn field_slot(&self, ty: Option<TypeId>, name: &str) -> Slot<'a> {
+    pub(super) fn field_slot(&self, ty: Option<TypeId>, name: &str) -> Slot<'a> {
         let info = ty.and_then(|t| self.schema.field(t, name));
         Slot {
             info,
@@ -67,7 +67,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn atomic_map(&self, slot: Slot<'a>) -> bool {
+    pub(super) fn atomic_map(&self, slot: Slot<'a>) -> bool {
         (!slot.element && slot.info.is_some_and(|i| i.map_atomic))
             || slot
                 .ty
@@ -75,14 +75,14 @@ impl<'a> Walker<'a> {
                 .is_some_and(|d| d.atomic)
     }
 
-    fn list_type(&self, slot: Slot<'a>) -> ListType {
+    pub(super) fn list_type(&self, slot: Slot<'a>) -> ListType {
         match slot.info {
             Some(i) if i.is_list && !slot.element => i.list.clone(),
             _ => ListType::Atomic,
         }
     }
 
-    fn item_slot(&self, slot: Slot<'a>) -> Slot<'a> {
+    pub(super) fn item_slot(&self, slot: Slot<'a>) -> Slot<'a> {
         Slot {
             info: slot.info,
             ty: slot.ty,
@@ -91,7 +91,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The key element of each item of a keyed list (None if an item lacks a key: treat atomic).
-    fn item_keys(&self, items: &[Value], lt: &ListType) -> Option<Vec<String>> {
+    pub(super) fn item_keys(&self, items: &[Value], lt: &ListType) -> Option<Vec<String>> {
         match lt {
             ListType::Map { keys, defaults } => {
                 items.iter().map(|i| key_elem(i, keys, defaults)).collect()
@@ -111,10 +111,9 @@ impl<'a> Walker<'a> {
         out
     }
 
-    /// The paths of `obj`'s nodes that structured-merge-diff records as members of their own
-    /// when an Update creates them (`"."` in FieldsV1): non-empty maps and associative lists,
-    /// but not `metadata` and not the struct-typed fields of built-in kinds (Go value structs,
-    /// present in every object).
+    /// The paths of `obj`'s nodes below `metadata` and the other top-level fields: non-empty
+    /// maps and associative lists and their items (what an update removes with everything
+    /// under it when they go).
     pub fn nodes(&self, obj: &Value, root: Option<TypeId>) -> std::collections::BTreeSet<Path> {
         let mut out = std::collections::BTreeSet::new();
         if let Some(m) = obj.as_object() {
@@ -142,13 +141,7 @@ impl<'a> Walker<'a> {
     ) {
         match v {
             Value::Object(m) if !m.is_empty() && !self.atomic_map(slot) => {
-                let free_keys = slot
-                    .ty
-                    .and_then(|t| self.schema.type_def(t))
-                    .is_none_or(|d| d.additional.is_some());
-                if free_keys || slot.element {
-                    out.insert(path.clone());
-                }
+                out.insert(path.clone());
                 for (k, child) in m {
                     path.push(format!("f:{k}"));
                     self.nodes_value(child, self.field_slot(slot.ty, k), path, out);
