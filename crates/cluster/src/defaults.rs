@@ -455,6 +455,20 @@ mod write_tests {
     }
 
     #[test]
+    fn priority_and_ingress_classes() {
+        let pc = create("scheduling.k8s.io", "PriorityClass", json!({"value": 5}));
+        assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
+        let never = json!({"value": 5, "preemptionPolicy": "Never"});
+        let pc = create("scheduling.k8s.io", "PriorityClass", never);
+        assert_eq!(pc["preemptionPolicy"], "Never");
+        let params = json!({"spec": {"parameters": {"kind": "P", "name": "p"}}});
+        let ic = create("networking.k8s.io", "IngressClass", params);
+        assert_eq!(ic["spec"]["parameters"]["scope"], "Cluster");
+        let bare = create("networking.k8s.io", "IngressClass", json!({"spec": {}}));
+        assert_eq!(bare["spec"], json!({}));
+    }
+
+    #[test]
     fn string_data_is_folded_into_data() {
         let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="},
             "stringData": {"b": "hello", "a": "over"}});

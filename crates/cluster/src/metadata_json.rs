@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use fjord_model::meta::OBJECT_META_FIELDS as META_ORDER;
 use serde_json::Value;
 
 /// Store key → (the resourceVersion the entry was taken at, the serialized `metadata`).
@@ -25,25 +26,6 @@ fn rv_of(obj: &Value) -> &str {
         .and_then(Value::as_str)
         .unwrap_or("")
 }
-
-/// The order of `ObjectMeta`'s fields in the real server's JSON.
-const META_ORDER: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
 
 /// Puts an object's `metadata` keys in the real server's order (keys it does not know last,
 /// in their order), so serialized objects read as the real server's do.

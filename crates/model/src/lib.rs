@@ -1,7 +1,8 @@
 //! fjord's pure vocabulary, with no I/O: the identity of a Kubernetes object ([`Gvk`], [`ResId`])
-//! and the scope of built-in kinds ([`scope`]).
+//! the scope of built-in kinds ([`scope`]) and the fields of object metadata ([`meta`]).
 
 mod id;
+pub mod meta;
 pub mod scope;
 
 pub use id::{Gvk, ResId};

@@ -12,23 +12,7 @@ pub const API_VERSION: &str = "bitnami.com/v1alpha1";
 pub const KIND: &str = "SealedSecret";
 
 /// ObjectMeta fields in Go struct order; a typed decode keeps these and drops the rest.
-pub const OBJECT_META_FIELDS: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
+pub use fjord_model::meta::OBJECT_META_FIELDS;
 
 /// Failures decoding a SealedSecret.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -235,6 +235,18 @@ pub fn on_write(group: &str, kind: &str, obj: &mut Value) {
         ("networking.k8s.io", "NetworkPolicy") => {
             spec_mut(obj).into_iter().for_each(network_policy)
         }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            if let Some(m) = obj.as_object_mut() {
+                m.entry("preemptionPolicy")
+                    .or_insert_with(|| json!("PreemptLowerPriority"));
+            }
+        }
+        ("networking.k8s.io", "IngressClass") => {
+            let params = spec_mut(obj).and_then(|s| s.get_mut("parameters"));
+            if let Some(p) = params.and_then(Value::as_object_mut) {
+                p.entry("scope").or_insert_with(|| json!("Cluster"));
+            }
+        }
         ("autoscaling", "HorizontalPodAutoscaler") => {
             let v2 = obj["apiVersion"].as_str() == Some("autoscaling/v2");
             if let Some(s) = spec_mut(obj) {
