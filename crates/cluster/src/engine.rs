@@ -16,7 +16,7 @@ use crate::meta;
 use crate::registry::Registry;
 use crate::request::{ApiRequest, Reply, Target};
 use crate::rv::{Event, EventType, History};
-use crate::sim::SimOptions;
+use crate::sim::kinds::{is_simulated, SimOptions};
 use crate::store::{self, Store};
 
 /// Engine settings.
@@ -193,7 +193,7 @@ impl Engine {
                 .collect();
             st.registry.set_crds(crds.iter());
         }
-        if crate::sim::is_simulated(&rt.group, &rt.plural) {
+        if is_simulated(&rt.group, &rt.plural) {
             self.sim_dirty
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -6,9 +6,12 @@
 //! Progressing forever. Status is written through the `/status` path as manager
 //! `fjord-simulator`, so watches see ordinary MODIFIED events.
 
+pub mod kinds;
 pub mod names;
 pub mod status;
 pub mod workloads;
+
+pub use kinds::SimOptions;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,48 +21,7 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::meta;
-
-/// Simulation settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimOptions {
-    /// Whether workload status is simulated at all.
-    pub enabled: bool,
-    /// How long after a spec change a workload reports itself rolled out.
-    pub delay: Duration,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions {
-            enabled: true,
-            delay: Duration::from_millis(500),
-        }
-    }
-}
-
-/// The simulated kinds: (group, plural, kind key used by [`status::desired`]).
-const SIMULATED: &[(&str, &str, &str)] = &[
-    ("apps", "deployments", "apps/Deployment"),
-    ("apps", "replicasets", "apps/ReplicaSet"),
-    ("apps", "statefulsets", "apps/StatefulSet"),
-    ("apps", "daemonsets", "apps/DaemonSet"),
-    ("batch", "jobs", "batch/Job"),
-    ("", "pods", "/Pod"),
-    ("", "persistentvolumeclaims", "/PersistentVolumeClaim"),
-    ("", "services", "/Service"),
-    (
-        "networking.k8s.io",
-        "ingresses",
-        "networking.k8s.io/Ingress",
-    ),
-];
-
-/// Whether objects of this (group, plural) get a simulated status.
-pub fn is_simulated(group: &str, plural: &str) -> bool {
-    SIMULATED
-        .iter()
-        .any(|(g, p, _)| *g == group && *p == plural)
-}
+use kinds::SIMULATED;
 
 /// The simulator's memory between passes: when each object's current spec was first seen.
 /// A pass looks only at the objects written since the last one (the engine's dirty set) and at
