@@ -51,6 +51,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fjord/target}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# No module-level import cycles inside any crate (issue 18): the checker tests itself first.
+python3 scripts/module-cycles.py --self-test >/dev/null
+python3 scripts/module-cycles.py crates
 if [ "$backend" != real ]; then
   FJORD_TEST_BACKEND=local cargo test --workspace --locked "$@"
 fi

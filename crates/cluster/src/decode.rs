@@ -1,12 +1,108 @@
-//! The typed decoding the real API server does before anything else: a ConfigMap's or Secret's
-//! string maps must hold strings (Secret `data` base64). JSON accepts `data: {x: true}`; Go's
-//! decoder refuses it, and how the refusal is reported depends on the verb (400 for a create or
-//! update body, 422 for a merge, JSON or strategic patch, 500 for a server-side apply).
+//! Request bodies read into JSON values (`decode_body`: JSON, a YAML apply configuration, the
+//! protobuf envelope), then the typed decoding the real API server does before anything else: a
+//! ConfigMap's or Secret's string maps must hold strings (Secret `data` base64). JSON accepts
+//! `data: {x: true}`; Go's decoder refuses it, and how the refusal is reported depends on the
+//! verb (400 for a create or update body, 422 for a merge, JSON or strategic patch, 500 for a
+//! server-side apply).
 
 use serde_json::Value;
 
 use crate::errors::{ApiError, Cause};
 use crate::kinds::ResourceType;
+use crate::request::ApiRequest;
+
+/// Go's `summarizeData`: the start of a body a message quotes (JSON objects as text, anything
+/// else as hex), cut at 30 bytes.
+fn summarize(body: &[u8]) -> String {
+    const MAX: usize = 30;
+    let cut = &body[..body.len().min(MAX)];
+    let more = if body.len() > MAX { " ..." } else { "" };
+    match body.first() {
+        None => "<empty>".into(),
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(cut)),
+        Some(_) => {
+            let hex: String = cut.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{hex}{more}")
+        }
+    }
+}
+
+/// The 400 for a body whose apiVersion/kind cannot even be read.
+fn unrecognized(rt: &ResourceType, body: &[u8], why: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "the object provided is unrecognized (must be of type {}): couldn't get version/kind; \
+         json parse error: {why} ({})",
+        rt.kind,
+        summarize(body)
+    ))
+}
+
+/// Go's type name of the struct the server reads apiVersion and kind into.
+pub(crate) const TYPE_META_STRUCT: &str =
+    "struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; \
+                                Kind string \"json:\\\"kind,omitempty\\\"\" }";
+
+/// Decodes a request body: JSON, YAML for an apply-patch+yaml body that is not JSON, or
+/// the Kubernetes protobuf envelope. JSON that Go would not read is refused with Go's words.
+pub(crate) fn decode_body(req: &ApiRequest, rt: &ResourceType) -> Result<Value, ApiError> {
+    if req
+        .content_type
+        .starts_with("application/vnd.kubernetes.protobuf")
+    {
+        return crate::protobuf::decode(&req.body)
+            .map_err(|e| ApiError::bad_request(e.to_string()));
+    }
+    if req.content_type.starts_with("application/apply-patch+yaml") {
+        if req.body.is_empty() {
+            return Err(ApiError::bad_request("the request body is empty"));
+        }
+        if let Ok(v) = serde_json::from_slice(&req.body) {
+            return Ok(v);
+        }
+        // An apply configuration may be YAML (kubectl sends JSON, which is YAML too).
+        let node = fjord_yaml::parse_document(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        return fjord_yaml::to_json_value(&node)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+    }
+    if let Some(why) = crate::handlers::gojson::syntax_error(&req.body) {
+        return Err(unrecognized(rt, &req.body, &why));
+    }
+    let v: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| unrecognized(rt, &req.body, &e.to_string()))?;
+    let Some(m) = v.as_object() else {
+        let why = format!(
+            "json: cannot unmarshal {} into Go value of type {TYPE_META_STRUCT}",
+            crate::handlers::gojson::type_name(&v)
+        );
+        return Err(unrecognized(rt, &req.body, &why));
+    };
+    if rt.custom
+        && m.get("kind")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        let why = format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(&req.body)
+        );
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): {why} ({})",
+            rt.kind,
+            summarize(&req.body)
+        )));
+    }
+    for field in ["apiVersion", "kind"] {
+        if let Some(f) = m.get(field).filter(|f| !f.is_string() && !f.is_null()) {
+            let why = format!(
+                "json: cannot unmarshal {} into Go struct field .{field} of type string",
+                crate::handlers::gojson::type_name(f)
+            );
+            return Err(unrecognized(rt, &req.body, &why));
+        }
+    }
+    Ok(v)
+}
 
 /// Go's name for the JSON type of `v`, as `encoding/json` reports it.
 fn json_type(v: &Value) -> &'static str {

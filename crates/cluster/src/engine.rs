@@ -278,6 +278,10 @@ impl Engine {
                 let st = self.lock();
                 crate::openapi::answer(&st.registry, &req.target)
             }
+            Target::OpenApiV2 => Ok(crate::openapi::answer_v2(
+                &self.lock().registry,
+                &req.accept,
+            )),
             Target::Resource(rp) => self.handle_resource(req, rp),
             Target::Unknown => Err(ApiError::no_route()),
         }

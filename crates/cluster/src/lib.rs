@@ -37,6 +37,7 @@ mod smp;
 mod ssa;
 mod store;
 mod table;
+mod unknown_fields;
 mod validate;
 mod watch;
 

@@ -1,4 +1,5 @@
-//! `/openapi/v3`: the index of group-version documents and the documents themselves.
+//! `/openapi/v3`: the index of group-version documents and the documents themselves; `/openapi/v2`
+//! (see [`v2`]) built from the same schema components.
 //!
 //! Each group-version document lists, per resource, the item path with a PATCH operation carrying
 //! `x-kubernetes-group-version-kind` and a `fieldValidation` query parameter (kubectl's
@@ -7,6 +8,7 @@
 //! patches from its compiled-in types rather than from these (prose-free, partial) schemas.
 
 mod schema;
+mod v2;
 
 use std::sync::OnceLock;
 
@@ -98,16 +100,49 @@ fn empty_not_found() -> Reply {
     }
 }
 
+/// Every served group-version: the core one, then each group's versions.
+fn served_group_versions(reg: &Registry) -> Vec<(String, String)> {
+    let mut gvs = vec![(String::new(), "v1".to_string())];
+    for (g, vs) in reg.groups() {
+        gvs.extend(vs.into_iter().map(|v| (g.clone(), v)));
+    }
+    gvs
+}
+
+/// Answers `/openapi/v2`: Swagger 2.0 as protobuf when `accept` asks for it, else JSON.
+pub fn answer_v2(reg: &Registry, accept: &str) -> Reply {
+    let mut definitions = Map::new();
+    for (g, v) in served_group_versions(reg) {
+        let doc = gv_doc(reg, &g, &v);
+        for (name, schema) in doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            definitions
+                .entry(name.clone())
+                .or_insert_with(|| v2::to_v2(schema));
+        }
+    }
+    let doc = v2::document(definitions);
+    if accept.contains(v2::PROTOBUF_ACCEPT) {
+        return Reply {
+            status: 200,
+            body: Value::Null,
+            content_type: v2::PROTOBUF_CONTENT_TYPE.into(),
+            headers: Vec::new(),
+            raw: Some(v2::protobuf(&doc)),
+        };
+    }
+    Reply::json(200, doc)
+}
+
 /// Answers `/openapi/v3` and `/openapi/v3/<gv>`.
 pub fn answer(reg: &Registry, target: &Target) -> Result<Reply, ApiError> {
     match target {
         Target::OpenApiRoot => {
             let mut paths = Map::new();
-            let mut gvs = vec![(String::new(), "v1".to_string())];
-            for (g, vs) in reg.groups() {
-                gvs.extend(vs.into_iter().map(|v| (g.clone(), v)));
-            }
-            for (g, v) in gvs {
+            for (g, v) in served_group_versions(reg) {
                 let p = gv_path(&g, &v);
                 let cached = if reg.custom_resources(&g, &v).is_empty() {
                     builtin_hash(&g, &v)

@@ -41,6 +41,8 @@ pub enum Target {
     OpenApiRoot,
     /// `/openapi/v3/<path>`.
     OpenApiDoc(String),
+    /// `/openapi/v2`.
+    OpenApiV2,
     /// A resource URL.
     Resource(ResourcePath),
     /// Anything else.
@@ -90,6 +92,7 @@ pub fn parse_path(path: &str) -> Target {
         ["api", v] => Target::GroupVersion(String::new(), v.to_string()),
         ["apis", g] => Target::Group(g.to_string()),
         ["apis", g, v] => Target::GroupVersion(g.to_string(), v.to_string()),
+        ["openapi", "v2"] => Target::OpenApiV2,
         ["openapi", "v3"] => Target::OpenApiRoot,
         ["openapi", "v3", rest @ ..] => Target::OpenApiDoc(rest.join("/")),
         ["api", v, rest @ ..] => resource_path("", v, rest),

@@ -166,6 +166,26 @@ fn verdict(rt: &ResourceType, obj: &Value) -> Result<Value, ApiError> {
     }
 }
 
+/// The refusal of any verb but create on a review resource.
+fn method_not_allowed() -> ApiError {
+    let mut e = ApiError::method_not_allowed(
+        "the server does not allow this method on the requested resource",
+    );
+    e.empty_details = true;
+    e
+}
+
+/// The answer to a watch on `rp` when no stored type serves it: 405 for a review resource
+/// (create-only, never watchable) in its own scope, else the plain 404 of an unknown route.
+pub(crate) fn unwatchable(rp: &ResourcePath) -> ApiError {
+    match review_type(rp) {
+        Some((rt, _)) if rt.namespaced == rp.namespace.is_some() && rp.name.is_none() => {
+            method_not_allowed()
+        }
+        _ => ApiError::no_route(),
+    }
+}
+
 /// Answers a request for a review resource, or `None` when the path names no review.
 pub(crate) fn answer(req: &ApiRequest, rp: &ResourcePath) -> Option<Result<Reply, ApiError>> {
     let (rt, package) = review_type(rp)?;
@@ -182,13 +202,9 @@ fn create(
         return Err(ApiError::no_route());
     }
     if req.method != "POST" {
-        let mut e = ApiError::method_not_allowed(
-            "the server does not allow this method on the requested resource",
-        );
-        e.empty_details = true;
-        return Err(e);
+        return Err(method_not_allowed());
     }
-    let mut obj = crate::handlers::decode_body(req, rt)?;
+    let mut obj = crate::decode::decode_body(req, rt)?;
     check_kind(rt, package, &mut obj)?;
     if let Some(ns) = &rp.namespace {
         obj["metadata"]["namespace"] = json!(ns);
@@ -201,7 +217,7 @@ fn create(
         }
         "SelfSubjectRulesReview" => {}
         _ => {
-            let manager = crate::handlers::field_manager(req);
+            let manager = crate::handlers::options::field_manager(req);
             crate::ssa::record_update(&SchemaRef::Builtin, rt, None, &mut obj, &manager, "");
         }
     }
@@ -288,5 +304,31 @@ mod tests {
             rules.body["status"]["resourceRules"][0]["verbs"],
             json!(["*"])
         );
+    }
+
+    #[test]
+    fn review_watches_are_refused_with_405() {
+        let rp = |plural: &str, namespace: Option<&str>| ResourcePath {
+            group: "authorization.k8s.io".into(),
+            version: "v1".into(),
+            namespace: namespace.map(str::to_string),
+            plural: plural.into(),
+            name: None,
+            sub: None,
+        };
+        let e = unwatchable(&rp("selfsubjectaccessreviews", None));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                405,
+                "the server does not allow this method on the requested resource"
+            )
+        );
+        assert_eq!(
+            unwatchable(&rp("localsubjectaccessreviews", Some("d"))).code,
+            405
+        );
+        assert!(unwatchable(&rp("localsubjectaccessreviews", None)).is_no_route());
+        assert!(unwatchable(&rp("widgets", None)).is_no_route());
     }
 }

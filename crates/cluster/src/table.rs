@@ -3,7 +3,10 @@
 use serde_json::{json, Value};
 
 mod columns;
+mod extra;
+mod hpa;
 mod more;
+mod text;
 
 use columns::columns_and_cells;
 

@@ -97,7 +97,7 @@ impl Engine {
             let st = self.lock();
             st.registry
                 .lookup(&rp.group, &rp.version, &rp.plural)
-                .ok_or_else(ApiError::no_route)?
+                .ok_or_else(|| crate::reviews::unwatchable(rp))?
         };
         let mut filter = Filter::from_request(req)?;
         if let Some(name) = &rp.name {

@@ -617,3 +617,25 @@ fn generator_commands_send_protobuf_bodies_we_decode() {
     let err = c.fails(&["create", "configmap", "c"], "");
     assert!(err.contains("already exists"), "{err}");
 }
+
+#[test]
+fn create_self_subject_access_review_with_client_side_validation() {
+    need_kubectl();
+    let c = Cluster::start();
+    let review = "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\n\
+        spec:\n  resourceAttributes: {verb: get, resource: pods, namespace: default}\n";
+    let out = c.ok_in(&["create", "-f", "-", "-o", "json"], review);
+    let status: Value = serde_json::from_str(&out).expect("review json");
+    assert_eq!(status["kind"], "SelfSubjectAccessReview", "{out}");
+    assert_eq!(status["status"]["allowed"], true, "{out}");
+    let (code, body) = c.http("GET", "/openapi/v2", "application/json", "");
+    assert_eq!(code, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).expect("v2 json");
+    assert_eq!(doc["swagger"], "2.0");
+    let review_def = &doc["definitions"]["io.k8s.api.authorization.v1.SelfSubjectAccessReview"];
+    assert_eq!(
+        review_def["x-kubernetes-group-version-kind"][0]["kind"],
+        "SelfSubjectAccessReview"
+    );
+    assert_eq!(review_def["type"], "object");
+}

@@ -38,11 +38,11 @@ pub use builtin::{
     builtin_health, has_builtin_check, CheckError, ANNOTATION_HPA_CONDITIONS,
     ANNOTATION_IGNORE_RESTART_POLICY,
 };
-pub use lua::{run_health_script, run_lua, LuaError, INVALID_HEALTH_STATUS};
+pub use lua::{run_health_script, run_lua, HealthScript, LuaError, INVALID_HEALTH_STATUS};
 pub use object::{group_version, kind, FieldError};
 pub use overrides::{
-    config_map_key, yaml_value, HealthOverrides, HealthScript, OverridesError, YamlError,
-    DEFAULT_SCRIPT_TIMEOUT, RESOURCE_CUSTOMIZATIONS_KEY,
+    config_map_key, yaml_value, HealthOverrides, OverridesError, YamlError, DEFAULT_SCRIPT_TIMEOUT,
+    RESOURCE_CUSTOMIZATIONS_KEY,
 };
 pub use status::{is_worse, Health, HealthStatus, ParseHealthStatusError};
 

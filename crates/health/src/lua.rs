@@ -287,10 +287,20 @@ fn script_message(e: &mlua::Error) -> String {
     }
 }
 
+/// A custom health check: a Lua script and whether it may use the open standard libraries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthScript {
+    /// The Lua source; it sees the object as global `obj` and returns `{status=..., message=...}`.
+    pub lua: String,
+    /// `resource.customizations.useOpenLibs.<group_kind>`: run with Lua's standard libraries
+    /// instead of the sandbox (base, table, string, math and a time-only `os`).
+    pub use_open_libs: bool,
+}
+
 /// Runs one health script against `obj` with a time limit.
 pub fn run_health_script(
     obj: &Value,
-    script: &crate::overrides::HealthScript,
+    script: &HealthScript,
     timeout: Duration,
 ) -> Result<Health, LuaError> {
     run_lua(obj, &script.lua, script.use_open_libs, timeout)

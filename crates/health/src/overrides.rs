@@ -18,7 +18,7 @@ use std::time::Duration;
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
-use crate::lua;
+use crate::lua::{self, HealthScript};
 use crate::object::{self, json_type};
 use crate::status::{Health, HealthStatus};
 
@@ -81,16 +81,6 @@ pub enum OverridesError {
         /// The unknown type.
         kind: String,
     },
-}
-
-/// A custom health check: a Lua script and whether it may use the open standard libraries.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HealthScript {
-    /// The Lua source; it sees the object as global `obj` and returns `{status=..., message=...}`.
-    pub lua: String,
-    /// `resource.customizations.useOpenLibs.<group_kind>`: run with Lua's standard libraries
-    /// instead of the sandbox (base, table, string, math and a time-only `os`).
-    pub use_open_libs: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -11,90 +11,13 @@
 
 use crate::error::RenderError;
 use crate::kustomization::{KustKind, Kustomization};
+use crate::level::{Accumulator, Builder, Level};
 use crate::loader::Loader;
 use crate::metadata::{self, BuildMetadata};
 use crate::resource::{ResMap, Resource};
-use crate::transform::config::TransformerConfig;
 use fjord_yaml::Node;
-use std::path::PathBuf;
-
-/// What a level of the build hands to the level above.
-#[derive(Debug, Default)]
-pub(crate) struct Accumulator {
-    /// The objects so far.
-    pub res: ResMap,
-    /// The field-spec configuration so far (built-ins plus `configurations:` and `crds:`).
-    pub config: TransformerConfig,
-    /// The `vars:` collected so far.
-    pub vars: Vec<crate::vars::Var>,
-}
-
-/// One build: options plus the stack of directories being built (for cycle detection).
-pub(crate) struct Builder {
-    /// The top kustomization's `buildMetadata`, which applies to every level.
-    pub meta: BuildMetadata,
-    /// The built-in schema extended by an `openapi:` file, once a level declares one.
-    schema: Option<fjord_merge::Schema>,
-    stack: Vec<PathBuf>,
-}
-
-/// Where a level sits: its directory relative to the top (for origins and messages).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Level {
-    /// The level's directory relative to the top kustomization's directory ("" at the top).
-    pub prefix: String,
-}
-
-impl Level {
-    /// A path relative to this level, expressed relative to the top.
-    pub fn rel(&self, path: &str) -> String {
-        join_clean(&self.prefix, path)
-    }
-}
 
 impl Builder {
-    pub(crate) fn new() -> Builder {
-        Builder {
-            meta: BuildMetadata::default(),
-            schema: None,
-            stack: Vec::new(),
-        }
-    }
-
-    /// The schema strategic-merge patches use: the built-in one, extended by `openapi:`.
-    pub(crate) fn schema(&self) -> &fjord_merge::Schema {
-        self.schema
-            .as_ref()
-            .unwrap_or_else(|| fjord_merge::Schema::builtin())
-    }
-
-    /// Applies a level's `openapi:` field: `path:` names an OpenAPI (swagger 2.0) document
-    /// whose definitions add merge keys for custom kinds.
-    pub(crate) fn load_openapi(
-        &mut self,
-        loader: &Loader,
-        kust: &Kustomization,
-        openapi: &Node,
-    ) -> Result<(), RenderError> {
-        let field = |problem: String| RenderError::Field {
-            file: kust.shown(),
-            field: "openapi".into(),
-            problem,
-        };
-        let Some(path) = openapi.str_at(&["path"]) else {
-            // `version:` selects one of kustomize's embedded schemas; fjord has one.
-            return Ok(());
-        };
-        let bytes = loader.read(path).map_err(|e| field(e.to_string()))?;
-        let doc = fjord_yaml::parse_document(&bytes).map_err(|e| field(format!("{path}: {e}")))?;
-        let mut schema = self.schema().clone();
-        schema
-            .extend_from_openapi(&doc)
-            .map_err(|e| field(format!("{path}: {e}")))?;
-        self.schema = Some(schema);
-        Ok(())
-    }
-
     /// The objects named by a `generators:`/`transformers:` entry that is a path: a file of
     /// configuration objects, or a kustomization directory that builds them.
     pub(crate) fn config_objects(
@@ -489,41 +412,9 @@ fn refuse_unsupported(kust: &Kustomization) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// Joins `rel` onto `base` and folds `.` and `..` lexically, as Go's `path.Join` does.
-pub(crate) fn join_clean(base: &str, rel: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in base.split('/').chain(rel.split('/')) {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    if parts.is_empty() {
-        ".".to_string()
-    } else {
-        parts.join("/")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_clean_folds_like_go_path_join() {
-        assert_eq!(join_clean("", "dep.yaml"), "dep.yaml");
-        assert_eq!(join_clean("../base", "dep.yaml"), "../base/dep.yaml");
-        assert_eq!(join_clean("../base", "../other/x.yaml"), "../other/x.yaml");
-        assert_eq!(join_clean("a", "../../b"), "../b");
-        assert_eq!(join_clean("", "./x/./y.yaml"), "x/y.yaml");
-    }
 
     #[test]
     fn remote_entries_are_recognised() {

@@ -1,6 +1,6 @@
 //! The renderer's error: every variant names the file and the field, entry or object at fault.
 
-use crate::kustomization::KustomizationError;
+use crate::kustomization::{Kustomization, KustomizationError};
 use crate::limits::LimitExceeded;
 use crate::loader::LoadError;
 
@@ -152,4 +152,22 @@ impl RenderError {
             _ => None,
         }
     }
+}
+
+/// A field error of this kustomization.
+pub(crate) fn bad_field(kust: &Kustomization, field: &str, problem: &str) -> RenderError {
+    RenderError::Field {
+        file: kust.shown(),
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A non-builtin or unknown plugin kind.
+pub(crate) fn unsupported_plugin(kust: &Kustomization, field: &str, kind: &str) -> RenderError {
+    bad_field(
+        kust,
+        field,
+        &format!("built-in plugin kind '{kind}' is not supported here"),
+    )
 }

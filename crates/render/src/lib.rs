@@ -18,6 +18,7 @@ mod error;
 pub mod fieldspec;
 pub mod generate;
 pub mod kustomization;
+mod level;
 pub mod limits;
 pub mod loader;
 mod metadata;
@@ -149,7 +150,7 @@ fn render_kustomization(
                 .map_err(RenderError::from)
         })
         .transpose()?;
-    let (mut res, sort) = build::Builder::new().build_top(loader, overrides.as_ref())?;
+    let (mut res, sort) = level::Builder::new().build_top(loader, overrides.as_ref())?;
     let order = match (sort, opts.reorder) {
         (Some(s), _) => s,
         (None, Some(Reorder::None)) => order::SortOrder::Fifo,

@@ -9,14 +9,13 @@
 //! commonLabels → commonAnnotations → patchesJson6902 → replicas → images → replacements →
 //! `transformers:` → vars.
 
-use crate::build::{Accumulator, Builder, Level};
-use crate::error::RenderError;
+use crate::error::{bad_field, unsupported_plugin, RenderError};
 use crate::generate::{self, GeneratorArgs, GeneratorKind, GeneratorOptions};
 use crate::kustomization::Kustomization;
+use crate::level::{Accumulator, Builder, Level, TransformerRun};
 use crate::loader::Loader;
 use crate::metadata;
-use crate::patch::{self, PatchField, PatchSpec};
-use crate::resource::ResMap;
+use crate::patch::{PatchField, PatchSpec};
 use crate::transform::config::TransformerConfig;
 use crate::transform::labels::{self, LabelSpec};
 use crate::transform::namespace::{self, NamespaceOptions};
@@ -253,7 +252,7 @@ pub(crate) fn transform_level(
     }
     let configs = plugin_configs(t.b, loader, kust, "transformers", level)?;
     for cfg in configs {
-        t.plugin(&cfg, kust, loader)?;
+        crate::plugins::run_transformer(&mut t, &cfg, kust, loader)?;
     }
 
     // Vars of this level join those of the levels below.
@@ -293,81 +292,6 @@ fn run_generator(
         );
     }
     generate::add_generated(&mut acc.res, r).map_err(gerr)
-}
-
-/// Runs transformers on the accumulator, recording them for `transformerAnnotations`.
-pub(crate) struct TransformerRun<'b, 'a> {
-    b: &'b mut Builder,
-    acc: &'a mut Accumulator,
-    file: &'a str,
-    configured_in: &'a str,
-}
-
-impl TransformerRun<'_, '_> {
-    /// Runs `f` as the built-in transformer `kind`.
-    fn run(
-        &mut self,
-        kind: &'static str,
-        f: impl FnOnce(&mut ResMap) -> Result<(), RenderError>,
-    ) -> Result<(), RenderError> {
-        f(&mut self.acc.res)?;
-        if self.b.meta.transformers {
-            for r in &mut self.acc.res {
-                r.transformations
-                    .push((self.configured_in.to_string(), kind));
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies a group of patches (one transformer each, as kustomize configures them).
-    fn patches(&mut self, specs: &[PatchSpec], kind: &'static str) -> Result<(), RenderError> {
-        if specs.is_empty() {
-            return Ok(());
-        }
-        patch::apply_patches(&mut self.acc.res, specs, self.b.schema()).map_err(|e| {
-            RenderError::Patch {
-                file: self.file.to_string(),
-                source: e.into(),
-            }
-        })?;
-        self.run(kind, |_| Ok(()))
-    }
-
-    /// Runs one built-in transformer configured under `transformers:`.
-    fn plugin(
-        &mut self,
-        cfg: &Node,
-        kust: &Kustomization,
-        loader: &Loader,
-    ) -> Result<(), RenderError> {
-        crate::plugins::run_transformer(self, cfg, kust, loader)
-    }
-}
-
-impl TransformerRun<'_, '_> {
-    /// The kustomization file, for messages.
-    pub(crate) fn file(&self) -> &str {
-        self.file
-    }
-
-    /// Runs `f` as built-in transformer `kind` (for the plugin runner).
-    pub(crate) fn run_as(
-        &mut self,
-        kind: &'static str,
-        f: impl FnOnce(&mut ResMap) -> Result<(), RenderError>,
-    ) -> Result<(), RenderError> {
-        self.run(kind, f)
-    }
-
-    /// Applies patches as transformer `kind` (for the plugin runner).
-    pub(crate) fn run_patches(
-        &mut self,
-        specs: &[PatchSpec],
-        kind: &'static str,
-    ) -> Result<(), RenderError> {
-        self.patches(specs, kind)
-    }
 }
 
 /// The configuration objects listed under `generators:` or `transformers:`: inline YAML
@@ -434,22 +358,4 @@ fn read_one(
             source,
         })
     })
-}
-
-/// A field error of this kustomization.
-pub(crate) fn bad_field(kust: &Kustomization, field: &str, problem: &str) -> RenderError {
-    RenderError::Field {
-        file: kust.shown(),
-        field: field.into(),
-        problem: problem.into(),
-    }
-}
-
-/// A non-builtin or unknown plugin kind.
-pub(crate) fn unsupported_plugin(kust: &Kustomization, field: &str, kind: &str) -> RenderError {
-    bad_field(
-        kust,
-        field,
-        &format!("built-in plugin kind '{kind}' is not supported here"),
-    )
 }

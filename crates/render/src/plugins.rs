@@ -1,12 +1,12 @@
 //! kustomize's built-in transformers configured as objects under `transformers:`
 //! (`apiVersion: builtin`, e.g. `kind: PrefixSuffixTransformer` with its own `fieldSpecs`).
 
-use crate::error::RenderError;
+use crate::error::{bad_field, unsupported_plugin, RenderError};
 use crate::fieldspec::FieldSpec;
 use crate::kustomization::Kustomization;
+use crate::level::TransformerRun;
 use crate::loader::Loader;
 use crate::patch::PatchSpec;
-use crate::plan::{bad_field, unsupported_plugin, TransformerRun};
 use crate::transform::config::parse_spec_list;
 use crate::transform::namespace::{self, NamespaceOptions};
 use crate::transform::{annotations, images, labels, prefix, replicas};

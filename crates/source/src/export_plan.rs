@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository};
 
+use crate::error::RepoError;
 use crate::limits::{human_bytes, ExportLimits};
 use crate::redact::redact_message;
-use crate::repo::RepoError;
 
 /// Directory nesting beyond this is refused (paths that deep do not fit `PATH_MAX` anyway).
 pub(crate) const MAX_DEPTH: usize = 128;

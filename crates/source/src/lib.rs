@@ -19,6 +19,7 @@
 //! `O_EXCL`-style confinement below a temporary directory renamed into place.
 
 pub mod credentials;
+mod error;
 mod export;
 mod export_plan;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::repo::RepoError;
+use crate::error::RepoError;
 
 /// The Application annotation naming the paths an app's manifests depend on.
 pub const MANIFEST_GENERATE_PATHS: &str = "argocd.argoproj.io/manifest-generate-paths";

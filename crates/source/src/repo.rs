@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -13,163 +12,16 @@ use git2::{
     ObjectType, Oid, RemoteCallbacks, Repository,
 };
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 
 use crate::credentials::{CredentialStore, RepoCredentials};
+pub use crate::error::RepoError;
 use crate::export_plan::Refusal;
 use crate::known_hosts::{HostKeyVerdict, KnownHosts};
 use crate::limits::ExportLimits;
 use crate::paths::clean_rel;
 use crate::redact::redact_message;
 pub use crate::redact::redact_url;
-use crate::url::{normalize_url, RemoteUrl, Transport, UrlError};
-
-/// Errors raised by the repository cache. URLs in messages have any password removed; secrets
-/// never appear.
-#[derive(Debug, Error)]
-pub enum RepoError {
-    /// The repository URL could not be understood.
-    #[error("repository URL: {0}")]
-    Url(#[from] UrlError),
-    /// A cache directory could not be created or written.
-    #[error("cache directory {path}: {source}")]
-    CacheDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// A libgit2 operation on the local mirror failed.
-    #[error("repository {url}: {step}: {message}")]
-    Git {
-        /// The repository URL (password removed).
-        url: String,
-        /// The step that failed.
-        step: &'static str,
-        /// libgit2's message.
-        message: String,
-    },
-    /// Fetching from the remote failed.
-    #[error("fetch {url}: {message}")]
-    Fetch {
-        /// The repository URL (password removed).
-        url: String,
-        /// libgit2's message.
-        message: String,
-    },
-    /// The remote rejected the credentials (or none were configured and it wants some).
-    #[error("fetch {url}: authentication failed")]
-    AuthFailed {
-        /// The repository URL (password removed).
-        url: String,
-    },
-    /// An SSH server's host key is not in the known hosts.
-    #[error("fetch {url}: host {host} is not in the known hosts (add its key to the argocd-ssh-known-hosts-cm ConfigMap, or set insecure: \"true\")")]
-    UnknownHostKey {
-        /// The repository URL.
-        url: String,
-        /// `host` or `[host]:port`.
-        host: String,
-    },
-    /// An SSH server's host key differs from the known one.
-    #[error("fetch {url}: host key for {host} does not match the known hosts (possible man-in-the-middle)")]
-    HostKeyMismatch {
-        /// The repository URL.
-        url: String,
-        /// `host` or `[host]:port`.
-        host: String,
-    },
-    /// An SSH server presented a revoked key.
-    #[error("fetch {url}: host key for {host} is revoked")]
-    HostKeyRevoked {
-        /// The repository URL.
-        url: String,
-        /// `host` or `[host]:port`.
-        host: String,
-    },
-    /// The revision names no branch, tag or commit of the mirror.
-    #[error("repository {url}: revision {revision:?} not found")]
-    RevisionNotFound {
-        /// The repository URL.
-        url: String,
-        /// The target revision asked for.
-        revision: String,
-    },
-    /// A short SHA matches several objects.
-    #[error("repository {url}: revision {revision:?} is ambiguous")]
-    AmbiguousRevision {
-        /// The repository URL.
-        url: String,
-        /// The short SHA asked for.
-        revision: String,
-    },
-    /// The app path leaves the repository (`..`).
-    #[error("path {path:?} is outside the repository")]
-    PathEscapes {
-        /// The path as given.
-        path: String,
-    },
-    /// The app path does not exist (or is not a directory) at the revision.
-    #[error("repository {url}: path {path:?} does not exist at {revision}")]
-    PathNotFound {
-        /// The repository URL.
-        url: String,
-        /// The commit.
-        revision: Oid,
-        /// The path.
-        path: String,
-    },
-    /// A symlink in the tree points outside the repository.
-    #[error("repository {url}: symlink {path:?} at {revision} points outside the repository")]
-    SymlinkEscapes {
-        /// The repository URL.
-        url: String,
-        /// The commit.
-        revision: Oid,
-        /// The symlink's path.
-        path: String,
-    },
-    /// A tree entry cannot be exported safely (`..`, `.git`, `/` in a name, a case-folding
-    /// collision, a symlink loop...). Nothing of the revision is exported.
-    #[error("repository {url}: tree entry {path:?} at {revision} is refused: {reason}")]
-    UnsafeEntry {
-        /// The repository URL (password removed).
-        url: String,
-        /// The commit.
-        revision: Oid,
-        /// The entry's repository-relative path.
-        path: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The export would exceed an [`ExportLimits`] limit; nothing of the revision is written.
-    #[error("repository {url} at {revision}: {limit}: {actual} over the limit of {max}")]
-    ExportLimit {
-        /// The repository URL (password removed).
-        url: String,
-        /// The commit.
-        revision: Oid,
-        /// The limit's name (`exported bytes per revision`, `files per revision`).
-        limit: &'static str,
-        /// What the revision holds.
-        actual: String,
-        /// The limit.
-        max: String,
-    },
-    /// Writing the exported tree failed (the export is discarded).
-    #[error("repository {url} at {revision}: exporting {path:?}: {source}")]
-    ExportWrite {
-        /// The repository URL (password removed).
-        url: String,
-        /// The commit.
-        revision: Oid,
-        /// The repository-relative path being written (empty: the export's root).
-        path: String,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-}
+use crate::url::{normalize_url, RemoteUrl, Transport};
 
 /// A ref that changed during a fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,7 @@
 
 use fjord_diff::{CompareOptions, DiffError, ObjectDiff};
 
-use crate::dryrun::DryRun;
-use crate::plan::{SyncPhase, Task, TaskKind};
+use crate::plan::{DryRun, SyncPhase, Task, TaskKind};
 use crate::Plan;
 
 /// Why an object could not be compared.

@@ -9,30 +9,10 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::apply::apply_task;
-use crate::execute::CONCURRENCY;
-use crate::plan::{Task, TaskKind};
+use crate::concurrency::CONCURRENCY;
+use crate::plan::{DryRun, Task, TaskKind};
 use crate::unchanged::apply_keeps_live;
 use crate::{Engine, FIELD_MANAGER};
-
-/// What the server-side dry run of a task's target said.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum DryRun {
-    /// Not dry-run: a prune, a kind defined by a CustomResourceDefinition of the same sync, or
-    /// an object in a namespace the sync creates. Such an object will be created.
-    #[default]
-    NotRun,
-    /// The object the server would store: its answer, or the live object itself when the
-    /// apply provably keeps it (fjord's own last apply set exactly these values; see
-    /// `unchanged.rs`), which is not asked.
-    Predicted(Value),
-    /// The server refused the object.
-    Failed {
-        /// The server's answer.
-        message: String,
-        /// Whether the refusal was a `404` (typically: the namespace does not exist).
-        not_found: bool,
-    },
-}
 
 /// Dry-runs every apply task's target (hooks only with `hooks`), several at a time, except
 /// objects of kinds the server does not serve yet and objects in `new_namespaces` (both will be

@@ -9,14 +9,11 @@ use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use crate::apply::{action_for, apply_task};
-use crate::dryrun::DryRun;
-use crate::plan::{self, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
+use crate::concurrency::CONCURRENCY;
+use crate::plan::{self, DryRun, HookDeletePolicy, ObjectRef, SyncPhase, Task, TaskKind};
 use crate::result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 use crate::wait::{wait_gone, wait_healthy, TaskState, Waited};
 use crate::{Denied, Engine, Plan, Progress, SyncError};
-
-/// How many requests of one step run at once (Argo CD applies a wave's objects in parallel too).
-pub(crate) const CONCURRENCY: usize = 64;
 
 /// State of one execution.
 struct Run<'a> {

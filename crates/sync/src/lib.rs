@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod compare;
+mod concurrency;
 mod dryrun;
 mod execute;
 mod live;
@@ -29,10 +30,9 @@ use fjord_health::HealthOverrides;
 use serde_json::Value;
 
 pub use compare::{compare_plan, CompareError, Compared};
-pub use dryrun::DryRun;
 pub use options::{OptionsError, SyncOptions, ANNOTATION_SYNC_OPTIONS};
 pub use permit::{Denied, Permissions};
-pub use plan::{HookDeletePolicy, ObjectKey, ObjectRef, SyncPhase, Task, TaskKind};
+pub use plan::{DryRun, HookDeletePolicy, ObjectKey, ObjectRef, SyncPhase, Task, TaskKind};
 pub use result::{Action, HookPhase, OperationPhase, ResourceResult, ResultCode, SyncResult};
 pub use tracking::{TrackingId, ANNOTATION_TRACKING_ID};
 

@@ -7,7 +7,7 @@ use fjord_client::{Client, ClientError, ResourceType};
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::execute::CONCURRENCY;
+use crate::concurrency::CONCURRENCY;
 use crate::plan::ObjectRef;
 use crate::SyncError;
 

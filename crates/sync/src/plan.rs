@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use crate::dryrun::DryRun;
 use crate::options::SyncOptions;
 
 /// The hook annotation.
@@ -246,6 +245,26 @@ pub enum TaskKind {
     Apply,
     /// Delete a live object that is no longer rendered.
     Prune,
+}
+
+/// What the server-side dry run of a task's target said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum DryRun {
+    /// Not dry-run: a prune, a kind defined by a CustomResourceDefinition of the same sync, or
+    /// an object in a namespace the sync creates. Such an object will be created.
+    #[default]
+    NotRun,
+    /// The object the server would store: its answer, or the live object itself when the
+    /// apply provably keeps it (fjord's own last apply set exactly these values; see
+    /// `unchanged.rs`), which is not asked.
+    Predicted(Value),
+    /// The server refused the object.
+    Failed {
+        /// The server's answer.
+        message: String,
+        /// Whether the refusal was a `404` (typically: the namespace does not exist).
+        not_found: bool,
+    },
 }
 
 /// One unit of a sync.

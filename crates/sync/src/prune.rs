@@ -56,7 +56,7 @@ pub async fn tracked_objects(
         })
         .collect();
     let lists: Vec<_> = futures::stream::iter(lists)
-        .buffered(crate::execute::CONCURRENCY)
+        .buffered(crate::concurrency::CONCURRENCY)
         .collect()
         .await;
     for (t, listed) in lists {
@@ -112,7 +112,7 @@ pub async fn full_objects(
         })
         .collect();
     let read: Vec<_> = futures::stream::iter(reads)
-        .buffered(crate::execute::CONCURRENCY)
+        .buffered(crate::concurrency::CONCURRENCY)
         .collect()
         .await;
     let mut out = Vec::new();

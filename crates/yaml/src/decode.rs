@@ -10,10 +10,10 @@ use std::borrow::Cow;
 
 use base64::Engine;
 
-use crate::emit::EmitError;
-use crate::node::{Node, Scalar, Tag};
+use crate::emit::error::EmitError;
+use crate::node::{Node, Scalar};
 use crate::number;
-use crate::resolve::{self, GoInt};
+use crate::resolve::{self, GoInt, Tag};
 use crate::timestamp;
 
 /// A decoded value.

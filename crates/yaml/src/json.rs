@@ -4,9 +4,10 @@
 use serde_json::{Map as JsonMap, Number, Value as Json};
 
 use crate::decode::{decode, float_value, number_text, Target, Value};
-use crate::emit::EmitError;
-use crate::node::{Map, Node, Tag};
+use crate::emit::error::EmitError;
+use crate::node::{Map, Node};
 use crate::number;
+use crate::resolve::Tag;
 
 /// The JSON value kustomize's pipeline makes of `n`: `0x1F` is 31, a timestamp its RFC 3339
 /// text, `!!binary` its decoded bytes, integral floats integers; `.inf`/`.nan` are errors.

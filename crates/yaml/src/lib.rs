@@ -22,5 +22,6 @@ mod timestamp;
 
 pub use emit::{emit, emit_documents, EmitError};
 pub use json::{emit_json_list, from_json_value, to_json_value};
-pub use node::{Map, Node, Scalar, Tag};
+pub use node::{Map, Node, Scalar};
 pub use parse::{parse_document, parse_documents, ParseError};
+pub use resolve::Tag;

@@ -2,49 +2,10 @@
 
 use indexmap::IndexMap;
 
+use crate::resolve::Tag;
+
 /// A mapping: keys in the order they were written (the emitter sorts them on output).
 pub type Map = IndexMap<String, Node>;
-
-/// The resolved type of a scalar, as go-yaml v3 resolves it (YAML 1.2 core schema plus the
-/// v3 extras: `0o17`/`017` octal, `0x1F`, `0b101`, `1_000`, timestamps).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tag {
-    /// `null`, `~`, `Null`, `NULL` or an empty plain scalar.
-    Null,
-    /// `true`/`false` in any of v3's spellings.
-    Bool,
-    /// An integer in any base v3 accepts.
-    Int,
-    /// A float, including `.inf` and `.nan`.
-    Float,
-    /// A string: quoted, block, plain text that resolves to nothing else, or tagged `!!str`.
-    Str,
-    /// A plain timestamp such as `2001-12-14` or `2001-12-14T21:59:43.10Z`.
-    Timestamp,
-    /// `!!binary`: base64 text.
-    Binary,
-}
-
-impl Tag {
-    /// The tag go-yaml v3 gives `text` written as a plain (unquoted, untagged) scalar:
-    /// `0x1F` → [`Tag::Int`], `yes` → [`Tag::Str`], `2001-12-14` → [`Tag::Timestamp`].
-    pub fn resolve_plain(text: &str) -> Tag {
-        crate::resolve::resolve_plain(text)
-    }
-
-    /// The YAML short tag, e.g. `!!int`.
-    pub fn short_name(self) -> &'static str {
-        match self {
-            Tag::Null => "!!null",
-            Tag::Bool => "!!bool",
-            Tag::Int => "!!int",
-            Tag::Float => "!!float",
-            Tag::Str => "!!str",
-            Tag::Timestamp => "!!timestamp",
-            Tag::Binary => "!!binary",
-        }
-    }
-}
 
 /// A scalar: the text as written (after YAML unescaping and folding) and its resolved tag.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use thiserror::Error;
 
-use crate::node::{Map, Node, Scalar, Tag};
-use crate::resolve;
+use crate::node::{Map, Node, Scalar};
+use crate::resolve::{self, Tag};
 use crate::timestamp;
 
 /// Deepest nesting of collections accepted.

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::options::field_manager;
 use super::options::{self, Options};
-use super::{decode_body, dry_run, field_manager, output};
+use super::{dry_run, output};
+use crate::decode::decode_body;
 use crate::engine::{Engine, State};
 use crate::errors::ApiError;
 use crate::kinds::ResourceType;
@@ -211,7 +213,7 @@ impl Engine {
         check_type(rt, &mut obj)?;
         crate::decode::check_body(rt, &obj)?;
         let mut warnings = Vec::new();
-        crate::validate::unknown_fields(
+        crate::unknown_fields::check(
             rt,
             &mut obj,
             req.query.get("fieldValidation"),

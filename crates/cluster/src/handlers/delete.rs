@@ -120,7 +120,7 @@ fn decode_options_body(body: &[u8]) -> Result<Value, ApiError> {
             "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go \
              value of type {}",
             super::go_type_name(&v),
-            super::TYPE_META_STRUCT
+            crate::decode::TYPE_META_STRUCT
         )));
     }
     if let Some(p) = v

@@ -134,6 +134,20 @@ pub(crate) fn check(req: &ApiRequest, opts: Options) -> Result<(), ApiError> {
     }
 }
 
+/// The field manager of a write: `fieldManager`, else the User-Agent's program name (the value
+/// is checked by [`check`]).
+pub(crate) fn field_manager(req: &ApiRequest) -> String {
+    if let Some(m) = req.query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    let ua = req.user_agent.split('/').next().unwrap_or("").trim();
+    if ua.is_empty() {
+        "unknown".to_string()
+    } else {
+        ua.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

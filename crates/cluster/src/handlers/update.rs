@@ -6,8 +6,10 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::create::{check_namespace, check_type, has_generation};
+use super::options::field_manager;
 use super::options::{self, Options};
-use super::{decode_body, dry_run, field_manager, output};
+use super::{dry_run, output};
+use crate::decode::decode_body;
 use crate::engine::{Engine, State};
 use crate::errors::{ApiError, Cause};
 use crate::kinds::ResourceType;
@@ -106,7 +108,7 @@ impl Engine {
             check_type(rt, &mut body)?;
             crate::decode::check_body(rt, &body)?;
             let mode = req.query.get("fieldValidation");
-            crate::validate::unknown_fields(rt, &mut body, mode, &mut warnings)?;
+            crate::unknown_fields::check(rt, &mut body, mode, &mut warnings)?;
         }
         let body_ns = meta::namespace(&body);
         if rt.namespaced && !body_ns.is_empty() && Some(body_ns) != rp.namespace.as_deref() {

@@ -6,8 +6,7 @@ use serde_json::{json, Value};
 use super::{age, age_of, int, json_path_cell, s};
 use crate::kinds::ResourceType;
 
-/// One column: name, OpenAPI type, priority (0 = always shown, 1 = `-o wide`).
-pub(super) type Col = (String, String, u32);
+use super::text::{access_modes, label_selector, labels_text, Col};
 
 fn n(c: &str) -> Col {
     (c.to_string(), "string".to_string(), 0)
@@ -30,59 +29,6 @@ fn containers(obj: &Value, pod_spec: &str) -> (Value, Value) {
     let names: Vec<String> = cs.iter().map(|c| s(c, "/name")).collect();
     let images: Vec<String> = cs.iter().map(|c| s(c, "/image")).collect();
     (json!(names.join(",")), json!(images.join(",")))
-}
-
-fn labels(map: Option<&Value>) -> Vec<(String, String)> {
-    map.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), format!("{k}={v}"))))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn none_if_empty(mut parts: Vec<(String, String)>) -> String {
-    if parts.is_empty() {
-        return "<none>".into();
-    }
-    parts.sort();
-    parts
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Labels as `k=v,...` sorted by key, or `<none>`.
-pub(super) fn labels_text(map: Option<&Value>) -> String {
-    none_if_empty(labels(map))
-}
-
-/// A label selector (`matchLabels` and `matchExpressions`) as `k=v,k in (a,b)`, sorted by key.
-pub(super) fn label_selector(sel: Option<&Value>) -> String {
-    let Some(sel) = sel else {
-        return "<none>".into();
-    };
-    let mut parts = labels(sel.get("matchLabels"));
-    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-        let key = s(e, "/key");
-        let values: Vec<String> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        let text = match e["operator"].as_str() {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("DoesNotExist") => format!("!{key}"),
-            _ => key.clone(),
-        };
-        parts.push((key, text));
-    }
-    none_if_empty(parts)
 }
 
 fn wide_workload(obj: &Value, pod_spec: &str, selector: Option<&Value>) -> (Vec<Col>, Vec<Value>) {
@@ -369,24 +315,6 @@ fn service(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
     )
 }
 
-fn access_modes(obj: &Value) -> Value {
-    let modes: Vec<&str> = obj
-        .pointer("/status/accessModes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|m| match m {
-            "ReadWriteOnce" => "RWO",
-            "ReadOnlyMany" => "ROX",
-            "ReadWriteMany" => "RWX",
-            "ReadWriteOncePod" => "RWOP",
-            other => other,
-        })
-        .collect();
-    json!(modes.join(","))
-}
-
 fn pvc(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
     (
         vec![
@@ -405,7 +333,7 @@ fn pvc(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
             json!(s(obj, "/status/phase")),
             json!(s(obj, "/spec/volumeName")),
             json!(s(obj, "/status/capacity/storage")),
-            access_modes(obj),
+            access_modes(obj.pointer("/status/accessModes")),
             json!(s(obj, "/spec/storageClassName")),
             str_or(obj, "/spec/volumeAttributesClassName", "<unset>"),
             age,
@@ -540,6 +468,9 @@ pub(super) fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Col>, Ve
         ),
         (group, kind) => {
             super::more::columns_and_cells(group, kind, obj, name.clone(), age.clone())
+                .or_else(|| {
+                    super::extra::columns_and_cells(group, kind, obj, name.clone(), age.clone())
+                })
                 .unwrap_or_else(|| (vec![n("Name"), n("Age")], vec![name, age]))
         }
     }

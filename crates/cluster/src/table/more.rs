@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::columns::{label_selector, labels_text, Col};
 use super::s;
+use super::text::{label_selector, labels_text, Col};
 
 fn n(c: &str) -> Col {
     (c.to_string(), "string".to_string(), 0)

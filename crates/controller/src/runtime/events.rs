@@ -5,7 +5,7 @@ use chrono::Utc;
 use fjord_client::Client;
 use serde_json::{json, Value};
 
-use super::{settings, CONTROLLER_MANAGER};
+use super::CONTROLLER_MANAGER;
 use crate::api::Application;
 use crate::status::k8s_time;
 
@@ -19,7 +19,7 @@ pub fn log(level: &str, app: &str, msg: &str) {
 /// only logged.
 pub async fn record(client: &Client, app: &Application, warning: bool, reason: &str, msg: &str) {
     log(if warning { "warn" } else { "info" }, app.name(), msg);
-    let Ok(t) = settings::core_type(client, "Event").await else {
+    let Ok(t) = client.resolve("v1", "Event").await else {
         return;
     };
     let now = Utc::now();

@@ -4,18 +4,22 @@
 //!
 //! - [`settings`]: argocd-cm, argocd-secret, repository and cluster Secrets.
 //! - [`source`]: repository mirror → revision → rendered objects.
+//! - [`destination`]: where an app deploys (cluster, counted client) and its project.
+//! - [`sync_options`]: an app's `syncOptions` as the sync engine takes them.
 //! - [`reconcile`]: one app's comparison, status and auto-sync decision.
 //! - [`operate`]: running a sync operation, history, rollback, cascade deletion.
 //! - [`watches`]: the Application watch and the live-object watches behind self-heal.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and `POST /api/webhook`.
 
 pub mod cache;
+pub mod destination;
 pub mod events;
 pub mod http;
 pub mod operate;
 pub mod reconcile;
 pub mod settings;
 pub mod source;
+pub mod sync_options;
 pub mod watches;
 
 use std::collections::HashMap;

@@ -18,8 +18,9 @@ use chrono::{DateTime, Utc};
 use fjord_sync::{Engine, ObjectRef, OperationPhase, SyncOptions, SyncRequest, SyncResult};
 use serde_json::{json, Map, Value};
 
-use super::reconcile::{destination, Destination};
+use super::destination::{destination, load_project, Destination};
 use super::source::{self, Rendered};
+use super::sync_options::sync_options;
 use super::{events, ControllerError, Shared, RESOURCES_FINALIZER};
 use crate::api::{
     phase, Application, Operation, OperationState, SyncOperationResource, SyncOperationResult,
@@ -294,11 +295,7 @@ async fn execute(
         _ => target,
     };
     // Bad sync options end the operation (an early return would leave it `Running`).
-    let extra = match sync
-        .sync_options
-        .as_deref()
-        .map(super::reconcile::sync_options)
-    {
+    let extra = match sync.sync_options.as_deref().map(sync_options) {
         Some(Err(e)) => return finish(shared, app, &op, state, Err(e.to_string()), resumed).await,
         Some(Ok(parsed)) => Some(parsed),
         None => None,
@@ -571,7 +568,7 @@ pub async fn finalize(shared: &Arc<Shared>, app: &Application) -> Result<Outcome
     }
     let mut dest = destination(shared, app).await?;
     // As Argo CD, objects the project does not permit (any more) are not deleted.
-    let project = super::reconcile::load_project(shared, app.spec().project_name()).await?;
+    let project = load_project(shared, app.spec().project_name()).await?;
     if project.is_none() {
         events::log(
             "warn",

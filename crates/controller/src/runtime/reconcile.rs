@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use fjord_client::Client;
 use fjord_diff::{CompareOptions, IgnoreRule};
 use fjord_health::{AppResource, HealthStatus};
 use fjord_sync::{Engine, SyncOptions, SyncRequest};
 use serde_json::{json, Value};
 
+use super::destination::{destination, load_project, Destination};
 use super::source::{self, Rendered};
-use super::{events, operate, watches, ControllerError, Shared, IN_CLUSTER};
-use crate::api::{
-    sync_code, AppProject, Application, ApplicationSource, ComparedTo, ResourceStatus,
-};
+use super::sync_options::sync_options;
+use super::{events, operate, ControllerError, Shared};
+use crate::api::{sync_code, Application, ApplicationSource, ComparedTo, ResourceStatus};
 use crate::queue::Outcome;
 use crate::selfheal::{should_auto_sync, Comparison, Decision};
 use crate::status::{self, condition};
@@ -26,43 +25,6 @@ use crate::status::{self, condition};
 pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
 /// How soon a failed comparison (unreachable repository, bad render) is tried again.
 const ERROR_RETRY: Duration = Duration::from_secs(5);
-/// Argo CD sync options that fjord accepts and treats as its defaults.
-const DEFAULT_BEHAVIOUR_OPTIONS: &[&str] =
-    &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
-
-/// Where an app deploys.
-#[derive(Clone, Debug)]
-pub struct Destination {
-    /// A client for the destination cluster.
-    pub client: Client,
-    /// The server URL (`https://kubernetes.default.svc` for the controller's own cluster).
-    pub server: String,
-    /// The destination namespace, if any.
-    pub namespace: Option<String>,
-    /// The cluster's name (`in-cluster` for the controller's own), matched by the project's
-    /// destinations like `server`.
-    pub name: String,
-    /// The app's project, once the spec is validated: every object compared, synced or pruned
-    /// goes through its permissions ([`Destination::permissions`]).
-    pub project: Option<Arc<AppProject>>,
-}
-
-impl Destination {
-    /// What a sync to this destination may touch: the project's resource lists and
-    /// destinations; nothing when no project is known.
-    pub fn permissions(&self) -> fjord_sync::Permissions {
-        let cluster = crate::api::project::Cluster {
-            server: &self.server,
-            name: &self.name,
-        };
-        match &self.project {
-            Some(p) => p.sync_permissions(&cluster),
-            None => fjord_sync::Permissions::new(|_, _| {
-                Err("the application's project is not known".to_string())
-            }),
-        }
-    }
-}
 
 /// How many passes one reconcile may make: a pass that ran a sync operation is followed at once
 /// by another, which compares the result and writes `status.sync`, `health` and `resources`
@@ -131,15 +93,6 @@ fn forget(shared: &Shared, name: &str) {
         .unwrap_or_else(|e| e.into_inner())
         .remove(name);
     shared.metrics.remove_app(&shared.opts.namespace, name);
-}
-
-/// The app's sync options, parsed once.
-pub fn sync_options(items: &[String]) -> Result<SyncOptions, ControllerError> {
-    let kept = items.iter().map(String::as_str).filter(|item| {
-        let key = item.split('=').next().unwrap_or_default().trim();
-        !DEFAULT_BEHAVIOUR_OPTIONS.contains(&key)
-    });
-    SyncOptions::parse(kept).map_err(|e| ControllerError::Sync(format!("syncOptions: {e}")))
 }
 
 /// One pass of a reconcile; `after_operation` when the previous pass ran a sync operation.
@@ -329,114 +282,6 @@ async fn reconcile_app(
             Some(app),
         )),
     }
-}
-
-pub(super) async fn load_project(
-    shared: &Shared,
-    name: &str,
-) -> Result<Option<AppProject>, ControllerError> {
-    let t = shared
-        .client
-        .resolve("argoproj.io/v1alpha1", "AppProject")
-        .await
-        .map_err(|source| ControllerError::Client {
-            step: "discovering AppProject",
-            source,
-        })?;
-    let raw = shared
-        .client
-        .get(&t, Some(&shared.opts.namespace), name)
-        .await
-        .map_err(|source| ControllerError::Client {
-            step: "reading the AppProject",
-            source,
-        })?;
-    raw.map(|v| {
-        serde_json::from_value(v).map_err(|e| ControllerError::InvalidApp {
-            name: format!("AppProject {name}"),
-            message: e.to_string(),
-        })
-    })
-    .transpose()
-}
-
-/// The destination of `app`: the controller's own cluster, or a registered cluster Secret.
-pub async fn destination(
-    shared: &Shared,
-    app: &Application,
-) -> Result<Destination, ControllerError> {
-    let spec = app.spec();
-    let d = spec.destination.clone().unwrap_or_default();
-    let namespace = d.namespace.clone().filter(|n| !n.is_empty());
-    let server = d.server.clone().filter(|s| !s.is_empty());
-    let name = d.name.clone().filter(|s| !s.is_empty());
-    let in_cluster = match (&server, &name) {
-        (Some(s), _) => s == IN_CLUSTER,
-        (None, Some(n)) => n == "in-cluster",
-        (None, None) => false,
-    };
-    if in_cluster {
-        return Ok(Destination {
-            client: observed(shared, app, shared.client.clone(), IN_CLUSTER),
-            server: IN_CLUSTER.into(),
-            namespace,
-            name: "in-cluster".into(),
-            project: None,
-        });
-    }
-    let wanted = server.clone().or(name.clone()).unwrap_or_default();
-    let settings = shared.settings();
-    let clusters = &settings.clusters;
-    let secret = clusters.iter().find(|s| {
-        let field = |f: &str| super::watches::secret_string(s, f);
-        match (&server, &name) {
-            (Some(srv), _) => field("server").as_deref() == Some(srv.as_str()),
-            (None, Some(n)) => field("name").as_deref() == Some(n.as_str()),
-            (None, None) => false,
-        }
-    });
-    let Some(secret) = secret else {
-        return Err(ControllerError::UnknownCluster(wanted));
-    };
-    let client = watches::cluster_client(shared, secret).await?;
-    let server = super::watches::secret_string(secret, "server").unwrap_or(wanted);
-    let cluster_name = super::watches::secret_string(secret, "name").unwrap_or_default();
-    Ok(Destination {
-        client: observed(shared, app, client, &server),
-        server,
-        namespace,
-        name: cluster_name,
-        project: None,
-    })
-}
-
-/// `client`, counting its requests in `argocd_app_k8s_request_total` for `app`.
-fn observed(shared: &Shared, app: &Application, client: Client, server: &str) -> Client {
-    let family = shared.metrics.app_k8s_request.clone();
-    let base = crate::metrics::K8sRequestLabels {
-        namespace: app.namespace().to_string(),
-        name: app.name().to_string(),
-        project: app.spec().project_name().to_string(),
-        server: server.to_string(),
-        ..Default::default()
-    };
-    client.with_observer(std::sync::Arc::new(
-        move |r: &fjord_client::RequestRecord<'_>| {
-            let labels = crate::metrics::K8sRequestLabels {
-                response_code: if r.code == 0 {
-                    "Unknown".to_string()
-                } else {
-                    r.code.to_string()
-                },
-                verb: r.verb.to_string(),
-                resource_kind: r.kind.to_string(),
-                resource_namespace: r.namespace.to_string(),
-                dry_run: r.dry_run.to_string(),
-                ..base.clone()
-            };
-            family.get_or_create(&labels).inc();
-        },
-    ))
 }
 
 /// Fetches when due and renders the source (blocking work off the async threads).

@@ -25,7 +25,7 @@
 //! transformers, and the top level's result drives name-reference fixing.
 
 use crate::fieldspec::FieldSpec;
-use crate::transform::error::TransformError;
+use crate::transform::error::{gvk_dotted, TransformError};
 use fjord_model::Gvk;
 use fjord_yaml::Node;
 use std::cmp::Ordering;
@@ -404,23 +404,6 @@ pub fn spec_gvk(s: &FieldSpec) -> Gvk {
 /// kustomize's spelling of a field spec in messages: `Kind.version.group:create:path`.
 fn spec_string(s: &FieldSpec) -> String {
     format!("{}:{}:{}", gvk_dotted(&spec_gvk(s)), s.create, s.path)
-}
-
-/// kustomize's `Gvk.String()`: `Kind.version.group` with `[noKind]`/`[noVer]`/`[noGrp]`.
-pub fn gvk_dotted(g: &Gvk) -> String {
-    let or = |s: &str, d: &'static str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{}.{}.{}",
-        or(&g.kind, "[noKind]"),
-        or(&g.version, "[noVer]"),
-        or(&g.group, "[noGrp]")
-    )
 }
 
 /// kustomize's fixed kind order used to sort configuration tables (`Gvk.IsLessThan`).

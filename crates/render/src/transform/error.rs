@@ -4,7 +4,7 @@
 //! Objects are named the way kustomize names them in its messages (`Kind.version.group/name.ns`,
 //! see [`kustomize_id`]).
 
-use fjord_model::ResId;
+use fjord_model::{Gvk, ResId};
 
 /// Why a built-in transformer, or reading its configuration, failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,11 +96,23 @@ pub fn kustomize_id(id: &ResId) -> String {
     } else {
         &id.namespace
     };
+    format!("{}/{}.{}", gvk_dotted(&id.gvk), id.name, ns)
+}
+
+/// kustomize's `Gvk.String()`: `Kind.version.group` with `[noKind]`/`[noVer]`/`[noGrp]`.
+pub fn gvk_dotted(g: &Gvk) -> String {
+    let or = |s: &str, d: &'static str| {
+        if s.is_empty() {
+            d.to_string()
+        } else {
+            s.to_string()
+        }
+    };
     format!(
-        "{}/{}.{}",
-        crate::transform::config::gvk_dotted(&id.gvk),
-        id.name,
-        ns
+        "{}.{}.{}",
+        or(&g.kind, "[noKind]"),
+        or(&g.version, "[noVer]"),
+        or(&g.group, "[noGrp]")
     )
 }
 

@@ -173,12 +173,18 @@ impl Drop for Server {
     }
 }
 
-/// `git daemon` exporting every repository under `base`.
+/// `git daemon` exporting every repository under `base`. The daemon binary is started itself,
+/// not through the `git` wrapper: killing the wrapper would leave its `git-daemon` child running.
 pub fn git_daemon(base: &Path) -> Server {
     let port = free_port();
-    let mut child = Command::new("git")
+    let exec_path = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    let exec_path = String::from_utf8(exec_path.stdout).expect("utf-8 exec path");
+    let daemon = Path::new(exec_path.trim()).join("git-daemon");
+    let mut child = Command::new(&daemon)
         .args([
-            "daemon",
             "--export-all",
             "--reuseaddr",
             "--listen=127.0.0.1",

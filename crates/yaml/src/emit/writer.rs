@@ -2,7 +2,7 @@
 //! thing written was whitespace or indentation) driven recursively over a decoded value.
 
 use super::order::sort_entries;
-use super::scalar::{analyze, Style};
+use super::style::{analyze, Style};
 use crate::decode::Value;
 use crate::number;
 use crate::resolve;
