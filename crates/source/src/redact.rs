@@ -111,8 +111,9 @@ pub fn redact_text(text: &str) -> String {
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rfind(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let end = rest[i..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | ')'))
             .map_or(rest.len(), |p| p + i);
@@ -183,6 +184,15 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scheme_after_multibyte_text_is_found_without_splitting_a_character() {
+        // Found by the repo_url fuzz target: the character before the scheme is two bytes long.
+        let text = "hiu\u{45c}\u{652}ogt+s://uh:secret@host:65536 x";
+        let out = redact_text(text);
+        assert!(!out.contains("secret"), "{out}");
+        assert!(out.starts_with("hiu\u{45c}\u{652}ogt+s://"), "{out}");
+    }
 
     #[test]
     fn passwords_leave_http_and_scp_urls() {
