@@ -510,3 +510,13 @@ mod tests {
         }
     }
 }
+
+/// The built-in type of `kind` (the first group serving it), for tests.
+#[cfg(test)]
+pub(crate) fn builtin_type(kind: &str) -> ResourceType {
+    builtins()
+        .into_iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.as_ref().clone())
+        .expect("a built-in kind")
+}

@@ -399,11 +399,7 @@ mod tests {
     }
 
     fn rt(kind: &str) -> ResourceType {
-        crate::kinds::builtins()
-            .into_iter()
-            .find(|r| r.kind == kind)
-            .map(|r| r.as_ref().clone())
-            .expect("kind")
+        crate::kinds::builtin_type(kind)
     }
 
     #[test]

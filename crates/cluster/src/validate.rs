@@ -510,11 +510,7 @@ mod tests {
     use serde_json::json;
 
     fn rt(kind: &str) -> ResourceType {
-        builtins()
-            .into_iter()
-            .find(|r| r.kind == kind)
-            .map(|r| r.as_ref().clone())
-            .expect("kind")
+        crate::kinds::builtin_type(kind)
     }
 
     #[test]

@@ -346,11 +346,7 @@ mod tests {
     use super::*;
 
     fn rt(kind: &str) -> ResourceType {
-        crate::kinds::builtins()
-            .into_iter()
-            .find(|r| r.kind == kind)
-            .map(|r| r.as_ref().clone())
-            .expect("kind")
+        crate::kinds::builtin_type(kind)
     }
 
     #[test]
