@@ -477,6 +477,16 @@ pub fn builtins() -> Vec<Arc<ResourceType>> {
         .collect()
 }
 
+/// The built-in type of `kind` (the first group serving it), for tests.
+#[cfg(test)]
+pub(crate) fn builtin_type(kind: &str) -> ResourceType {
+    builtins()
+        .into_iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.as_ref().clone())
+        .expect("a built-in kind")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,14 +519,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The built-in type of `kind` (the first group serving it), for tests.
-#[cfg(test)]
-pub(crate) fn builtin_type(kind: &str) -> ResourceType {
-    builtins()
-        .into_iter()
-        .find(|r| r.kind == kind)
-        .map(|r| r.as_ref().clone())
-        .expect("a built-in kind")
 }

@@ -506,7 +506,6 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::builtins;
     use serde_json::json;
 
     fn rt(kind: &str) -> ResourceType {
