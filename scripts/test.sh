@@ -33,6 +33,10 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "warning: kubectl not found: the kubectl-driven tests will fail" >&2
 fi
 
+# Under the test command a test that needs a missing tool fails with the install hint; outside
+# it (a bare `cargo test`) such a test prints SKIPPED and returns.
+export FJORD_REQUIRE_TOOLS=1
+
 backend="${FJORD_TEST_BACKEND:-both}"
 case "$backend" in
   local|real|both) ;;

@@ -26,10 +26,7 @@ impl Gvk {
 
     /// Splits an `apiVersion` (`apps/v1`, `v1`) and pairs it with `kind`.
     pub fn from_api_version(api_version: &str, kind: &str) -> Gvk {
-        let (group, version) = match api_version.rsplit_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
+        let (group, version) = split_api_version(api_version);
         Gvk::new(group, version, kind)
     }
 
@@ -43,24 +40,49 @@ impl Gvk {
 
     /// The `apiVersion` form: `group/version`, or just `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        join_api_version(&self.group, &self.version)
+    }
+
+    /// kustomize's `Gvk.String()`: `Kind.version.group`, with `[noKind]`, `[noVer]` and
+    /// `[noGrp]` for empty parts (the spelling of its error messages).
+    pub fn dotted(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            or(&self.kind, "[noKind]"),
+            or(&self.version, "[noVer]"),
+            or(&self.group, "[noGrp]")
+        )
+    }
+}
+
+/// `part`, or the placeholder kustomize prints for an empty part.
+fn or<'a>(part: &'a str, placeholder: &'a str) -> &'a str {
+    if part.is_empty() {
+        placeholder
+    } else {
+        part
+    }
+}
+
+/// Splits an `apiVersion` into `(group, version)`: `apps/v1` → `("apps", "v1")`, `v1` →
+/// `("", "v1")`. As kustomize's `ParseGroupVersion`, the group ends at the first `/`.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.split_once('/').unwrap_or(("", api_version))
+}
+
+/// Joins a group and a version into an `apiVersion`: `group/version`, or just `version` for the
+/// core group.
+pub fn join_api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
     }
 }
 
 impl fmt::Display for Gvk {
-    /// kustomize's spelling: `group_version_kind` with `~G`/`~V`/`~K` for empty parts.
+    /// kustomize's map-key spelling: `group_version_kind` with `~G`/`~V`/`~K` for empty parts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or = |s: &str, d: &'static str| {
-            if s.is_empty() {
-                d.to_string()
-            } else {
-                s.to_string()
-            }
-        };
         write!(
             f,
             "{}_{}_{}",
@@ -99,20 +121,30 @@ impl ResId {
     }
 }
 
+impl ResId {
+    /// kustomize's `ResId.String()`: `Kind.version.group/name.namespace`, with `[noGrp]`,
+    /// `[noVer]`, `[noKind]`, `[noName]` and `[noNs]` for empty parts (its error messages).
+    pub fn dotted(&self) -> String {
+        format!(
+            "{}/{}.{}",
+            self.gvk.dotted(),
+            or(&self.name, "[noName]"),
+            or(&self.namespace, "[noNs]")
+        )
+    }
+}
+
 impl fmt::Display for ResId {
-    /// kustomize's spelling: `group_version_kind|namespace|name` with `~X` for empty parts.
+    /// kustomize's map-key spelling: `group_version_kind|namespace|name` with `~X`/`~N` for
+    /// empty parts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = if self.namespace.is_empty() {
-            "~X"
-        } else {
-            &self.namespace
-        };
-        let name = if self.name.is_empty() {
-            "~N"
-        } else {
-            &self.name
-        };
-        write!(f, "{}|{}|{}", self.gvk, ns, name)
+        write!(
+            f,
+            "{}|{}|{}",
+            self.gvk,
+            or(&self.namespace, "~X"),
+            or(&self.name, "~N")
+        )
     }
 }
 
@@ -129,5 +161,21 @@ mod tests {
         assert_eq!(c.group, "");
         assert_eq!(c.api_version(), "v1");
         assert_eq!(c.to_string(), "~G_v1_ConfigMap");
+        assert_eq!(split_api_version("a.b/c/v2"), ("a.b", "c/v2"));
+        assert_eq!(join_api_version("", "v1"), "v1");
+    }
+
+    #[test]
+    fn kustomize_spellings() {
+        let empty = ResId::default();
+        assert_eq!(empty.to_string(), "~G_~V_~K|~X|~N");
+        assert_eq!(empty.dotted(), "[noKind].[noVer].[noGrp]/[noName].[noNs]");
+        let id = ResId {
+            gvk: Gvk::new("apps", "v1", "Deployment"),
+            name: "web".into(),
+            namespace: "prod".into(),
+        };
+        assert_eq!(id.to_string(), "apps_v1_Deployment|prod|web");
+        assert_eq!(id.dotted(), "Deployment.v1.apps/web.prod");
     }
 }

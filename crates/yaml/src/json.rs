@@ -132,8 +132,10 @@ fn write_json(out: &mut String, v: &Value<'_>, level: usize) {
     }
 }
 
-/// Go's `encoding/json` string escaping (HTML-safe, as `MarshalIndent` does).
-fn write_json_string(out: &mut String, s: &str) {
+/// Go's `encoding/json` string escaping (HTML-safe, as `Marshal` and `MarshalIndent` do): `"`,
+/// `\\`, `\n`, `\r`, `\t`, `\b`, `\f` short escapes, `\u00XX` for other control characters and
+/// `\u003c`-style escapes for `<`, `>`, `&`, U+2028 and U+2029. Appends the quoted string to `out`.
+pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
