@@ -29,7 +29,8 @@ real (for each N; see bench/controller_real.py): a fresh real control plane per 
 controller + repo server + redis (bench/argocd-peer.sh): time to all Synced+Healthy, CPU-seconds,
 peak RSS, API server+etcd CPU, and the ratios.
 
-The report goes to stdout and bench/results/controller.txt (with date, machine and versions).
+The report goes to stdout and bench/results/controller.txt, after the stamp of bench/stamp.sh
+(commit, CPU, kernel, rustc, fjord, kubectl, kube-apiserver and Argo CD versions).
 FJORD_BIN=/path/to/fjord skips the release build; ARGOCD_BIN=/path/to/argocd skips Argo CD's.
 Exits non-zero when a setup step fails (with the failing component's log tail) or the apps never
 converge. fjord's Sealed Secrets controller is switched off (--sealed-secrets false): the peer
@@ -356,23 +357,14 @@ def choices(allowed):
     return parse
 
 
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = open("/proc/loadavg").read().split()[:3]
-    return f"{os.cpu_count()} cores, {model}, load {' '.join(load)} at start"
+def load():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
-def versions(fjord, args, real):
-    parts = []
-    v = subprocess.run([fjord, "--version"], capture_output=True, text=True).stdout.strip()
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip()
-    parts.append(f"{v or 'fjord'} ({rev or '?'})")
+def stamp(fjord, args, real):
+    """bench/stamp.sh's stamp: commit, CPU, kernel, rustc, and the versions of fjord, kubectl (the
+    floor applies with it), and on the real backend kube-apiserver and Argo CD."""
+    tools = [f"fjord={fjord}", "kubectl"]
     if real:
         import controller_real
         out = subprocess.run([os.path.join(ROOT, "scripts/control-plane.sh"), "build"],
@@ -381,10 +373,11 @@ def versions(fjord, args, real):
         if out.returncode == 0:
             kube = subprocess.run([os.path.join(out.stdout.strip().splitlines()[-1], "kube-apiserver"),
                                    "--version"], capture_output=True, text=True).stdout.strip()
-        parts.append(kube)
+        tools.append(f"kube-apiserver={kube}")
         if args.peer == "argocd":
-            parts.append(controller_real.argocd_version())
-    return "; ".join(parts)
+            tools.append(f"argocd={controller_real.argocd_version()}")
+    return subprocess.run([os.path.join(ROOT, "bench/stamp.sh"), *tools], capture_output=True,
+                          text=True).stdout.rstrip("\n")
 
 
 def main():
@@ -409,9 +402,9 @@ def main():
                              "release", "fjord")
     real = "real" in args.backend
     header = [
-        f"fjord controller scale benchmark - {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
-        f"machine: {machine()}; {args.workers} fjord workers",
-        f"versions: {versions(fjord, args, real)}",
+        stamp(fjord, args, real),
+        "",
+        f"fjord controller scale benchmark: load {load()} at start; {args.workers} fjord workers",
         "",
     ]
     print("\n".join(header))

@@ -8,7 +8,8 @@
 # (p50/p99) at 10k and 100k objects, peak RSS (VmHWM) at 100k, restart time at 100k (spawn to
 # /readyz OK), watch fan-out (100 watchers, one write), and, for comparison, `kubectl apply
 # --server-side` throughput against the same server (client cost included). Numbers, not
-# assertions. The table is also written to bench/results/local-cluster.txt.
+# assertions. The table is also written to bench/results/local-cluster.txt, after the stamp of
+# bench/stamp.sh (commit, CPU, kernel, rustc, kubectl version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,10 @@ tmp="$(mktemp -d)"
 trap 'kill "${srv:-0}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 {
-  echo "fjord local-cluster benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -m)"
+  # The stamp: commit, CPU, kernel, rustc and the kubectl compared with.
+  bench/stamp.sh kubectl
+  echo
+  echo "fjord local-cluster benchmark"
   echo
   "$target/cluster_bench" --server "$target/local_cluster" --clients 8 --seconds "$seconds" \
     --sizes "$sizes" --watchers 100

@@ -12,7 +12,8 @@
 # temporary directory, then times both tools on the top overlay (region/eu-west). Wall time is
 # the median over the runs; peak RSS is the median of each run's maximum resident set size
 # reported by /usr/bin/time (GNU time; installed with apt-get when missing). The outputs of the
-# last runs are compared byte for byte with cmp.
+# last runs are compared byte for byte with cmp. The report goes to stdout and, after the stamp of
+# bench/stamp.sh, to bench/results/render.txt.
 set -euo pipefail
 
 check=0 runs=3 apps=250 keep=0
@@ -22,7 +23,7 @@ while [[ $# -gt 0 ]]; do
         --runs) runs=${2:?--runs needs a number}; shift ;;
         --apps) apps=${2:?--apps needs a number}; shift ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "render.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -111,24 +112,31 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 
-printf '\nrender benchmark: %s apps, top overlay region/eu-west, %s runs each (median)\n\n' "$apps" "$runs"
-printf '%-22s %14s %14s %12s\n' "" "fjord" "kubectl" "kubectl/fjord"
-printf '%-22s %11s ms %11s ms %12s\n' "wall time" "$fjord_ms" "$kubectl_ms" "$(ratio "$kubectl_ms" "$fjord_ms")"
-printf '%-22s %11s KB %11s KB %12s\n' "peak RSS" "$fjord_kb" "$kubectl_kb" "$(ratio "$kubectl_kb" "$fjord_kb")"
-printf '%-22s %14s %14s\n' "objects" "$(objects "$tmp/fjord.out")" "$(objects "$tmp/kubectl.out")"
-printf '%-22s %14s %14s\n' "failed runs" "$fjord_failed" "$kubectl_failed"
-printf '\noutputs: %s\n' "$verdict"
-if [[ $verdict == DIFFERENT ]]; then
-    if [[ $fjord_failed -ne 0 ]]; then
-        echo "fjord stderr (last run):"
-        head -n 10 "$tmp/fjord.err" | sed 's/^/  | /'
+# The report: bench/stamp.sh's stamp (commit, CPU, kernel, rustc, kubectl and its kustomize),
+# then the table; printed and written to bench/results/render.txt.
+report() {
+    "$root/bench/stamp.sh" "fjord=$fjord" kubectl
+    printf '\nrender benchmark: %s apps, top overlay region/eu-west, %s runs each (median)\n\n' "$apps" "$runs"
+    printf '%-22s %14s %14s %12s\n' "" "fjord" "kubectl" "kubectl/fjord"
+    printf '%-22s %11s ms %11s ms %12s\n' "wall time" "$fjord_ms" "$kubectl_ms" "$(ratio "$kubectl_ms" "$fjord_ms")"
+    printf '%-22s %11s KB %11s KB %12s\n' "peak RSS" "$fjord_kb" "$kubectl_kb" "$(ratio "$kubectl_kb" "$fjord_kb")"
+    printf '%-22s %14s %14s\n' "objects" "$(objects "$tmp/fjord.out")" "$(objects "$tmp/kubectl.out")"
+    printf '%-22s %14s %14s\n' "failed runs" "$fjord_failed" "$kubectl_failed"
+    printf '\noutputs: %s\n' "$verdict"
+    if [[ $verdict == DIFFERENT ]]; then
+        if [[ $fjord_failed -ne 0 ]]; then
+            echo "fjord stderr (last run):"
+            head -n 10 "$tmp/fjord.err" | sed 's/^/  | /'
+        fi
+        if [[ -s "$tmp/fjord.out" && -s "$tmp/kubectl.out" ]]; then
+            echo "first differences (- kubectl, + fjord):"
+            diff -u "$tmp/kubectl.out" "$tmp/fjord.out" | sed -n '3,22p' | sed 's/^/  /' || true
+        fi
     fi
-    if [[ -s "$tmp/fjord.out" && -s "$tmp/kubectl.out" ]]; then
-        echo "first differences (- kubectl, + fjord):"
-        diff -u "$tmp/kubectl.out" "$tmp/fjord.out" | sed -n '3,22p' | sed 's/^/  /' || true
-    fi
-    if [[ $check -eq 1 ]]; then
-        exit 1
-    fi
+}
+mkdir -p "$root/bench/results"
+report | tee "$root/bench/results/render.txt"
+if [[ $verdict == DIFFERENT && $check -eq 1 ]]; then
+    exit 1
 fi
 exit 0

@@ -23,7 +23,7 @@
 # roll out (ReplicaSets, Pods made Ready by kwok); before each measurement the script waits until
 # every Deployment is Available, so no run pays for the previous run's rollout. The median of R
 # (default 3) runs is reported with the kubectl/fjord ratio; the table also goes to
-# bench/results/sync.txt with the date, the machine and the versions.
+# bench/results/sync.txt after the stamp of bench/stamp.sh (commit, CPU, kernel, rustc, versions).
 #
 # This is a report: it exits 0 even when a fjord command is missing or fails (then says so).
 # With --check, a missing or failing fjord command (or a diff that finds differences right after
@@ -246,7 +246,7 @@ for b in "${backends[@]}"; do
   for ns_file in "$tmp"/sets/*-namespaces.yaml; do
     "${k[@]}" apply -f "$ns_file" >/dev/null
   done
-  server_versions+="$b: $("${k[@]}" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("serverVersion",{}).get("gitVersion","?"))' 2>/dev/null || echo '?')  "
+  server_versions+="${server_versions:+, }$b $("${k[@]}" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("serverVersion",{}).get("gitVersion","?"))' 2>/dev/null || echo '?')"
   for r in $(seq "$runs"); do
     if [[ "$have_sync" == 1 ]]; then
       settle "$b"
@@ -270,16 +270,15 @@ for b in "${backends[@]}"; do
 done
 
 mkdir -p bench/results
-fjord_version="$("$fjord" --version 2>/dev/null || echo fjord) ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+dirty'))"
-kubectl_version="$(kubectl version --client -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' 2>/dev/null || echo '?')"
-machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The stamp (commit, CPU, kernel, rustc, tool and server versions) heads the results file.
+stamp="$(bench/stamp.sh "fjord=$fjord" kubectl "kube-apiserver=$server_versions")"
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$results" "$objects" "$runs" "$have_sync" "$have_diff" "$tmp" "${backends[*]}" \
-  "$fjord_version" "$kubectl_version" "$server_versions" "$machine" >"$tmp/table.txt" <<'PY'
-import statistics, sys, time
+  "$load" >"$tmp/table.txt" <<'PY'
+import statistics, sys
 from collections import defaultdict
 
-path, objects, runs, have_sync, have_diff, tmp, backends = sys.argv[1:8]
-fjord_v, kubectl_v, server_v, machine = sys.argv[8:12]
+path, objects, runs, have_sync, have_diff, tmp, backends, load = sys.argv[1:9]
 rows = defaultdict(list)
 for line in open(path):
     label, run, secs, rc = line.rstrip("\n").split("\t")
@@ -300,9 +299,7 @@ def cell(label, ok_codes=(0,)):
     return med, f"{med:8.3f} s"
 
 
-print(f"fjord sync/diff benchmark - {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
-print(f"machine: {machine}")
-print(f"fjord: {fjord_v}; kubectl: {kubectl_v}; servers: {server_v.strip()}")
+print(f"fjord sync/diff benchmark (load {load} when done)")
 print(f"{objects} objects (ConfigMap, Service, Deployment, ServiceAccount over 4 namespaces), "
       f"median of {runs} runs")
 print()
@@ -349,8 +346,8 @@ if failures:
             print(f"    {l}")
 PY
 
-cat "$tmp/table.txt"
-cp "$tmp/table.txt" bench/results/sync.txt
+{ echo "$stamp"; echo; cat "$tmp/table.txt"; } >bench/results/sync.txt
+cat bench/results/sync.txt
 
 if [[ "$have_sync" != 1 || "$have_diff" != 1 ]]; then
   echo

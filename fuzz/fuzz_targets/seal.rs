@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use fjord_seal::crypto::{hybrid_decrypt, hybrid_encrypt};
 use fjord_seal::docs::encode_base64;
-use fjord_seal::handlers::{self, decode_body};
+use fjord_seal::reseal::{decode_sealed_secret, rotate};
 use fjord_seal::unseal::{unseal_object, UnsealOptions};
 use fjord_seal::{generate_key, seal_item, Key, KeygenOptions, SealedSecret};
 use libfuzzer_sys::fuzz_target;
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     if sel & 2 == 2 {
         let _ = hybrid_decrypt(keys, b"", rest);
     }
-    let Ok(mut ss) = decode_body(rest) else {
+    let Ok(mut ss) = decode_sealed_secret(rest) else {
         return;
     };
     if sel & 1 == 1 {
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = ss.to_value();
     if sel & 4 == 4 {
-        let _ = handlers::rotate(&ss, keys);
+        let _ = rotate(&ss, keys);
     }
 });
 

@@ -29,7 +29,7 @@ enum Command {
     /// Run the embedded, durable, kubectl-compatible Kubernetes API (writes DIR/kubeconfig).
     LocalCluster(cmd::local_cluster::LocalClusterArgs),
     /// Seal a Secret read on stdin into a SealedSecret (kubeseal-compatible).
-    Seal(fjord_seal::SealArgs),
+    Seal(cmd::seal::SealArgs),
     /// Compare a rendered directory with a cluster (exit 0 in sync, 1 differences, 2 error).
     Diff(cmd::diff::DiffArgs),
     /// Apply a rendered directory to a cluster the way Argo CD syncs an application.

@@ -5,12 +5,14 @@
 
 mod common;
 
-use common::{application, configmap, s, support, Cluster, Controller, Env, GitRepo, NS};
+use common::{application, configmap, s, Cluster, Controller, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 
 #[test]
 fn status_is_written_through_the_main_resource_without_a_status_subresource() {
-    support::require("git", "the controller tests serve repositories with git");
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new(
         "plain.git",
         &[("app/settings.yaml", configmap("settings", "color", "blue"))],

@@ -8,19 +8,17 @@
 mod common;
 
 use common::{
-    application, configmap, deployment, history, history_revisions, resource, s, support, Env,
-    GitRepo, CONVERGE, NS,
+    application, configmap, deployment, history, history_revisions, resource, s, Env, GitRepo,
+    CONVERGE, NS,
 };
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Polling interval of the polling tests.
 const RESYNC: &str = "2s";
 const RESYNC_SECS: u64 = 2;
-
-fn need_git() {
-    support::require("git", "the controller tests serve repositories with git")
-}
 
 /// A repository with `app/` holding ConfigMap `settings` (color=blue) and Deployment `web`.
 fn shop_repo() -> GitRepo {
@@ -48,7 +46,7 @@ fn wait_reconciled_after(env: &Env, name: &str, app: &Value) -> Value {
 
 #[test]
 fn pushed_commit_converges_and_history_grows_only_on_syncs() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let env = Env::start(RESYNC);
@@ -128,7 +126,7 @@ const POST_SYNC_HOOK: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name
 
 #[test]
 fn self_heal_reverts_drift_and_without_it_drift_only_shows() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new(
         "heal.git",
         &[
@@ -223,7 +221,7 @@ fn self_heal_reverts_drift_and_without_it_drift_only_shows() {
 
 #[test]
 fn removed_file_is_pruned_only_with_automated_prune() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let files = [
         ("pruned/keep.yaml", configmap("keep", "k", "v")),
         ("pruned/old.yaml", configmap("old", "k", "v")),
@@ -316,13 +314,13 @@ fn github_push(port: u16, git_ref: &str, before: &str, after: &str, files: &[&st
 
 #[test]
 fn signed_github_webhook_refreshes_at_once_and_bad_signature_is_refused() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     const SECRET: &str = "e2e-webhook-secret";
     let repo = GitRepo::new(
         "webshop.git",
         &[("app/settings.yaml", configmap("settings", "color", "blue"))],
     );
-    let server = support::http::serve(&repo.root, None);
+    let server = fjord_testkit::http_backend::serve(&repo.root, None);
     // Polling every ten minutes: only the webhook can bring the change in.
     let env = Env::start("10m");
     // The webhook secret is configured while the controller runs.
@@ -443,7 +441,7 @@ fn signed_github_webhook_refreshes_at_once_and_bad_signature_is_refused() {
 
 #[test]
 fn unreachable_repository_is_a_comparison_error_and_recovers() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let port = daemon.port;
@@ -509,7 +507,7 @@ fn unreachable_repository_is_a_comparison_error_and_recovers() {
 
 #[test]
 fn sync_records_operation_completed_events() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = shop_repo();
     let daemon = common::git_daemon(&repo.root);
     let env = Env::start(RESYNC);
@@ -559,7 +557,7 @@ fn sync_records_operation_completed_events() {
 
 #[test]
 fn secret_values_never_reach_logs_or_status() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     const VALUE: &str = "e2e-Sup3r-S3cret-Pa55";
     const DRIFT: &str = "drifted-Pa55-4711";
     let b64 = |v: &str| {
@@ -632,7 +630,7 @@ fn secret_values_never_reach_logs_or_status() {
 
 #[test]
 fn an_object_the_server_refuses_is_an_error_condition_and_nothing_is_applied() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     // `data` of a ConfigMap must hold strings: `enabled: true` is a YAML boolean, which the API
     // server refuses (both backends, as kube-apiserver does).
     let repo = GitRepo::new(

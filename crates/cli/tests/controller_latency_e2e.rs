@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{application, configmap, s, support, Cluster, Controller, Env, GitRepo, NS};
+use common::{application, configmap, s, Cluster, Controller, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::json;
 
 /// Health of ConfigMaps for this test: one annotated `e2e/gate` is Progressing until its
@@ -26,7 +28,7 @@ const GATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gate\n  
 
 #[test]
 fn a_slow_sync_holds_back_neither_a_worker_nor_another_apps_status() {
-    support::require("git", "the controller tests serve repositories with git");
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new(
         "latency.git",
         &[

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{application, configmap, s, support, Cluster, Env, GitRepo, NS};
+use common::{application, configmap, s, Cluster, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ fn with_destination(mut app: Value, dest: Value) -> Value {
 
 #[test]
 fn registered_cluster_receives_the_apps_that_name_it() {
-    support::require("git", "the controller tests serve repositories with git");
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new(
         "fleet.git",
         &[(

@@ -7,9 +7,11 @@
 mod common;
 
 use common::{
-    application, configmap, deployment, history, history_revisions, poll, s, support, text,
-    Cluster, Controller, GitRepo, NS,
+    application, configmap, deployment, history, history_revisions, poll, s, text, Cluster,
+    Controller, GitRepo, NS,
 };
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -18,10 +20,6 @@ use std::time::{Duration, Instant};
 const RESUMING: &str = "resuming the sync operation interrupted by a controller restart";
 /// Added to the message of a resumed operation.
 const RESUMED: &str = "resumed after a controller restart";
-
-fn need_git() {
-    support::require("git", "the crash tests serve repositories with git")
-}
 
 /// The API and a controller that the test kills and restarts.
 struct Harness {
@@ -44,7 +42,7 @@ impl Harness {
         }
     }
 
-    /// `kill -9` of the controller (dropping it sends SIGKILL through `Child::kill` and reaps
+    /// `kill -9` of the controller (dropping it sends SIGKILL to its process group and reaps
     /// it); its log is kept.
     fn kill(&mut self) {
         if let Some(c) = self.controller.take() {
@@ -179,7 +177,7 @@ fn object_uids(cluster: &Cluster, apps: usize) -> HashMap<String, String> {
 
 #[test]
 fn twenty_kills_during_syncs_of_fifty_apps_lose_nothing() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     const APPS: usize = 50;
     const KILLS: usize = 20;
     let names: Vec<String> = (0..APPS).map(|i| format!("crash-{i:02}")).collect();
@@ -321,7 +319,7 @@ fn twenty_kills_during_syncs_of_fifty_apps_lose_nothing() {
 /// controller resumes it at the same revision, keeps its `startedAt`, and records its history.
 #[test]
 fn manual_sync_killed_mid_flight_is_resumed_with_history() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let wave = |w: i32, manifest: String| {
         manifest.replacen(
             "metadata:\n",
@@ -456,7 +454,7 @@ fn manual_sync_killed_mid_flight_is_resumed_with_history() {
 /// it once, writes a clean final state, and clears the request it carried out.
 #[test]
 fn running_state_of_an_older_crash_is_resumed_once_and_cleaned() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new("old.git", &[("app/cm.yaml", configmap("cm", "k", "v1"))]);
     let rev1 = repo.head();
     let daemon = common::git_daemon(&repo.root);
@@ -543,7 +541,7 @@ fn running_state_of_an_older_crash_is_resumed_once_and_cleaned() {
 /// fetched: the app's own error at once, not a 60 s wait blaming the controller.
 #[test]
 fn app_diff_and_refresh_report_the_apps_own_error_at_once() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let repo = GitRepo::new(
         "broken.git",
         &[
@@ -560,7 +558,10 @@ fn app_diff_and_refresh_report_the_apps_own_error_at_once() {
     h.cluster
         .apply_json(&application("bad", &url, "bad", "bad", None));
     // A repository nobody serves: a fetch error.
-    let closed = format!("git://127.0.0.1:{}/gone.git", support::free_port());
+    let closed = format!(
+        "git://127.0.0.1:{}/gone.git",
+        fjord_testkit::process::free_port()
+    );
     h.cluster
         .apply_json(&application("gone", &closed, "app", "gone", None));
     h.wait("both comparison errors", Duration::from_secs(45), || {

@@ -11,8 +11,10 @@
 
 mod common;
 
-use common::{application, configmap, deployment, history_revisions, s, support, Env, GitRepo};
+use common::{application, configmap, deployment, history_revisions, s, Env, GitRepo};
 use common::{Cluster, Controller, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,14 +24,6 @@ const RESYNC: &str = "2s";
 const CANARY: &str = "CANARY-HOST-FILE-5d1e";
 /// What the other tenant's repository holds; it must reach only that tenant's app.
 const OTHER_SECRET: &str = "OTHER-TENANT-SECRET-93b0";
-
-fn need_tools() {
-    support::require(
-        "git",
-        "the hostile render tests serve repositories with git",
-    );
-    support::require("kubectl", "the hostile render tests inspect the cluster");
-}
 
 /// Every `source.kustomize` option, one at a time, and none.
 fn kustomize_options() -> Vec<(&'static str, Option<Value>)> {
@@ -149,7 +143,7 @@ fn decode_base64(text: &str) -> Option<String> {
 
 #[test]
 fn host_files_and_other_repositories_never_reach_the_cluster() {
-    need_tools();
+    require_tools!(GIT, KUBECTL);
     let cluster = Cluster::start();
     let canary = cluster.dir.path().join("canary.txt");
     std::fs::write(&canary, format!("{CANARY}\n")).unwrap();
@@ -332,7 +326,7 @@ fn host_files_and_other_repositories_never_reach_the_cluster() {
 
 #[test]
 fn duplicates_and_limits_are_conditions_and_keep_the_synced_state() {
-    need_tools();
+    require_tools!(GIT, KUBECTL);
     let env = Env::start(RESYNC);
     let repo = GitRepo::new(
         "limits.git",

@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{application, configmap, history_revisions, s, support, Env, GitRepo, NS};
+use common::{application, configmap, history_revisions, s, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,13 +19,6 @@ use std::process::{Command, Stdio};
 const RESYNC: &str = "2s";
 /// The file every escaping entry tries to write.
 const CANARY: &str = "fjord-hostile-canary";
-
-fn need_git() {
-    support::require(
-        "git",
-        "the hostile repository tests serve repositories with git",
-    )
-}
 
 /// Runs git in `dir` with `input` on stdin; returns stdout trimmed.
 fn git_in(dir: &Path, args: &[&str], input: &[u8]) -> String {
@@ -82,7 +77,7 @@ impl Builder<'_> {
 
     /// The entries of tree `rev` (`HEAD^{tree}`, `HEAD:dir`) as `(mode, name, id)`.
     fn entries(&self, rev: &str) -> Vec<(&'static str, Vec<u8>, String)> {
-        let out = support::git(self.work, &["ls-tree", rev]);
+        let out = fjord_testkit::git::git(self.work, &["ls-tree", rev]);
         out.lines()
             .map(|l| {
                 let (meta, name) = l.split_once('\t').unwrap();
@@ -105,14 +100,14 @@ impl Builder<'_> {
 
     /// Commits `tree` after HEAD and force-pushes it as `main` of `bare`.
     fn commit_push(&self, tree: &str, bare: &Path) -> String {
-        let parent = support::git(self.work, &["rev-parse", "HEAD"]);
+        let parent = fjord_testkit::git::git(self.work, &["rev-parse", "HEAD"]);
         let commit = git_in(
             self.work,
             &["commit-tree", tree, "-p", &parent, "-m", "hostile"],
             b"",
         );
         let refspec = format!("{commit}:refs/heads/main");
-        support::git(
+        fjord_testkit::git::git(
             self.work,
             &["push", "-q", "--force", bare.to_str().unwrap(), &refspec],
         );
@@ -254,7 +249,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 #[test]
 fn hostile_trees_are_refused_with_a_condition_and_earlier_state_is_kept() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let files: Vec<(String, String)> = CASES
         .iter()
         .map(|(c, _)| (format!("{c}/cm.yaml"), configmap(c, "kept", "yes")))
@@ -264,7 +259,7 @@ fn hostile_trees_are_refused_with_a_condition_and_earlier_state_is_kept() {
     let daemon = common::git_daemon(&repo.root);
     // The same repository over smart HTTP (git http-backend): the `..` case is also fetched
     // that way, as app `dotdot-http` in namespace `dotdot-http`.
-    let backend = support::http::serve(&repo.root, None);
+    let backend = fjord_testkit::http_backend::serve(&repo.root, None);
     let env = Env::start(RESYNC);
     let url = format!("git://127.0.0.1:{}/hostile.git", daemon.port);
     let http_url = format!("http://127.0.0.1:{}/hostile.git", backend.port);
@@ -330,7 +325,7 @@ fn hostile_trees_are_refused_with_a_condition_and_earlier_state_is_kept() {
 
 #[test]
 fn a_password_in_the_repository_url_is_never_shown() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     const PASSWORD: &str = "hunter2sekret";
     let repo = GitRepo::new("pw.git", &[("app/cm.yaml", configmap("pw", "k", "v"))]);
     let daemon = common::git_daemon(&repo.root);

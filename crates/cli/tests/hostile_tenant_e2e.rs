@@ -10,18 +10,13 @@
 
 mod common;
 
-use common::{application, configmap, deployment, resource, s, support, Env, GitRepo, NS};
+use common::{application, configmap, deployment, resource, s, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 
 const RESYNC: &str = "2s";
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
-
-fn need_git() {
-    support::require(
-        "git",
-        "the hostile tenant tests serve repositories with git",
-    )
-}
 
 /// Creates namespaces the tenants may not create themselves (kube-system when missing).
 fn namespaces(env: &Env, names: &[&str]) {
@@ -36,8 +31,8 @@ fn namespaces(env: &Env, names: &[&str]) {
 fn serve_beside(root: &std::path::Path, name: &str, repo: &GitRepo) {
     let bare = root.join(name);
     std::fs::create_dir_all(&bare).unwrap();
-    support::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-    support::git(
+    fjord_testkit::git::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+    fjord_testkit::git::git(
         &repo.work,
         &["push", "-q", "--force", bare.to_str().unwrap(), "main"],
     );
@@ -114,7 +109,7 @@ fn configmap_in(name: &str, ns: &str, key: &str, value: &str) -> String {
 
 #[test]
 fn restricted_project_refuses_every_escape_and_syncs_the_rest() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let victim = GitRepo::new(
         "victim.git",
         &[
@@ -295,7 +290,7 @@ fn restricted_project_refuses_every_escape_and_syncs_the_rest() {
 
 #[test]
 fn tightened_project_prunes_nothing_it_no_longer_permits_nor_other_apps_objects() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let victim = GitRepo::new(
         "victim.git",
         &[("app/v.yaml", configmap("v-cm", "owner", "victim"))],

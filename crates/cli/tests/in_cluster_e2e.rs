@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{application, configmap, poll, s, support, Cluster, Controller, Env, GitRepo, NS};
+use common::{application, configmap, poll, s, Cluster, Controller, Env, GitRepo, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL, UNSHARE};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -145,11 +147,7 @@ fn conditions(app: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege() {
-    support::require("git", "the controller tests serve repositories with git");
-    support::require(
-        "unshare",
-        "the in-cluster test mounts the service-account folder",
-    );
+    require_tools!(GIT, KUBECTL, UNSHARE);
     let uid = Command::new("id").arg("-u").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
@@ -171,11 +169,7 @@ fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege()
     let url = format!("git://127.0.0.1:{}/incluster.git", daemon.port);
 
     let cp = fjord_testkit::ControlPlane::start_or_panic();
-    let cluster = Cluster {
-        kubeconfig: cp.kubeconfig(),
-        server: common::Server::Real(cp),
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let cluster = Cluster::from_control_plane(cp);
     // What an installer does with admin rights: CRDs, namespaces, the default project, RBAC.
     let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/../controller/crds");
     for f in ["application-crd.yaml", "appproject-crd.yaml"] {

@@ -7,6 +7,8 @@ mod common;
 
 use base64::Engine as _;
 use common::{text, Cluster};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -75,6 +77,7 @@ fn write(path: &Path, text: &str) -> String {
 
 #[test]
 fn kubeconfig_files_are_merged_cluster_in_one_context_and_user_in_another() {
+    require_tools!(KUBECTL);
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let server = server_of(&cluster);
@@ -115,6 +118,7 @@ fn kubeconfig_files_are_merged_cluster_in_one_context_and_user_in_another() {
 
 #[test]
 fn an_exec_credential_plugin_is_run_for_the_token() {
+    require_tools!(KUBECTL);
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let server = server_of(&cluster);

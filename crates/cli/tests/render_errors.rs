@@ -16,6 +16,8 @@
 //!
 //! `FJORD_RENDER_ERRORS_FILTER=substr` runs only the cases whose name contains `substr`.
 
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -300,6 +302,7 @@ fn render_errors_fail_cleanly() {
 /// a plain directory; this is the one success case of this file, kept beside the refusals.
 #[test]
 fn byte_order_marks_render_as_kubectl_reads_them() {
+    require_tools!(KUBECTL);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("render-errors-bom");
     let _ = std::fs::remove_dir_all(&dir);
     let cm = |name: &str| {

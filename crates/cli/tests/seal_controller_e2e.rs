@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{poll, s, Cluster, Controller, FJORD};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use serde_json::Value;
 
 /// The unsealing controller's address, from the line `fjord controller` prints.
@@ -91,6 +93,7 @@ fn decoded(secret: &Value, key: &str) -> String {
 
 #[test]
 fn sealed_secret_applied_with_kubectl_becomes_the_secret_and_moving_it_is_refused() {
+    require_tools!(KUBECTL);
     let cluster = Cluster::start();
     let controller = Controller::start(&cluster, "10m");
     let addr = sealed_addr(&controller);
@@ -156,6 +159,7 @@ fn sealed_secret_applied_with_kubectl_becomes_the_secret_and_moving_it_is_refuse
 
 #[test]
 fn switched_off_the_controller_unseals_nothing_and_installs_no_crd() {
+    require_tools!(KUBECTL);
     let cluster = Cluster::start();
     let controller = Controller::start_with(&cluster, "10m", &["--sealed-secrets=false"]);
     // The Application controller is up (its CRDs are installed) …
@@ -179,6 +183,7 @@ fn switched_off_the_controller_unseals_nothing_and_installs_no_crd() {
 
 #[test]
 fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_key() {
+    require_tools!(KUBECTL);
     let cluster = Cluster::start();
     let controller = Controller::start_with(
         &cluster,

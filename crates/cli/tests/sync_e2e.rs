@@ -3,6 +3,8 @@
 
 mod common;
 
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -141,6 +143,7 @@ fn synced_base(c: &Cluster) -> tempfile::TempDir {
 
 #[test]
 fn first_sync_creates_namespace_crd_waves_and_presync_hook() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let dir = testdata("base");
     let o = c.sync(
@@ -209,6 +212,7 @@ fn first_sync_creates_namespace_crd_waves_and_presync_hook() {
 
 #[test]
 fn change_is_applied_and_removed_objects_are_pruned_only_with_prune_last() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = synced_base(&c);
     // Another application's object in the same namespace.
@@ -264,6 +268,7 @@ fn change_is_applied_and_removed_objects_are_pruned_only_with_prune_last() {
 
 #[test]
 fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = synced_base(&c);
     let o = c.kubectl(&[
@@ -338,6 +343,7 @@ fn kubectl_drift_shows_in_diff_and_is_reverted_by_sync_without_leaking_secrets()
 /// in another form, and fields only another manager sets.
 #[test]
 fn a_no_op_diff_sees_given_up_fields_and_ignores_others_fields_and_value_forms() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = synced_base(&c);
     let o = c.diff(work.path(), &[]);
@@ -381,6 +387,7 @@ fn a_no_op_diff_sees_given_up_fields_and_ignores_others_fields_and_value_forms()
 /// still waited for (their order depends on it), and a sync without it waits.
 #[test]
 fn no_wait_skips_only_the_last_waves_health_wait() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = tempfile::tempdir().unwrap();
     copy_dir(&testdata("base"), work.path());
@@ -417,6 +424,7 @@ fn no_wait_skips_only_the_last_waves_health_wait() {
 
 #[test]
 fn failed_and_empty_renders_prune_nothing() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = synced_base(&c);
     let broken = tempfile::tempdir().unwrap();
@@ -440,6 +448,7 @@ fn failed_and_empty_renders_prune_nothing() {
 
 #[test]
 fn an_object_the_server_refuses_stops_the_sync_before_any_change() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = tempfile::tempdir().unwrap();
     // `ok` goes to the destination namespace `shop`, which CreateNamespace would create; the
@@ -468,6 +477,7 @@ fn an_object_the_server_refuses_stops_the_sync_before_any_change() {
 
 #[test]
 fn degraded_workload_fails_the_sync() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -490,6 +500,7 @@ fn degraded_workload_fails_the_sync() {
 
 #[test]
 fn failing_hook_runs_syncfail_hooks_and_stops() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let o = c.sync(
         &testdata("failhook"),
@@ -513,6 +524,7 @@ fn failing_hook_runs_syncfail_hooks_and_stops() {
 
 #[test]
 fn fail_on_shared_resource_applies_nothing_and_shared_objects_are_never_changed() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let work = synced_base(&c);
     let o = c.kubectl(&[
@@ -560,6 +572,7 @@ fn fail_on_shared_resource_applies_nothing_and_shared_objects_are_never_changed(
 
 #[test]
 fn local_api_transient_api_errors_are_retried() {
+    require_tools!(KUBECTL);
     // Local only: fault injection is a flag of `fjord local-cluster`; a real API server has none.
     let c = Cluster::start_with(&["--fault-error-rate", "0.2", "--fault-seed", "7"]);
     let o = c.sync(

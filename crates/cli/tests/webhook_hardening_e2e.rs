@@ -14,9 +14,9 @@
 mod common;
 
 use common::webhook_hardening::{github_form, github_signature, is_closed, open_connections};
-use common::{
-    application, configmap, poll, s, support, Cluster, Controller, GitRepo, CONVERGE, NS,
-};
+use common::{application, configmap, poll, s, Cluster, Controller, GitRepo, CONVERGE, NS};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpStream;
@@ -24,16 +24,12 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "hardening-webhook-secret";
 
-fn need_git() {
-    support::require("git", "the webhook tests serve repositories with git")
-}
-
 /// A repository served over HTTP, an app on it synced, the GitHub webhook secret set.
 struct Setup {
     cluster: Cluster,
     controller: Controller,
     repo: GitRepo,
-    server: support::http::HttpBackend,
+    server: fjord_testkit::http_backend::HttpBackend,
     first: String,
 }
 
@@ -43,7 +39,7 @@ impl Setup {
             "hooked.git",
             &[("app/settings.yaml", configmap("settings", "color", "blue"))],
         );
-        let server = support::http::serve(&repo.root, None);
+        let server = fjord_testkit::http_backend::serve(&repo.root, None);
         let cluster = Cluster::start();
         // Polling every ten minutes: only a webhook brings a change in.
         let controller = Controller::start_with(&cluster, "10m", flags);
@@ -138,7 +134,7 @@ impl Setup {
 
 #[test]
 fn idle_half_open_and_slow_connections_are_closed_while_deliveries_succeed() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let setup = Setup::start(&[
         "--webhook-read-header-timeout",
         "3s",
@@ -243,7 +239,7 @@ fn refused_in_log(log: &str) -> (u64, usize) {
 
 #[test]
 fn form_encoded_github_push_refreshes_and_unauthenticated_floods_log_boundedly() {
-    need_git();
+    require_tools!(GIT, KUBECTL);
     let setup = Setup::start(&["--webhook-log-interval", "2s"]);
     setup.wait_secret_enforced();
     // GitHub's form encoding, signed over the raw form body: the app reaches the commit.

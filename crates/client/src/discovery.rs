@@ -77,13 +77,13 @@ fn from_aggregated(answers: &[&str]) -> Option<Vec<ResourceType>> {
                         continue;
                     }
                     kinds.push(kind.kind.clone());
-                    out.push(ResourceType {
-                        group: group.metadata.name.clone(),
-                        version: version.version.clone(),
-                        kind: kind.kind.clone(),
-                        plural: r.resource.clone(),
-                        namespaced: r.scope == "Namespaced",
-                    });
+                    out.push(ResourceType::new(
+                        &group.metadata.name,
+                        &version.version,
+                        &kind.kind,
+                        &r.resource,
+                        r.scope == "Namespaced",
+                    ));
                 }
             }
         }
@@ -128,13 +128,13 @@ impl Client {
                 {
                     continue;
                 }
-                out.push(ResourceType {
-                    group: ar.group,
-                    version: ar.version,
-                    kind: ar.kind,
-                    plural: ar.plural,
-                    namespaced: caps.scope == Scope::Namespaced,
-                });
+                out.push(ResourceType::new(
+                    &ar.group,
+                    &ar.version,
+                    &ar.kind,
+                    &ar.plural,
+                    caps.scope == Scope::Namespaced,
+                ));
             }
         }
         Ok(out)

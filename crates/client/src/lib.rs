@@ -27,6 +27,7 @@ use kube::discovery::Scope;
 use serde_json::Value;
 
 pub use error::{is_transient, ClientError};
+pub use fjord_model::{split_api_version, ResourceType};
 pub use observe::{Observer, RequestRecord};
 pub use retry::{is_transient_error, RetryNotice, RetryPolicy, StartupRetry};
 pub use watch::{WatchItem, REFUSED_PAUSE};
@@ -42,39 +43,15 @@ pub struct ClientOptions {
     pub namespace: Option<String>,
 }
 
-/// A served resource type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceType {
-    /// API group (`""` for core).
-    pub group: String,
-    /// Version.
-    pub version: String,
-    /// Kind.
-    pub kind: String,
-    /// Plural resource name.
-    pub plural: String,
-    /// Whether objects live in a namespace.
-    pub namespaced: bool,
-}
-
-impl ResourceType {
-    /// `group/version`, or `version` for the core group.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    fn api_resource(&self) -> ApiResource {
-        ApiResource {
-            group: self.group.clone(),
-            version: self.version.clone(),
-            api_version: self.api_version(),
-            kind: self.kind.clone(),
-            plural: self.plural.clone(),
-        }
+/// The kube-rs `ApiResource` of a served type.
+/// The kube-rs `ApiResource` of a resource type, for dynamic `Api`s.
+pub fn api_resource(t: &ResourceType) -> ApiResource {
+    ApiResource {
+        group: t.group.clone(),
+        version: t.version.clone(),
+        api_version: t.api_version(),
+        kind: t.kind.clone(),
+        plural: t.plural.clone(),
     }
 }
 
@@ -194,14 +171,6 @@ fn str_field<'a>(
     cur.as_str().ok_or(ClientError::MissingField { field })
 }
 
-/// `(group, version)` of an `apiVersion`.
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    }
-}
-
 /// Installs rustls's process-wide crypto provider when none is set yet. When more than one
 /// provider is compiled in (ring for kube, aws-lc-rs for sealing), rustls cannot pick one by
 /// itself and would panic on the first TLS connection.
@@ -295,13 +264,13 @@ impl Client {
                 })
             }
         };
-        let t = ResourceType {
-            group: ar.group,
-            version: ar.version,
-            kind: ar.kind,
-            plural: ar.plural,
-            namespaced: caps.scope == Scope::Namespaced,
-        };
+        let t = ResourceType::new(
+            &ar.group,
+            &ar.version,
+            &ar.kind,
+            &ar.plural,
+            caps.scope == Scope::Namespaced,
+        );
         if let Ok(mut c) = self.cache.lock() {
             c.insert(key, t.clone());
         }
@@ -316,7 +285,7 @@ impl Client {
     }
 
     fn api(&self, t: &ResourceType, ns: Option<&str>) -> Api<DynamicObject> {
-        let ar = t.api_resource();
+        let ar = api_resource(t);
         match (t.namespaced, ns) {
             (true, Some(ns)) => Api::namespaced_with(self.inner.clone(), ns, &ar),
             (true, None) => Api::all_with(self.inner.clone(), &ar),
@@ -383,13 +352,7 @@ mod tests {
     fn api_version_split_and_join() {
         assert_eq!(split_api_version("v1"), ("", "v1"));
         assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
-        let t = ResourceType {
-            group: "".into(),
-            version: "v1".into(),
-            kind: "Pod".into(),
-            plural: "pods".into(),
-            namespaced: true,
-        };
+        let t = ResourceType::new("", "v1", "Pod", "pods", true);
         assert_eq!(t.api_version(), "v1");
         let t = ResourceType {
             group: "apps".into(),

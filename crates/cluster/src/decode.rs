@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
 use crate::request::ApiRequest;
+use fjord_model::ResourceType;
 
 /// Go's `summarizeData`: the start of a body a message quotes (JSON objects as text, anything
 /// else as hex), cut at 30 bytes.
@@ -312,13 +312,11 @@ pub fn check_apply(rt: &ResourceType, config: &Value) -> Result<(), ApiError> {
         DecodeProblem::Type(..) => format!(".{path}.{key}: expected string, got {got}"),
     };
     let md = &config["metadata"];
-    // Go's GroupVersionKind.String(): `/v1, Kind=ConfigMap` for the core group.
-    let gv = format!("{}/{}", rt.group, rt.version);
     let mut e = ApiError::internal(format!(
-        "failed to create typed patch object ({}/{}; {gv}, Kind={}): {what}",
+        "failed to create typed patch object ({}/{}; {}): {what}",
         md["namespace"].as_str().unwrap_or(""),
         md["name"].as_str().unwrap_or(""),
-        rt.kind
+        crate::kinds::go_gvk(rt)
     ));
     e.reason = String::new();
     Err(e)

@@ -7,7 +7,7 @@ mod workloads;
 
 use serde_json::{json, Value};
 
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 pub use workloads::fnv32a;
 

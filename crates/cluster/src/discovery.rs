@@ -8,9 +8,9 @@ pub mod catalog;
 use catalog::Entry;
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::registry::Registry;
 use crate::request::{Reply, Target};
+use fjord_model::ResourceType;
 
 /// The aggregated discovery media type (the *response* Content-Type decides how clients parse it).
 pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";

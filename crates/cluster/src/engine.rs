@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, Notify};
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::meta;
 use crate::registry::Registry;
 use crate::request::{ApiRequest, Reply, Target};
 use crate::rv::{Event, EventType, History};
 use crate::sim::kinds::{is_simulated, SimOptions};
 use crate::store::{self, Store};
+use fjord_model::ResourceType;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -178,7 +178,7 @@ impl Engine {
         let ev = Arc::new(Event {
             rv,
             kind,
-            prefix: rt.store_prefix(),
+            prefix: crate::kinds::store_prefix(rt),
             namespace: namespace.to_string(),
             object: object.clone(),
             old,

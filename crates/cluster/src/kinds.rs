@@ -1,7 +1,10 @@
-//! The built-in resource types the server serves, as data, and the [`ResourceType`] record that
-//! discovery, routing and storage share with CRD-defined types.
+//! The built-in resource types the server serves, as data (as fjord-model's [`ResourceType`],
+//! which discovery, routing and storage share with CRD-defined types), and what the server adds
+//! to that record: its storage prefix and Go's spelling of its kind.
 
 use std::sync::Arc;
+
+use fjord_model::ResourceType;
 
 /// The verbs every served resource supports.
 pub const ALL_VERBS: &[&str] = &[
@@ -15,100 +18,30 @@ pub const ALL_VERBS: &[&str] = &[
     "watch",
 ];
 
-/// One column of Table output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrinterColumn {
-    /// Column header.
-    pub name: String,
-    /// OpenAPI type (`string`, `integer`, `date`, ...).
-    pub type_: String,
-    /// A simple JSONPath such as `.spec.replicas`.
-    pub json_path: String,
-    /// 0 = always shown, >0 = only with `-o wide`.
-    pub priority: u32,
+/// The storage key prefix shared by every version of a resource: `group/plural/`.
+pub fn store_prefix(rt: &ResourceType) -> String {
+    format!("{}/{}/", rt.group, rt.plural)
 }
 
-/// A served resource: one (group, version, plural).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceType {
-    /// API group (`""` for core).
-    pub group: String,
-    /// Version, e.g. `v1`.
-    pub version: String,
-    /// Kind, e.g. `Deployment`.
-    pub kind: String,
-    /// Plural resource name, e.g. `deployments`.
-    pub plural: String,
-    /// Singular name.
-    pub singular: String,
-    /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
-    /// Short names (`deploy`).
-    pub short_names: Vec<String>,
-    /// Categories (`all`).
-    pub categories: Vec<String>,
-    /// Has a `/status` subresource.
-    pub has_status: bool,
-    /// Has a `/scale` subresource (autoscaling/v1 Scale on `spec.replicas`).
-    pub has_scale: bool,
-    /// Defined by a CustomResourceDefinition.
-    pub custom: bool,
-    /// Extra Table columns for CRs (`additionalPrinterColumns`).
-    pub printer_columns: Vec<PrinterColumn>,
+/// Go's `GroupVersionKind.String()` of a resource's kind: `group/version, Kind=Kind`, with a
+/// bare `/version` for the core group.
+pub fn go_gvk(rt: &ResourceType) -> String {
+    format!("{}/{}, Kind={}", rt.group, rt.version, rt.kind)
 }
 
-impl ResourceType {
-    /// `group/version`, or `version` for the core group.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    /// The storage key prefix shared by every version of this resource.
-    pub fn store_prefix(&self) -> String {
-        format!("{}/{}/", self.group, self.plural)
-    }
-}
-
-struct Builtin {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    categories: &'static [&'static str],
-    status: bool,
-    scale: bool,
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn b(
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    categories: &'static [&'static str],
-    status: bool,
-    scale: bool,
-) -> Builtin {
-    Builtin {
-        group,
-        version,
-        kind,
-        plural,
-        namespaced,
-        short,
-        categories,
-        status,
-        scale,
-    }
-}
+/// One built-in type: group, version, kind, plural, namespaced, short names, categories, has a
+/// `/status` subresource, has a `/scale` subresource.
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+    &'static [&'static str],
+    bool,
+    bool,
+);
 
 const ALL: &[&str] = &["all"];
 const EXT: &[&str] = &["api-extensions"];
@@ -116,7 +49,7 @@ const NONE: &[&str] = &[];
 
 /// The built-in kinds (k8s 1.32 scope, short names, categories and subresources).
 const BUILTINS: &[Builtin] = &[
-    b(
+    (
         "",
         "v1",
         "Namespace",
@@ -127,7 +60,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "ConfigMap",
@@ -138,10 +71,10 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "", "v1", "Secret", "secrets", true, NONE, NONE, false, false,
     ),
-    b(
+    (
         "",
         "v1",
         "Service",
@@ -152,7 +85,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "ServiceAccount",
@@ -163,8 +96,8 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b("", "v1", "Pod", "pods", true, &["po"], ALL, true, false),
-    b(
+    ("", "v1", "Pod", "pods", true, &["po"], ALL, true, false),
+    (
         "",
         "v1",
         "PersistentVolumeClaim",
@@ -175,7 +108,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "PersistentVolume",
@@ -186,7 +119,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "Endpoints",
@@ -197,7 +130,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "Event",
@@ -208,7 +141,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "LimitRange",
@@ -219,7 +152,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "",
         "v1",
         "ResourceQuota",
@@ -230,8 +163,8 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b("", "v1", "Node", "nodes", false, &["no"], NONE, true, false),
-    b(
+    ("", "v1", "Node", "nodes", false, &["no"], NONE, true, false),
+    (
         "apps",
         "v1",
         "Deployment",
@@ -242,7 +175,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         true,
     ),
-    b(
+    (
         "apps",
         "v1",
         "StatefulSet",
@@ -253,7 +186,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         true,
     ),
-    b(
+    (
         "apps",
         "v1",
         "DaemonSet",
@@ -264,7 +197,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "apps",
         "v1",
         "ReplicaSet",
@@ -275,8 +208,8 @@ const BUILTINS: &[Builtin] = &[
         true,
         true,
     ),
-    b("batch", "v1", "Job", "jobs", true, NONE, ALL, true, false),
-    b(
+    ("batch", "v1", "Job", "jobs", true, NONE, ALL, true, false),
+    (
         "batch",
         "v1",
         "CronJob",
@@ -287,7 +220,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "networking.k8s.io",
         "v1",
         "Ingress",
@@ -298,7 +231,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "networking.k8s.io",
         "v1",
         "IngressClass",
@@ -309,7 +242,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "networking.k8s.io",
         "v1",
         "NetworkPolicy",
@@ -320,7 +253,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "rbac.authorization.k8s.io",
         "v1",
         "Role",
@@ -331,7 +264,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "rbac.authorization.k8s.io",
         "v1",
         "RoleBinding",
@@ -342,7 +275,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "rbac.authorization.k8s.io",
         "v1",
         "ClusterRole",
@@ -353,7 +286,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "rbac.authorization.k8s.io",
         "v1",
         "ClusterRoleBinding",
@@ -364,7 +297,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "policy",
         "v1",
         "PodDisruptionBudget",
@@ -375,7 +308,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "autoscaling",
         "v2",
         "HorizontalPodAutoscaler",
@@ -386,7 +319,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "coordination.k8s.io",
         "v1",
         "Lease",
@@ -397,7 +330,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "storage.k8s.io",
         "v1",
         "StorageClass",
@@ -408,7 +341,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "scheduling.k8s.io",
         "v1",
         "PriorityClass",
@@ -419,7 +352,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
@@ -430,7 +363,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         false,
     ),
-    b(
+    (
         "admissionregistration.k8s.io",
         "v1",
         "ValidatingWebhookConfiguration",
@@ -441,7 +374,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    b(
+    (
         "admissionregistration.k8s.io",
         "v1",
         "MutatingWebhookConfiguration",
@@ -458,22 +391,18 @@ const BUILTINS: &[Builtin] = &[
 pub fn builtins() -> Vec<Arc<ResourceType>> {
     BUILTINS
         .iter()
-        .map(|x| {
-            Arc::new(ResourceType {
-                group: x.group.to_string(),
-                version: x.version.to_string(),
-                kind: x.kind.to_string(),
-                plural: x.plural.to_string(),
-                singular: x.kind.to_ascii_lowercase(),
-                namespaced: x.namespaced,
-                short_names: x.short.iter().map(|s| s.to_string()).collect(),
-                categories: x.categories.iter().map(|s| s.to_string()).collect(),
-                has_status: x.status,
-                has_scale: x.scale,
-                custom: false,
-                printer_columns: Vec::new(),
-            })
-        })
+        .map(
+            |&(group, version, kind, plural, namespaced, short, categories, status, scale)| {
+                Arc::new(ResourceType {
+                    singular: kind.to_ascii_lowercase(),
+                    short_names: short.iter().map(|s| s.to_string()).collect(),
+                    categories: categories.iter().map(|s| s.to_string()).collect(),
+                    has_status: status,
+                    has_scale: scale,
+                    ..ResourceType::new(group, version, kind, plural, namespaced)
+                })
+            },
+        )
         .collect()
 }
 

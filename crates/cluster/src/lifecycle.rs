@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use crate::defaults::CRD_CLEANUP;
 use crate::engine::{Engine, State};
 use crate::handlers::DeleteOptions;
-use crate::kinds::ResourceType;
 use crate::meta;
 use crate::store;
+use fjord_model::{split_api_version, ResourceType};
 
 const FOREGROUND: &str = "foregroundDeletion";
 const ORPHAN: &str = "orphan";
@@ -49,7 +49,7 @@ pub(crate) fn owner_reference_causes(obj: &Value) -> Vec<crate::errors::Cause> {
     for r in refs.into_iter().flatten() {
         let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let api_version = text("apiVersion");
-        let version = api_version.rsplit('/').next().unwrap_or("").to_string();
+        let version = split_api_version(&api_version).1.to_string();
         let (kind, name, uid) = (text("kind"), text("name"), text("uid"));
         let checks = [
             (
@@ -75,11 +75,17 @@ pub(crate) fn owner_reference_causes(obj: &Value) -> Vec<crate::errors::Cause> {
     out
 }
 
+/// An object's namespace and name.
+fn id(o: &Value) -> (String, String) {
+    (meta::namespace(o).to_string(), meta::name(o).to_string())
+}
+
+/// What the controllers would do now, for every stored object.
 fn plan(st: &State) -> Vec<Action> {
     let types = st.registry.storage_types();
     let mut objs: Vec<(Arc<ResourceType>, Arc<Value>)> = Vec::new();
     for rt in &types {
-        for (_, v) in st.store.scan(&rt.store_prefix()) {
+        for (_, v) in st.store.scan(&crate::kinds::store_prefix(rt)) {
             objs.push((rt.clone(), v.clone()));
         }
     }
@@ -89,105 +95,127 @@ fn plan(st: &State) -> Vec<Action> {
         .collect();
     let referenced: HashSet<String> = objs.iter().flat_map(|(_, o)| owner_uids(o)).collect();
     let mut actions = Vec::new();
-    let id = |o: &Value| (meta::namespace(o).to_string(), meta::name(o).to_string());
     for (rt, o) in &objs {
-        let (ns, name) = id(o);
-        let owners = owner_uids(o);
-        if !owners.is_empty() && !meta::deleting(o) {
-            let live: Vec<&Value> = owners
-                .iter()
-                .filter_map(|u| by_uid.get(u.as_str()).copied())
-                .collect();
-            if live.is_empty() {
-                actions.push(Action::Delete(
-                    rt.clone(),
-                    ns.clone(),
-                    name.clone(),
-                    Some("Background"),
-                ));
-                continue;
-            }
-            for owner in live {
-                let fins = meta::finalizers(owner);
-                if meta::deleting(owner) && fins.iter().any(|f| f == ORPHAN) {
-                    actions.push(Action::StripOwner(
-                        rt.clone(),
-                        ns.clone(),
-                        name.clone(),
-                        meta::uid(owner).to_string(),
-                    ));
-                } else if meta::deleting(owner) && fins.iter().any(|f| f == FOREGROUND) {
-                    actions.push(Action::Delete(
-                        rt.clone(),
-                        ns.clone(),
-                        name.clone(),
-                        Some("Foreground"),
-                    ));
-                }
-            }
-        }
         if !meta::deleting(o) {
+            plan_dependent(rt, o, &by_uid, &mut actions);
             continue;
         }
         let fins = meta::finalizers(o);
         for f in [ORPHAN, FOREGROUND] {
             if fins.iter().any(|x| x == f) && !referenced.contains(meta::uid(o)) {
-                actions.push(Action::RemoveFinalizer(
-                    rt.clone(),
-                    ns.clone(),
-                    name.clone(),
-                    f,
-                ));
+                let (ns, name) = id(o);
+                actions.push(Action::RemoveFinalizer(rt.clone(), ns, name, f));
             }
         }
         if rt.group == "apiextensions.k8s.io"
             && rt.plural == "customresourcedefinitions"
             && fins.iter().any(|f| f == CRD_CLEANUP)
         {
-            let group = o
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let plural = o
-                .pointer("/spec/names/plural")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let cr_type = types
-                .iter()
-                .find(|t| t.group == group && t.plural == plural);
-            let prefix = format!("{group}/{plural}/");
-            let crs: Vec<&Arc<Value>> = st.store.scan(&prefix).map(|(_, v)| v).collect();
-            if crs.is_empty() {
-                actions.push(Action::RemoveFinalizer(
-                    rt.clone(),
-                    ns.clone(),
-                    name.clone(),
-                    CRD_CLEANUP,
-                ));
-            } else if let Some(t) = cr_type {
-                for cr in crs.into_iter().filter(|c| !meta::deleting(c)) {
-                    let (cns, cname) = id(cr);
-                    actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
-                }
-            }
+            plan_crd_cleanup(st, &types, rt, o, &mut actions);
         }
         if rt.group.is_empty() && rt.plural == "namespaces" {
-            let mut remaining = 0;
-            for t in types.iter().filter(|t| t.namespaced) {
-                for (_, c) in st.store.scan(&format!("{}{name}/", t.store_prefix())) {
-                    remaining += 1;
-                    if !meta::deleting(c) {
-                        let (cns, cname) = id(c);
-                        actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
-                    }
-                }
-            }
-            if remaining == 0 {
-                actions.push(Action::FinalizeNamespace(name.clone()));
-            }
+            plan_namespace_cleanup(st, &types, meta::name(o), &mut actions);
         }
     }
     actions
+}
+
+/// The garbage collector on a live dependent: delete it when no owner is left, strip an owner
+/// that orphans its dependents, delete it for an owner deleted in the foreground.
+fn plan_dependent(
+    rt: &Arc<ResourceType>,
+    o: &Value,
+    by_uid: &HashMap<&str, &Value>,
+    actions: &mut Vec<Action>,
+) {
+    let owners = owner_uids(o);
+    if owners.is_empty() {
+        return;
+    }
+    let (ns, name) = id(o);
+    let live: Vec<&Value> = owners
+        .iter()
+        .filter_map(|u| by_uid.get(u.as_str()).copied())
+        .collect();
+    if live.is_empty() {
+        actions.push(Action::Delete(rt.clone(), ns, name, Some("Background")));
+        return;
+    }
+    for owner in live {
+        let fins = meta::finalizers(owner);
+        if meta::deleting(owner) && fins.iter().any(|f| f == ORPHAN) {
+            actions.push(Action::StripOwner(
+                rt.clone(),
+                ns.clone(),
+                name.clone(),
+                meta::uid(owner).to_string(),
+            ));
+        } else if meta::deleting(owner) && fins.iter().any(|f| f == FOREGROUND) {
+            actions.push(Action::Delete(
+                rt.clone(),
+                ns.clone(),
+                name.clone(),
+                Some("Foreground"),
+            ));
+        }
+    }
+}
+
+/// CRD cleanup of a CRD being deleted: delete its custom resources, then drop the finalizer.
+fn plan_crd_cleanup(
+    st: &State,
+    types: &[Arc<ResourceType>],
+    rt: &Arc<ResourceType>,
+    crd: &Value,
+    actions: &mut Vec<Action>,
+) {
+    let group = crd
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let plural = crd
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let cr_type = types
+        .iter()
+        .find(|t| t.group == group && t.plural == plural);
+    let prefix = format!("{group}/{plural}/");
+    let crs: Vec<&Arc<Value>> = st.store.scan(&prefix).map(|(_, v)| v).collect();
+    if crs.is_empty() {
+        let (ns, name) = id(crd);
+        actions.push(Action::RemoveFinalizer(rt.clone(), ns, name, CRD_CLEANUP));
+    } else if let Some(t) = cr_type {
+        for cr in crs.into_iter().filter(|c| !meta::deleting(c)) {
+            let (cns, cname) = id(cr);
+            actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
+        }
+    }
+}
+
+/// The namespace controller on a terminating namespace: delete what it holds, then finalize it.
+fn plan_namespace_cleanup(
+    st: &State,
+    types: &[Arc<ResourceType>],
+    name: &str,
+    actions: &mut Vec<Action>,
+) {
+    let mut remaining = 0;
+    for t in types.iter().filter(|t| t.namespaced) {
+        for (_, c) in st
+            .store
+            .scan(&format!("{}{name}/", crate::kinds::store_prefix(t)))
+        {
+            remaining += 1;
+            if !meta::deleting(c) {
+                let (cns, cname) = id(c);
+                actions.push(Action::Delete(t.clone(), cns, cname, Some("Background")));
+            }
+        }
+    }
+    if remaining == 0 {
+        actions.push(Action::FinalizeNamespace(name.to_string()));
+    }
 }
 
 impl Engine {

@@ -41,7 +41,7 @@ pub fn parse_rv(rv: &str) -> Result<u64, crate::errors::ApiError> {
             500,
             format!(
                 "strconv.ParseUint: parsing {}: {why}",
-                crate::handlers::options::go_quote(rv)
+                fjord_model::go::quote(rv)
             ),
         )
     };
@@ -78,10 +78,9 @@ pub fn set_rv(obj: &mut Value, rv: u64) {
     metadata_mut(obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
 }
 
-/// `metadata.finalizers` as strings.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
+/// The strings of a JSON array (other items skipped; none when `v` is not an array).
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
@@ -89,6 +88,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `metadata.finalizers` as strings.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    strings(obj.pointer("/metadata/finalizers"))
 }
 
 /// Replaces `metadata.finalizers` (removing the key when empty).

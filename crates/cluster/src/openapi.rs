@@ -16,9 +16,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::registry::Registry;
 use crate::request::{Reply, Target};
+use fjord_model::ResourceType;
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {

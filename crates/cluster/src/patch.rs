@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 /// Applies an RFC 7386 merge patch.
 pub fn merge_patch(target: &Value, patch: &Value) -> Value {

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 /// Why a quantity does not decode; the texts are the real server's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

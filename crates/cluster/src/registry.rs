@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::discovery::catalog;
-use crate::kinds::{builtins, PrinterColumn, ResourceType};
+use crate::kinds::builtins;
+use crate::meta::strings;
+use fjord_model::{PrinterColumn, ResourceType};
 
 /// Served resource types, looked up by URL coordinates.
 #[derive(Debug, Clone)]
@@ -43,17 +45,6 @@ pub fn version_priority(a: &str, b: &str) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.cmp(b),
     }
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Whether a CRD object carries `Established=True`.

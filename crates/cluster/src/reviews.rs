@@ -10,9 +10,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, Reply, ResourcePath};
 use crate::ssa::SchemaRef;
+use fjord_model::ResourceType;
 
 /// The review kinds: (group, plural, kind, namespaced, internal Go package).
 const REVIEWS: &[(&str, &str, &str, bool, &str)] = &[

@@ -6,7 +6,7 @@ use fjord_merge::Schema;
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 /// Applies a strategic merge patch to `target` (which carries `apiVersion` and `kind`).
 pub fn apply(rt: &ResourceType, target: &Value, patch: &Value) -> Result<Value, ApiError> {

@@ -10,8 +10,8 @@ mod text;
 
 use columns::columns_and_cells;
 
-use crate::kinds::ResourceType;
 use crate::request::Reply;
+use fjord_model::ResourceType;
 
 /// The Table response media type.
 pub const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";

@@ -15,7 +15,7 @@ use fjord_model::Gvk;
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 /// Every field of each built-in type, by the schema table's type name.
 fn known_fields() -> &'static HashMap<&'static str, HashSet<&'static str>> {

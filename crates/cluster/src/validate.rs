@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
@@ -89,10 +89,7 @@ fn required(causes: &mut Vec<Cause>, field: &str) {
 fn invalid(causes: &mut Vec<Cause>, field: &str, value: &str, why: &str) {
     causes.push(Cause::new(
         "FieldValueInvalid",
-        format!(
-            "Invalid value: {}: {why}",
-            crate::handlers::options::go_quote(value)
-        ),
+        format!("Invalid value: {}: {why}", fjord_model::go::quote(value)),
         field,
     ));
 }

@@ -8,14 +8,14 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, State};
 use crate::errors::ApiError;
 use crate::handlers::output;
 use crate::handlers::read::{collection_prefix, requested_rv, Filter};
-use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, ResourcePath};
 use crate::rv::{Event, EventType};
 use crate::selectors::FieldSelector;
+use fjord_model::ResourceType;
 
 /// A watch ready to stream: the events owed up front and the live subscription.
 pub struct WatchStart {
@@ -60,7 +60,7 @@ fn translate(
     filter: &Filter,
     ev: &Event,
 ) -> Option<String> {
-    if !ev.prefix.starts_with(&rt.store_prefix())
+    if !ev.prefix.starts_with(&crate::kinds::store_prefix(rt))
         || !format!("{}{}/", ev.prefix, ev.namespace).starts_with(prefix)
     {
         return None;
@@ -90,6 +90,52 @@ fn translate(
     Some(line(kind, &output(rt, &ev.object)))
 }
 
+/// The request's selectors, narrowed to one object for a watch on a named object.
+fn watch_filter(req: &ApiRequest, rp: &ResourcePath) -> Result<Filter, ApiError> {
+    let mut filter = Filter::from_request(req)?;
+    if let Some(name) = &rp.name {
+        let both = format!(
+            "{},metadata.name={name}",
+            req.query.get("fieldSelector").unwrap_or("")
+        );
+        filter.fields = FieldSelector::parse(both.trim_start_matches(','))?;
+    }
+    Ok(filter)
+}
+
+/// Whether the watch asks for initial events (a streaming list); only valid with
+/// `resourceVersionMatch=NotOlderThan`.
+fn send_initial_events(req: &ApiRequest) -> Result<bool, ApiError> {
+    let send_initial = req.query.flag("sendInitialEvents");
+    if send_initial && req.query.get("resourceVersionMatch") != Some("NotOlderThan") {
+        return Err(ApiError::invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            vec![crate::errors::Cause::new(
+                "FieldValueForbidden",
+                "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                "resourceVersionMatch",
+            )],
+        ));
+    }
+    Ok(send_initial)
+}
+
+/// The resourceVersion of the CRD defining the custom resource `rt` (0 when absent).
+fn crd_rv(st: &State, rt: &ResourceType) -> u64 {
+    st.store
+        .get(&crate::store::key(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            &format!("{}.{}", rt.plural, rt.group),
+        ))
+        .and_then(|crd| crd.pointer("/metadata/resourceVersion").cloned())
+        .and_then(|v| v.as_str().and_then(|s| s.parse::<u64>().ok()))
+        .unwrap_or(0)
+}
+
 impl Engine {
     /// Prepares a watch on a collection (or one named object).
     pub fn start_watch(&self, req: &ApiRequest, rp: &ResourcePath) -> Result<WatchStart, ApiError> {
@@ -99,14 +145,7 @@ impl Engine {
                 .lookup(&rp.group, &rp.version, &rp.plural)
                 .ok_or_else(|| crate::reviews::unwatchable(rp))?
         };
-        let mut filter = Filter::from_request(req)?;
-        if let Some(name) = &rp.name {
-            let both = format!(
-                "{},metadata.name={name}",
-                req.query.get("fieldSelector").unwrap_or("")
-            );
-            filter.fields = FieldSelector::parse(both.trim_start_matches(','))?;
-        }
+        let filter = watch_filter(req, rp)?;
         let prefix = collection_prefix(&rt, rp.namespace.as_deref());
         let timeout = req
             .query
@@ -115,19 +154,7 @@ impl Engine {
             .filter(|t| *t > 0)
             .unwrap_or(1800);
         let bookmarks = req.query.flag("allowWatchBookmarks");
-        let send_initial = req.query.flag("sendInitialEvents");
-        if send_initial && req.query.get("resourceVersionMatch") != Some("NotOlderThan") {
-            return Err(ApiError::invalid(
-                "ListOptions",
-                "meta.k8s.io",
-                "",
-                vec![crate::errors::Cause::new(
-                    "FieldValueForbidden",
-                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                    "resourceVersionMatch",
-                )],
-            ));
-        }
+        let send_initial = send_initial_events(req)?;
         let rv = requested_rv(req)?;
         let st = self.lock();
         let current = st.store.rv();
@@ -139,20 +166,7 @@ impl Engine {
         let future = rv.filter(|n| *n > current);
         // A custom resource's watch cache starts when its CRD is (re)established: an older RV
         // is 410 Expired there, as on the real server.
-        let cache_floor = if rt.custom {
-            st.store
-                .get(&crate::store::key(
-                    "apiextensions.k8s.io",
-                    "customresourcedefinitions",
-                    "",
-                    &format!("{}.{}", rt.plural, rt.group),
-                ))
-                .and_then(|crd| crd.pointer("/metadata/resourceVersion").cloned())
-                .and_then(|v| v.as_str().and_then(|s| s.parse::<u64>().ok()))
-                .unwrap_or(0)
-        } else {
-            0
-        };
+        let cache_floor = if rt.custom { crd_rv(&st, &rt) } else { 0 };
         match rv {
             Some(_) if future.is_some() => {}
             Some(n) if n > 0 && n < cache_floor && !send_initial => {

@@ -19,6 +19,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use corpus::{Deliberate, Step};
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::CURL;
 use normalize::Difference;
 use serde_json::Value;
 
@@ -181,6 +183,7 @@ struct Tally {
 
 #[test]
 fn local_api_answers_the_corpus_as_the_real_kube_apiserver_does() {
+    require_tools!(CURL);
     let (steps, listed) = load();
     assert!(steps.len() > 100, "the corpus has {} steps", steps.len());
     let cp = fjord_testkit::ControlPlane::start_or_panic();

@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fjord_testkit::Proc;
 use serde_json::Value;
 
 const CHILD_ENV: &str = "FJORD_CLUSTER_CHILD_DIR";
@@ -28,17 +29,16 @@ fn child_server() {
     });
 }
 
-/// Starts the child server; the caller kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn spawn(dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
+/// Starts the child server in its own process group; the caller kills it (`kill -9`), and a
+/// failing test's drop does.
+fn spawn(dir: &std::path::Path) -> (Proc, std::net::SocketAddr) {
     let _ = std::fs::remove_file(dir.join("addr"));
-    let mut child = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
+        .stderr(Stdio::null());
+    let mut child = Proc::spawn_or_panic(&mut cmd, "the child server");
     let start = Instant::now();
     loop {
         if let Ok(a) = std::fs::read_to_string(dir.join("addr")) {
@@ -47,8 +47,7 @@ fn spawn(dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
             }
         }
         if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
             panic!("child server did not start");
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -82,8 +81,7 @@ fn kill_dash_nine_keeps_every_acknowledged_write() {
     while acked.lock().expect("lock").len() < 150 && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    child.kill().expect("kill -9");
-    let _ = child.wait();
+    child.kill();
     for w in workers {
         let _ = w.join();
     }
@@ -147,6 +145,5 @@ fn kill_dash_nine_keeps_every_acknowledged_write() {
         rv > list_rv,
         "new RV {rv} must exceed every earlier one ({list_rv})"
     );
-    child.kill().expect("kill");
-    let _ = child.wait();
+    child.kill();
 }

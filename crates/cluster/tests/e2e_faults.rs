@@ -5,32 +5,33 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http;
+use fjord_testkit::tools::KUBECTL;
+use fjord_testkit::{require_tools, Proc};
 use serde_json::Value;
 
-/// A server process, killed on drop.
+/// A server process (its process group killed on drop).
 struct Server {
-    child: Child,
+    _proc: Proc,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_local_cluster"))
-            .arg("--data-dir")
+        let dir = fjord_testkit::tempdir::tempdir("faults");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_local_cluster"));
+        cmd.arg("--data-dir")
             .arg(dir.path())
             .args(["--addr", "127.0.0.1:0", "--no-sim"])
             .args(extra)
             .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let stderr = child.stderr.take().expect("stderr");
+            .stdout(Stdio::null());
+        let mut proc = Proc::spawn_or_panic(&mut cmd, "local_cluster");
+        let stderr = proc.child_mut().stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let addr = loop {
             let line = lines
@@ -44,17 +45,10 @@ impl Server {
         };
         std::thread::spawn(move || lines.for_each(drop));
         Server {
-            child,
+            _proc: proc,
             addr,
             _dir: dir,
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -178,7 +172,7 @@ fn watch_client_resumes_after_dropped_streams_without_losing_events() {
 
 #[test]
 fn kubectl_get_watch_lists_first_under_drop_fault() {
-    common::need_kubectl();
+    require_tools!(KUBECTL);
     let s = Server::start(&["--fault-drop-watch-after-ms", "400"]);
     let kubeconfig = s._dir.path().join("kubeconfig");
     create_cm(s.addr, "before");

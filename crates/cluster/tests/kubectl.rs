@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{need_kubectl, Cluster};
+use common::Cluster;
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use serde_json::Value;
 
 const DEPLOY: &str = "apiVersion: apps/v1
@@ -28,9 +30,9 @@ spec:
 
 #[test]
 fn api_resources_lists_builtin_kinds_with_scope_and_short_names() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    let out = c.ok(&["api-resources"]);
+    let out = c.kubectl_ok(&["api-resources"]);
     for (name, short, api, namespaced) in [
         ("deployments", "deploy", "apps/v1", "true"),
         ("namespaces", "ns", "v1", "false"),
@@ -51,7 +53,7 @@ fn api_resources_lists_builtin_kinds_with_scope_and_short_names() {
         assert_eq!(cols[2], api, "{line}");
         assert_eq!(cols[3], namespaced, "{line}");
     }
-    let version = c.ok(&["version"]);
+    let version = c.kubectl_ok(&["version"]);
     let server = version
         .lines()
         .find_map(|l| l.strip_prefix("Server Version: v1."))
@@ -66,17 +68,19 @@ fn api_resources_lists_builtin_kinds_with_scope_and_short_names() {
 
 #[test]
 fn client_side_apply_creates_then_strategic_patches() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     assert!(c
-        .ok_in(&["apply", "-f", "-"], DEPLOY)
+        .kubectl_ok_in(&["apply", "-f", "-"], DEPLOY)
         .contains("deployment.apps/web created"));
-    assert!(c.ok_in(&["apply", "-f", "-"], DEPLOY).contains("unchanged"));
+    assert!(c
+        .kubectl_ok_in(&["apply", "-f", "-"], DEPLOY)
+        .contains("unchanged"));
     let changed = DEPLOY
         .replace("image: nginx:1.25", "image: nginx:1.26")
         .replace("      - name: sidecar\n        image: busybox\n", "");
     assert!(c
-        .ok_in(&["apply", "-f", "-"], &changed)
+        .kubectl_ok_in(&["apply", "-f", "-"], &changed)
         .contains("configured"));
     let d = c.get_json(&["deploy", "web"]);
     let cs = d["spec"]["template"]["spec"]["containers"]
@@ -89,28 +93,28 @@ fn client_side_apply_creates_then_strategic_patches() {
 
 #[test]
 fn server_side_apply_prunes_conflicts_and_forces() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     // A no-op apply does not bump the RV (a ConfigMap: no controller writes its status).
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: same}\ndata: {k: v}\n";
     assert!(c
-        .ok_in(&["apply", "--server-side", "-f", "-"], cm)
+        .kubectl_ok_in(&["apply", "--server-side", "-f", "-"], cm)
         .contains("configmap/same serverside-applied"));
     let rv1 = c.get_json(&["cm", "same"])["metadata"]["resourceVersion"].clone();
-    c.ok_in(&["apply", "--server-side", "-f", "-"], cm);
+    c.kubectl_ok_in(&["apply", "--server-side", "-f", "-"], cm);
     assert_eq!(
         c.get_json(&["cm", "same"])["metadata"]["resourceVersion"],
         rv1,
         "a no-op apply must not bump the RV"
     );
     assert!(c
-        .ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY)
+        .kubectl_ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY)
         .contains("deployment.apps/web serverside-applied"));
     // Re-apply without the tier label and the sidecar: both are removed.
     let smaller = DEPLOY
         .replace(", tier: fe", "")
         .replace("      - name: sidecar\n        image: busybox\n", "");
-    c.ok_in(&["apply", "--server-side", "-f", "-"], &smaller);
+    c.kubectl_ok_in(&["apply", "--server-side", "-f", "-"], &smaller);
     let d = c.get_json(&["deploy", "web"]);
     assert!(
         d["metadata"]["labels"].get("tier").is_none(),
@@ -124,9 +128,9 @@ fn server_side_apply_prunes_conflicts_and_forces() {
         Some(1)
     );
     // Another manager changes replicas: the next apply of a different value conflicts.
-    c.ok(&["scale", "deploy/web", "--replicas=5"]);
+    c.kubectl_ok(&["scale", "deploy/web", "--replicas=5"]);
     let conflicting = smaller.replace("replicas: 2", "replicas: 3");
-    let err = c.fails(
+    let err = c.kubectl_fails(
         &[
             "apply",
             "--server-side",
@@ -138,7 +142,7 @@ fn server_side_apply_prunes_conflicts_and_forces() {
     );
     assert!(err.contains("conflict"), "{err}");
     assert!(err.contains(".spec.replicas"), "{err}");
-    c.ok_in(
+    c.kubectl_ok_in(
         &[
             "apply",
             "--server-side",
@@ -149,7 +153,7 @@ fn server_side_apply_prunes_conflicts_and_forces() {
         ],
         &conflicting,
     );
-    let d: Value = serde_json::from_str(&c.ok(&[
+    let d: Value = serde_json::from_str(&c.kubectl_ok(&[
         "get",
         "deploy",
         "web",
@@ -171,11 +175,11 @@ fn server_side_apply_prunes_conflicts_and_forces() {
 
 #[test]
 fn diff_server_side_exits_one_on_difference() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
+    c.kubectl_ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
     // Let the simulated rollout finish so no status write lands between diff's read and its dry run.
-    c.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+    c.kubectl_ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
     let same = c.kubectl_in(&["diff", "--server-side", "-f", "-"], DEPLOY);
     assert_eq!(
         same.status.code(),
@@ -203,9 +207,9 @@ fn diff_server_side_exits_one_on_difference() {
 
 #[test]
 fn get_output_formats_all_namespaces_and_selectors() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(
+    c.kubectl_ok_in(
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n",
     );
@@ -215,19 +219,19 @@ fn get_output_formats_all_namespaces_and_selectors() {
         ("team", "c", "web"),
     ] {
         let cm = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: {app}}}}}\ndata: {{k: v}}\n");
-        c.ok_in(&["apply", "-f", "-"], &cm);
+        c.kubectl_ok_in(&["apply", "-f", "-"], &cm);
     }
-    let yaml = c.ok(&["get", "cm", "a", "-o", "yaml"]);
+    let yaml = c.kubectl_ok(&["get", "cm", "a", "-o", "yaml"]);
     assert!(
         yaml.contains("name: a") && yaml.contains("uid:") && yaml.contains("creationTimestamp:"),
         "{yaml}"
     );
-    let table = c.ok(&["get", "cm"]);
+    let table = c.kubectl_ok(&["get", "cm"]);
     assert!(
         table.starts_with("NAME") && table.contains("DATA"),
         "{table}"
     );
-    let all = c.ok(&["get", "cm", "-A", "-l", "app=web"]);
+    let all = c.kubectl_ok(&["get", "cm", "-A", "-l", "app=web"]);
     assert!(
         all.contains("team") && all.contains(" c ") || all.contains("c "),
         "{all}"
@@ -237,8 +241,8 @@ fn get_output_formats_all_namespaces_and_selectors() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
     let by_field = c.get_json(&["cm", "--field-selector", "metadata.name=b"]);
     assert_eq!(by_field["items"][0]["metadata"]["name"], "b");
-    c.ok_in(&["apply", "-f", "-"], DEPLOY);
-    let wide = c.ok(&["get", "deploy", "-o", "wide"]);
+    c.kubectl_ok_in(&["apply", "-f", "-"], DEPLOY);
+    let wide = c.kubectl_ok(&["get", "deploy", "-o", "wide"]);
     assert!(
         wide.contains("IMAGES") && wide.contains("nginx:1.25,busybox"),
         "{wide}"
@@ -247,34 +251,34 @@ fn get_output_formats_all_namespaces_and_selectors() {
 
 #[test]
 fn label_annotate_scale_and_three_patch_types() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(&["apply", "-f", "-"], DEPLOY);
-    c.ok(&["label", "deploy/web", "team=blue"]);
-    c.ok(&["annotate", "deploy/web", "note=hi"]);
-    c.ok(&["scale", "deploy/web", "--replicas=4"]);
-    c.ok(&[
+    c.kubectl_ok_in(&["apply", "-f", "-"], DEPLOY);
+    c.kubectl_ok(&["label", "deploy/web", "team=blue"]);
+    c.kubectl_ok(&["annotate", "deploy/web", "note=hi"]);
+    c.kubectl_ok(&["scale", "deploy/web", "--replicas=4"]);
+    c.kubectl_ok(&[
         "patch",
         "deploy/web",
         "--type=merge",
         "-p",
         r#"{"metadata":{"labels":{"merged":"yes"}}}"#,
     ]);
-    c.ok(&[
+    c.kubectl_ok(&[
         "patch",
         "deploy/web",
         "--type=json",
         "-p",
         r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"nginx:2"}]"#,
     ]);
-    c.ok(&[
+    c.kubectl_ok(&[
         "patch",
         "deploy/web",
         "--type=strategic",
         "-p",
         r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:2"}]}}}}"#,
     ]);
-    let d: Value = serde_json::from_str(&c.ok(&[
+    let d: Value = serde_json::from_str(&c.kubectl_ok(&[
         "get",
         "deploy",
         "web",
@@ -309,14 +313,14 @@ fn label_annotate_scale_and_three_patch_types() {
 
 #[test]
 fn replace_with_stale_object_conflicts() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(
+    c.kubectl_ok_in(
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n",
     );
-    let stale = c.ok(&["get", "cm", "cfg", "-o", "json"]);
-    c.ok(&[
+    let stale = c.kubectl_ok(&["get", "cm", "cfg", "-o", "json"]);
+    c.kubectl_ok(&[
         "patch",
         "cm",
         "cfg",
@@ -324,27 +328,27 @@ fn replace_with_stale_object_conflicts() {
         "-p",
         r#"{"data":{"a":"2"}}"#,
     ]);
-    let err = c.fails(&["replace", "-f", "-"], &stale);
+    let err = c.kubectl_fails(&["replace", "-f", "-"], &stale);
     assert!(err.contains("the object has been modified"), "{err}");
     let mut fresh: Value =
-        serde_json::from_str(&c.ok(&["get", "cm", "cfg", "-o", "json"])).expect("json");
+        serde_json::from_str(&c.kubectl_ok(&["get", "cm", "cfg", "-o", "json"])).expect("json");
     fresh["data"]["a"] = Value::String("3".into());
-    c.ok_in(&["replace", "-f", "-"], &fresh.to_string());
+    c.kubectl_ok_in(&["replace", "-f", "-"], &fresh.to_string());
     assert_eq!(c.get_json(&["cm", "cfg"])["data"]["a"], "3");
 }
 
 #[test]
 fn wait_available_and_rollout_status() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
-    c.ok(&[
+    c.kubectl_ok_in(&["apply", "--server-side", "-f", "-"], DEPLOY);
+    c.kubectl_ok(&[
         "wait",
         "--for=condition=Available",
         "deploy/web",
         "--timeout=20s",
     ]);
-    let out = c.ok(&["rollout", "status", "deploy/web", "--timeout=20s"]);
+    let out = c.kubectl_ok(&["rollout", "status", "deploy/web", "--timeout=20s"]);
     assert!(out.contains("successfully rolled out"), "{out}");
     let d = c.get_json(&["deploy", "web"]);
     assert_eq!(d["status"]["availableReplicas"], 2);
@@ -353,8 +357,8 @@ fn wait_available_and_rollout_status() {
         d["metadata"]["generation"]
     );
     // A spec change is observed again after the delay.
-    c.ok(&["set", "image", "deploy/web", "nginx=nginx:1.27"]);
-    c.ok(&["rollout", "status", "deploy/web", "--timeout=20s"]);
+    c.kubectl_ok(&["set", "image", "deploy/web", "nginx=nginx:1.27"]);
+    c.kubectl_ok(&["rollout", "status", "deploy/web", "--timeout=20s"]);
     let d = c.get_json(&["deploy", "web"]);
     assert_eq!(d["status"]["observedGeneration"], 2);
     // A failing workload never becomes Available: its Pods fit no node (a real scheduler
@@ -368,7 +372,7 @@ fn wait_available_and_rollout_status() {
             "    spec:\n      containers:",
             "    spec:\n      nodeSelector: {fjord.dev/no-such-node: \"true\"}\n      containers:",
         );
-    c.ok_in(&["apply", "-f", "-"], &failing);
+    c.kubectl_ok_in(&["apply", "-f", "-"], &failing);
     let out = c.kubectl(&[
         "wait",
         "--for=condition=Available",
@@ -405,49 +409,49 @@ spec:
 
 #[test]
 fn crd_then_custom_resource_lifecycle() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(&["apply", "-f", "-"], CRD);
-    c.ok(&[
+    c.kubectl_ok_in(&["apply", "-f", "-"], CRD);
+    c.kubectl_ok(&[
         "wait",
         "--for=condition=established",
         "crd/widgets.example.com",
         "--timeout=10s",
     ]);
     let w = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: big, tags: [a]}\n";
-    c.ok_in(&["apply", "-f", "-"], w);
-    c.ok_in(&["apply", "-f", "-"], &w.replace("big", "small"));
-    c.ok_in(
+    c.kubectl_ok_in(&["apply", "-f", "-"], w);
+    c.kubectl_ok_in(&["apply", "-f", "-"], &w.replace("big", "small"));
+    c.kubectl_ok_in(
         &["apply", "--server-side", "-f", "-"],
         &w.replace("w1", "w2"),
     );
-    let table = c.ok(&["get", "wd"]);
+    let table = c.kubectl_ok(&["get", "wd"]);
     assert!(
         table.contains("SIZE") && table.contains("small") && table.contains("w2"),
         "{table}"
     );
     assert_eq!(c.get_json(&["widget", "w1"])["spec"]["size"], "small");
-    c.ok(&["delete", "widget", "w1"]);
+    c.kubectl_ok(&["delete", "widget", "w1"]);
     assert!(c.kubectl(&["get", "widget", "w1"]).status.code() == Some(1));
-    c.ok(&["delete", "crd", "widgets.example.com", "--timeout=20s"]);
+    c.kubectl_ok(&["delete", "crd", "widgets.example.com", "--timeout=20s"]);
     let out = c.kubectl(&["get", "widgets.example.com"]);
     assert!(!out.status.success(), "widgets must be gone with their CRD");
 }
 
 #[test]
 fn delete_namespace_with_contents() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
-    c.ok_in(
+    c.kubectl_ok_in(
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: doomed}\n",
     );
-    c.ok_in(&["apply", "-n", "doomed", "-f", "-"], DEPLOY);
-    c.ok_in(
+    c.kubectl_ok_in(&["apply", "-n", "doomed", "-f", "-"], DEPLOY);
+    c.kubectl_ok_in(
         &["apply", "-n", "doomed", "-f", "-"],
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
     );
-    c.ok(&["delete", "namespace", "doomed", "--timeout=30s"]);
+    c.kubectl_ok(&["delete", "namespace", "doomed", "--timeout=30s"]);
     assert_eq!(c.kubectl(&["get", "ns", "doomed"]).status.code(), Some(1));
     let list = c.get_json(&["cm", "-A"]);
     assert!(list["items"]
@@ -455,17 +459,17 @@ fn delete_namespace_with_contents() {
         .expect("items")
         .iter()
         .all(|i| i["metadata"]["namespace"] != "doomed"));
-    let err = c.fails(&["delete", "ns", "default"], "");
+    let err = c.kubectl_fails(&["delete", "ns", "default"], "");
     assert!(err.contains("forbidden"), "{err}");
 }
 
 #[test]
 fn invalid_object_is_rejected_with_422_causes() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let bad =
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: Bad_Name}\nspec: {replicas: 1}\n";
-    let err = c.fails(&["apply", "-f", "-"], bad);
+    let err = c.kubectl_fails(&["apply", "-f", "-"], bad);
     assert!(err.contains("is invalid"), "{err}");
     assert!(
         err.contains("metadata.name") && err.contains("spec.selector: Required value"),
@@ -485,7 +489,7 @@ fn invalid_object_is_rejected_with_422_causes() {
 
 #[test]
 fn generator_commands_send_protobuf_bodies_we_decode() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let creates: &[&[&str]] = &[
         &["create", "namespace", "gen"],
@@ -566,7 +570,7 @@ fn generator_commands_send_protobuf_bodies_we_decode() {
         ],
     ];
     for args in creates {
-        let out = c.ok(args);
+        let out = c.kubectl_ok(args);
         assert!(out.contains("created"), "{args:?}: {out}");
     }
     let cm = c.get_json(&["configmap", "c"]);
@@ -597,7 +601,7 @@ fn generator_commands_send_protobuf_bodies_we_decode() {
     let fm = &cm["metadata"]["managedFields"][0];
     assert_eq!(fm["manager"], "kubectl-create");
     // A BestEffort quota may only count pods: the server refuses a cpu limit in it.
-    let err = c.fails(
+    let err = c.kubectl_fails(
         &[
             "create",
             "quota",
@@ -614,17 +618,17 @@ fn generator_commands_send_protobuf_bodies_we_decode() {
         "{err}"
     );
     // Duplicate create through protobuf gets an ordinary AlreadyExists.
-    let err = c.fails(&["create", "configmap", "c"], "");
+    let err = c.kubectl_fails(&["create", "configmap", "c"], "");
     assert!(err.contains("already exists"), "{err}");
 }
 
 #[test]
 fn create_self_subject_access_review_with_client_side_validation() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let review = "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\n\
         spec:\n  resourceAttributes: {verb: get, resource: pods, namespace: default}\n";
-    let out = c.ok_in(&["create", "-f", "-", "-o", "json"], review);
+    let out = c.kubectl_ok_in(&["create", "-f", "-", "-o", "json"], review);
     let status: Value = serde_json::from_str(&out).expect("review json");
     assert_eq!(status["kind"], "SelfSubjectAccessReview", "{out}");
     assert_eq!(status["status"]["allowed"], true, "{out}");

@@ -9,6 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Cluster;
+use fjord_testkit::require_tools;
+use fjord_testkit::tools::KUBECTL;
 use serde_json::{json, Value};
 
 /// Polls `f` until it returns `Some`, failing with `what` after 60 s.
@@ -199,11 +201,11 @@ fn settled_deployment(c: &Cluster, ns: &str, replicas: i64) -> Value {
 
 #[test]
 fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
-    common::need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let ns = "h1-workloads";
-    c.ok(&["create", "namespace", ns]);
-    c.ok(&[
+    c.kubectl_ok(&["create", "namespace", ns]);
+    c.kubectl_ok(&[
         "create",
         "deployment",
         "web",
@@ -226,7 +228,7 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
     deployment_status(&d, &rs1_name, 3);
 
     // The first symptom: this failed on the local API (no default to replace).
-    c.ok(&[
+    c.kubectl_ok(&[
         "patch",
         "deploy",
         "web",
@@ -242,7 +244,7 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
         3
     );
 
-    let all = c.ok(&["get", "all", "-n", ns]);
+    let all = c.kubectl_ok(&["get", "all", "-n", ns]);
     assert!(all.contains("deployment.apps/web"), "{all}");
     assert!(
         all.contains(&format!("replicaset.apps/{rs1_name}")),
@@ -251,7 +253,7 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
     assert_eq!(all.matches(&format!("pod/{rs1_name}-")).count(), 3, "{all}");
 
     // A new template: a second ReplicaSet (revision 2) takes the replicas, the first goes to 0.
-    c.ok(&["set", "image", "deploy/web", "nginx=nginx:1.26", "-n", ns]);
+    c.kubectl_ok(&["set", "image", "deploy/web", "nginx=nginx:1.26", "-n", ns]);
     let (sets, pods) = settled(&c, ns, "web", 3);
     let d = settled_deployment(&c, ns, 3);
     assert_eq!(sets.len(), 2);
@@ -271,15 +273,15 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
     );
     assert_eq!(annotation(&d, "deployment.kubernetes.io/revision"), "2");
     assert_eq!(pods[0]["spec"]["containers"][0]["image"], "nginx:1.26");
-    c.ok(&["rollout", "status", "deploy/web", "-n", ns, "--timeout=60s"]);
-    let history = c.ok(&["rollout", "history", "deploy/web", "-n", ns]);
+    c.kubectl_ok(&["rollout", "status", "deploy/web", "-n", ns, "--timeout=60s"]);
+    let history = c.kubectl_ok(&["rollout", "history", "deploy/web", "-n", ns]);
     assert!(
         history.contains("\n1 ") && history.contains("\n2 "),
         "{history}"
     );
 
     // Scaling changes the Pods of the current ReplicaSet and its annotations.
-    c.ok(&["scale", "deploy/web", "--replicas=1", "-n", ns]);
+    c.kubectl_ok(&["scale", "deploy/web", "--replicas=1", "-n", ns]);
     let (sets, pods) = settled(&c, ns, "web", 1);
     let rs2 = sets
         .iter()
@@ -290,7 +292,7 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
     check_pod(&pods[0], rs2);
 
     // Undo: the first template's ReplicaSet comes back as revision 3.
-    c.ok(&["rollout", "undo", "deploy/web", "-n", ns]);
+    c.kubectl_ok(&["rollout", "undo", "deploy/web", "-n", ns]);
     let (sets, _) = settled(&c, ns, "web", 1);
     let back = sets
         .iter()
@@ -300,7 +302,7 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
     assert_eq!(annotation(back, "deployment.kubernetes.io/revision"), "3");
 
     // Deleting the Deployment (background propagation) takes its ReplicaSets and Pods along.
-    c.ok(&["delete", "deploy", "web", "-n", ns]);
+    c.kubectl_ok(&["delete", "deploy", "web", "-n", ns]);
     poll("the ReplicaSets and Pods to go", || {
         let sets = items(&c.get_json(&["rs", "-n", ns]));
         let pods = items(&c.get_json(&["pods", "-n", ns]));
@@ -310,11 +312,11 @@ fn deployment_rollout_scale_undo_and_delete_look_like_kube_apiserver() {
 
 #[test]
 fn orphan_and_foreground_deletion_and_gc_of_any_kind() {
-    common::need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let ns = "h1-gc";
-    c.ok(&["create", "namespace", ns]);
-    c.ok(&[
+    c.kubectl_ok(&["create", "namespace", ns]);
+    c.kubectl_ok(&[
         "create",
         "deployment",
         "web",
@@ -324,7 +326,7 @@ fn orphan_and_foreground_deletion_and_gc_of_any_kind() {
         ns,
     ]);
     settled(&c, ns, "web", 2);
-    c.ok(&[
+    c.kubectl_ok(&[
         "delete",
         "deploy",
         "web",
@@ -342,7 +344,7 @@ fn orphan_and_foreground_deletion_and_gc_of_any_kind() {
         .as_str()
         .expect("rs")
         .to_string();
-    c.ok(&[
+    c.kubectl_ok(&[
         "delete",
         "rs",
         &rs,
@@ -353,13 +355,13 @@ fn orphan_and_foreground_deletion_and_gc_of_any_kind() {
     ]);
     assert!(items(&c.get_json(&["pods", "-n", ns])).is_empty());
 
-    c.ok(&["create", "configmap", "owner", "-n", ns]);
+    c.kubectl_ok(&["create", "configmap", "owner", "-n", ns]);
     let uid = c.get_json(&["cm", "owner", "-n", ns])["metadata"]["uid"].clone();
     let owned = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "owned", "namespace": ns,
                      "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]}});
-    c.ok_in(&["create", "-f", "-"], &owned.to_string());
-    c.ok(&["delete", "cm", "owner", "-n", ns]);
+    c.kubectl_ok_in(&["create", "-f", "-"], &owned.to_string());
+    c.kubectl_ok(&["delete", "cm", "owner", "-n", ns]);
     poll("the owned ConfigMap to be collected", || {
         let out = c.kubectl(&["get", "cm", "owned", "-n", ns]);
         (!out.status.success()).then_some(())
@@ -368,6 +370,7 @@ fn orphan_and_foreground_deletion_and_gc_of_any_kind() {
 
 #[test]
 fn config_map_and_secret_values_must_be_strings() {
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let path = "/api/v1/namespaces/default/configmaps";
     let body =
@@ -388,7 +391,7 @@ fn config_map_and_secret_values_must_be_strings() {
     // Nothing was stored.
     assert_eq!(c.http("GET", &format!("{path}/h1-bool"), "", "").0, 404);
     // A merge patch that puts a boolean in: 422 on field `patch`.
-    c.ok(&["create", "configmap", "h1-cm", "--from-literal=x=1"]);
+    c.kubectl_ok(&["create", "configmap", "h1-cm", "--from-literal=x=1"]);
     let (code, text) = c.http(
         "PATCH",
         &format!("{path}/h1-cm"),
@@ -402,16 +405,16 @@ fn config_map_and_secret_values_must_be_strings() {
         "json: cannot unmarshal bool into Go struct field ConfigMap.data of type string"
     )));
     assert_eq!(c.get_json(&["cm", "h1-cm"])["data"], json!({"x": "1"}));
-    c.ok(&["delete", "cm", "h1-cm"]);
+    c.kubectl_ok(&["delete", "cm", "h1-cm"]);
 }
 
 #[test]
 fn strategic_merge_patch_puts_new_list_entries_where_the_server_does() {
-    common::need_kubectl();
+    require_tools!(KUBECTL);
     let c = Cluster::start();
     let ns = "h1-smp";
-    c.ok(&["create", "namespace", ns]);
-    c.ok(&[
+    c.kubectl_ok(&["create", "namespace", ns]);
+    c.kubectl_ok(&[
         "create",
         "deployment",
         "smp",
@@ -419,9 +422,9 @@ fn strategic_merge_patch_puts_new_list_entries_where_the_server_does() {
         "-n",
         ns,
     ]);
-    c.ok(&["set", "env", "deploy/smp", "A=1", "B=2", "-n", ns]);
+    c.kubectl_ok(&["set", "env", "deploy/smp", "A=1", "B=2", "-n", ns]);
     let env = |patch: &str| -> Vec<String> {
-        let out = c.ok(&[
+        let out = c.kubectl_ok(&[
             "patch",
             "deploy",
             "smp",

@@ -26,7 +26,7 @@ pub enum DoctorError {
         total: u64,
     },
     /// The scratch file could not be created.
-    #[error("creating scratch file {path}: {source}")]
+    #[error("creating scratch file {path}")]
     Create {
         /// File path.
         path: PathBuf,
@@ -35,7 +35,7 @@ pub enum DoctorError {
         source: std::io::Error,
     },
     /// A write or sync failed.
-    #[error("writing to {path}: {source}")]
+    #[error("writing to {path}")]
     Write {
         /// File path.
         path: PathBuf,

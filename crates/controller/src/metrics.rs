@@ -24,7 +24,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// Text exposition failed.
-    #[error("encoding metrics as text: {0}")]
+    #[error("encoding metrics as text")]
     Encode(#[from] std::fmt::Error),
 }
 
@@ -83,11 +83,16 @@ impl AppInfoLabels {
                 .unwrap_or_default(),
             dest_server: dest.server.unwrap_or_default(),
             dest_namespace: dest.namespace.unwrap_or_default(),
-            sync_status: status.sync.and_then(|s| s.status).unwrap_or_default(),
-            health_status: status.health.and_then(|h| h.status).unwrap_or_default(),
+            sync_status: code_label(status.sync.and_then(|s| s.status)),
+            health_status: code_label(status.health.and_then(|h| h.status)),
             operation: operation.to_string(),
         }
     }
+}
+
+/// A status code as a label value (`""` when unset).
+fn code_label(code: Option<impl std::ops::Deref<Target = str>>) -> String {
+    code.as_deref().unwrap_or_default().to_string()
 }
 
 /// Labels of `argocd_app_sync_total`.

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::api::application::{phase, sync_code};
 use crate::api::{
-    Application, Operation, OperationInitiator, ResourceStatus, RetryStrategy, SyncOperation,
-    SyncOperationResource,
+    Application, ApplicationSpec, Operation, OperationInitiator, OperationPhase, OperationState,
+    ResourceStatus, RetryStrategy, SyncOperation, SyncOperationResource, SyncPolicyAutomated,
+    SyncStatusCode,
 };
 use crate::status::condition;
 
@@ -55,10 +55,10 @@ impl SelfHealBackoff {
 }
 
 /// The result of the last comparison that auto-sync needs.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     /// Sync status code.
-    pub sync_status: String,
+    pub sync_status: SyncStatusCode,
     /// Resolved desired revisions (one per source).
     pub revisions: Vec<String>,
     /// Per-resource status.
@@ -88,8 +88,8 @@ fn fmt_revisions(revs: &[String]) -> String {
 }
 
 /// Whether the last operation already synced to `revisions` with the current source(s);
-/// returns its phase when it did.
-fn already_attempted(app: &Application, revisions: &[String]) -> Option<String> {
+/// returns its phase when it did (an empty `Other` when none is recorded).
+fn already_attempted(app: &Application, revisions: &[String]) -> Option<OperationPhase> {
     let state = app.status.as_ref()?.operation_state.as_ref()?;
     let result = state.sync_result.as_ref()?;
     let spec = app.spec();
@@ -104,7 +104,12 @@ fn already_attempted(app: &Application, revisions: &[String]) -> Option<String> 
     {
         return None;
     }
-    Some(state.phase.clone().unwrap_or_default())
+    Some(
+        state
+            .phase
+            .clone()
+            .unwrap_or_else(|| OperationPhase::Other(String::new())),
+    )
 }
 
 /// Decides whether to auto-sync `app` given the latest `comparison`, at time `now`.
@@ -118,32 +123,86 @@ pub fn should_auto_sync(
     let Some(automated) = spec.automated().filter(|_| spec.auto_sync_enabled()) else {
         return Decision::Skip("automated sync is disabled".into());
     };
+    if let Some(reason) = skip_reason(app, comparison, automated) {
+        return Decision::Skip(reason);
+    }
+    let prune = automated.prune == Some(true);
+    let self_heal = automated.self_heal == Some(true);
+    let desired = fmt_revisions(&comparison.revisions);
+    let state = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+    let mut op = auto_sync_operation(&spec, comparison, prune);
+    let attempted = already_attempted(app, &comparison.revisions);
+    if let Some(attempt_phase) = &attempted {
+        let succeeded = *attempt_phase == OperationPhase::Succeeded;
+        if !self_heal || !succeeded {
+            return repeated_attempt(attempt_phase, state, &desired);
+        }
+    }
+    if self_heal {
+        if let Some(wait) = self_heal_step(
+            &mut op,
+            state,
+            attempted.is_some(),
+            comparison,
+            backoff,
+            now,
+        ) {
+            return Decision::RetryAfter(wait);
+        }
+    }
+    if prune && automated.allow_empty != Some(true) && comparison.resources.iter().all(prunes) {
+        return Decision::Condition {
+            kind: condition::SYNC_ERROR,
+            message: format!(
+                "Skipping sync attempt to {desired}: auto-sync will wipe out all resources"
+            ),
+        };
+    }
+    Decision::Sync(Box::new(op))
+}
+
+/// Whether `r` is in sync.
+fn synced(r: &ResourceStatus) -> bool {
+    r.status == Some(SyncStatusCode::Synced)
+}
+
+/// Whether `r` is only live (it would be pruned).
+fn prunes(r: &ResourceStatus) -> bool {
+    r.requires_pruning == Some(true)
+}
+
+/// Why an app with automated sync on is not synced now, if it is not: an operation runs, it is
+/// being deleted, it is not out of sync, or only pruning is needed and prune is off.
+fn skip_reason(
+    app: &Application,
+    comparison: &Comparison,
+    automated: &SyncPolicyAutomated,
+) -> Option<String> {
     if app.operation.is_some() {
-        return Decision::Skip("another operation is already in progress".into());
+        return Some("another operation is already in progress".into());
     }
     if app
         .metadata
         .as_ref()
         .is_some_and(|m| m.deletion_timestamp.is_some())
     {
-        return Decision::Skip("deletion in progress".into());
+        return Some("deletion in progress".into());
     }
-    if comparison.sync_status != sync_code::OUT_OF_SYNC {
-        return Decision::Skip(format!("application status is {}", comparison.sync_status));
+    if comparison.sync_status != SyncStatusCode::OutOfSync {
+        return Some(format!("application status is {}", comparison.sync_status));
     }
-    let synced = |r: &ResourceStatus| r.status.as_deref() == Some(sync_code::SYNCED);
-    let prunes = |r: &ResourceStatus| r.requires_pruning == Some(true);
     let prune = automated.prune == Some(true);
     if !prune && comparison.resources.iter().all(|r| synced(r) || prunes(r)) {
-        return Decision::Skip(
-            "need to prune extra resources only but automated prune is disabled".into(),
-        );
+        return Some("need to prune extra resources only but automated prune is disabled".into());
     }
-    let self_heal = automated.self_heal == Some(true);
-    let desired = fmt_revisions(&comparison.revisions);
+    None
+}
+
+/// The sync operation auto-sync starts: the compared revision(s) and source(s), the app's
+/// sync options and retry strategy (default: 5 retries).
+fn auto_sync_operation(spec: &ApplicationSpec, comparison: &Comparison, prune: bool) -> Operation {
     let multi = spec.sources.as_ref().is_some_and(|s| !s.is_empty());
-    let state = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-    let mut op = Operation {
+    Operation {
         sync: Some(SyncOperation {
             revision: (!multi).then(|| comparison.revisions.first().cloned().unwrap_or_default()),
             revisions: multi.then(|| comparison.revisions.clone()),
@@ -170,73 +229,78 @@ pub fn should_auto_sync(
                 }),
         ),
         ..Default::default()
-    };
-    let attempted = already_attempted(app, &comparison.revisions);
-    let succeeded = attempted.as_deref() == Some(phase::SUCCEEDED);
-    if let Some(attempt_phase) = &attempted {
-        if !self_heal || !succeeded {
-            if !succeeded && !crate::status::is_completed(attempt_phase) {
-                return Decision::Skip(format!(
-                    "most recent sync to {desired} is still {attempt_phase}"
-                ));
-            }
-            if !succeeded {
-                let msg = state.and_then(|s| s.message.clone()).unwrap_or_default();
-                return Decision::Condition {
-                    kind: condition::SYNC_ERROR,
-                    message: format!("Failed last sync attempt to {desired}: {msg}"),
-                };
-            }
-            return Decision::Skip(format!("most recent sync already to {desired}"));
-        }
     }
-    if self_heal {
-        let prior = state
-            .and_then(|s| s.operation.as_ref())
-            .and_then(|o| o.sync.as_ref())
-            .and_then(|s| s.auto_heal_attempts_count)
-            .unwrap_or(0);
-        let sync = op.sync.get_or_insert_with(Default::default);
-        if attempted.is_some() {
-            let finished = state
-                .and_then(|s| s.finished_at.as_deref())
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.to_utc());
-            let delay = backoff.delay(u32::try_from(prior.max(0)).unwrap_or(u32::MAX));
-            let elapsed = finished.map_or(Duration::ZERO, |f| {
-                (now - f).to_std().unwrap_or(Duration::ZERO)
-            });
-            if delay > elapsed {
-                return Decision::RetryAfter(delay - elapsed);
-            }
-            sync.auto_heal_attempts_count = Some(prior + 1);
-            sync.resources = Some(
-                comparison
-                    .resources
-                    .iter()
-                    .filter(|r| !synced(r))
-                    .map(|r| SyncOperationResource {
-                        group: r.group.clone(),
-                        kind: r.kind.clone(),
-                        name: r.name.clone(),
-                        namespace: r.namespace.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            );
-        } else {
-            sync.auto_heal_attempts_count = Some(0);
-        }
+}
+
+/// The decision when the last operation already synced to the desired revision (and self-heal
+/// does not apply): wait while it runs, report its failure, or skip after its success.
+fn repeated_attempt(
+    attempt_phase: &OperationPhase,
+    state: Option<&OperationState>,
+    desired: &str,
+) -> Decision {
+    if *attempt_phase == OperationPhase::Succeeded {
+        return Decision::Skip(format!("most recent sync already to {desired}"));
     }
-    if prune && automated.allow_empty != Some(true) && comparison.resources.iter().all(prunes) {
-        return Decision::Condition {
-            kind: condition::SYNC_ERROR,
-            message: format!(
-                "Skipping sync attempt to {desired}: auto-sync will wipe out all resources"
-            ),
-        };
+    if !attempt_phase.is_completed() {
+        return Decision::Skip(format!(
+            "most recent sync to {desired} is still {attempt_phase}"
+        ));
     }
-    Decision::Sync(Box::new(op))
+    let msg = state.and_then(|s| s.message.clone()).unwrap_or_default();
+    Decision::Condition {
+        kind: condition::SYNC_ERROR,
+        message: format!("Failed last sync attempt to {desired}: {msg}"),
+    }
+}
+
+/// Self-heal: counts the attempt in `op` and narrows it to the resources out of sync; returns
+/// how long to wait first when the backoff since the last attempt has not elapsed.
+fn self_heal_step(
+    op: &mut Operation,
+    state: Option<&OperationState>,
+    attempted: bool,
+    comparison: &Comparison,
+    backoff: &SelfHealBackoff,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let prior = state
+        .and_then(|s| s.operation.as_ref())
+        .and_then(|o| o.sync.as_ref())
+        .and_then(|s| s.auto_heal_attempts_count)
+        .unwrap_or(0);
+    let sync = op.sync.get_or_insert_with(Default::default);
+    if !attempted {
+        sync.auto_heal_attempts_count = Some(0);
+        return None;
+    }
+    let finished = state
+        .and_then(|s| s.finished_at.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.to_utc());
+    let delay = backoff.delay(u32::try_from(prior.max(0)).unwrap_or(u32::MAX));
+    let elapsed = finished.map_or(Duration::ZERO, |f| {
+        (now - f).to_std().unwrap_or(Duration::ZERO)
+    });
+    if delay > elapsed {
+        return Some(delay - elapsed);
+    }
+    sync.auto_heal_attempts_count = Some(prior + 1);
+    sync.resources = Some(
+        comparison
+            .resources
+            .iter()
+            .filter(|r| !synced(r))
+            .map(|r| SyncOperationResource {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                namespace: r.namespace.clone(),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    None
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::api::application::phase;
 use crate::api::{
     AppHealthStatus, ApplicationCondition, ApplicationSource, ApplicationStatus,
     ApplicationSummary, ComparedTo, Operation, OperationInitiator, OperationState, ResourceStatus,
     RevisionHistory, SyncStatus,
 };
+use crate::api::{HealthStatusCode, OperationPhase, SyncStatusCode};
 
 /// Application condition types.
 pub mod condition {
@@ -42,7 +42,7 @@ pub fn k8s_time(t: DateTime<Utc>) -> String {
 
 /// Builds `status.sync`.
 pub fn sync_status(
-    code: &str,
+    code: SyncStatusCode,
     revisions: &[String],
     compared_to: ComparedTo,
     multi_source: bool,
@@ -53,7 +53,7 @@ pub fn sync_status(
         (revisions.first().cloned().filter(|r| !r.is_empty()), None)
     };
     SyncStatus {
-        status: Some(code.to_string()),
+        status: Some(code),
         compared_to: Some(compared_to),
         revision,
         revisions: revs,
@@ -64,19 +64,19 @@ pub fn sync_status(
 /// Builds `status.health`, keeping the previous `lastTransitionTime` when the status code
 /// did not change.
 pub fn health_status(
-    code: &str,
+    code: HealthStatusCode,
     message: Option<&str>,
     previous: Option<&AppHealthStatus>,
     now: DateTime<Utc>,
 ) -> AppHealthStatus {
     let last = match previous {
-        Some(p) if p.status.as_deref() == Some(code) && p.last_transition_time.is_some() => {
+        Some(p) if p.status.as_ref() == Some(&code) && p.last_transition_time.is_some() => {
             p.last_transition_time.clone()
         }
         _ => Some(k8s_time(now)),
     };
     AppHealthStatus {
-        status: Some(code.to_string()),
+        status: Some(code),
         message: message.filter(|m| !m.is_empty()).map(str::to_string),
         last_transition_time: last,
         ..Default::default()
@@ -150,7 +150,7 @@ pub fn denied_resources(denied: &[fjord_sync::Denied]) -> Vec<ResourceStatus> {
             kind: Some(d.id.kind.clone()),
             namespace: Some(d.id.namespace.clone()).filter(|n| !n.is_empty()),
             name: Some(d.id.name.clone()),
-            status: Some(crate::api::sync_code::UNKNOWN.to_string()),
+            status: Some(SyncStatusCode::Unknown),
             sync_wave: (d.wave != 0).then_some(d.wave),
             ..Default::default()
         })
@@ -252,7 +252,7 @@ pub fn summary(
 /// selective sync.
 pub fn should_record_history(state: &OperationState) -> bool {
     let sync = state.operation.as_ref().and_then(|o| o.sync.as_ref());
-    state.phase.as_deref() == Some(phase::SUCCEEDED)
+    state.phase == Some(OperationPhase::Succeeded)
         && sync.is_some_and(|s| {
             s.dry_run != Some(true) && s.resources.as_ref().is_none_or(|r| r.is_empty())
         })
@@ -303,16 +303,11 @@ pub fn append_history(
     out
 }
 
-/// Whether an operation phase is final.
-pub fn is_completed(p: &str) -> bool {
-    matches!(p, phase::FAILED | phase::ERROR | phase::SUCCEEDED)
-}
-
 /// Starts an operation: phase `Running`, `startedAt` now.
 pub fn start_operation(op: &Operation, now: DateTime<Utc>) -> OperationState {
     OperationState {
         operation: Some(op.clone()),
-        phase: Some(phase::RUNNING.to_string()),
+        phase: Some(OperationPhase::Running),
         started_at: Some(k8s_time(now)),
         ..Default::default()
     }
@@ -321,22 +316,22 @@ pub fn start_operation(op: &Operation, now: DateTime<Utc>) -> OperationState {
 /// Moves an operation to `new_phase` with `message`; a final phase sets `finishedAt`.
 pub fn transition(
     state: &OperationState,
-    new_phase: &str,
+    new_phase: OperationPhase,
     message: &str,
     now: DateTime<Utc>,
 ) -> OperationState {
     let mut s = state.clone();
-    s.phase = Some(new_phase.to_string());
+    s.finished_at = new_phase.is_completed().then(|| k8s_time(now));
+    s.phase = Some(new_phase);
     s.message = Some(message.to_string());
-    s.finished_at = is_completed(new_phase).then(|| k8s_time(now));
     s
 }
 
 /// Requests termination of a running operation.
 pub fn terminate(state: &OperationState) -> OperationState {
     let mut s = state.clone();
-    if s.phase.as_deref() == Some(phase::RUNNING) {
-        s.phase = Some(phase::TERMINATING.to_string());
+    if s.phase == Some(OperationPhase::Running) {
+        s.phase = Some(OperationPhase::Terminating);
     }
     s
 }
@@ -348,8 +343,8 @@ pub fn retry_after_failure(
     state: &OperationState,
     now: DateTime<Utc>,
 ) -> Option<(OperationState, DateTime<Utc>)> {
-    let p = state.phase.as_deref()?;
-    if !matches!(p, phase::FAILED | phase::ERROR) {
+    let p = state.phase.as_ref()?;
+    if !matches!(p, OperationPhase::Failed | OperationPhase::Error) {
         return None;
     }
     let retry = state.operation.as_ref()?.retry.as_ref()?;
@@ -359,7 +354,7 @@ pub fn retry_after_failure(
     }
     let at = retry.next_retry_at(now, count).ok()?;
     let mut s = state.clone();
-    s.phase = Some(phase::RUNNING.to_string());
+    s.phase = Some(OperationPhase::Running);
     s.finished_at = None;
     s.retry_count = Some(count + 1);
     s.message = Some(format!(
@@ -401,15 +396,15 @@ mod tests {
     fn health_keeps_transition_time() {
         let t1 = t("2024-01-01T00:00:00Z");
         let t2 = t("2024-01-01T00:05:00Z");
-        let h1 = health_status("Progressing", Some("waiting"), None, t1);
+        let h1 = health_status(HealthStatusCode::Progressing, Some("waiting"), None, t1);
         assert_eq!(
             h1.last_transition_time.as_deref(),
             Some("2024-01-01T00:00:00Z")
         );
-        let h2 = health_status("Progressing", None, Some(&h1), t2);
+        let h2 = health_status(HealthStatusCode::Progressing, None, Some(&h1), t2);
         assert_eq!(h2.last_transition_time, h1.last_transition_time);
         assert_eq!(h2.message, None);
-        let h3 = health_status("Healthy", None, Some(&h2), t2);
+        let h3 = health_status(HealthStatusCode::Healthy, None, Some(&h2), t2);
         assert_eq!(
             h3.last_transition_time.as_deref(),
             Some("2024-01-01T00:05:00Z")
@@ -520,7 +515,7 @@ mod tests {
         assert_eq!(running.started_at.as_deref(), Some("2024-01-01T15:04:00Z"));
         let failed = transition(
             &running,
-            phase::FAILED,
+            OperationPhase::Failed,
             "one or more objects failed to apply",
             now,
         );
@@ -533,7 +528,7 @@ mod tests {
             retry.message.as_deref(),
             Some("one or more objects failed to apply. Retrying attempt #1 at 3:04PM.")
         );
-        let failed_again = transition(&retry, phase::FAILED, "x", now);
+        let failed_again = transition(&retry, OperationPhase::Failed, "x", now);
         assert!(
             retry_after_failure(&failed_again, now).is_none(),
             "limit reached"
@@ -542,7 +537,7 @@ mod tests {
 
         let ok = transition(
             &running,
-            phase::SUCCEEDED,
+            OperationPhase::Succeeded,
             "successfully synced (all tasks run)",
             now,
         );
@@ -572,11 +567,16 @@ mod tests {
 
     #[test]
     fn sync_and_resources() {
-        let s = sync_status("OutOfSync", &["abc".into()], ComparedTo::default(), false);
+        let s = sync_status(
+            SyncStatusCode::OutOfSync,
+            &["abc".into()],
+            ComparedTo::default(),
+            false,
+        );
         assert_eq!(s.revision.as_deref(), Some("abc"));
         assert!(s.revisions.is_none());
         let m = sync_status(
-            "Synced",
+            SyncStatusCode::Synced,
             &["a".into(), "b".into()],
             ComparedTo::default(),
             true,
@@ -601,12 +601,8 @@ mod tests {
 
     #[test]
     fn refusals_name_the_object_and_the_rule() {
-        let id = |group: &str, kind: &str, ns: &str, name: &str| fjord_sync::ObjectRef {
-            group: group.into(),
-            version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: name.into(),
+        let id = |group: &str, kind: &str, ns: &str, name: &str| {
+            fjord_sync::ObjectRef::new(group, "v1", kind, ns, name)
         };
         let crb = id(
             "rbac.authorization.k8s.io",

@@ -32,6 +32,9 @@ mod render;
 use serde::Serialize;
 use serde_json::Value;
 
+/// Which object a diff is about, read from the desired object (or the live one when there is
+/// no desired object): fjord's one object reference.
+pub use fjord_model::ObjectRef;
 pub use options::{CompareOptions, IgnoreRule, OptionsError, StatusIgnore, DEFAULT_JQ_TIMEOUT};
 pub use render::{unified, DiffReport};
 
@@ -52,61 +55,6 @@ impl DiffStatus {
     /// Whether the object needs attention (anything but [`DiffStatus::InSync`]).
     pub fn differs(self) -> bool {
         self != DiffStatus::InSync
-    }
-}
-
-/// Which object a diff is about, read from the desired object (or the live one when there is
-/// no desired object).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObjectRef {
-    /// API group (`""` for the core group).
-    pub group: String,
-    /// API version within the group.
-    pub version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace (`""` for cluster-scoped objects).
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// Reads `apiVersion`, `kind`, `metadata.namespace` and `metadata.name` of `obj`.
-    pub fn of(obj: &Value) -> ObjectRef {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
-        let api_version = text(obj.get("apiVersion"));
-        let (group, version) = match api_version.split_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (String::new(), api_version),
-        };
-        let meta = obj.get("metadata");
-        ObjectRef {
-            group,
-            version,
-            kind: text(obj.get("kind")),
-            namespace: text(meta.and_then(|m| m.get("namespace"))),
-            name: text(meta.and_then(|m| m.get("name"))),
-        }
-    }
-
-    /// The file name `kubectl diff` uses for the object: `[<group>.]<version>.<Kind>.<ns>.<name>`
-    /// (the namespace is empty for cluster-scoped objects, giving two dots).
-    pub fn kubectl_name(&self) -> String {
-        let group = if self.group.is_empty() {
-            String::new()
-        } else {
-            format!("{}.", self.group)
-        };
-        format!(
-            "{group}{}.{}.{}.{}",
-            self.version, self.kind, self.namespace, self.name
-        )
-    }
-
-    /// Whether the object is a core-group Secret (whose values must never be shown).
-    pub fn is_secret(&self) -> bool {
-        self.group.is_empty() && self.kind == "Secret"
     }
 }
 

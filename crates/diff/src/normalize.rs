@@ -14,20 +14,12 @@ use crate::{jq, pointer, ObjectRef};
 /// The annotation `kubectl apply` (client-side) records the applied configuration in.
 pub(crate) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Metadata the API server sets: never part of anyone's desired state.
-const SERVER_METADATA: [&str; 6] = [
-    "managedFields",
-    "resourceVersion",
-    "generation",
-    "uid",
-    "creationTimestamp",
-    "selfLink",
-];
+use fjord_model::meta::SERVER_SET_FIELDS;
 
 /// The built-in, rule-independent normalisation.
 pub(crate) fn builtin(obj: &mut Value, id: &ObjectRef, opts: &CompareOptions) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in SERVER_METADATA {
+        for key in SERVER_SET_FIELDS {
             meta.shift_remove(key);
         }
         if !opts.keep_last_applied {

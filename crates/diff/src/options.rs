@@ -441,13 +441,7 @@ mod tests {
     use serde_json::json;
 
     fn id(group: &str, kind: &str, ns: &str, name: &str) -> ObjectRef {
-        ObjectRef {
-            group: group.into(),
-            version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: name.into(),
-        }
+        ObjectRef::new(group, "v1", kind, ns, name)
     }
 
     #[test]

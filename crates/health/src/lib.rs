@@ -15,6 +15,32 @@
 //!
 //! Not included: the Lua health checks Argo CD bundles for third-party CRDs
 //! (`resource_customizations/`); configure them through `argocd-cm` instead.
+//!
+//! ```
+//! use fjord_health::{assess, Health, HealthOverrides, HealthScript, HealthStatus};
+//! use serde_json::json;
+//!
+//! let deployment = json!({
+//!     "apiVersion": "apps/v1", "kind": "Deployment",
+//!     "metadata": {"name": "web", "generation": 2},
+//!     "spec": {"replicas": 3},
+//!     "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
+//!                "availableReplicas": 1},
+//! });
+//! let mut overrides = HealthOverrides::new();
+//! let health = assess(&deployment, &overrides).unwrap();
+//! assert_eq!(health.status, HealthStatus::Progressing);
+//! assert_eq!(
+//!     health.message,
+//!     "Waiting for rollout to finish: 1 out of 3 new replicas have been updated..."
+//! );
+//!
+//! // An argocd-cm Lua check for the kind wins over the built-in one.
+//! let lua = "return {status = 'Healthy', message = 'checked by Lua'}".to_string();
+//! overrides.insert("apps/Deployment", HealthScript { lua, use_open_libs: false });
+//! let health = assess(&deployment, &overrides);
+//! assert_eq!(health, Some(Health::new(HealthStatus::Healthy, "checked by Lua")));
+//! ```
 
 mod aggregate;
 mod builtin;

@@ -5,6 +5,7 @@
 //! few fields the checks need with the same strictness: an absent (or `null`) field reads as Go's
 //! zero value, a field of the wrong JSON type is a [`FieldError`].
 
+use fjord_model::split_api_version;
 use serde_json::Value;
 
 /// A field of a Kubernetes object has the wrong JSON type.
@@ -141,6 +142,19 @@ pub(crate) struct Condition {
     pub message: String,
 }
 
+impl Condition {
+    /// Builds a condition from its four string fields, each read by `field` (called with the JSON
+    /// field name: `type`, `status`, `reason`, `message`, in that order).
+    pub(crate) fn read<E>(field: impl Fn(&str) -> Result<String, E>) -> Result<Condition, E> {
+        Ok(Condition {
+            kind: field("type")?,
+            status: field("status")?,
+            reason: field("reason")?,
+            message: field("message")?,
+        })
+    }
+}
+
 /// The conditions at `path` (normally `status.conditions`), in order.
 pub(crate) fn conditions(v: &Value, path: &[&str]) -> Result<Vec<Condition>, FieldError> {
     let items = array(v, path)?;
@@ -163,12 +177,7 @@ pub(crate) fn conditions(v: &Value, path: &[&str]) -> Result<Vec<Condition>, Fie
                 }
             }
         };
-        out.push(Condition {
-            kind: field("type")?,
-            status: field("status")?,
-            reason: field("reason")?,
-            message: field("message")?,
-        });
+        out.push(Condition::read(field)?);
     }
     Ok(out)
 }
@@ -176,11 +185,7 @@ pub(crate) fn conditions(v: &Value, path: &[&str]) -> Result<Vec<Condition>, Fie
 /// The API group and version of an object, from `apiVersion` (`"apps/v1"` → `("apps", "v1")`,
 /// `"v1"` → `("", "v1")`).
 pub fn group_version(obj: &Value) -> (&str, &str) {
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    }
+    split_api_version(obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""))
 }
 
 /// The object's `kind`, empty when missing.
@@ -204,32 +209,6 @@ pub(crate) fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 pub(crate) fn gvk_string(obj: &Value) -> String {
     let (g, v) = group_version(obj);
     format!("{g}/{v}, Kind={}", kind(obj))
-}
-
-/// Go's `%q` formatting of a string (`strconv.Quote`).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -278,10 +257,11 @@ mod tests {
     }
 
     #[test]
-    fn go_quote_escapes_like_strconv_quote() {
-        assert_eq!(go_quote("web"), "\"web\"");
-        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
-        assert_eq!(go_quote("é"), "\"é\"");
+    fn quote_escapes_like_strconv_quote() {
+        use fjord_model::go::quote;
+        assert_eq!(quote("web"), "\"web\"");
+        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(quote("\u{1}"), "\"\\x01\"");
+        assert_eq!(quote("é"), "\"é\"");
     }
 }

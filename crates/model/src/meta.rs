@@ -19,3 +19,14 @@ pub const OBJECT_META_FIELDS: &[&str] = &[
     "finalizers",
     "managedFields",
 ];
+
+/// The metadata fields the API server sets and Argo CD leaves out when it compares a desired
+/// object with the live one (and that an apply must not send back).
+pub const SERVER_SET_FIELDS: [&str; 6] = [
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+];

@@ -11,16 +11,16 @@
 
 use crate::error::RenderError;
 use crate::kustomization::{KustKind, Kustomization};
-use crate::level::{Accumulator, Builder, Level};
+use crate::level::{Accumulator, Builder, ConfigObjects, Level};
 use crate::loader::Loader;
-use crate::metadata::{self, BuildMetadata};
+use crate::metadata;
 use crate::resource::{ResMap, Resource};
 use fjord_yaml::Node;
 
-impl Builder {
+impl ConfigObjects for Builder {
     /// The objects named by a `generators:`/`transformers:` entry that is a path: a file of
     /// configuration objects, or a kustomization directory that builds them.
-    pub(crate) fn config_objects(
+    fn config_objects(
         &mut self,
         loader: &Loader,
         kust: &Kustomization,
@@ -37,16 +37,7 @@ impl Builder {
         if loader.root().join(entry).is_dir() {
             let sub = loader.sub(entry).map_err(|e| wrap(e.into()))?;
             let child = Kustomization::load(&sub).map_err(|e| wrap(e.into()))?;
-            let mut sub_acc = Accumulator::default();
-            self.accumulate(
-                &sub,
-                &child,
-                &mut sub_acc,
-                &Level {
-                    prefix: level.rel(entry),
-                },
-            )
-            .map_err(wrap)?;
+            let sub_acc = self.build_child(&sub, &child, level, entry).map_err(wrap)?;
             return Ok(sub_acc.res.into_iter().map(|r| r.obj).collect());
         }
         let bytes = loader.read(entry).map_err(|e| wrap(e.into()))?;
@@ -57,7 +48,9 @@ impl Builder {
             .map_err(|e| wrap(e.into()))?;
         Ok(objects)
     }
+}
 
+impl Builder {
     /// Builds the kustomization in `loader`'s root, as the top of the build; `overrides` (an
     /// application's `source.kustomize` options) runs its transformers as one more level above
     /// it, before the top-level finishing steps.
@@ -67,22 +60,9 @@ impl Builder {
         overrides: Option<&Kustomization>,
     ) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
         let kust = Kustomization::load(loader)?;
-        let sort = kust
-            .field("sortOptions")
-            .map(|n| {
-                crate::order::SortOrder::parse(n).map_err(|problem| RenderError::Field {
-                    file: kust.shown(),
-                    field: "sortOptions".into(),
-                    problem,
-                })
-            })
-            .transpose()?;
-        if let Some(n) = kust.field("buildMetadata") {
-            self.meta = BuildMetadata::parse(n).map_err(|problem| RenderError::Field {
-                file: kust.shown(),
-                field: "buildMetadata".into(),
-                problem,
-            })?;
+        let sort = kust.fields.sort_options.clone()?;
+        if let Some(meta) = kust.fields.build_metadata.clone()? {
+            self.meta = meta;
         }
         let mut acc = Accumulator::default();
         self.accumulate(loader, &kust, &mut acc, &Level::default())?;
@@ -110,6 +90,26 @@ impl Builder {
             metadata::finish(r, self.meta);
         }
         Ok((acc.res, sort))
+    }
+
+    /// Builds the kustomization `entry` of `level` (in `sub`) into a fresh accumulator.
+    fn build_child(
+        &mut self,
+        sub: &Loader,
+        child: &Kustomization,
+        level: &Level,
+        entry: &str,
+    ) -> Result<Accumulator, RenderError> {
+        let mut sub_acc = Accumulator::default();
+        self.accumulate(
+            sub,
+            child,
+            &mut sub_acc,
+            &Level {
+                prefix: level.rel(entry),
+            },
+        )?;
+        Ok(sub_acc)
     }
 
     /// Runs one kustomization (or component) into `acc`.
@@ -218,15 +218,7 @@ impl Builder {
                         .into(),
                 }));
             }
-            let mut sub_acc = Accumulator::default();
-            self.accumulate(
-                &sub,
-                &child,
-                &mut sub_acc,
-                &Level {
-                    prefix: level.rel(entry),
-                },
-            )?;
+            let sub_acc = self.build_child(&sub, &child, level, entry)?;
             append_all(&mut acc.res, sub_acc.res, &kust.shown(), seen)?;
             acc.config
                 .merge(&sub_acc.config)
@@ -393,16 +385,14 @@ fn is_remote(entry: &str) -> bool {
 
 /// Refuses the fields fjord deliberately does not run.
 fn refuse_unsupported(kust: &Kustomization) -> Result<(), RenderError> {
-    for field in ["helmCharts", "helmGlobals", "helmChartInflationGenerator"] {
-        if kust.field(field).is_some() {
-            return Err(RenderError::Field {
-                file: kust.shown(),
-                field: field.into(),
-                problem: "helm charts are not supported by fjord (no --enable-helm); render the chart into the repository".into(),
-            });
-        }
+    if let Some(field) = kust.fields.helm {
+        return Err(RenderError::Field {
+            file: kust.shown(),
+            field: field.into(),
+            problem: "helm charts are not supported by fjord (no --enable-helm); render the chart into the repository".into(),
+        });
     }
-    if kust.field("validators").is_some() {
+    if kust.fields.validators {
         return Err(RenderError::Field {
             file: kust.shown(),
             field: "validators".into(),

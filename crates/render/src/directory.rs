@@ -173,7 +173,7 @@ fn refuse_duplicates(objects: &[(Node, String)]) -> Result<(), DirectoryError> {
         if name.is_empty() {
             continue;
         }
-        let group = s(&["apiVersion"]).rsplit_once('/').map_or("", |(g, _)| g);
+        let (group, _) = fjord_model::split_api_version(s(&["apiVersion"]));
         let key = [group, s(&["kind"]), s(&["metadata", "namespace"]), name];
         if let Some(first) = seen.insert(key, file) {
             let object = match key[2] {

@@ -1,5 +1,6 @@
 //! The renderer's error: every variant names the file and the field, entry or object at fault.
 
+use crate::fields::FieldError;
 use crate::kustomization::{Kustomization, KustomizationError};
 use crate::limits::LimitExceeded;
 use crate::loader::LoadError;
@@ -133,6 +134,43 @@ pub enum RenderError {
         #[source]
         source: Box<crate::vars::VarError>,
     },
+}
+
+impl From<FieldError> for RenderError {
+    /// A malformed kustomization field, reported as the step that uses it always has.
+    fn from(e: FieldError) -> Self {
+        match e {
+            FieldError::Shape {
+                file,
+                field,
+                problem,
+            } => RenderError::Field {
+                file,
+                field,
+                problem,
+            },
+            FieldError::Transform { file, source } => RenderError::Transform {
+                file,
+                source: source.into(),
+            },
+            FieldError::Generate { file, source } => RenderError::Generate {
+                file,
+                source: source.into(),
+            },
+            FieldError::Patch { file, source } => RenderError::Patch {
+                file,
+                source: Box::new(source.into()),
+            },
+            FieldError::Replacement { file, source } => RenderError::Replacement {
+                file,
+                source: source.into(),
+            },
+            FieldError::Vars { file, source } => RenderError::Vars {
+                file,
+                source: source.into(),
+            },
+        }
+    }
 }
 
 impl From<LimitExceeded> for RenderError {

@@ -1,9 +1,10 @@
 //! The kustomization file: found, read, checked field by field, and kept typed.
 //!
-//! Fields whose content is owned by a feature module (patches, generators, replacements, …)
-//! are kept here as the raw [`Node`] and parsed into that module's typed spec once, when the
-//! build plan is made (`build.rs`); everything else is typed here.
+//! Every field is typed once, when the file is read: the files and names here, the rest in
+//! [`Fields`] (whose problems are reported when the build reaches the field, and whose entries
+//! naming files — patches, `replacements` — are read then).
 
+use crate::fields::Fields;
 use crate::loader::{LoadError, Loader};
 use fjord_yaml::Node;
 use std::path::{Path, PathBuf};
@@ -136,8 +137,6 @@ pub struct Kustomization {
     pub file: PathBuf,
     /// Kustomization or Component.
     pub kind: KustKind,
-    /// The whole document, for the fields parsed by feature modules.
-    pub doc: Node,
     /// `resources` followed by the deprecated `bases`.
     pub resources: Vec<String>,
     /// `components`.
@@ -152,6 +151,8 @@ pub struct Kustomization {
     pub name_suffix: String,
     /// `namespace`.
     pub namespace: String,
+    /// Every other field (`metadata` aside, which the build does not read).
+    pub fields: Fields,
 }
 
 /// Finds the kustomization file in `dir`, if there is one. Two candidates is an error, as in
@@ -182,7 +183,7 @@ impl Kustomization {
         let file = dir.join(name);
         let bytes = loader.read(name)?;
         let shown = file.display().to_string();
-        let mut docs =
+        let docs =
             fjord_yaml::parse_documents(&bytes).map_err(|source| KustomizationError::Parse {
                 file: shown.clone(),
                 source,
@@ -197,14 +198,13 @@ impl Kustomization {
                 problem: "a kustomization file must hold exactly one document".into(),
             });
         }
-        let doc = docs.remove(0);
-        Kustomization::from_doc(file, doc)
+        Kustomization::from_doc(file, &docs[0])
     }
 
     /// Checks a parsed document.
-    pub fn from_doc(file: PathBuf, doc: Node) -> Result<Kustomization, KustomizationError> {
+    pub fn from_doc(file: PathBuf, doc: &Node) -> Result<Kustomization, KustomizationError> {
         let shown = file.display().to_string();
-        let map = match &doc {
+        let map = match doc {
             Node::Map(m) => m,
             n if n.is_null() => return Err(KustomizationError::Empty { file: shown }),
             _ => return Err(KustomizationError::NotAMap { file: shown }),
@@ -241,10 +241,10 @@ impl Kustomization {
                 });
             }
         }
-        let list = |field: &str| string_list(&doc, field, &shown);
+        let list = |field: &str| string_list(doc, field, &shown);
         let mut resources = list("resources")?;
         resources.extend(list("bases")?);
-        let scalar = |field: &str| string_field(&doc, field, &shown);
+        let scalar = |field: &str| string_field(doc, field, &shown);
         Ok(Kustomization {
             kind,
             resources,
@@ -254,14 +254,9 @@ impl Kustomization {
             name_prefix: scalar("namePrefix")?,
             name_suffix: scalar("nameSuffix")?,
             namespace: scalar("namespace")?,
+            fields: Fields::parse(doc, &shown),
             file,
-            doc,
         })
-    }
-
-    /// The raw value of a field, if present and not null.
-    pub fn field(&self, name: &str) -> Option<&Node> {
-        self.doc.get(name).filter(|n| !n.is_null())
     }
 
     /// The file path as shown in messages.

@@ -2,7 +2,7 @@
 //! (build.rs, plan.rs, plugins.rs): the [`Accumulator`] a level fills, the [`Level`] it sits at,
 //! the [`Builder`]'s options and merge schema, and the [`TransformerRun`] that records which
 //! transformer touched each object. The recursive part of the build (`Builder::build_top`,
-//! `accumulate`, `config_objects`) is in build.rs.
+//! `accumulate`, and [`ConfigObjects`], through which the steps reach it) is in build.rs.
 
 use crate::error::RenderError;
 use crate::kustomization::Kustomization;
@@ -33,6 +33,21 @@ pub(crate) struct Builder {
     schema: Option<fjord_merge::Schema>,
     /// The directories being built, outermost first (a repeat is a cycle).
     pub stack: Vec<PathBuf>,
+}
+
+/// The build's recursion, as the steps of a level see it: a `generators:`/`transformers:`
+/// entry that is a path names a file of configuration objects, or a kustomization directory
+/// that builds them (implemented by build.rs, so that the steps need not know the build).
+pub(crate) trait ConfigObjects {
+    /// The objects the `field` entry `entry` of `kust` names.
+    fn config_objects(
+        &mut self,
+        loader: &Loader,
+        kust: &Kustomization,
+        field: &str,
+        entry: &str,
+        level: &Level,
+    ) -> Result<Vec<Node>, RenderError>;
 }
 
 /// Where a level sits: its directory relative to the top (for origins and messages).
@@ -66,22 +81,19 @@ impl Builder {
             .unwrap_or_else(|| fjord_merge::Schema::builtin())
     }
 
-    /// Applies a level's `openapi:` field: `path:` names an OpenAPI (swagger 2.0) document
-    /// whose definitions add merge keys for custom kinds.
+    /// Applies a level's `openapi.path`: an OpenAPI (swagger 2.0) document whose definitions
+    /// add merge keys for custom kinds. (`openapi.version` selects one of kustomize's embedded
+    /// schemas; fjord has one.)
     pub(crate) fn load_openapi(
         &mut self,
         loader: &Loader,
         kust: &Kustomization,
-        openapi: &Node,
+        path: &str,
     ) -> Result<(), RenderError> {
         let field = |problem: String| RenderError::Field {
             file: kust.shown(),
             field: "openapi".into(),
             problem,
-        };
-        let Some(path) = openapi.str_at(&["path"]) else {
-            // `version:` selects one of kustomize's embedded schemas; fjord has one.
-            return Ok(());
         };
         let bytes = loader.read(path).map_err(|e| field(e.to_string()))?;
         let doc = fjord_yaml::parse_document(&bytes).map_err(|e| field(format!("{path}: {e}")))?;
@@ -162,31 +174,6 @@ impl TransformerRun<'_, '_> {
             }
         })?;
         self.run(kind, |_| Ok(()))
-    }
-}
-
-impl TransformerRun<'_, '_> {
-    /// The kustomization file, for messages.
-    pub(crate) fn file(&self) -> &str {
-        self.file
-    }
-
-    /// Runs `f` as built-in transformer `kind` (for the plugin runner).
-    pub(crate) fn run_as(
-        &mut self,
-        kind: &'static str,
-        f: impl FnOnce(&mut ResMap) -> Result<(), RenderError>,
-    ) -> Result<(), RenderError> {
-        self.run(kind, f)
-    }
-
-    /// Applies patches as transformer `kind` (for the plugin runner).
-    pub(crate) fn run_patches(
-        &mut self,
-        specs: &[PatchSpec],
-        kind: &'static str,
-    ) -> Result<(), RenderError> {
-        self.patches(specs, kind)
     }
 }
 

@@ -3,7 +3,7 @@
 //! A directory with a `kustomization.yaml` (or `.yml`, or `Kustomization`) is built natively
 //! with kustomize v5.5 semantics; any other directory is read as Argo CD reads a plain
 //! directory source. The pipeline is: [`loader`] (confined file access) → [`kustomization`]
-//! (the typed file) → `build` (accumulate resources level by level; each level runs `plan`:
+//! (the typed file, its fields in [`fields`]) → `build` (accumulate resources level by level; each level runs `plan`:
 //! its generators and transformers) → [`order`] → output through `fjord_yaml`'s emitter.
 //!
 //! ```no_run
@@ -15,6 +15,7 @@
 mod build;
 pub mod directory;
 mod error;
+pub mod fields;
 pub mod fieldspec;
 pub mod generate;
 pub mod kustomization;
@@ -28,6 +29,8 @@ mod plan;
 mod plugins;
 pub mod replacements;
 pub mod resource;
+#[cfg(test)]
+mod test_nodes;
 pub mod transform;
 pub mod vars;
 
@@ -146,7 +149,7 @@ fn render_kustomization(
                     problem: "not one of the kustomize options an application may set".into(),
                 });
             }
-            kustomization::Kustomization::from_doc(PathBuf::from(OVERRIDES_SHOWN), doc.clone())
+            kustomization::Kustomization::from_doc(PathBuf::from(OVERRIDES_SHOWN), doc)
                 .map_err(RenderError::from)
         })
         .transpose()?;

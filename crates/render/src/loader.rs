@@ -11,7 +11,7 @@
 //! restrictor — may leave. Under a fence absolute paths are refused outright, and a path that
 //! leaves the fence lexically is refused before the file system is touched, so a repository
 //! cannot even learn which host paths exist. Every file read is counted against the build's
-//! [`RenderLimits`](crate::RenderLimits) before its bytes are read.
+//! [`RenderLimits`] before its bytes are read.
 
 use crate::limits::{Budget, LimitExceeded, RenderLimits};
 use std::io::Read;

@@ -2,40 +2,9 @@
 //! and name) or `fifo` (as accumulated), chosen by `sortOptions` or `--reorder`.
 
 use crate::resource::Resource;
+use fjord_model::order::{KUSTOMIZE_ORDER_FIRST, KUSTOMIZE_ORDER_LAST};
 use fjord_model::ResId;
 use fjord_yaml::Node;
-
-/// Kinds that go first in the legacy order, in this order (kustomize's default).
-pub const DEFAULT_ORDER_FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-
-/// Kinds that go last in the legacy order, in this order.
-pub const DEFAULT_ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
 
 /// How to order the output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,11 +21,14 @@ pub enum SortOrder {
 }
 
 impl SortOrder {
-    /// The default legacy order.
+    /// The default legacy order (kustomize's fixed first and last kinds).
     pub fn legacy() -> SortOrder {
         SortOrder::Legacy {
-            first: DEFAULT_ORDER_FIRST.iter().map(|s| s.to_string()).collect(),
-            last: DEFAULT_ORDER_LAST.iter().map(|s| s.to_string()).collect(),
+            first: KUSTOMIZE_ORDER_FIRST
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            last: KUSTOMIZE_ORDER_LAST.iter().map(|s| s.to_string()).collect(),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::generate::decode::{DecodeError, Field};
 use crate::loader::Loader;
 use crate::patch::select::Selector;
 use crate::resource::{ResMap, Resource};
-use fjord_model::ResId;
+use fjord_model::{Gvk, ResId};
 use fjord_yaml::{Map, Node, Tag};
 use regex::Regex;
 
@@ -31,7 +31,7 @@ pub use path::{lookup, split_field_path};
 use path::{visit_matches, PathError};
 
 /// Why a replacement failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ReplacementError {
     /// A field of a replacement has the wrong type.
     #[error(transparent)]
@@ -145,22 +145,12 @@ impl IdSelector {
 impl std::fmt::Display for IdSelector {
     /// kustomize's `ResId.String()`: `Kind.version.group/name.namespace` with placeholders.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let or = |s: &str, d: &'static str| {
-            if s.is_empty() {
-                d.to_string()
-            } else {
-                s.to_string()
-            }
+        let id = ResId {
+            gvk: Gvk::new(&self.group, &self.version, &self.kind),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
         };
-        write!(
-            f,
-            "{}.{}.{}/{}.{}",
-            or(&self.kind, "[noKind]"),
-            or(&self.version, "[noVer]"),
-            or(&self.group, "[noGrp]"),
-            or(&self.name, "[noName]"),
-            or(&self.namespace, "[noNs]")
-        )
+        f.write_str(&id.dotted())
     }
 }
 
@@ -251,6 +241,21 @@ impl ReplacementEntry {
             return Err(ReplacementError::PathAndInline);
         }
         Ok(ReplacementEntry::Path(path))
+    }
+
+    /// The replacements of the entry: itself, or those of its `path:` file.
+    pub fn load(&self, loader: &Loader) -> Result<Vec<Replacement>, ReplacementError> {
+        let p = match self {
+            ReplacementEntry::Inline(r) => return Ok(vec![r.clone()]),
+            ReplacementEntry::Path(p) => p,
+        };
+        let load = |message: String| ReplacementError::Load {
+            path: p.clone(),
+            message,
+        };
+        let bytes = loader.read(p).map_err(|e| load(e.to_string()))?;
+        let doc = fjord_yaml::parse_document(&bytes).map_err(|e| load(e.to_string()))?;
+        Replacement::parse_document(&doc)
     }
 }
 
@@ -368,28 +373,18 @@ fn all_ids(r: &Resource) -> Vec<ResId> {
 /// Reads a kustomization's `replacements:` list: inline entries as they are, `path:` entries
 /// loaded through `loader` (a file holds one replacement or a list of them).
 pub fn parse_list(list: &Node, loader: &Loader) -> Result<Vec<Replacement>, ReplacementError> {
-    let items = Field::new("Kustomization", "")
-        .objects_of(list, "replacements", "types.ReplacementField")
-        .map_err(ReplacementError::Decode)?;
     let mut out = Vec::new();
-    for item in items {
-        match ReplacementEntry::parse(item)? {
-            ReplacementEntry::Inline(r) => out.push(r),
-            ReplacementEntry::Path(p) => {
-                let bytes = loader.read(&p).map_err(|e| ReplacementError::Load {
-                    path: p.clone(),
-                    message: e.to_string(),
-                })?;
-                let doc =
-                    fjord_yaml::parse_document(&bytes).map_err(|e| ReplacementError::Load {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    })?;
-                out.extend(Replacement::parse_document(&doc)?);
-            }
-        }
+    for item in entry_nodes(list)? {
+        out.extend(ReplacementEntry::parse(item)?.load(loader)?);
     }
     Ok(out)
+}
+
+/// The entries of a `replacements:` list (each a mapping or null).
+pub fn entry_nodes(list: &Node) -> Result<Vec<&Node>, ReplacementError> {
+    Field::new("Kustomization", "")
+        .objects_of(list, "replacements", "types.ReplacementField")
+        .map_err(ReplacementError::Decode)
 }
 
 /// Same as [`apply_replacements`].
@@ -498,7 +493,7 @@ fn apply_target(
         if !target_selected(r, t, select) {
             continue;
         }
-        let target_id = crate::transform::error::kustomize_id(&r.id());
+        let target_id = r.id().dotted();
         for fp in paths {
             let err = |detail: String| ReplacementError::TargetField {
                 target: target_id.clone(),

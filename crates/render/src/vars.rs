@@ -19,7 +19,7 @@ use fjord_model::{Gvk, ResId};
 use fjord_yaml::{Node, Tag};
 
 /// Why merging or resolving vars failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum VarError {
     /// A `vars:` entry has a field of the wrong type.
     #[error(transparent)]
@@ -57,17 +57,15 @@ pub enum VarError {
     NonStringItem,
 }
 
-/// `objref:` of a var.
+/// `objref:` of a var, resolved once: kustomize's `Target` (its embedded GVK, an optional
+/// `apiVersion` that overrides group and version, name and namespace).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjRef {
-    /// `apiVersion:`; when set it decides group and version.
-    pub api_version: String,
-    /// `group:`.
-    pub group: String,
-    /// `version:`.
-    pub version: String,
-    /// `kind:`.
-    pub kind: String,
+    /// The GVK objects must have: `apiVersion` split, when set, else `group`/`version`.
+    pub gvk: Gvk,
+    /// The GVK as written in `group`/`version`/`kind` (kustomize prints this one for the var
+    /// as written, even when `apiVersion` decides what matches).
+    pub written: Gvk,
     /// `name:`.
     pub name: String,
     /// `namespace:`.
@@ -75,13 +73,25 @@ pub struct ObjRef {
 }
 
 impl ObjRef {
-    /// The GVK the objref names.
-    pub fn gvk(&self) -> Gvk {
-        if self.api_version.is_empty() {
-            Gvk::new(&self.group, &self.version, &self.kind)
-        } else {
-            Gvk::from_api_version(&self.api_version, &self.kind)
-        }
+    /// Parses an `objref:` mapping.
+    fn parse(objref: &Node) -> Result<ObjRef, DecodeError> {
+        let o = Field::new("Target", "vars.objref");
+        let api_version = o.string(objref, "apiVersion")?;
+        let written = Gvk::new(
+            &o.string(objref, "group")?,
+            &o.string(objref, "version")?,
+            &o.string(objref, "kind")?,
+        );
+        Ok(ObjRef {
+            gvk: if api_version.is_empty() {
+                written.clone()
+            } else {
+                Gvk::from_api_version(&api_version, &written.kind)
+            },
+            written,
+            name: o.string(objref, "name")?,
+            namespace: o.string(objref, "namespace")?,
+        })
     }
 }
 
@@ -101,29 +111,11 @@ pub struct Var {
     pub bind_attempted: bool,
 }
 
-/// kustomize's `Gvk.String()`: `Kind.version.group` with placeholders.
-fn gvk_string(g: &Gvk) -> String {
-    let or = |s: &str, d: &'static str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{}.{}.{}",
-        or(&g.kind, "[noKind]"),
-        or(&g.version, "[noVer]"),
-        or(&g.group, "[noGrp]")
-    )
-}
-
 impl Var {
     /// Parses one `vars:` entry.
     pub fn parse(node: &Node) -> Result<Var, VarError> {
         let dec = VarError::Decode;
         let f = Field::new("Var", "vars");
-        let o = Field::new("Target", "vars.objref");
         let empty = Node::map();
         let objref = f
             .object(node, "objref", "types.Target")
@@ -135,14 +127,7 @@ impl Var {
             .unwrap_or(&empty);
         Ok(Var {
             name: f.string(node, "name").map_err(dec)?,
-            objref: ObjRef {
-                api_version: o.string(objref, "apiVersion").map_err(dec)?,
-                group: o.string(objref, "group").map_err(dec)?,
-                version: o.string(objref, "version").map_err(dec)?,
-                kind: o.string(objref, "kind").map_err(dec)?,
-                name: o.string(objref, "name").map_err(dec)?,
-                namespace: o.string(objref, "namespace").map_err(dec)?,
-            },
+            objref: ObjRef::parse(objref).map_err(dec)?,
             fieldpath: Field::new("FieldSelector", "vars.fieldref")
                 .string(fieldref, "fieldpath")
                 .map_err(dec)?,
@@ -153,11 +138,10 @@ impl Var {
 
     /// kustomize's `%v` of the var as written: `{NAME Kind.version.group {fieldpath}}`.
     fn raw_string(&self) -> String {
-        let g = Gvk::new(&self.objref.group, &self.objref.version, &self.objref.kind);
         format!(
             "{{{} {} {{{}}}}}",
             self.name,
-            gvk_string(&g),
+            self.objref.written.dotted(),
             self.fieldpath
         )
     }
@@ -167,7 +151,7 @@ impl Var {
         format!(
             "{{{} {} {{{}}}}}",
             self.name,
-            gvk_string(&self.objref.gvk()),
+            self.objref.gvk.dotted(),
             self.path()
         )
     }
@@ -196,11 +180,11 @@ fn eff_ns(s: &str) -> &str {
 /// The objects whose current or earlier id the var's objref names (exact GVK and name;
 /// namespace compared only when the objref gives one).
 fn matching<'r>(v: &Var, res: &'r ResMap) -> Vec<&'r Resource> {
-    let want = v.objref.gvk();
+    let want = &v.objref.gvk;
     res.iter()
         .filter(|r| {
             ids_of(r).any(|id| {
-                id.gvk == want
+                id.gvk == *want
                     && id.name == v.objref.name
                     && (v.objref.namespace.is_empty()
                         || eff_ns(&id.namespace) == eff_ns(&v.objref.namespace))

@@ -215,24 +215,18 @@ mod tests {
     #[test]
     fn fresh_session_key_each_time() {
         let a = key_a();
-        let x = seal_item(
-            a.certificate().unwrap(),
-            Scope::Strict,
-            "n",
-            "s",
-            "k",
-            b"same",
-        )
-        .unwrap();
-        let y = seal_item(
-            a.certificate().unwrap(),
-            Scope::Strict,
-            "n",
-            "s",
-            "k",
-            b"same",
-        )
-        .unwrap();
+        let seal = || {
+            seal_item(
+                a.certificate().unwrap(),
+                Scope::Strict,
+                "n",
+                "s",
+                "k",
+                b"same",
+            )
+            .unwrap()
+        };
+        let (x, y) = (seal(), seal());
         assert_ne!(x, y);
         assert_eq!(
             unseal_item(&[a], Scope::Strict, "n", "s", "other-key", &y).unwrap(),

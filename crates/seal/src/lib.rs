@@ -1,38 +1,37 @@
 //! Bitnami Sealed Secrets for fjord, wire-compatible with `kubeseal` and the upstream
-//! controller in both directions.
+//! controller in both directions. Pure: no I/O, no network, no async; the `fjord seal`
+//! command lives in the fjord binary (`crates/cli`) and the running controller in
+//! fjord-seal-controller.
 //!
 //! - [`crypto`]: the hybrid RSA-OAEP(SHA-256) + AES-256-GCM blob; [`seal_item`]/[`unseal_item`].
 //! - [`scope`]: strict / namespace-wide / cluster-wide and their OAEP labels.
 //! - [`object`]: the SealedSecret resource model.
 //! - [`unseal`]: building the Secret as the controller does ([`unseal_secret`]).
 //! - [`seal`]: building SealedSecrets from Secrets as kubeseal does.
+//! - [`reseal`]: decoding one SealedSecret and sealing it again for another certificate
+//!   (`/v1/rotate`, `--re-encrypt-dir`).
 //! - [`keys`], [`keystore`]: certificates, private keys, key Secrets, generation, renewal.
-//! - [`handlers`]: the pure logic of `/v1/verify`, `/v1/rotate`, `/v1/cert.pem`.
-//! - [`cli`]: `fjord seal` ([`SealArgs`], [`run`]).
+//! - [`template`]: the Go templates of `spec.template.data`.
 //! - [`docs`]: YAML/JSON documents in and out (YAML through fjord-yaml), Go's base64.
 //!
 //! Secret values never appear in errors or `Debug` output.
 
-pub mod cli;
-pub mod controller;
 pub mod crypto;
 pub mod docs;
-mod fetch;
-pub mod handlers;
 pub mod keys;
 pub mod keystore;
 pub mod object;
+pub mod reseal;
 pub mod scope;
 pub mod seal;
 pub mod template;
 pub mod unseal;
 
-pub use cli::{run, CliError, SealArgs};
 pub use crypto::{seal_item, unseal_item, CryptoError};
-pub use handlers::{rotate, verify};
 pub use keys::{newest_key, should_rotate, Certificate, Key, KeyError, KeyOrder};
 pub use keystore::{generate_key, key_to_secret, read_private_keys, KeygenOptions};
 pub use object::SealedSecret;
+pub use reseal::{rotate, ResealError};
 pub use scope::Scope;
 pub use unseal::{unseal_secret, unseal_secret_with, UnsealError, UnsealOptions};
 

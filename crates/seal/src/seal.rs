@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use fjord_model::meta::OBJECT_META_FIELDS;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -17,16 +18,20 @@ pub const LAST_APPLIED_ANNOTATIONS: &[&str] = &[
     "kubecfg.ksonnet.io/last-applied-configuration",
 ];
 
-/// Server-side metadata fields stripped from the input Secret.
-const SERVER_FIELDS: &[&str] = &[
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-];
+/// The server-set metadata fields stripped from the input Secret: the run of
+/// [`OBJECT_META_FIELDS`] from `selfLink` to `deletionGracePeriodSeconds` (uid,
+/// resourceVersion, generation and the timestamps between them).
+fn server_fields() -> &'static [&'static str] {
+    let at = |field: &str| {
+        OBJECT_META_FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .unwrap_or(OBJECT_META_FIELDS.len())
+    };
+    OBJECT_META_FIELDS
+        .get(at("selfLink")..=at("deletionGracePeriodSeconds"))
+        .unwrap_or_default()
+}
 
 /// Failures sealing a Secret. Messages never contain secret values.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -256,7 +261,7 @@ pub fn seal_secret(
         }
         meta.insert("namespace".into(), Value::String(namespace.clone()));
     }
-    for f in SERVER_FIELDS {
+    for f in server_fields() {
         meta.remove(*f);
     }
     meta.remove("ownerReferences");
@@ -384,6 +389,15 @@ mod tests {
     use crate::testkeys::key_a;
     use crate::unseal::unseal_secret;
     use serde_json::json;
+
+    #[test]
+    fn server_fields_come_from_the_object_meta_list() {
+        let fields = server_fields();
+        assert_eq!(fields.len(), 7, "{fields:?}");
+        assert_eq!(fields.first(), Some(&"selfLink"));
+        assert_eq!(fields.last(), Some(&"deletionGracePeriodSeconds"));
+        assert!(fields.contains(&"uid") && !fields.contains(&"name"));
+    }
 
     fn secret() -> Value {
         json!({"apiVersion": "v1", "kind": "Secret",

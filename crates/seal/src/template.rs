@@ -362,109 +362,50 @@ fn json_string(s: &str) -> String {
     crate::docs::to_go_json_compact(&serde_json::Value::String(s.to_string()))
 }
 
+/// Checks a function's argument count as Go's template engine words it.
+fn want(name: &str, got: usize, k: usize) -> Result<(), String> {
+    if got == k {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong number of args for {name}: want {k} got {got}"
+        ))
+    }
+}
+
+/// Calls the template function `name` (Go's builtins and the Sprig subset upstream offers).
 fn call(name: &str, args: Vec<Val>, items: &IndexMap<String, Vec<u8>>) -> Result<Val, String> {
     let n = args.len();
-    let want = |k: usize| {
-        if n == k {
-            Ok(())
-        } else {
-            Err(format!("wrong number of args for {name}: want {k} got {n}"))
-        }
-    };
     let s = |i: usize| text(&args[i], items);
+    if let Some(f) = unary_string_fn(name) {
+        want(name, n, 1)?;
+        return Ok(Val::Str(f(&s(0))));
+    }
+    if let Some(f) = binary_string_fn(name) {
+        want(name, n, 2)?;
+        return Ok(Val::Str(f(&s(0), &s(1))));
+    }
+    if let Some(joined) = join_fn(name, &args, items) {
+        return Ok(Val::Str(joined));
+    }
     Ok(match name {
         "index" => {
-            want(2)?;
+            want(name, n, 2)?;
             if args[0] != Val::Dot {
                 return Err("index of non-map".into());
             }
             lookup(items, &s(1))
         }
         "toJson" => {
-            want(1)?;
-            Val::Str(match &args[0] {
-                Val::Missing => "null".into(),
-                Val::Bool(b) => b.to_string(),
-                Val::Int(i) => i.to_string(),
-                Val::Dot => {
-                    let m: serde_json::Map<String, serde_json::Value> = items
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                serde_json::Value::String(String::from_utf8_lossy(v).into()),
-                            )
-                        })
-                        .collect();
-                    crate::docs::to_go_json_compact(&serde_json::Value::Object(m))
-                }
-                Val::Str(v) => json_string(v),
-            })
-        }
-        "quote" => Val::Str(
-            args.iter()
-                .filter(|a| **a != Val::Missing)
-                .map(|a| format!("{:?}", text(a, items)))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        "squote" => Val::Str(
-            args.iter()
-                .filter(|a| **a != Val::Missing)
-                .map(|a| format!("'{}'", text(a, items)))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        "b64enc" => {
-            want(1)?;
-            Val::Str(encode_base64(s(0).as_bytes()))
-        }
-        "b64dec" => {
-            want(1)?;
-            Val::Str(match decode_base64_go(&s(0)) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => e.to_string(),
-            })
-        }
-        "upper" => {
-            want(1)?;
-            Val::Str(s(0).to_uppercase())
-        }
-        "lower" => {
-            want(1)?;
-            Val::Str(s(0).to_lowercase())
-        }
-        "trim" => {
-            want(1)?;
-            Val::Str(s(0).trim().to_string())
-        }
-        "trimPrefix" => {
-            want(2)?;
-            Val::Str(
-                s(1).strip_prefix(s(0).as_str())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| s(1)),
-            )
-        }
-        "trimSuffix" => {
-            want(2)?;
-            Val::Str(
-                s(1).strip_suffix(s(0).as_str())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| s(1)),
-            )
-        }
-        "trimAll" => {
-            want(2)?;
-            let cut: Vec<char> = s(0).chars().collect();
-            Val::Str(s(1).trim_matches(|c| cut.contains(&c)).to_string())
+            want(name, n, 1)?;
+            Val::Str(to_json(&args[0], items))
         }
         "replace" => {
-            want(3)?;
+            want(name, n, 3)?;
             Val::Str(s(2).replace(&s(0), &s(1)))
         }
         "default" => {
-            want(2)?;
+            want(name, n, 2)?;
             let empty = matches!(&args[1], Val::Missing | Val::Bool(false) | Val::Int(0))
                 || matches!(&args[1], Val::Str(v) if v.is_empty());
             if empty {
@@ -473,23 +414,6 @@ fn call(name: &str, args: Vec<Val>, items: &IndexMap<String, Vec<u8>>) -> Result
                 args[1].clone()
             }
         }
-        "print" | "toString" | "cat" => {
-            let sep = if name == "cat" { " " } else { "" };
-            Val::Str(
-                args.iter()
-                    .filter(|a| name != "cat" || **a != Val::Missing)
-                    .map(|a| text(a, items))
-                    .collect::<Vec<_>>()
-                    .join(sep),
-            )
-        }
-        "println" => Val::Str(format!(
-            "{}\n",
-            args.iter()
-                .map(|a| text(a, items))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )),
         "printf" => {
             if n == 0 {
                 return Err("wrong number of args for printf: want at least 1 got 0".into());
@@ -497,33 +421,14 @@ fn call(name: &str, args: Vec<Val>, items: &IndexMap<String, Vec<u8>>) -> Result
             Val::Str(printf(&s(0), &args[1..], items))
         }
         "indent" | "nindent" => {
-            want(2)?;
+            want(name, n, 2)?;
             let Val::Int(width) = args[0] else {
                 return Err(format!("{name}: width must be a number"));
             };
-            let pad = " ".repeat(usize::try_from(width).unwrap_or(0));
-            let body = s(1)
-                .split('\n')
-                .map(|l| format!("{pad}{l}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            Val::Str(if name == "nindent" {
-                format!("\n{body}")
-            } else {
-                body
-            })
-        }
-        "sha256sum" => {
-            want(1)?;
-            Val::Str(
-                Sha256::digest(s(0).as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
-            )
+            Val::Str(indent(name == "nindent", width, &s(1)))
         }
         "len" => {
-            want(1)?;
+            want(name, n, 1)?;
             Val::Int(match &args[0] {
                 Val::Dot => items.len() as i64,
                 other => text(other, items).len() as i64,
@@ -534,6 +439,98 @@ fn call(name: &str, args: Vec<Val>, items: &IndexMap<String, Vec<u8>>) -> Result
         }
         other => return Err(format!("function {other:?} not defined")),
     })
+}
+
+/// The functions of one string argument.
+fn unary_string_fn(name: &str) -> Option<fn(&str) -> String> {
+    let f: fn(&str) -> String = match name {
+        "b64enc" => |v| encode_base64(v.as_bytes()),
+        "b64dec" => |v| match decode_base64_go(v) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => e.to_string(),
+        },
+        "upper" => str::to_uppercase,
+        "lower" => str::to_lowercase,
+        "trim" => |v| v.trim().to_string(),
+        "sha256sum" => |v| {
+            Sha256::digest(v.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        },
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// The functions of two string arguments: what to cut, then the text.
+fn binary_string_fn(name: &str) -> Option<fn(&str, &str) -> String> {
+    let f: fn(&str, &str) -> String = match name {
+        "trimPrefix" => |cut, v| v.strip_prefix(cut).unwrap_or(v).to_string(),
+        "trimSuffix" => |cut, v| v.strip_suffix(cut).unwrap_or(v).to_string(),
+        "trimAll" => |cut, v| {
+            let cut: Vec<char> = cut.chars().collect();
+            v.trim_matches(|c| cut.contains(&c)).to_string()
+        },
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// The functions that join their arguments' texts, whatever their number.
+fn join_fn(name: &str, args: &[Val], items: &IndexMap<String, Vec<u8>>) -> Option<String> {
+    let present = || args.iter().filter(|a| **a != Val::Missing);
+    let joined =
+        |args: &mut dyn Iterator<Item = String>, sep: &str| args.collect::<Vec<_>>().join(sep);
+    Some(match name {
+        "quote" => joined(&mut present().map(|a| format!("{:?}", text(a, items))), " "),
+        "squote" => joined(&mut present().map(|a| format!("'{}'", text(a, items))), " "),
+        "cat" => joined(&mut present().map(|a| text(a, items)), " "),
+        "print" | "toString" => joined(&mut args.iter().map(|a| text(a, items)), ""),
+        "println" => format!(
+            "{}\n",
+            joined(&mut args.iter().map(|a| text(a, items)), " ")
+        ),
+        _ => return None,
+    })
+}
+
+/// `toJson`: the value as compact JSON with Go's escaping (`.` is the map of items).
+fn to_json(v: &Val, items: &IndexMap<String, Vec<u8>>) -> String {
+    match v {
+        Val::Missing => "null".into(),
+        Val::Bool(b) => b.to_string(),
+        Val::Int(i) => i.to_string(),
+        Val::Dot => {
+            let m: serde_json::Map<String, serde_json::Value> = items
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::Value::String(String::from_utf8_lossy(v).into()),
+                    )
+                })
+                .collect();
+            crate::docs::to_go_json_compact(&serde_json::Value::Object(m))
+        }
+        Val::Str(v) => json_string(v),
+    }
+}
+
+/// `indent`/`nindent`: every line of `text` indented by `width` spaces (`nindent` starts
+/// with a newline).
+fn indent(newline_first: bool, width: i64, text: &str) -> String {
+    let pad = " ".repeat(usize::try_from(width).unwrap_or(0));
+    let body = text
+        .split('\n')
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if newline_first {
+        format!("\n{body}")
+    } else {
+        body
+    }
 }
 
 fn printf(format: &str, args: &[Val], items: &IndexMap<String, Vec<u8>>) -> String {

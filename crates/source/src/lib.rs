@@ -17,6 +17,24 @@
 //! Exports are checked before a byte is written (entry names, `.git`, case-folding
 //! collisions, symlinks resolving outside the repository, the limits) and written with
 //! `O_EXCL`-style confinement below a temporary directory renamed into place.
+//!
+//! ```
+//! use fjord_source::{affects, normalize_url, redact_url, semver_range};
+//!
+//! // `ssh://` and scp-like spellings of one repository normalise alike.
+//! assert_eq!(
+//!     normalize_url("git@GitHub.com:org/app.git"),
+//!     normalize_url("ssh://git@github.com/org/app"),
+//! );
+//! // A semantic-version `targetRevision` picks the highest matching tag.
+//! let tags = ["v1.2.0", "v1.10.1", "v2.0.0", "latest"];
+//! assert_eq!(semver_range::best_tag(">=1.2, <2", tags), Some("v1.10.1"));
+//! // With `manifest-generate-paths: .`, only changes under the app's path refresh it.
+//! assert!(affects(Some("."), "apps/web", &["apps/web/deploy.yaml"]));
+//! assert!(!affects(Some("."), "apps/web", &["apps/db/deploy.yaml"]));
+//! // Credentials never reach a log line.
+//! assert!(!redact_url("https://bot:s3cret@git.example.com/org/app.git").contains("s3cret"));
+//! ```
 
 pub mod credentials;
 mod error;

@@ -287,7 +287,7 @@ impl Repo {
         Ok(remote
             .default_branch()
             .ok()
-            .and_then(|b| b.as_str().map(str::to_string)))
+            .and_then(|b| b.as_str().ok().map(str::to_string)))
     }
 
     fn fetch_error(
@@ -320,7 +320,7 @@ impl Repo {
     pub fn default_branch(&self) -> Option<String> {
         let repo = self.lock();
         let head = repo.find_reference("HEAD").ok()?;
-        head.symbolic_target().map(str::to_string)
+        head.symbolic_target().ok().flatten().map(str::to_string)
     }
 
     /// Resolves an Argo CD `targetRevision` to a commit of the mirror: `""`/`HEAD` (the remote's
@@ -373,7 +373,8 @@ impl Repo {
         }
         if crate::semver_range::is_range(rev) {
             let names = repo.tag_names(None).map_err(self.git_err("list tags"))?;
-            if let Some(best) = crate::semver_range::best_tag(rev, names.iter().flatten()) {
+            if let Some(best) = crate::semver_range::best_tag(rev, names.iter().flatten().flatten())
+            {
                 return peel(&format!("refs/tags/{best}")).ok_or_else(not_found);
             }
         }
@@ -381,11 +382,11 @@ impl Repo {
     }
 
     /// Exports what `path` needs of commit `oid` — its directory, widened to include whatever its
-    /// kustomizations and symlinks reach with `..` (see [`crate::export`]) — once per revision
-    /// and scope, shared by every app with that scope, and returns the directory of `path` in it
-    /// (`""` or `.` is the root). Relative references such as `../base` keep working. Fails when
-    /// `path` leaves the repository or is not a directory at that revision, or when a symlink
-    /// points outside the repository.
+    /// kustomizations and symlinks reach with `..` (the scoped export, bounded by
+    /// [`crate::ExportLimits`]) — once per revision and scope, shared by every app with that
+    /// scope, and returns the directory of `path` in it (`""` or `.` is the root). Relative
+    /// references such as `../base` keep working. Fails when `path` leaves the repository or is
+    /// not a directory at that revision, or when a symlink points outside the repository.
     pub fn checkout_tree(&self, oid: Oid, path: &str) -> Result<PathBuf, RepoError> {
         let rel = clean_rel(path)?;
         let limits = *self
@@ -490,7 +491,7 @@ impl Repo {
         for d in diff.deltas() {
             for f in [d.old_file(), d.new_file()] {
                 if let Some(p) = f.path() {
-                    if f.id() != Oid::zero() || d.status() == git2::Delta::Deleted {
+                    if f.id() != Oid::ZERO_SHA1 || d.status() == git2::Delta::Deleted {
                         out.insert(p.to_path_buf());
                     }
                 }
@@ -569,7 +570,7 @@ fn snapshot_refs(repo: &Repository) -> BTreeMap<String, Oid> {
     let mut out = BTreeMap::new();
     if let Ok(refs) = repo.references() {
         for r in refs.flatten() {
-            if let (Some(name), Some(oid)) = (r.name(), r.target()) {
+            if let (Ok(name), Some(oid)) = (r.name(), r.target()) {
                 if name.starts_with("refs/heads/") || name.starts_with("refs/tags/") {
                     out.insert(name.to_string(), oid);
                 }

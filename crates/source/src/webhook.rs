@@ -1,6 +1,6 @@
 //! Git push webhooks for the controller's `POST /api/webhook`, as Argo CD handles them: provider
 //! detection from headers, signature / token verification (constant time), payload parsing into a
-//! [`PushEvent`], and the decision which applications an event refreshes ([`matches`]).
+//! [`PushEvent`], and the decision which applications an event refreshes ([`matches()`]).
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -394,10 +394,8 @@ fn github_like(
         }
     }
     let v = json(provider, body)?;
-    let git_ref = str_at(&v, "/ref").ok_or_else(|| missing(provider, "ref"))?;
-    let mut repo_urls = Vec::new();
-    push_urls(
-        &mut repo_urls,
+    ref_push(
+        provider,
         &v,
         &[
             "/repository/html_url",
@@ -405,20 +403,39 @@ fn github_like(
             "/repository/ssh_url",
             "/repository/git_url",
         ],
-    );
+        "/repository/default_branch",
+    )
+}
+
+/// The push event of a payload shaped as GitHub's or GitLab's: `ref`, the repository URLs at
+/// `url_ptrs` (at least one is required; the first names what is missing), the default branch
+/// at `default_branch_ptr`, `before`/`after` and the files of the listed `commits`.
+fn ref_push(
+    provider: Provider,
+    v: &Value,
+    url_ptrs: &[&str],
+    default_branch_ptr: &str,
+) -> Result<WebhookOutcome, WebhookError> {
+    let git_ref = str_at(v, "/ref").ok_or_else(|| missing(provider, "ref"))?;
+    let mut repo_urls = Vec::new();
+    push_urls(&mut repo_urls, v, url_ptrs);
     if repo_urls.is_empty() {
-        return Err(missing(provider, "repository.html_url"));
+        let first = url_ptrs.first().copied().unwrap_or_default();
+        return Err(missing(
+            provider,
+            &first.trim_start_matches('/').replace('/', "."),
+        ));
     }
     let revision = parse_revision(git_ref);
     Ok(WebhookOutcome::Push(PushEvent {
         provider,
-        touched_head: str_at(&v, "/repository/default_branch") == Some(revision.as_str()),
+        touched_head: str_at(v, default_branch_ptr) == Some(revision.as_str()),
         repo_urls,
         git_ref: git_ref.to_string(),
         revision,
-        before: str_at(&v, "/before").map(str::to_string),
-        after: str_at(&v, "/after").map(str::to_string),
-        changed_files: commit_files(&v),
+        before: str_at(v, "/before").map(str::to_string),
+        after: str_at(v, "/after").map(str::to_string),
+        changed_files: commit_files(v),
     }))
 }
 
@@ -438,10 +455,8 @@ fn gitlab(event: &str, body: &[u8]) -> Result<WebhookOutcome, WebhookError> {
             event: format!("{event} ({kind})"),
         });
     }
-    let git_ref = str_at(&v, "/ref").ok_or_else(|| missing(provider, "ref"))?;
-    let mut repo_urls = Vec::new();
-    push_urls(
-        &mut repo_urls,
+    ref_push(
+        provider,
         &v,
         &[
             "/project/web_url",
@@ -451,21 +466,8 @@ fn gitlab(event: &str, body: &[u8]) -> Result<WebhookOutcome, WebhookError> {
             "/repository/git_http_url",
             "/repository/git_ssh_url",
         ],
-    );
-    if repo_urls.is_empty() {
-        return Err(missing(provider, "project.web_url"));
-    }
-    let revision = parse_revision(git_ref);
-    Ok(WebhookOutcome::Push(PushEvent {
-        provider,
-        touched_head: str_at(&v, "/project/default_branch") == Some(revision.as_str()),
-        repo_urls,
-        git_ref: git_ref.to_string(),
-        revision,
-        before: str_at(&v, "/before").map(str::to_string),
-        after: str_at(&v, "/after").map(str::to_string),
-        changed_files: commit_files(&v),
-    }))
+        "/project/default_branch",
+    )
 }
 
 fn bitbucket_cloud(event: &str, body: &[u8]) -> Result<WebhookOutcome, WebhookError> {
@@ -650,7 +652,7 @@ pub fn matches(event: &PushEvent, app_repo_url: &str, app_target_revision: &str)
             .any(|u| web_url_matches(u, app_repo_url))
 }
 
-/// [`matches`] plus Argo CD's manifest-generate-paths filter: the app is refreshed only when one of
+/// [`matches()`] plus Argo CD's manifest-generate-paths filter: the app is refreshed only when one of
 /// the pushed files falls under its annotation paths (or the event lists no files).
 pub fn should_refresh(
     event: &PushEvent,

@@ -702,3 +702,35 @@ fn form_payload_decoding_and_errors() {
     );
     assert_eq!(out, Ok(WebhookOutcome::Ping(Provider::GitHub)));
 }
+
+#[test]
+fn push_payloads_without_ref_or_repository_url_name_the_missing_field() {
+    let reason = |headers: &[(&str, &str)], body: serde_json::Value| {
+        let body = serde_json::to_vec(&body).unwrap();
+        match parse(headers, &body, &WebhookSecrets::default()) {
+            Err(WebhookError::MalformedPayload { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        }
+    };
+    let github = [("X-GitHub-Event", "push")];
+    let gitlab = [("X-Gitlab-Event", "Push Hook")];
+    assert_eq!(
+        reason(&github, json!({"repository": {"html_url": "https://x/y"}})),
+        "missing ref"
+    );
+    assert_eq!(
+        reason(&github, json!({"ref": "refs/heads/main", "repository": {}})),
+        "missing repository.html_url"
+    );
+    assert_eq!(
+        reason(&gitlab, json!({"object_kind": "push", "project": {}})),
+        "missing ref"
+    );
+    assert_eq!(
+        reason(
+            &gitlab,
+            json!({"object_kind": "push", "ref": "refs/heads/main", "project": {}})
+        ),
+        "missing project.web_url"
+    );
+}

@@ -2,18 +2,47 @@
 //! local paths / `file://`, `git daemon` (`git://`), `git http-backend` (smart HTTP with basic
 //! auth) and OpenSSH `sshd` (`ssh://`, host keys from a known_hosts ConfigMap).
 //!
-//! Needs the `git` binary (with `git daemon` / `git http-backend`), and for the SSH tests
-//! `/usr/sbin/sshd` and `ssh-keygen` (Debian `openssh-server`, `openssh-client`).
-
-mod support;
+//! The servers and fixture repositories are `fjord_testkit`'s. Needs the `git` binary (with
+//! `git daemon` / `git http-backend`), and for the SSH tests `/usr/sbin/sshd` and `ssh-keygen`
+//! (Debian `openssh-server`, `openssh-client`); a missing one follows the kit's tool rule
+//! (fails under `FJORD_REQUIRE_TOOLS=1`, else the test prints SKIPPED).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use fjord_source::credentials::SECRET_TYPE_LABEL;
 use fjord_source::{affects, CredentialStore, KnownHosts, Oid, RepoCache, RepoError};
+use fjord_testkit::git::{git, GitRepo};
+use fjord_testkit::tools::{GIT, SSHD, SSH_KEYGEN};
+use fjord_testkit::{git_daemon::git_daemon, http_backend, require_tools, sshd};
 use serde_json::json;
-use support::{git, Fixture};
+
+/// The fixture repository `served/<name>.git`: two commits on `main`, a `dev` branch, a
+/// lightweight tag `light` and an annotated tag `v1.0.0`, all pushed.
+fn fixture(name: &str) -> GitRepo {
+    let f = GitRepo::empty(&format!("{name}.git"));
+    f.write(
+        "apps/guestbook/kustomization.yaml",
+        "resources:\n- deploy.yaml\n",
+    );
+    f.write("apps/guestbook/deploy.yaml", "kind: Deployment\n");
+    f.write("apps/base/common.yaml", "kind: ConfigMap\n");
+    f.write("README.md", "hello\n");
+    f.commit("initial");
+    f.write(
+        "apps/guestbook/deploy.yaml",
+        "kind: Deployment\nreplicas: 2\n",
+    );
+    f.commit("second");
+    f.git(&["tag", "light"]);
+    f.git(&["tag", "-a", "v1.0.0", "-m", "release 1.0.0"]);
+    f.git(&["checkout", "-q", "-b", "dev"]);
+    f.write("apps/guestbook/dev-only.yaml", "kind: Secret\n");
+    f.commit("dev work");
+    f.git(&["checkout", "-q", "main"]);
+    f.push();
+    f
+}
 
 fn oid(s: &str) -> Oid {
     Oid::from_str(s).unwrap()
@@ -26,7 +55,7 @@ fn cache() -> (tempfile::TempDir, RepoCache) {
 }
 
 /// Branch, tags (light and annotated), full and short SHA, HEAD and full refs.
-fn check_resolution(f: &Fixture, repo: &fjord_source::Repo) {
+fn check_resolution(f: &GitRepo, repo: &fjord_source::Repo) {
     let main = f.rev("main");
     assert_eq!(repo.resolve("HEAD").unwrap(), oid(&main));
     assert_eq!(repo.resolve("").unwrap(), oid(&main));
@@ -59,9 +88,9 @@ fn check_resolution(f: &Fixture, repo: &fjord_source::Repo) {
 
 #[test]
 fn git_daemon_fetch_and_resolve() {
-    support::require("git", "git:// tests need `git daemon`");
-    let f = Fixture::new("guestbook");
-    let daemon = support::git_daemon(&f.served_root);
+    require_tools!(GIT);
+    let f = fixture("guestbook");
+    let daemon = git_daemon(&f.root);
     let (_d, cache) = cache();
     let url = format!("git://127.0.0.1:{}/guestbook.git", daemon.port);
     let repo = cache.repo(&url).unwrap();
@@ -84,9 +113,9 @@ fn git_daemon_fetch_and_resolve() {
 
 #[test]
 fn git_daemon_new_commit_seen_after_fetch_with_changed_paths() {
-    support::require("git", "git:// tests need `git daemon`");
-    let f = Fixture::new("app");
-    let daemon = support::git_daemon(&f.served_root);
+    require_tools!(GIT);
+    let f = fixture("app");
+    let daemon = git_daemon(&f.root);
     let (_d, cache) = cache();
     let repo = cache
         .repo(&format!("git://127.0.0.1:{}/app.git", daemon.port))
@@ -133,10 +162,10 @@ fn git_daemon_new_commit_seen_after_fetch_with_changed_paths() {
 
 #[test]
 fn default_branch_follows_remote_head() {
-    support::require("git", "git:// tests need `git daemon`");
-    let f = Fixture::new("trunky");
+    require_tools!(GIT);
+    let f = fixture("trunky");
     git(&f.bare, &["symbolic-ref", "HEAD", "refs/heads/dev"]);
-    let daemon = support::git_daemon(&f.served_root);
+    let daemon = git_daemon(&f.root);
     let (_d, cache) = cache();
     let repo = cache
         .repo(&format!("git://127.0.0.1:{}/trunky.git", daemon.port))
@@ -148,8 +177,8 @@ fn default_branch_follows_remote_head() {
 
 #[test]
 fn local_path_and_file_url_checkout_tree() {
-    support::require("git", "fixtures are made with git");
-    let f = Fixture::new("local");
+    require_tools!(GIT);
+    let f = fixture("local");
     // an executable script and an in-repo symlink
     f.write("apps/guestbook/hook.sh", "#!/bin/sh\n");
     {
@@ -225,8 +254,8 @@ fn local_path_and_file_url_checkout_tree() {
 
 #[test]
 fn symlink_escaping_repository_is_refused() {
-    support::require("git", "fixtures are made with git");
-    let f = Fixture::new("evil");
+    require_tools!(GIT);
+    let f = fixture("evil");
     std::os::unix::fs::symlink("../../../../etc/passwd", f.work.join("apps/guestbook/pw")).unwrap();
     f.commit("evil link");
     f.push();
@@ -248,9 +277,9 @@ fn repo_secret(url: &str, user: &str, pass: &str) -> serde_json::Value {
 
 #[test]
 fn http_backend_smart_http_with_basic_auth() {
-    support::require("git", "smart HTTP tests need `git http-backend`");
-    let f = Fixture::new("private");
-    let server = support::http::serve(&f.served_root, Some(("alice", "s3cret-pass")));
+    require_tools!(GIT);
+    let f = fixture("private");
+    let server = http_backend::serve(&f.root, Some(("alice", "s3cret-pass")));
     let url = format!("http://127.0.0.1:{}/private.git", server.port);
 
     // no credentials: refused
@@ -307,22 +336,19 @@ fn known_hosts_cm(text: &str) -> KnownHosts {
 
 #[test]
 fn sshd_fetch_with_known_hosts() {
-    support::require("/usr/sbin/sshd", "SSH tests need Debian `openssh-server`");
-    support::require("ssh-keygen", "SSH tests need Debian `openssh-client`");
-    support::require("git", "SSH tests need git-upload-pack");
-    let f = Fixture::new("secure");
-    let keys = f.tmp.path().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
+    require_tools!(SSHD, SSH_KEYGEN, GIT);
+    let f = fixture("secure");
+    let keys = f.scratch("keys");
     let client_key = keys.join("client");
-    support::keygen(&client_key);
+    sshd::keygen(&client_key);
     let client_pub = std::fs::read_to_string(keys.join("client.pub")).unwrap();
     let private = std::fs::read_to_string(&client_key).unwrap();
-    let server = support::sshd(&keys, &client_pub);
+    let server = sshd::sshd(&keys, &client_pub);
     let host_pub = std::fs::read_to_string(keys.join("ssh_host_ed25519_key.pub")).unwrap();
     let host_fields: Vec<&str> = host_pub.split_whitespace().collect();
     let url = format!(
         "ssh://{}@127.0.0.1:{}{}",
-        support::whoami(),
+        sshd::whoami(),
         server.port,
         f.bare.display()
     );
@@ -355,7 +381,7 @@ fn sshd_fetch_with_known_hosts() {
 
     // wrong key for the host: refused
     let other = keys.join("other_host");
-    support::keygen(&other);
+    sshd::keygen(&other);
     let other_pub = std::fs::read_to_string(keys.join("other_host.pub")).unwrap();
     let other_fields: Vec<&str> = other_pub.split_whitespace().collect();
     let (_d3, wrong) = cache();
@@ -402,8 +428,8 @@ fn scp_and_ssh_url_spellings_share_a_mirror() {
 
 #[test]
 fn deleted_and_force_pushed_branches_follow_the_remote() {
-    support::require("git", "fixtures are made with git");
-    let f = Fixture::new("moving");
+    require_tools!(GIT);
+    let f = fixture("moving");
     let (_d, cache) = cache();
     let repo = cache.repo(&format!("file://{}", f.bare.display())).unwrap();
     repo.fetch().unwrap();
@@ -430,8 +456,8 @@ fn deleted_and_force_pushed_branches_follow_the_remote() {
 
 #[test]
 fn concurrent_apps_share_one_mirror_and_export() {
-    support::require("git", "fixtures are made with git");
-    let f = Fixture::new("shared");
+    require_tools!(GIT);
+    let f = fixture("shared");
     let (_d, cache) = cache();
     let cache = Arc::new(cache);
     let url = f.bare.to_str().unwrap().to_string();
@@ -471,9 +497,9 @@ fn concurrent_apps_share_one_mirror_and_export() {
 
 #[test]
 fn https_self_signed_needs_insecure() {
-    support::require("git", "smart HTTP tests need `git http-backend`");
-    let f = Fixture::new("tls");
-    let server = support::http::serve_tls(&f.served_root, Some(("bob", "tok")));
+    require_tools!(GIT);
+    let f = fixture("tls");
+    let server = http_backend::serve_tls(&f.root, Some(("bob", "tok")));
     let url = format!("https://127.0.0.1:{}/tls.git", server.port);
     let secret = |insecure: &str| {
         json!({"metadata": {"name": "tls", "labels": {SECRET_TYPE_LABEL: "repository"}},
@@ -498,8 +524,8 @@ fn https_self_signed_needs_insecure() {
 
 #[test]
 fn commit_only_reachable_from_other_refs_is_fetched_by_sha() {
-    support::require("git", "git:// tests need `git daemon`");
-    let f = Fixture::new("prs");
+    require_tools!(GIT);
+    let f = fixture("prs");
     git(
         &f.bare,
         &["config", "uploadpack.allowAnySHA1InWant", "true"],
@@ -511,7 +537,7 @@ fn commit_only_reachable_from_other_refs_is_fetched_by_sha() {
     git(&f.work, &["checkout", "-q", "main"]);
     let bare = f.bare.to_str().unwrap().to_string();
     git(&f.work, &["push", "-q", &bare, "pr:refs/pull/1/head"]);
-    let daemon = support::git_daemon(&f.served_root);
+    let daemon = git_daemon(&f.root);
     let (_d, cache) = cache();
     let repo = cache
         .repo(&format!("git://127.0.0.1:{}/prs.git", daemon.port))

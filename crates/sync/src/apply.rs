@@ -2,6 +2,7 @@
 //! `Replace=true`; dry runs; whether an object changes.
 
 use fjord_client::{ApplyOptions, ClientError, ResourceType};
+use fjord_model::meta::SERVER_SET_FIELDS;
 use serde_json::Value;
 
 use crate::plan::Task;
@@ -38,14 +39,7 @@ fn volatile_free(obj: &Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.remove("status");
         if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in [
-                "managedFields",
-                "resourceVersion",
-                "generation",
-                "uid",
-                "creationTimestamp",
-                "selfLink",
-            ] {
+            for k in SERVER_SET_FIELDS {
                 meta.remove(k);
             }
         }

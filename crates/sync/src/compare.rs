@@ -78,21 +78,15 @@ pub fn compare_plan(plan: &Plan, opts: &CompareOptions) -> Result<Vec<Compared>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ObjectRef;
     use crate::SyncOptions;
     use fjord_diff::DiffStatus;
+    use fjord_model::ObjectRef;
     use serde_json::{json, Value};
     use std::time::Duration;
 
     fn task(name: &str, target: Option<Value>, live: Option<Value>, dry_run: DryRun) -> Task {
         Task {
-            id: ObjectRef {
-                group: String::new(),
-                version: "v1".into(),
-                kind: "ConfigMap".into(),
-                namespace: "ns".into(),
-                name: name.into(),
-            },
+            id: ObjectRef::new("", "v1", "ConfigMap", "ns", name),
             phase: SyncPhase::Sync,
             wave: 0,
             kind: if target.is_some() {

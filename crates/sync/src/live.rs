@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use fjord_client::{Client, ClientError, ResourceType};
+use fjord_model::ObjectRef;
 use futures::StreamExt;
 use serde_json::Value;
 
 use crate::concurrency::CONCURRENCY;
-use crate::plan::ObjectRef;
 use crate::SyncError;
 
 /// From this many targets of one type in one namespace, one LIST replaces their GETs.

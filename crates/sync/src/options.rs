@@ -67,6 +67,30 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, OptionsError> {
     }
 }
 
+fn parse_propagation(key: &str, value: &str) -> Result<Propagation, OptionsError> {
+    match value.to_ascii_lowercase().as_str() {
+        "foreground" => Ok(Propagation::Foreground),
+        "background" => Ok(Propagation::Background),
+        "orphan" => Ok(Propagation::Orphan),
+        _ => Err(OptionsError::BadValue {
+            key: key.into(),
+            value: value.into(),
+            expected: "foreground, background or orphan",
+        }),
+    }
+}
+
+/// Argo CD sync options whose Argo CD behaviour is fjord's only behaviour: an application's
+/// `syncOptions` may name them (with any value, or none) and they change nothing.
+pub const ARGOCD_DEFAULT_BEHAVIOUR: &[&str] =
+    &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
+
+/// Whether `item` (`Key=Value` or a bare `Key`) names one of [`ARGOCD_DEFAULT_BEHAVIOUR`].
+fn is_default_behaviour(item: &str) -> bool {
+    let key = item.split('=').next().unwrap_or_default().trim();
+    ARGOCD_DEFAULT_BEHAVIOUR.contains(&key)
+}
+
 impl SyncOptions {
     /// Parses `Key=Value` items (blank items are skipped).
     pub fn parse<'a>(
@@ -74,45 +98,56 @@ impl SyncOptions {
     ) -> Result<SyncOptions, OptionsError> {
         let mut o = SyncOptions::default();
         for item in items {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            let (key, value) = item
-                .split_once('=')
-                .ok_or_else(|| OptionsError::NotKeyValue(item.into()))?;
-            let (key, value) = (key.trim(), value.trim());
-            match key {
-                "CreateNamespace" => o.create_namespace = Some(parse_bool(key, value)?),
-                "PruneLast" => o.prune_last = Some(parse_bool(key, value)?),
-                "Prune" => o.prune = Some(parse_bool(key, value)?),
-                "Delete" => o.delete = Some(parse_bool(key, value)?),
-                "Replace" => o.replace = Some(parse_bool(key, value)?),
-                "ServerSideApply" => o.server_side_apply = Some(parse_bool(key, value)?),
-                "ApplyOutOfSyncOnly" => o.apply_out_of_sync_only = Some(parse_bool(key, value)?),
-                "Validate" => o.validate = Some(parse_bool(key, value)?),
-                "FailOnSharedResource" => o.fail_on_shared_resource = Some(parse_bool(key, value)?),
-                "SkipDryRunOnMissingResource" => {
-                    o.skip_dry_run_on_missing_resource = Some(parse_bool(key, value)?)
-                }
-                "PrunePropagationPolicy" => {
-                    o.prune_propagation_policy = Some(match value.to_ascii_lowercase().as_str() {
-                        "foreground" => Propagation::Foreground,
-                        "background" => Propagation::Background,
-                        "orphan" => Propagation::Orphan,
-                        _ => {
-                            return Err(OptionsError::BadValue {
-                                key: key.into(),
-                                value: value.into(),
-                                expected: "foreground, background or orphan",
-                            })
-                        }
-                    })
-                }
-                _ => return Err(OptionsError::UnknownKey(item.into())),
+            o.set(item)?;
+        }
+        Ok(o)
+    }
+
+    /// Parses an Application's `syncPolicy.syncOptions` (or a sync operation's `syncOptions`)
+    /// as Argo CD reads them: like [`SyncOptions::parse`], but the options of
+    /// [`ARGOCD_DEFAULT_BEHAVIOUR`] are accepted and ignored.
+    pub fn parse_sync_policy<S: AsRef<str>>(
+        items: impl IntoIterator<Item = S>,
+    ) -> Result<SyncOptions, OptionsError> {
+        let mut o = SyncOptions::default();
+        for item in items {
+            let item = item.as_ref();
+            if !is_default_behaviour(item) {
+                o.set(item)?;
             }
         }
         Ok(o)
+    }
+
+    /// Sets the option of one `Key=Value` item (a blank item sets nothing).
+    fn set(&mut self, item: &str) -> Result<(), OptionsError> {
+        let item = item.trim();
+        if item.is_empty() {
+            return Ok(());
+        }
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| OptionsError::NotKeyValue(item.into()))?;
+        let (key, value) = (key.trim(), value.trim());
+        let flag = match key {
+            "CreateNamespace" => &mut self.create_namespace,
+            "PruneLast" => &mut self.prune_last,
+            "Prune" => &mut self.prune,
+            "Delete" => &mut self.delete,
+            "Replace" => &mut self.replace,
+            "ServerSideApply" => &mut self.server_side_apply,
+            "ApplyOutOfSyncOnly" => &mut self.apply_out_of_sync_only,
+            "Validate" => &mut self.validate,
+            "FailOnSharedResource" => &mut self.fail_on_shared_resource,
+            "SkipDryRunOnMissingResource" => &mut self.skip_dry_run_on_missing_resource,
+            "PrunePropagationPolicy" => {
+                self.prune_propagation_policy = Some(parse_propagation(key, value)?);
+                return Ok(());
+            }
+            _ => return Err(OptionsError::UnknownKey(item.into())),
+        };
+        *flag = Some(parse_bool(key, value)?);
+        Ok(())
     }
 
     /// Parses the comma-separated annotation value.
@@ -237,6 +272,38 @@ mod tests {
             SyncOptions::parse(["PrunePropagationPolicy=sideways"]),
             Err(OptionsError::BadValue { .. })
         ));
+    }
+
+    #[test]
+    fn sync_policies_accept_and_ignore_argo_defaults() {
+        let items = [
+            "RespectIgnoreDifferences=true",
+            " ClientSideApplyMigration=false",
+            "RespectIgnoreDifferences",
+            "CreateNamespace=true",
+        ];
+        let parsed = SyncOptions::parse_sync_policy(items).unwrap();
+        assert!(parsed.creates_namespace());
+        assert_eq!(
+            parsed,
+            SyncOptions::parse(["CreateNamespace=true"]).unwrap()
+        );
+        let owned: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        assert_eq!(SyncOptions::parse_sync_policy(&owned).unwrap(), parsed);
+        // Elsewhere (the CLI, the per-object annotation) they are unknown, as before.
+        assert!(matches!(
+            SyncOptions::parse(["RespectIgnoreDifferences=true"]),
+            Err(OptionsError::UnknownKey(_))
+        ));
+        assert_eq!(
+            SyncOptions::parse_sync_policy(["Bogus=true"]),
+            Err(OptionsError::UnknownKey("Bogus=true".into()))
+        );
+        assert!(SyncOptions::parse_sync_policy(["Prune=maybe"]).is_err());
+        assert_eq!(
+            SyncOptions::parse_sync_policy(Vec::<String>::new()).unwrap(),
+            SyncOptions::default()
+        );
     }
 
     #[test]

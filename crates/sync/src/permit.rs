@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::plan::{ObjectRef, SyncPhase};
+use fjord_model::ObjectRef;
+
+use crate::plan::SyncPhase;
 
 /// The check itself: `Err(rule)` names the rule the object breaks. The flag tells whether the
 /// object's kind is namespaced.
@@ -102,13 +104,7 @@ mod tests {
     use super::*;
 
     fn id(kind: &str, ns: &str) -> ObjectRef {
-        ObjectRef {
-            group: String::new(),
-            version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: "x".into(),
-        }
+        ObjectRef::new("", "v1", kind, ns, "x")
     }
 
     #[test]

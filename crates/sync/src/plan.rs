@@ -2,6 +2,8 @@
 //! Namespace and CRD dependency fix-ups. Prune waves are mirrored; `PruneLast` prunes after the
 //! last Sync wave.
 
+use fjord_model::order::argocd_kind_rank;
+use fjord_model::ObjectRef;
 use serde_json::Value;
 
 use crate::options::SyncOptions;
@@ -12,53 +14,6 @@ pub const ANNOTATION_HOOK: &str = "argocd.argoproj.io/hook";
 pub const ANNOTATION_HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
 /// The wave annotation.
 pub const ANNOTATION_SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
-
-/// Argo CD's kind order; other kinds (custom resources) come after these.
-pub const KIND_ORDER: &[&str] = &[
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-];
-
-/// The rank of a kind in [`KIND_ORDER`] (unknown kinds last).
-pub fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len())
-}
 
 /// A sync phase, in execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -175,69 +130,6 @@ pub fn wave_of(obj: &Value) -> Result<i64, String> {
     }
 }
 
-/// An object's identity regardless of version: group, kind, namespace, name (see
-/// [`ObjectRef::key`]).
-pub type ObjectKey = (String, String, String, String);
-
-/// Identity of an object: group, version, kind, namespace (`""` when cluster-scoped), name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct ObjectRef {
-    /// API group (`""` for core).
-    pub group: String,
-    /// Version.
-    pub version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace, `""` for cluster-scoped objects.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// Its identity regardless of version: two refs with the same key are the same object.
-    pub fn key(&self) -> ObjectKey {
-        (
-            self.group.clone(),
-            self.kind.clone(),
-            self.namespace.clone(),
-            self.name.clone(),
-        )
-    }
-
-    /// The `apiVersion` form: `group/version`, or just `version` for the core group.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    /// Whether the two refer to the same object regardless of version.
-    pub fn same_object(&self, other: &ObjectRef) -> bool {
-        self.group == other.group
-            && self.kind == other.kind
-            && self.namespace == other.namespace
-            && self.name == other.name
-    }
-}
-
-impl std::fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gk = if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
-        };
-        if self.namespace.is_empty() {
-            write!(f, "{gk} {}", self.name)
-        } else {
-            write!(f, "{gk} {}/{}", self.namespace, self.name)
-        }
-    }
-}
-
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum TaskKind {
@@ -297,7 +189,7 @@ impl Task {
         (
             self.phase,
             self.wave,
-            kind_rank(&self.id.kind),
+            argocd_kind_rank(&self.id.kind),
             &self.id.name,
         )
     }
@@ -408,13 +300,7 @@ mod tests {
 
     fn task(group: &str, kind: &str, ns: &str, name: &str, phase: SyncPhase, wave: i64) -> Task {
         Task {
-            id: ObjectRef {
-                group: group.into(),
-                version: "v1".into(),
-                kind: kind.into(),
-                namespace: ns.into(),
-                name: name.into(),
-            },
+            id: ObjectRef::new(group, "v1", kind, ns, name),
             phase,
             wave,
             kind: TaskKind::Apply,

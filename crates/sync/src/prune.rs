@@ -1,10 +1,11 @@
 //! Finding the live objects an application tracks (prune candidates) and deleting them.
 
 use fjord_client::{Client, ClientError, ResourceType};
+use fjord_model::ObjectRef;
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::plan::{self, ObjectRef};
+use crate::plan;
 use crate::tracking::TrackingId;
 use crate::SyncError;
 
@@ -126,28 +127,11 @@ pub async fn full_objects(
     Ok(out)
 }
 
-/// The reference of `obj`, a live object of type `t`.
-pub fn object_ref(t: &ResourceType, obj: &Value) -> ObjectRef {
-    let meta = |f: &str| {
-        obj.pointer(&format!("/metadata/{f}"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    ObjectRef {
-        group: t.group.clone(),
-        version: t.version.clone(),
-        kind: t.kind.clone(),
-        namespace: meta("namespace"),
-        name: meta("name"),
-    }
-}
-
 /// The application that tracks `obj` (a live object of type `t`) and the object's reference:
 /// its tracking id must name the object itself, and hooks are not tracked resources.
 pub fn tracked_by(t: &ResourceType, obj: &Value) -> Option<(String, ObjectRef)> {
     let id = TrackingId::of(obj)?;
-    let r = object_ref(t, obj);
+    let r = ObjectRef::of_typed(t, obj);
     if !id.refers_to(&t.group, &t.kind, &r.namespace, &r.name) || plan::hook_phases(obj).is_some() {
         return None;
     }

@@ -1,9 +1,10 @@
 //! The outcome of a sync: one row per object, and the operation's phase.
 
 use fjord_health::Health;
+use fjord_model::ObjectRef;
 use serde::Serialize;
 
-use crate::plan::{ObjectRef, SyncPhase};
+use crate::plan::SyncPhase;
 
 /// What was (or, in a dry run, would be) done to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use fjord_client::ResourceType;
 use fjord_health::{Health, HealthStatus};
+use fjord_model::ObjectRef;
 use serde_json::Value;
 
-use crate::plan::ObjectRef;
 use crate::{Engine, Progress, SyncError};
 
 /// The longest pause between two reads of the objects waited for.

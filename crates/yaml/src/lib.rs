@@ -10,6 +10,18 @@
 //! - [`emit`] / [`emit_documents`]: trees to the exact bytes `kubectl kustomize` prints.
 //! - [`to_json_value`] / [`from_json_value`] / [`emit_json_list`]: JSON views with the same
 //!   value semantics.
+//!
+//! ```
+//! use fjord_yaml::{emit, parse_document, Tag};
+//!
+//! let doc = parse_document(b"kind: ConfigMap\ndata:\n  mode: 0x1F\n  debug: 'true'\n").unwrap();
+//! let mode = doc.get_path(&["data", "mode"]).and_then(|n| n.as_scalar()).unwrap();
+//! assert_eq!((mode.value.as_str(), mode.tag), ("0x1F", Tag::Int));
+//! assert_eq!(doc.str_at(&["data", "debug"]), Some("true"));
+//! // Printed as `kubectl kustomize` prints it: keys sorted, the integer in decimal.
+//! let text = emit(&doc).unwrap();
+//! assert_eq!(text, "data:\n  debug: \"true\"\n  mode: 31\nkind: ConfigMap\n");
+//! ```
 
 mod decode;
 mod emit;

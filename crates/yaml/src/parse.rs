@@ -98,7 +98,7 @@ pub enum ParseError {
         /// The node limit for this input.
         limit: usize,
     },
-    /// Collections nested deeper than [`MAX_DEPTH`].
+    /// Collections nested deeper than the depth limit (1000 levels).
     #[error("line {line}, column {column}: nesting deeper than {limit} levels")]
     TooDeep {
         /// Line.
@@ -298,122 +298,143 @@ impl Builder {
                 column: e.marker().col() + 1,
                 message: e.info().to_string(),
             })?;
-            let pos = Pos::of(&span);
-            match event {
-                Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
-                Event::DocumentStart(_) => {
-                    self.anchors.clear();
-                    self.root = None;
-                }
-                Event::DocumentEnd => {
-                    if let Some(root) = self.root.take() {
-                        self.docs.push(root);
-                    }
-                }
-                Event::Alias(id) => {
-                    let count = self.anchors.get(&id).map(|(_, count)| *count).ok_or(
-                        ParseError::UnknownAnchor {
-                            line: pos.line,
-                            column: pos.column,
-                        },
-                    )?;
-                    self.charge(count, pos)?;
-                    let node = self
-                        .anchors
-                        .get(&id)
-                        .map(|(n, _)| n.clone())
-                        .unwrap_or_default();
-                    self.add(node, count, KeyKind::Plain, pos)?;
-                }
-                Event::Scalar(value, style, anchor, tag) => {
-                    self.charge(1, pos)?;
-                    let plain = style == ScalarStyle::Plain;
-                    let merge = plain && tag.is_none() && value == "<<";
-                    // kustomize drops a quoted or tagged `<<` key with its value.
-                    let dropped_key = !merge && value == "<<";
-                    let empty_doc = plain && tag.is_none() && value.is_empty();
-                    let mut node = scalar(value.into_owned(), plain, tag.as_deref(), pos)?;
-                    if plain && tag.is_none() && self.flow.last() == Some(&true) {
-                        flow_timestamp_as_string(&mut node);
-                    }
-                    if anchor != 0 {
-                        self.anchors.insert(anchor, (node.clone(), 1));
-                    }
-                    if empty_doc && self.stack.is_empty() {
-                        // An empty (or comment-only) document: skipped.
-                        continue;
-                    }
-                    self.add(
-                        node,
-                        1,
-                        if dropped_key {
-                            KeyKind::Dropped
-                        } else if merge {
-                            KeyKind::Merge
-                        } else {
-                            KeyKind::Plain
-                        },
-                        pos,
-                    )?;
-                }
-                Event::SequenceStart(anchor, _) => {
-                    self.charge(1, pos)?;
-                    self.enter(text, &span);
-                    self.push(
-                        Frame::Seq {
-                            items: Vec::new(),
-                            anchor,
-                            nodes: 1,
-                        },
-                        pos,
-                    )?;
-                }
-                Event::MappingStart(anchor, _) => {
-                    self.charge(1, pos)?;
-                    self.enter(text, &span);
-                    let frame = Frame::Map {
-                        map: Map::new(),
-                        lines: Vec::new(),
-                        key: None,
-                        merges: Vec::new(),
-                        anchor,
-                        nodes: 1,
-                    };
-                    self.push(frame, pos)?;
-                }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let Some(frame) = self.stack.pop() else {
-                        continue;
-                    };
-                    self.flow.pop();
-                    let (node, anchor, nodes) = match frame {
-                        Frame::Seq {
-                            items,
-                            anchor,
-                            nodes,
-                        } => (Node::Seq(items), anchor, nodes),
-                        Frame::Map {
-                            mut map,
-                            merges,
-                            anchor,
-                            nodes,
-                            ..
-                        } => {
-                            apply_merges(&mut map, merges)?;
-                            (Node::Map(map), anchor, nodes)
-                        }
-                    };
-                    if anchor != 0 {
-                        self.anchors.insert(anchor, (node.clone(), nodes));
-                    }
-                    self.add(node, nodes, KeyKind::Plain, pos)?;
-                }
-            }
+            self.event(text, event, &span)?;
         }
         if let Some(root) = self.root.take() {
             self.docs.push(root);
         }
         Ok(self.docs)
+    }
+
+    /// Handles one parser event.
+    fn event(&mut self, text: &str, event: Event<'_>, span: &Span) -> Result<(), ParseError> {
+        let pos = Pos::of(span);
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => Ok(()),
+            Event::DocumentStart(_) => {
+                self.anchors.clear();
+                self.root = None;
+                Ok(())
+            }
+            Event::DocumentEnd => {
+                if let Some(root) = self.root.take() {
+                    self.docs.push(root);
+                }
+                Ok(())
+            }
+            Event::Alias(id) => self.alias(id, pos),
+            Event::Scalar(value, style, anchor, tag) => {
+                self.scalar(value.into_owned(), style, anchor, tag.as_deref(), pos)
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.charge(1, pos)?;
+                self.enter(text, span);
+                let frame = Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    nodes: 1,
+                };
+                self.push(frame, pos)
+            }
+            Event::MappingStart(anchor, _) => {
+                self.charge(1, pos)?;
+                self.enter(text, span);
+                let frame = Frame::Map {
+                    map: Map::new(),
+                    lines: Vec::new(),
+                    key: None,
+                    merges: Vec::new(),
+                    anchor,
+                    nodes: 1,
+                };
+                self.push(frame, pos)
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(pos),
+        }
+    }
+
+    /// An alias: a copy of the anchored node, charged at its full size.
+    fn alias(&mut self, id: usize, pos: Pos) -> Result<(), ParseError> {
+        let count =
+            self.anchors
+                .get(&id)
+                .map(|(_, count)| *count)
+                .ok_or(ParseError::UnknownAnchor {
+                    line: pos.line,
+                    column: pos.column,
+                })?;
+        self.charge(count, pos)?;
+        let node = self
+            .anchors
+            .get(&id)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        self.add(node, count, KeyKind::Plain, pos)
+    }
+
+    /// A scalar, typed, anchored if asked, and added (unless it is an empty document).
+    fn scalar(
+        &mut self,
+        value: String,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        pos: Pos,
+    ) -> Result<(), ParseError> {
+        self.charge(1, pos)?;
+        let plain = style == ScalarStyle::Plain;
+        let merge = plain && tag.is_none() && value == "<<";
+        // kustomize drops a quoted or tagged `<<` key with its value.
+        let dropped_key = !merge && value == "<<";
+        let empty_doc = plain && tag.is_none() && value.is_empty();
+        let mut node = scalar(value, plain, tag, pos)?;
+        if plain && tag.is_none() && self.flow.last() == Some(&true) {
+            flow_timestamp_as_string(&mut node);
+        }
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), 1));
+        }
+        if empty_doc && self.stack.is_empty() {
+            // An empty (or comment-only) document: skipped.
+            return Ok(());
+        }
+        let kind = if dropped_key {
+            KeyKind::Dropped
+        } else if merge {
+            KeyKind::Merge
+        } else {
+            KeyKind::Plain
+        };
+        self.add(node, 1, kind, pos)
+    }
+
+    /// The end of a sequence or mapping: merges applied, anchored if asked, and added.
+    fn close(&mut self, pos: Pos) -> Result<(), ParseError> {
+        let Some(frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        self.flow.pop();
+        let (node, anchor, nodes) = match frame {
+            Frame::Seq {
+                items,
+                anchor,
+                nodes,
+            } => (Node::Seq(items), anchor, nodes),
+            Frame::Map {
+                mut map,
+                merges,
+                anchor,
+                nodes,
+                ..
+            } => {
+                apply_merges(&mut map, merges)?;
+                (Node::Map(map), anchor, nodes)
+            }
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), nodes));
+        }
+        self.add(node, nodes, KeyKind::Plain, pos)
     }
 
     /// Records whether the collection starting at `span` is in flow context.

@@ -365,72 +365,26 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
             .resolve("argoproj.io/v1alpha1", "Application")
             .await
             .context("the Application kind is not served: is `fjord controller` installed?")?;
-        let ctx = Ctx { client, t, ns: args.namespace.clone() };
+        let ctx = Ctx {
+            client,
+            t,
+            ns: args.namespace.clone(),
+        };
         match args.command {
-            AppCommand::List { output } => {
-                let apps = ctx.client.list(&ctx.t, Some(&ctx.ns)).await?;
-                if let Some(text) = encode(&json!({"apiVersion": "v1", "kind": "List", "items": apps}), output)? {
-                    print(&text)?;
-                } else {
-                    let wide = output == AppOutput::Wide;
-                    let mut rows = vec![header(wide)];
-                    rows.extend(apps.iter().map(|a| list_row(a, wide)));
-                    print(&table(rows))?;
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            AppCommand::Get { name, refresh, output } => {
-                let mut app = ctx.get(&name).await?;
-                if refresh {
-                    app = refresh_app(&ctx, &name, &app).await?;
-                }
-                match encode(&app, output)? {
-                    Some(text) => print(&text)?,
-                    None => print(&describe(&app))?,
-                }
-                // After a refresh, the app's own error is the answer (as `argocd app get
-                // --refresh` shows it), and the exit code says so.
-                match app_error(&app).filter(|_| refresh) {
-                    Some(err) => {
-                        eprintln!("Error: application {name}: {err}");
-                        Ok(ExitCode::from(1))
-                    }
-                    None => Ok(ExitCode::SUCCESS),
-                }
-            }
-            AppCommand::Diff { name } => {
-                let app = ctx.get(&name).await?;
-                let app = refresh_app(&ctx, &name, &app).await?;
-                if let Some(err) = app_error(&app) {
-                    eprintln!("Error: application {name} cannot be compared: {err}");
-                    return Ok(ExitCode::from(2));
-                }
-                let out: Vec<&Value> = app
-                    .pointer("/status/resources")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter(|r| s(r, "/status") != "Synced")
-                    .collect();
-                let mut text = String::new();
-                for r in &out {
-                    let what = if r.pointer("/requiresPruning") == Some(&json!(true)) {
-                        "extra (requires pruning)"
-                    } else {
-                        "differs from Git"
-                    };
-                    text += &format!(
-                        "===== {}/{} {}/{} {what}\n",
-                        s(r, "/group"),
-                        s(r, "/kind"),
-                        s(r, "/namespace"),
-                        s(r, "/name")
-                    );
-                }
-                print(&text)?;
-                Ok(if out.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-            }
-            AppCommand::Sync { name, revision, prune, dry_run, timeout } => {
+            AppCommand::List { output } => list(&ctx, output).await,
+            AppCommand::Get {
+                name,
+                refresh,
+                output,
+            } => get(&ctx, &name, refresh, output).await,
+            AppCommand::Diff { name } => diff(&ctx, &name).await,
+            AppCommand::Sync {
+                name,
+                revision,
+                prune,
+                dry_run,
+                timeout,
+            } => {
                 ctx.get(&name).await?;
                 let mut sync = json!({"prune": prune, "dryRun": dry_run});
                 if let Some(r) = revision {
@@ -438,69 +392,180 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
                 }
                 operate(&ctx, &name, sync, timeout).await
             }
-            AppCommand::History { name, output } => {
-                let app = ctx.get(&name).await?;
-                let history = app.pointer("/status/history").cloned().unwrap_or(json!([]));
-                if let Some(text) = encode(&history, output)? {
-                    print(&text)?;
-                } else {
-                    let mut rows = vec![vec!["ID".to_string(), "DATE".into(), "REVISION".into()]];
-                    for h in history.as_array().into_iter().flatten() {
-                        rows.push(vec![
-                            h.get("id").map(|v| v.to_string()).unwrap_or_default(),
-                            s(h, "/deployedAt").into(),
-                            s(h, "/revision").into(),
-                        ]);
-                    }
-                    print(&table(rows))?;
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            AppCommand::Rollback { name, id, timeout } => {
-                let app = ctx.get(&name).await?;
-                if app.pointer("/spec/syncPolicy/automated").is_some() {
-                    bail!("rollback cannot be started while automated sync is enabled: remove spec.syncPolicy.automated from {name} first");
-                }
-                let history = app.pointer("/status/history").and_then(Value::as_array).cloned().unwrap_or_default();
-                let entry = match id {
-                    Some(id) => history.iter().find(|h| h.get("id").and_then(Value::as_i64) == Some(id)).cloned()
-                        .with_context(|| format!("application {name} has no history entry {id}"))?,
-                    None => history.iter().rev().nth(1).cloned()
-                        .with_context(|| format!("application {name} has no earlier deployment to roll back to"))?,
-                };
-                let mut sync = json!({"revision": s(&entry, "/revision"), "prune": false});
-                if let Some(src) = entry.get("source") {
-                    sync["source"] = src.clone();
-                }
-                operate(&ctx, &name, sync, timeout).await
-            }
-            AppCommand::Delete { name, cascade, timeout } => {
-                let app = ctx.get(&name).await?;
-                let mut finalizers: Vec<String> = app
-                    .pointer("/metadata/finalizers")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str().map(str::to_string))
-                    .filter(|f| !f.starts_with(FINALIZER))
-                    .collect();
-                if cascade {
-                    finalizers.push(FINALIZER.into());
-                }
-                ctx.patch(&name, &json!({"metadata": {"finalizers": finalizers}})).await?;
-                ctx.client.delete(&ctx.t, Some(&ctx.ns), &name, Propagation::Foreground, false).await?;
-                let start = Instant::now();
-                while ctx.client.get(&ctx.t, Some(&ctx.ns), &name).await?.is_some() {
-                    if start.elapsed() > timeout {
-                        bail!("application {name} is still being deleted after {timeout:?}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                print(&format!("application {name} deleted{}\n", if cascade { " with its resources" } else { "" }))?;
-                Ok(ExitCode::SUCCESS)
-            }
+            AppCommand::History { name, output } => history(&ctx, &name, output).await,
+            AppCommand::Rollback { name, id, timeout } => rollback(&ctx, &name, id, timeout).await,
+            AppCommand::Delete {
+                name,
+                cascade,
+                timeout,
+            } => delete(&ctx, &name, cascade, timeout).await,
         }
     })
+}
+
+/// `fjord app list`.
+async fn list(ctx: &Ctx, output: AppOutput) -> anyhow::Result<ExitCode> {
+    let apps = ctx.client.list(&ctx.t, Some(&ctx.ns)).await?;
+    if let Some(text) = encode(
+        &json!({"apiVersion": "v1", "kind": "List", "items": apps}),
+        output,
+    )? {
+        print(&text)?;
+    } else {
+        let wide = output == AppOutput::Wide;
+        let mut rows = vec![header(wide)];
+        rows.extend(apps.iter().map(|a| list_row(a, wide)));
+        print(&table(rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fjord app get`.
+async fn get(ctx: &Ctx, name: &str, refresh: bool, output: AppOutput) -> anyhow::Result<ExitCode> {
+    let mut app = ctx.get(name).await?;
+    if refresh {
+        app = refresh_app(ctx, name, &app).await?;
+    }
+    match encode(&app, output)? {
+        Some(text) => print(&text)?,
+        None => print(&describe(&app))?,
+    }
+    // After a refresh, the app's own error is the answer (as `argocd app get
+    // --refresh` shows it), and the exit code says so.
+    match app_error(&app).filter(|_| refresh) {
+        Some(err) => {
+            eprintln!("Error: application {name}: {err}");
+            Ok(ExitCode::from(1))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `fjord app diff`.
+async fn diff(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
+    let app = ctx.get(name).await?;
+    let app = refresh_app(ctx, name, &app).await?;
+    if let Some(err) = app_error(&app) {
+        eprintln!("Error: application {name} cannot be compared: {err}");
+        return Ok(ExitCode::from(2));
+    }
+    let out: Vec<&Value> = app
+        .pointer("/status/resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| s(r, "/status") != "Synced")
+        .collect();
+    let mut text = String::new();
+    for r in &out {
+        let what = if r.pointer("/requiresPruning") == Some(&json!(true)) {
+            "extra (requires pruning)"
+        } else {
+            "differs from Git"
+        };
+        text += &format!(
+            "===== {}/{} {}/{} {what}\n",
+            s(r, "/group"),
+            s(r, "/kind"),
+            s(r, "/namespace"),
+            s(r, "/name")
+        );
+    }
+    print(&text)?;
+    Ok(if out.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `fjord app history`.
+async fn history(ctx: &Ctx, name: &str, output: AppOutput) -> anyhow::Result<ExitCode> {
+    let app = ctx.get(name).await?;
+    let history = app.pointer("/status/history").cloned().unwrap_or(json!([]));
+    if let Some(text) = encode(&history, output)? {
+        print(&text)?;
+    } else {
+        let mut rows = vec![vec!["ID".to_string(), "DATE".into(), "REVISION".into()]];
+        for h in history.as_array().into_iter().flatten() {
+            rows.push(vec![
+                h.get("id").map(|v| v.to_string()).unwrap_or_default(),
+                s(h, "/deployedAt").into(),
+                s(h, "/revision").into(),
+            ]);
+        }
+        print(&table(rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fjord app rollback`.
+async fn rollback(
+    ctx: &Ctx,
+    name: &str,
+    id: Option<i64>,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
+    let app = ctx.get(name).await?;
+    if app.pointer("/spec/syncPolicy/automated").is_some() {
+        bail!("rollback cannot be started while automated sync is enabled: remove spec.syncPolicy.automated from {name} first");
+    }
+    let history = app
+        .pointer("/status/history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let entry = match id {
+        Some(id) => history
+            .iter()
+            .find(|h| h.get("id").and_then(Value::as_i64) == Some(id))
+            .cloned()
+            .with_context(|| format!("application {name} has no history entry {id}"))?,
+        None => history.iter().rev().nth(1).cloned().with_context(|| {
+            format!("application {name} has no earlier deployment to roll back to")
+        })?,
+    };
+    let mut sync = json!({"revision": s(&entry, "/revision"), "prune": false});
+    if let Some(src) = entry.get("source") {
+        sync["source"] = src.clone();
+    }
+    operate(ctx, name, sync, timeout).await
+}
+
+/// `fjord app delete`.
+async fn delete(
+    ctx: &Ctx,
+    name: &str,
+    cascade: bool,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
+    let app = ctx.get(name).await?;
+    let mut finalizers: Vec<String> = app
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .filter(|f| !f.starts_with(FINALIZER))
+        .collect();
+    if cascade {
+        finalizers.push(FINALIZER.into());
+    }
+    ctx.patch(name, &json!({"metadata": {"finalizers": finalizers}}))
+        .await?;
+    ctx.client
+        .delete(&ctx.t, Some(&ctx.ns), name, Propagation::Foreground, false)
+        .await?;
+    let start = Instant::now();
+    while ctx.client.get(&ctx.t, Some(&ctx.ns), name).await?.is_some() {
+        if start.elapsed() > timeout {
+            bail!("application {name} is still being deleted after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let with = if cascade { " with its resources" } else { "" };
+    print(&format!("application {name} deleted{with}\n"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Sets the refresh annotation and waits until the controller has compared again.

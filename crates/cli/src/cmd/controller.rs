@@ -118,9 +118,9 @@ impl SealedArgs {
     pub fn options(
         &self,
         client: fjord_client::ClientOptions,
-    ) -> Option<fjord_seal::controller::SealControllerOptions> {
+    ) -> Option<fjord_seal_controller::SealControllerOptions> {
         self.sealed_secrets
-            .then(|| fjord_seal::controller::SealControllerOptions {
+            .then(|| fjord_seal_controller::SealControllerOptions {
                 client,
                 key_namespace: self.sealed_key_namespace.clone(),
                 key_renew_period: self.sealed_key_renew_period,
@@ -171,7 +171,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         let handle = runtime::start(opts).await.context("starting the controller")?;
         let sealer = match sealed {
             Some(o) => {
-                let h = fjord_seal::controller::start(o)
+                let h = fjord_seal_controller::start(o)
                     .await
                     .context("starting the Sealed Secrets controller")?;
                 eprintln!(

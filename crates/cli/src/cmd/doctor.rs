@@ -5,10 +5,10 @@
 use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use fjord_client::Client;
+use fjord_client::{Client, ClientOptions};
 use fjord_controller::doctor::{self, DiskCheck, P99_THRESHOLD};
 
 use super::kube_args::{runtime, ConnectArgs};
@@ -45,111 +45,137 @@ fn verdict(ok: bool) -> &'static str {
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut all_ok = true;
     if !args.skip_disk {
-        let mut check = DiskCheck::new(&args.data_dir);
-        check.total_size = args.disk_bytes;
-        let r = doctor::run(&check).context("disk check")?;
-        all_ok &= r.pass;
-        println!(
-            "{}  disk fdatasync ({} writes of {} B in {}): p50 {:.2} ms, p99 {:.2} ms (limit {} ms)",
-            verdict(r.pass),
-            r.writes,
-            check.block_size,
-            args.data_dir.display(),
-            r.p50.as_secs_f64() * 1e3,
-            r.p99.as_secs_f64() * 1e3,
-            P99_THRESHOLD.as_millis()
-        );
+        all_ok &= check_disk(&args.data_dir, args.disk_bytes)?;
     }
-    // A kubeconfig, or the in-cluster settings of a Pod (as `Client::connect` reads them).
-    let have_config = args.connect.kubeconfig.is_some()
-        || std::env::var_os("KUBECONFIG").is_some()
-        || fjord_client::kubeconfig_path(None).is_ok()
-        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-    if !have_config {
+    if !have_config(&args.connect) {
         println!("SKIP  API and repositories: no kubeconfig and not in a cluster");
-        return Ok(if all_ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
+        return Ok(exit_code(all_ok));
     }
     let opts = args.connect.client_options(None);
     let rt = runtime()?;
-    all_ok &= rt.block_on(async {
-        let mut ok = true;
-        let client = match Client::connect(&opts).await {
-            Ok(c) => c,
-            Err(e) => {
-                println!("FAIL  API: {e}");
-                return false;
-            }
-        };
-        match client.server_version().await {
-            Ok(v) => println!("PASS  API reachable, Kubernetes {v}"),
-            Err(e) => {
-                println!("FAIL  API: {e}");
-                return false;
-            }
-        }
-        let apps = match client.resolve("argoproj.io/v1alpha1", "Application").await {
-            Ok(t) => client
-                .list(&t, Some(&args.namespace))
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        let mut urls: Vec<String> = apps
-            .iter()
-            .filter_map(|a| a.pointer("/spec/source/repoURL").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
-        urls.sort();
-        urls.dedup();
-        if urls.is_empty() {
-            println!(
-                "SKIP  repositories: no Application in namespace {}",
-                args.namespace
-            );
-        }
-        // The repository Secrets and known hosts the controller fetches with.
-        let settings =
-            match fjord_controller::runtime::settings::load(&client, &args.namespace).await {
-                Ok(s) => s,
-                Err(e) => {
-                    ok = false;
-                    println!("FAIL  repository settings: {e}");
-                    Default::default()
-                }
-            };
-        for url in urls {
-            let probe = tokio::task::spawn_blocking({
-                let url = url.clone();
-                let settings = settings.clone();
-                move || probe_repo(&url, &settings)
-            })
-            .await;
-            match probe {
-                Ok(Ok(())) => println!("PASS  repository {}", fjord_source::repo::redact_url(&url)),
-                Ok(Err(e)) => {
-                    ok = false;
-                    println!("FAIL  repository {e}");
-                }
-                Err(e) => {
-                    ok = false;
-                    println!(
-                        "FAIL  repository {}: {e}",
-                        fjord_source::repo::redact_url(&url)
-                    );
-                }
-            }
-        }
-        ok
-    });
-    Ok(if all_ok {
+    all_ok &= rt.block_on(check_cluster(&opts, &args.namespace));
+    Ok(exit_code(all_ok))
+}
+
+fn exit_code(all_ok: bool) -> ExitCode {
+    if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The disk check: fdatasync latency of `data_dir`'s disk, printed; whether it passed.
+fn check_disk(data_dir: &Path, disk_bytes: u64) -> anyhow::Result<bool> {
+    let mut check = DiskCheck::new(data_dir);
+    check.total_size = disk_bytes;
+    let r = doctor::run(&check).context("disk check")?;
+    println!(
+        "{}  disk fdatasync ({} writes of {} B in {}): p50 {:.2} ms, p99 {:.2} ms (limit {} ms)",
+        verdict(r.pass),
+        r.writes,
+        check.block_size,
+        data_dir.display(),
+        r.p50.as_secs_f64() * 1e3,
+        r.p99.as_secs_f64() * 1e3,
+        P99_THRESHOLD.as_millis()
+    );
+    Ok(r.pass)
+}
+
+/// A kubeconfig, or the in-cluster settings of a Pod (as `Client::connect` reads them).
+fn have_config(connect: &ConnectArgs) -> bool {
+    connect.kubeconfig.is_some()
+        || std::env::var_os("KUBECONFIG").is_some()
+        || fjord_client::kubeconfig_path(None).is_ok()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// The API and repository checks; whether all passed.
+async fn check_cluster(opts: &ClientOptions, namespace: &str) -> bool {
+    let Some(client) = check_api(opts).await else {
+        return false;
+    };
+    let urls = repo_urls(&client, namespace).await;
+    if urls.is_empty() {
+        println!("SKIP  repositories: no Application in namespace {namespace}");
+    }
+    // The repository Secrets and known hosts the controller fetches with.
+    let mut ok = true;
+    let settings = match fjord_controller::runtime::settings::load(&client, namespace).await {
+        Ok(s) => s,
+        Err(e) => {
+            ok = false;
+            println!("FAIL  repository settings: {}", e.message());
+            Default::default()
+        }
+    };
+    for url in urls {
+        ok &= check_repo(url, &settings).await;
+    }
+    ok
+}
+
+/// Connects and asks for the server version, printed; the client when both work.
+async fn check_api(opts: &ClientOptions) -> Option<Client> {
+    let client = match Client::connect(opts).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL  API: {e}");
+            return None;
+        }
+    };
+    match client.server_version().await {
+        Ok(v) => println!("PASS  API reachable, Kubernetes {v}"),
+        Err(e) => {
+            println!("FAIL  API: {e}");
+            return None;
+        }
+    }
+    Some(client)
+}
+
+/// The repositories the Applications in `namespace` use, sorted, each once.
+async fn repo_urls(client: &Client, namespace: &str) -> Vec<String> {
+    let apps = match client.resolve("argoproj.io/v1alpha1", "Application").await {
+        Ok(t) => client.list(&t, Some(namespace)).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let mut urls: Vec<String> = apps
+        .iter()
+        .filter_map(|a| a.pointer("/spec/source/repoURL").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    urls.sort();
+    urls.dedup();
+    urls
+}
+
+/// Probes one repository (off the async runtime), printed; whether it could be fetched.
+async fn check_repo(url: String, settings: &fjord_controller::runtime::Settings) -> bool {
+    let probe = tokio::task::spawn_blocking({
+        let url = url.clone();
+        let settings = settings.clone();
+        move || probe_repo(&url, &settings)
     })
+    .await;
+    match probe {
+        Ok(Ok(())) => {
+            println!("PASS  repository {}", fjord_source::repo::redact_url(&url));
+            true
+        }
+        Ok(Err(e)) => {
+            println!("FAIL  repository {e}");
+            false
+        }
+        Err(e) => {
+            println!(
+                "FAIL  repository {}: {e}",
+                fjord_source::repo::redact_url(&url)
+            );
+            false
+        }
+    }
 }
 
 /// Fetches `url` into a throw-away mirror, with the controller's credentials and known hosts.

@@ -42,7 +42,7 @@ pub struct LocalClusterArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub fault_seed: u64,
     /// Fault injection: fail the first COUNT requests of VERB on RESOURCE (plural, `*` for
-    /// any) with CODES in turn, as VERB:RESOURCE:CODE[,CODE]:COUNT
+    /// any) with CODES in turn, as `VERB:RESOURCE:CODE[,CODE]:COUNT`
     /// (`create:secrets:429,504:2`); repeatable.
     #[arg(long, value_name = "RULE")]
     pub fault_rule: Vec<String>,

@@ -165,7 +165,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let controller = runtime::start(opts).await.context("starting the controller")?;
         let sealer = match args.sealed.options(client_opts.clone()) {
             Some(o) => Some(
-                fjord_seal::controller::start(o)
+                fjord_seal_controller::start(o)
                     .await
                     .context("starting the Sealed Secrets controller")?,
             ),

@@ -1,22 +1,28 @@
 //! Shared helpers of the end-to-end tests. Everything is real: the API server of the backend
 //! `FJORD_TEST_BACKEND` picks (`fjord local-cluster` as a child process of the built binary, or
-//! the real control plane of `fjord_testkit::ControlPlane`) and the controller (`fjord
-//! controller`) as a child process; objects are made and inspected with the installed `kubectl`, and Git
-//! repositories are served by real servers (the fixtures of `crates/source/tests/support`:
-//! `git daemon`, `git http-backend`, OpenSSH `sshd`).
+//! the real control plane), the controller (`fjord controller`) as a child process; objects are
+//! made and inspected with the installed `kubectl`, and Git repositories are served by real
+//! servers (`git daemon`, `git http-backend`, OpenSSH `sshd`). The generic parts are
+//! `fjord_testkit`'s; what is here knows the `fjord` binary and Argo CD's objects.
 
 #![allow(dead_code)]
 
-#[path = "../../../source/tests/support/mod.rs"]
-pub mod support;
 pub mod webhook_hardening;
 
+// The kit's parts every suite here uses (each test binary uses some of them).
+#[allow(unused_imports)]
+pub use fjord_testkit::{
+    binary::text, git::GitRepo, git_daemon::git_daemon, git_daemon::git_daemon_on,
+    http::request as http, wait::poll,
+};
+
+use fjord_testkit::binary::Binary;
+use fjord_testkit::{LocalApi, LocalProcess, Proc};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -26,70 +32,14 @@ pub const NS: &str = "argocd";
 /// How long a convergence may take before a test fails (generous: tests share two cores).
 pub const CONVERGE: Duration = Duration::from_secs(45);
 
-/// A child process, killed on drop.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// stdout and stderr of a finished command.
-pub fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// The binary under test, to run.
+pub fn fjord() -> Binary {
+    Binary::new(FJORD)
 }
 
 /// The string at JSON pointer `p` (empty when absent).
 pub fn s<'a>(v: &'a Value, p: &str) -> &'a str {
     v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
-
-/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` with `what` and
-/// the output of `context`.
-pub fn poll<T>(
-    what: &str,
-    timeout: Duration,
-    context: impl Fn() -> String,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if start.elapsed() > timeout {
-            panic!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// What serves the Kubernetes API of a test: `fjord local-cluster` as a child process, or the
-/// real control plane (`FJORD_TEST_BACKEND=real`, see `fjord_testkit`).
-pub enum Server {
-    /// `fjord local-cluster --in-memory`.
-    Local(Proc),
-    /// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
-    Real(fjord_testkit::ControlPlane),
-}
-
-/// The Kubernetes API of one test, on the backend `FJORD_TEST_BACKEND` picks.
-pub struct Cluster {
-    /// The server (stopped on drop).
-    pub server: Server,
-    /// Holds the cluster's kubeconfig, the controller's cache and logs.
-    pub dir: tempfile::TempDir,
-    /// The admin kubeconfig.
-    pub kubeconfig: PathBuf,
 }
 
 /// The backend of this test process.
@@ -102,12 +52,37 @@ pub fn real() -> bool {
     backend().is_real()
 }
 
+/// The Kubernetes API of one test ([`fjord_testkit::Cluster`]: kubectl, apply, get, the
+/// control plane), with `fjord local-cluster` as the local backend.
+pub struct Cluster(pub fjord_testkit::Cluster);
+
+impl Deref for Cluster {
+    type Target = fjord_testkit::Cluster;
+    fn deref(&self) -> &fjord_testkit::Cluster {
+        &self.0
+    }
+}
+
+/// `fjord local-cluster --in-memory` with `extra` flags, its data and log in the test's folder.
+fn local_cluster<'a>(extra: &'a [&'a str]) -> impl FnOnce(&Path) -> Box<dyn LocalApi> + 'a {
+    move |dir| {
+        let mut args = vec!["local-cluster", "--in-memory", "--sim-delay-ms", "50"];
+        args.extend_from_slice(extra);
+        Box::new(LocalProcess::spawn(
+            Path::new(FJORD),
+            &args,
+            &dir.join("cluster"),
+            &dir.join("cluster.log"),
+        ))
+    }
+}
+
 impl Cluster {
     /// Starts the API of the chosen backend and waits until it serves. With
     /// `FJORD_TEST_CRDS=argocd`, Argo CD's own published Application and AppProject CRDs are
     /// installed first, as on a cluster that migrates from Argo CD.
     pub fn start() -> Cluster {
-        let cluster = Cluster::start_backend();
+        let cluster = Cluster(fjord_testkit::Cluster::start(local_cluster(&[])));
         match std::env::var("FJORD_TEST_CRDS").as_deref() {
             Ok("argocd") => cluster.install_argocd_crds(),
             Ok("") | Ok("fjord") | Err(_) => {}
@@ -116,86 +91,15 @@ impl Cluster {
         cluster
     }
 
-    /// Installs Argo CD's published CRDs (`fjord_testkit::ARGOCD_VERSION`) with `kubectl
-    /// create` (the Application CRD is too large for client-side apply) and waits until they
-    /// are Established.
-    pub fn install_argocd_crds(&self) {
-        let dir = fjord_testkit::argocd_crds().unwrap_or_else(|e| panic!("{e}"));
-        for f in ["application-crd.yaml", "appproject-crd.yaml"] {
-            let path = dir.join(f);
-            self.kubectl_ok(&["create", "-f", path.to_str().unwrap()]);
-        }
-        self.wait_argoproj_crds();
-    }
-
-    /// Waits until the Application and AppProject CRDs are Established. (`kubectl wait` fails
-    /// at once while a new CRD has no conditions yet, so it is asked again.)
-    pub fn wait_argoproj_crds(&self) {
-        let args = [
-            "wait",
-            "--for=condition=Established",
-            "crd/applications.argoproj.io",
-            "crd/appprojects.argoproj.io",
-            "--timeout=10s",
-        ];
-        poll(
-            "the argoproj.io CRDs to be Established",
-            Duration::from_secs(60),
-            || text(&self.kubectl(&args)),
-            || self.kubectl(&args).status.success().then_some(()),
-        );
-    }
-
-    fn start_backend() -> Cluster {
-        match backend() {
-            fjord_testkit::Backend::Local => Cluster::start_with(&[]),
-            fjord_testkit::Backend::Real => {
-                let cp = fjord_testkit::ControlPlane::start_or_panic();
-                let dir = tempfile::tempdir().unwrap();
-                let kubeconfig = cp.kubeconfig();
-                Cluster {
-                    server: Server::Real(cp),
-                    dir,
-                    kubeconfig,
-                }
-            }
-        }
-    }
-
     /// `fjord local-cluster` with `extra` flags (`--fault-rule …`): the local API only, so tests
     /// that call this are named `local_api_*` and left out of the real pass by name.
     pub fn start_with(extra: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("cluster");
-        let log = std::fs::File::create(dir.path().join("cluster.log")).unwrap();
-        let child = Command::new(FJORD)
-            .args(["local-cluster", "--in-memory", "--sim-delay-ms", "50"])
-            .args(["--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn fjord local-cluster");
-        let mut proc = Proc(child);
-        let kubeconfig = data.join("kubeconfig");
-        poll(
-            "the local cluster's kubeconfig",
-            Duration::from_secs(30),
-            String::new,
-            || {
-                if let Ok(Some(st)) = proc.0.try_wait() {
-                    panic!("fjord local-cluster exited: {st}");
-                }
-                let t = std::fs::read_to_string(&kubeconfig).unwrap_or_default();
-                t.contains("preferences:").then_some(())
-            },
-        );
-        Cluster {
-            server: Server::Local(proc),
-            dir,
-            kubeconfig,
-        }
+        Cluster(fjord_testkit::Cluster::local(local_cluster(extra)))
+    }
+
+    /// A cluster on a control plane the test started itself.
+    pub fn from_control_plane(cp: fjord_testkit::ControlPlane) -> Cluster {
+        Cluster(fjord_testkit::Cluster::from_control_plane(cp))
     }
 
     /// The `config` of an Argo CD cluster Secret that reaches this cluster as its kubeconfig's
@@ -224,88 +128,12 @@ impl Cluster {
         config.to_string()
     }
 
-    /// The real control plane, when this is one.
-    pub fn control_plane(&self) -> Option<&fjord_testkit::ControlPlane> {
-        match &self.server {
-            Server::Real(cp) => Some(cp),
-            Server::Local(_) => None,
-        }
-    }
-
-    /// Runs kubectl against the cluster.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("run kubectl")
-    }
-
-    /// Runs kubectl and returns its stdout; panics on failure.
-    pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let o = self.kubectl(args);
-        assert!(o.status.success(), "kubectl {args:?}: {}", text(&o));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// `kubectl apply -f -` of a YAML or JSON manifest.
-    pub fn apply(&self, manifest: &str) {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(manifest.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "kubectl apply: {}\n{manifest}",
-            text(&o)
-        );
-    }
-
-    /// `kubectl apply` of a JSON object.
-    pub fn apply_json(&self, v: &Value) {
-        self.apply(&v.to_string());
-    }
-
-    /// An object as JSON, if it exists.
-    pub fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
-        let o = self.kubectl(&["get", kind, name, "-n", ns, "-o", "json"]);
-        if !o.status.success() {
-            let err = String::from_utf8_lossy(&o.stderr);
-            assert!(
-                err.contains("NotFound") || err.contains("not found"),
-                "{err}"
-            );
-            return None;
-        }
-        Some(serde_json::from_slice(&o.stdout).unwrap())
-    }
-
-    /// Whether an object exists.
-    pub fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
-        self.get(kind, ns, name).is_some()
-    }
-
     /// Runs the fjord binary with `--kubeconfig` of this cluster appended.
     pub fn fjord(&self, args: &[&str]) -> Output {
-        Command::new(FJORD)
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .output()
-            .expect("run fjord")
+        let kubeconfig = self.kubeconfig.to_str().expect("utf-8 path");
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--kubeconfig", kubeconfig]);
+        fjord().run(&all)
     }
 
     /// Runs the fjord binary, asserts exit 0, returns stdout.
@@ -360,19 +188,15 @@ impl Controller {
     pub fn spawn(mut cmd: Command, log: &Path) -> Controller {
         let log = log.to_path_buf();
         let file = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn fjord controller");
-        let mut proc = Proc(child);
+        cmd.stdout(Stdio::null()).stderr(file);
+        let mut proc = Proc::spawn_or_panic(&mut cmd, "fjord controller");
         // "fjord controller running (namespace argocd, metrics http://A, webhook http://B/api/webhook)"
         let (metrics, webhook) = poll(
             "the controller to serve",
             Duration::from_secs(60),
             || std::fs::read_to_string(&log).unwrap_or_default(),
             || {
-                if let Ok(Some(st)) = proc.0.try_wait() {
+                if let Some(st) = proc.try_wait() {
                     panic!(
                         "fjord controller exited: {st}\n{}",
                         std::fs::read_to_string(&log).unwrap_or_default()
@@ -547,100 +371,6 @@ pub fn resource<'a>(app: &'a Value, kind: &str, name: &str) -> Option<&'a Value>
         .find(|r| r["kind"] == kind && r["name"] == name)
 }
 
-/// A Git repository: a working copy pushing to a bare repository `root/<rel>`, which the test
-/// serves with one of the servers.
-pub struct GitRepo {
-    tmp: tempfile::TempDir,
-    /// The working copy.
-    pub work: PathBuf,
-    /// The directory the servers export.
-    pub root: PathBuf,
-    /// The bare repository.
-    pub bare: PathBuf,
-}
-
-impl GitRepo {
-    /// A repository at `root/<rel>` (`shop.git`, `org/config.git`) holding `files`, committed
-    /// and pushed on `main`.
-    pub fn new(rel: &str, files: &[(&str, String)]) -> GitRepo {
-        let tmp = tempfile::tempdir().unwrap();
-        let work = tmp.path().join("work");
-        let root = tmp.path().join("served");
-        let bare = root.join(rel);
-        std::fs::create_dir_all(&work).unwrap();
-        std::fs::create_dir_all(&bare).unwrap();
-        support::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-        support::git(&work, &["init", "-q", "-b", "main"]);
-        let repo = GitRepo {
-            tmp,
-            work,
-            root,
-            bare,
-        };
-        for (rel, text) in files {
-            repo.write(rel, text);
-        }
-        repo.commit_push("initial");
-        repo
-    }
-
-    /// Writes a file of the working copy.
-    pub fn write(&self, rel: &str, text: &str) {
-        let p = self.work.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    /// Removes a file of the working copy.
-    pub fn remove(&self, rel: &str) {
-        std::fs::remove_file(self.work.join(rel)).unwrap();
-    }
-
-    /// Commits everything, pushes `main` to the bare repository, returns the commit id.
-    pub fn commit_push(&self, msg: &str) -> String {
-        support::git(&self.work, &["add", "-A"]);
-        support::git(&self.work, &["commit", "-q", "--allow-empty", "-m", msg]);
-        let bare = self.bare.to_str().unwrap();
-        support::git(&self.work, &["push", "-q", "--force", bare, "main"]);
-        self.head()
-    }
-
-    /// The working copy's HEAD commit.
-    pub fn head(&self) -> String {
-        support::git(&self.work, &["rev-parse", "HEAD"])
-    }
-
-    /// A scratch directory next to the repository (for keys, server config).
-    pub fn scratch(&self, name: &str) -> PathBuf {
-        let p = self.tmp.path().join(name);
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-}
-
-/// `git daemon` on a free port, exporting every repository under `base`.
-pub fn git_daemon(base: &Path) -> support::Server {
-    git_daemon_on(base, support::free_port())
-}
-
-/// `git daemon` on a given port (to restart a server where it was). The `git-daemon` program
-/// is run directly: `git daemon` runs it as a child that outlives a killed `git` and keeps
-/// serving.
-pub fn git_daemon_on(base: &Path, port: u16) -> support::Server {
-    let exec_path = PathBuf::from(support::git(base, &["--exec-path"]));
-    let mut child = Command::new(exec_path.join("git-daemon"))
-        .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", base.display()))
-        .arg(base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn git daemon");
-    support::wait_for_port(port, &mut child, "git daemon");
-    support::Server { child, port }
-}
-
 /// A ConfigMap manifest with one key.
 pub fn configmap(name: &str, key: &str, value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  {key}: {value}\n")
@@ -694,63 +424,4 @@ pub fn repo_secret(name: &str, secret_type: &str, fields: &[(&str, &str)]) -> Va
             "labels": {"argocd.argoproj.io/secret-type": secret_type}},
         "stringData": data,
     })
-}
-
-/// One HTTP/1.1 request (`Connection: close`); returns the status code and the body.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut conn = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req += &format!("{k}: {v}\r\n");
-    }
-    req += "\r\n";
-    conn.write_all(req.as_bytes()).unwrap();
-    conn.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    let code: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        payload = dechunk(&payload);
-    }
-    (code, String::from_utf8_lossy(&payload).into_owned())
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = String::from_utf8_lossy(&b[..eol]);
-        let n =
-            usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        let start = eol + 2;
-        out.extend_from_slice(&b[start..(start + n).min(b.len())]);
-        b = &b[(start + n + 2).min(b.len())..];
-    }
-    out
 }

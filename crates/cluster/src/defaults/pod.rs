@@ -11,6 +11,18 @@ pub(super) fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+/// The objects in the array under `key` (other items, or a missing or non-array field, skipped).
+pub(super) fn objects_mut<'a>(
+    m: &'a mut Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut Map<String, Value>> {
+    m.get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+}
+
 /// `Always` for an image without a tag or tagged `latest`, else `IfNotPresent` (digests too).
 pub fn image_pull_policy(image: &str) -> &'static str {
     if image.contains('@') {
@@ -52,13 +64,7 @@ fn container(c: &mut Map<String, Value>) {
     set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(c, "terminationMessagePolicy", json!("File"));
     set_default(c, "resources", json!({}));
-    for p in c
-        .get_mut("ports")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
+    for p in objects_mut(c, "ports") {
         set_default(p, "protocol", json!("TCP"));
     }
     for key in ["livenessProbe", "readinessProbe", "startupProbe"] {
@@ -73,12 +79,7 @@ fn container(c: &mut Map<String, Value>) {
             }
         }
     }
-    for e in c
-        .get_mut("env")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for e in objects_mut(c, "env") {
         if let Some(Value::Object(from)) = e.get_mut("valueFrom") {
             field_ref(from);
         }
@@ -86,13 +87,7 @@ fn container(c: &mut Map<String, Value>) {
 }
 
 fn downward_items(d: &mut Map<String, Value>) {
-    for i in d
-        .get_mut("items")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
+    for i in objects_mut(d, "items") {
         field_ref(i);
     }
 }
@@ -105,12 +100,7 @@ fn volume(v: &mut Map<String, Value>) {
                 downward_items(src);
             }
             if key == "projected" {
-                for s in src
-                    .get_mut("sources")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
+                for s in objects_mut(src, "sources") {
                     if let Some(Value::Object(d)) = s.get_mut("downwardAPI") {
                         downward_items(d);
                     }
@@ -134,23 +124,11 @@ pub fn pod_spec(spec: &mut Value) {
     set_default(s, "schedulerName", json!("default-scheduler"));
     set_default(s, "securityContext", json!({}));
     for key in ["containers", "initContainers"] {
-        for c in s
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-        {
+        for c in objects_mut(s, key) {
             container(c);
         }
     }
-    for v in s
-        .get_mut("volumes")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
+    for v in objects_mut(s, "volumes") {
         volume(v);
     }
 }
@@ -195,12 +173,7 @@ pub fn pod(obj: &mut Value) {
         set_default(s, "serviceAccount", json!(a));
     }
     for key in ["containers", "initContainers"] {
-        for c in s
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for c in objects_mut(s, key) {
             let Some(Value::Object(r)) = c.get_mut("resources") else {
                 continue;
             };
@@ -255,13 +228,7 @@ pub fn pod_admission(obj: &mut Value, suffix: &str) {
     let mount = json!({"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
                        "name": name, "readOnly": true});
     for key in ["containers", "initContainers"] {
-        for c in s
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-        {
+        for c in objects_mut(s, key) {
             let mounts = c.entry("volumeMounts").or_insert_with(|| json!([]));
             if let Some(m) = mounts.as_array_mut() {
                 if !m.iter().any(|x| x["mountPath"] == mount["mountPath"]) {

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::pod::{self, set_default};
+use super::pod::{self, objects_mut, set_default};
 
 /// A string field of a map ("" when absent or not a string; never panics like `map[key]`).
 fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
@@ -16,37 +16,45 @@ fn spec_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
     obj.get_mut("spec").and_then(Value::as_object_mut)
 }
 
+/// The update strategy under `field`: `RollingUpdate` unless set, and then its `rollingUpdate`
+/// defaults.
+fn rolling_update<const N: usize>(
+    s: &mut Map<String, Value>,
+    field: &str,
+    defaults: [(&str, Value); N],
+) {
+    let strategy = s.entry(field).or_insert_with(|| json!({}));
+    let Some(st) = strategy.as_object_mut() else {
+        return;
+    };
+    set_default(st, "type", json!("RollingUpdate"));
+    if str_of(st, "type") != "RollingUpdate" {
+        return;
+    }
+    let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
+    if let Some(ru) = ru.as_object_mut() {
+        for (key, value) in defaults {
+            set_default(ru, key, value);
+        }
+    }
+}
+
 fn deployment(s: &mut Map<String, Value>) {
     set_default(s, "replicas", json!(1));
     set_default(s, "revisionHistoryLimit", json!(10));
     set_default(s, "progressDeadlineSeconds", json!(600));
-    let strategy = s.entry("strategy").or_insert_with(|| json!({}));
-    if let Some(st) = strategy.as_object_mut() {
-        set_default(st, "type", json!("RollingUpdate"));
-        if str_of(st, "type") == "RollingUpdate" {
-            let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-            if let Some(ru) = ru.as_object_mut() {
-                set_default(ru, "maxUnavailable", json!("25%"));
-                set_default(ru, "maxSurge", json!("25%"));
-            }
-        }
-    }
+    rolling_update(
+        s,
+        "strategy",
+        [("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
+    );
 }
 
 fn statefulset(s: &mut Map<String, Value>) {
     set_default(s, "replicas", json!(1));
     set_default(s, "podManagementPolicy", json!("OrderedReady"));
     set_default(s, "revisionHistoryLimit", json!(10));
-    let strategy = s.entry("updateStrategy").or_insert_with(|| json!({}));
-    if let Some(st) = strategy.as_object_mut() {
-        set_default(st, "type", json!("RollingUpdate"));
-        if str_of(st, "type") == "RollingUpdate" {
-            let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-            if let Some(ru) = ru.as_object_mut() {
-                set_default(ru, "partition", json!(0));
-            }
-        }
-    }
+    rolling_update(s, "updateStrategy", [("partition", json!(0))]);
     let retention = s
         .entry("persistentVolumeClaimRetentionPolicy")
         .or_insert_with(|| json!({}));
@@ -54,13 +62,7 @@ fn statefulset(s: &mut Map<String, Value>) {
         set_default(r, "whenDeleted", json!("Retain"));
         set_default(r, "whenScaled", json!("Retain"));
     }
-    for t in s
-        .get_mut("volumeClaimTemplates")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
+    for t in objects_mut(s, "volumeClaimTemplates") {
         set_default(t, "apiVersion", json!("v1"));
         set_default(t, "kind", json!("PersistentVolumeClaim"));
         if let Some(Value::Object(ps)) = t.get_mut("spec") {
@@ -72,17 +74,11 @@ fn statefulset(s: &mut Map<String, Value>) {
 
 fn daemonset(s: &mut Map<String, Value>) {
     set_default(s, "revisionHistoryLimit", json!(10));
-    let strategy = s.entry("updateStrategy").or_insert_with(|| json!({}));
-    if let Some(st) = strategy.as_object_mut() {
-        set_default(st, "type", json!("RollingUpdate"));
-        if str_of(st, "type") == "RollingUpdate" {
-            let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-            if let Some(ru) = ru.as_object_mut() {
-                set_default(ru, "maxUnavailable", json!(1));
-                set_default(ru, "maxSurge", json!(0));
-            }
-        }
-    }
+    rolling_update(
+        s,
+        "updateStrategy",
+        [("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
+    );
 }
 
 fn job(s: &mut Map<String, Value>) {
@@ -127,13 +123,7 @@ fn service(s: &mut Map<String, Value>) {
     if ty == "LoadBalancer" {
         set_default(s, "allocateLoadBalancerNodePorts", json!(true));
     }
-    for p in s
-        .get_mut("ports")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
+    for p in objects_mut(s, "ports") {
         set_default(p, "protocol", json!("TCP"));
         if let Some(port) = p.get("port").cloned() {
             set_default(p, "targetPort", port);
@@ -143,19 +133,8 @@ fn service(s: &mut Map<String, Value>) {
 
 fn network_policy(s: &mut Map<String, Value>) {
     for dir in ["ingress", "egress"] {
-        for rule in s
-            .get_mut(dir)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            for p in rule
-                .get_mut("ports")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object_mut)
-            {
+        for rule in objects_mut(s, dir) {
+            for p in objects_mut(rule, "ports") {
                 set_default(p, "protocol", json!("TCP"));
             }
         }
@@ -312,14 +291,7 @@ fn service_allocation(obj: &mut Value) {
     if ty == "NodePort"
         || (ty == "LoadBalancer" && s.get("allocateLoadBalancerNodePorts") != Some(&json!(false)))
     {
-        for (i, p) in s
-            .get_mut("ports")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-            .enumerate()
-        {
+        for (i, p) in objects_mut(s, "ports").enumerate() {
             let port = 30000 + (h.wrapping_add(i as u32 * 7919)) % 2768;
             set_default(p, "nodePort", json!(port));
         }

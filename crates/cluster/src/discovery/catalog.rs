@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::kinds::{ResourceType, ALL_VERBS};
+use crate::kinds::ALL_VERBS;
+use fjord_model::ResourceType;
 
 /// One line of the catalog: a resource (`pods`) or a subresource (`pods/status`).
 #[derive(Debug, Clone, PartialEq, Eq)]

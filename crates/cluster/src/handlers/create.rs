@@ -10,10 +10,10 @@ use super::{dry_run, output};
 use crate::decode::decode_body;
 use crate::engine::{Engine, State};
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::meta;
 use crate::request::{ApiRequest, Reply, ResourcePath};
 use crate::store;
+use fjord_model::{split_api_version, ResourceType};
 
 /// Checks `apiVersion` / `kind` of a body against the served type and fills them in.
 pub(crate) fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
@@ -32,7 +32,7 @@ pub(crate) fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiEr
     if !(av_ok && kind_ok) {
         // Another version of the same kind in the same group is a version mismatch; anything
         // else is a type the built-in decoder cannot turn into this one.
-        let (body_group, body_version) = av.rsplit_once('/').unwrap_or(("", av));
+        let (body_group, body_version) = split_api_version(av);
         let other_version = kind_ok
             && body_group == rt.group
             && crate::kinds::builtins()
@@ -93,10 +93,7 @@ fn undecodable_type(rt: &ResourceType, av: &str, kind: &str) -> ApiError {
         av.to_string()
     };
     let kind = if kind.is_empty() { &rt.kind } else { kind };
-    let (group, version) = match av.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", av.as_str()),
-    };
+    let (group, version) = split_api_version(&av);
     let registered = crate::kinds::builtins()
         .iter()
         .any(|t| t.group == group && t.version == version && t.kind == kind);

@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::output;
 use super::read::{collection_prefix, Filter};
+use super::{output, ObjectTarget};
 use crate::engine::{Engine, State, SYSTEM_NAMESPACES};
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
 use crate::meta;
 use crate::request::{ApiRequest, Reply, ResourcePath};
-use crate::store;
+use fjord_model::ResourceType;
 
 /// The finalizer that makes the GC delete dependents first.
 pub(crate) const FOREGROUND: &str = "foregroundDeletion";
@@ -74,7 +73,7 @@ impl DeleteOptions {
                 "FieldValueInvalid",
                 format!(
                     "Invalid value: {}: orphanDependents and deletionPropagation cannot be both set",
-                    super::options::go_quote(p)
+                    fjord_model::go::quote(p)
                 ),
                 "propagationPolicy",
             ));
@@ -85,7 +84,7 @@ impl DeleteOptions {
                     "FieldValueNotSupported",
                     format!(
                         "Unsupported value: {}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
-                        super::options::go_quote(p)
+                        fjord_model::go::quote(p)
                     ),
                     "propagationPolicy",
                 ));
@@ -150,12 +149,10 @@ impl Engine {
     pub(crate) fn delete(
         &self,
         req: &ApiRequest,
-        rt: &Arc<ResourceType>,
-        rp: &ResourcePath,
-        name: &str,
+        target: &ObjectTarget<'_>,
     ) -> Result<Reply, ApiError> {
+        let (rt, ns, name) = (target.rt, target.ns, target.name);
         let opts = DeleteOptions::from_request(req)?;
-        let ns = rp.namespace.as_deref().unwrap_or("");
         let mut st = self.lock();
         match self.delete_object(&mut st, rt, ns, name, &opts)? {
             DeleteOutcome::Pending(obj) => Ok(Reply::json(200, output(rt, &obj))),
@@ -216,11 +213,7 @@ impl Engine {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<DeleteOutcome, ApiError> {
-        let old = st
-            .store
-            .get(&store::key(&rt.group, &rt.plural, ns, name))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let old = super::load(st, rt, ns, name)?;
         // As the real server's BeforeDelete: the conflict names the kind, not the resource.
         if let Some(uid) = &opts.uid {
             if uid != meta::uid(&old) {

@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, State};
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, Query, Reply, ResourcePath, Target};
+use fjord_model::ResourceType;
 
 /// Whether the request is a dry run (`dryRun=All`; other values are refused by
 /// [`options::check`] before this is asked).
@@ -34,6 +34,52 @@ pub(crate) fn output(rt: &ResourceType, obj: &Value) -> Value {
         m.insert("kind".into(), Value::String(rt.kind.clone()));
     }
     o
+}
+
+/// The one object a request names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectTarget<'a> {
+    /// Its type.
+    pub(crate) rt: &'a Arc<ResourceType>,
+    /// The URL that names it.
+    pub(crate) rp: &'a ResourcePath,
+    /// Its namespace (`""` for a cluster-scoped type).
+    pub(crate) ns: &'a str,
+    /// Its name.
+    pub(crate) name: &'a str,
+    /// The subresource (`status`, `scale`, ...), if the URL names one.
+    pub(crate) sub: Option<&'a str>,
+}
+
+impl<'a> ObjectTarget<'a> {
+    fn new(
+        rt: &'a Arc<ResourceType>,
+        rp: &'a ResourcePath,
+        name: &'a str,
+        sub: Option<&'a str>,
+    ) -> Self {
+        let ns = rp.namespace.as_deref().unwrap_or("");
+        ObjectTarget {
+            rt,
+            rp,
+            ns,
+            name,
+            sub,
+        }
+    }
+}
+
+/// The stored object `name` in `ns` of `rt`, or the real server's 404 for it.
+pub(crate) fn load(
+    st: &State,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+) -> Result<Arc<Value>, ApiError> {
+    st.store
+        .get(&crate::store::key(&rt.group, &rt.plural, ns, name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
 }
 
 impl Engine {
@@ -83,10 +129,12 @@ impl Engine {
             ("GET", None, None) => self.list(req, &rt, rp),
             ("POST", None, None) => self.create(req, &rt, rp),
             ("DELETE", None, None) => self.delete_collection(req, &rt, rp),
-            ("GET", Some(name), sub) => self.get(req, &rt, rp, name, sub),
-            ("PUT", Some(name), sub) => self.update(req, &rt, rp, name, sub),
-            ("PATCH", Some(name), sub) => self.patch(req, &rt, rp, name, sub),
-            ("DELETE", Some(name), None) => self.delete(req, &rt, rp, name),
+            ("GET", Some(name), sub) => self.get(req, &ObjectTarget::new(&rt, rp, name, sub)),
+            ("PUT", Some(name), sub) => self.update(req, &ObjectTarget::new(&rt, rp, name, sub)),
+            ("PATCH", Some(name), sub) => self.patch(req, &ObjectTarget::new(&rt, rp, name, sub)),
+            ("DELETE", Some(name), None) => {
+                self.delete(req, &ObjectTarget::new(&rt, rp, name, None))
+            }
             _ => Err(ApiError::method_not_allowed(
                 "the server does not allow this method on the requested resource",
             )),

@@ -4,6 +4,7 @@
 
 use crate::errors::{ApiError, Cause};
 use crate::request::ApiRequest;
+use fjord_model::go::quote;
 
 /// The longest field manager the server accepts, in bytes.
 const MAX_MANAGER: usize = 128;
@@ -60,33 +61,13 @@ fn manager_causes(manager: &str) -> Vec<Cause> {
             "FieldValueInvalid",
             format!(
                 "Invalid value: {}: invalid character U+{:04X} (at position {i})",
-                go_quote(manager),
+                quote(manager),
                 c as u32
             ),
             "fieldManager",
         ));
     }
     causes
-}
-
-/// Go's `%q` of a string (control characters as `\xNN` / `\n` escapes).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The causes for a bad `fieldValidation` value.
@@ -97,7 +78,7 @@ fn field_validation_causes(value: Option<&str>) -> Vec<Cause> {
             "FieldValueNotSupported",
             format!(
                 "Unsupported value: {}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
-                go_quote(v)
+                quote(v)
             ),
             "fieldValidation",
         )],

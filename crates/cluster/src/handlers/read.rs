@@ -5,13 +5,12 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::output;
+use super::{output, ObjectTarget};
 use crate::engine::Engine;
 use crate::errors::ApiError;
-use crate::kinds::ResourceType;
 use crate::request::{ApiRequest, Reply, ResourcePath};
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store;
+use fjord_model::ResourceType;
 
 /// Label and field selectors of a list or watch.
 #[derive(Debug, Clone, Default)]
@@ -40,8 +39,8 @@ impl Filter {
 /// The storage prefix of a collection (optionally one namespace).
 pub(crate) fn collection_prefix(rt: &ResourceType, namespace: Option<&str>) -> String {
     match namespace {
-        Some(ns) if rt.namespaced => format!("{}{ns}/", rt.store_prefix()),
-        _ => rt.store_prefix(),
+        Some(ns) if rt.namespaced => format!("{}{ns}/", crate::kinds::store_prefix(rt)),
+        _ => crate::kinds::store_prefix(rt),
     }
 }
 
@@ -181,18 +180,11 @@ impl Engine {
     pub(crate) fn get(
         &self,
         req: &ApiRequest,
-        rt: &Arc<ResourceType>,
-        rp: &ResourcePath,
-        name: &str,
-        sub: Option<&str>,
+        target: &ObjectTarget<'_>,
     ) -> Result<Reply, ApiError> {
-        let ns = rp.namespace.as_deref().unwrap_or("");
+        let (rt, ns, name, sub) = (target.rt, target.ns, target.name, target.sub);
         let st = self.lock();
-        let obj = st
-            .store
-            .get(&store::key(&rt.group, &rt.plural, ns, name))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let obj = super::load(&st, rt, ns, name)?;
         drop(st);
         match sub {
             None | Some("status") => {

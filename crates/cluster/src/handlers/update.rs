@@ -8,14 +8,14 @@ use serde_json::{json, Value};
 use super::create::{check_namespace, check_type, has_generation};
 use super::options::field_manager;
 use super::options::{self, Options};
-use super::{dry_run, output};
+use super::{dry_run, load, output, ObjectTarget};
 use crate::decode::decode_body;
 use crate::engine::{Engine, State};
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
 use crate::meta;
-use crate::request::{ApiRequest, Reply, ResourcePath};
+use crate::request::{ApiRequest, Reply};
 use crate::store;
+use fjord_model::ResourceType;
 
 /// The autoscaling/v1 Scale view of an object.
 pub(crate) fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
@@ -75,32 +75,16 @@ fn content_kind(ct: &str) -> &str {
 }
 
 impl Engine {
-    fn load(
-        &self,
-        st: &State,
-        rt: &ResourceType,
-        ns: &str,
-        name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
-        st.store
-            .get(&store::key(&rt.group, &rt.plural, ns, name))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
-    }
-
     /// PUT an object or one of its subresources.
     pub(crate) fn update(
         &self,
         req: &ApiRequest,
-        rt: &Arc<ResourceType>,
-        rp: &ResourcePath,
-        name: &str,
-        sub: Option<&str>,
+        target: &ObjectTarget<'_>,
     ) -> Result<Reply, ApiError> {
+        let (rt, rp, ns, name, sub) = (target.rt, target.rp, target.ns, target.name, target.sub);
         options::check(req, Options::Update)?;
         let dry = dry_run(&req.query);
         let manager = field_manager(req);
-        let ns = rp.namespace.as_deref().unwrap_or("");
         let mut body = decode_body(req, rt)?;
         let mut warnings = Vec::new();
         if !rt.custom && matches!(sub, None | Some("status")) {
@@ -124,7 +108,7 @@ impl Engine {
             )));
         }
         let mut st = self.lock();
-        let old = self.load(&st, rt, ns, name)?;
+        let old = load(&st, rt, ns, name)?;
         let (new, sub) = match sub {
             Some("scale") if rt.has_scale => {
                 let mut new = old.as_ref().clone();
@@ -177,12 +161,9 @@ impl Engine {
     pub(crate) fn patch(
         &self,
         req: &ApiRequest,
-        rt: &Arc<ResourceType>,
-        rp: &ResourcePath,
-        name: &str,
-        sub: Option<&str>,
+        target: &ObjectTarget<'_>,
     ) -> Result<Reply, ApiError> {
-        let ns = rp.namespace.as_deref().unwrap_or("");
+        let (rt, ns, name, sub) = (target.rt, target.ns, target.name, target.sub);
         let ct = content_kind(&req.content_type).to_string();
         // As the real server: the patch type first, then the options, the object, the body.
         match ct.as_str() {
@@ -201,11 +182,11 @@ impl Engine {
         options::check(req, Options::Patch { apply })?;
         let dry = dry_run(&req.query);
         if apply {
-            return self.apply_patch(req, rt, rp, name, sub, dry);
+            return self.apply_patch(req, target, dry);
         }
         let manager = field_manager(req);
         let mut st = self.lock();
-        let old = self.load(&st, rt, ns, name)?;
+        let old = load(&st, rt, ns, name)?;
         let patch = crate::patch::decode(&ct, &req.body)?;
         let apply = |base: &Value| -> Result<Value, ApiError> {
             match ct.as_str() {
@@ -249,15 +230,12 @@ impl Engine {
     fn apply_patch(
         &self,
         req: &ApiRequest,
-        rt: &Arc<ResourceType>,
-        rp: &ResourcePath,
-        name: &str,
-        sub: Option<&str>,
+        target: &ObjectTarget<'_>,
         dry: bool,
     ) -> Result<Reply, ApiError> {
+        let (rt, rp, ns, name, sub) = (target.rt, target.rp, target.ns, target.name, target.sub);
         let manager = field_manager(req);
         let force = req.query.flag("force");
-        let ns = rp.namespace.as_deref().unwrap_or("");
         let mut config = decode_body(req, rt)?;
         if !config.is_object() {
             return Err(ApiError::bad_request(format!(
@@ -340,105 +318,11 @@ impl Engine {
         crate::defaults::on_write(rt, &mut new);
         let name = meta::name(&old).to_string();
         let ns = meta::namespace(&old).to_string();
-        if let Some(rv) = new
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            // The store parses it first: garbage is a plain 500, and "0" means unconditional.
-            let parsed = crate::meta::parse_rv(rv)?;
-            if parsed != 0
-                && Some(rv)
-                    != old
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-            {
-                return Err(ApiError::stale(&rt.group, &rt.plural, &name));
-            }
-        }
-        new = match sub {
-            "status" => {
-                let mut o = old.as_ref().clone();
-                o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
-                if o["status"].is_null() {
-                    o.as_object_mut().map(|m| m.remove("status"));
-                }
-                if manager.is_none() {
-                    o["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
-                }
-                o
-            }
-            "finalize" => {
-                let mut o = old.as_ref().clone();
-                o["spec"]["finalizers"] = new
-                    .pointer("/spec/finalizers")
-                    .cloned()
-                    .unwrap_or(json!([]));
-                o
-            }
-            _ => {
-                if rt.has_status {
-                    match old.get("status") {
-                        Some(s) => new["status"] = s.clone(),
-                        None => {
-                            new.as_object_mut().map(|m| m.remove("status"));
-                        }
-                    }
-                }
-                new
-            }
-        };
-        // An empty list means "not set"; `[{}]` (or any explicit change) replaces the entries.
-        if new
-            .pointer("/metadata/managedFields")
-            .and_then(Value::as_array)
-            .is_some_and(Vec::is_empty)
-        {
-            meta::metadata_mut(&mut new).remove("managedFields");
-        }
-        let explicit_managed = manager.is_some()
-            && new.pointer("/metadata/managedFields").is_some()
-            && new.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
-        if explicit_managed {
-            crate::ssa::normalize_managed(&mut new);
-        }
-        {
-            let m = meta::metadata_mut(&mut new);
-            for k in [
-                "uid",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "name",
-                "namespace",
-                "generation",
-            ] {
-                match old["metadata"].get(k) {
-                    Some(v) => {
-                        m.insert(k.to_string(), v.clone());
-                    }
-                    None => {
-                        m.remove(k);
-                    }
-                }
-            }
-            if !m.contains_key("managedFields") && !explicit_managed {
-                if let Some(mf) = old["metadata"].get("managedFields") {
-                    m.insert("managedFields".into(), mf.clone());
-                }
-            }
-            m.insert(
-                "resourceVersion".into(),
-                old["metadata"]["resourceVersion"].clone(),
-            );
-        }
+        check_resource_version(rt, &old, &new, &name)?;
+        let mut new = scope_to_subresource(rt, &old, new, manager.is_none(), sub);
+        let explicit_managed = carry_server_metadata(&old, &mut new, manager.is_some());
         if has_generation(rt) && meta::spec_changed(&old, &new, rt.has_status) {
-            let g = old
-                .pointer("/metadata/generation")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                + 1;
-            meta::metadata_mut(&mut new).insert("generation".into(), json!(g));
+            bump_generation(&old, &mut new);
         }
         if let (Some(mgr), false) = (manager, explicit_managed) {
             let schema = self.schema_for(st, rt);
@@ -447,29 +331,7 @@ impl Engine {
         crate::defaults::after_tracking_update(rt, &old, &mut new);
         crate::validate::validate(rt, &new, Some(&old))?;
         if meta::deleting(&old) {
-            let before = meta::finalizers(&old);
-            let added: Vec<String> = meta::finalizers(&new)
-                .into_iter()
-                .filter(|f| !before.contains(f))
-                .map(|f| format!("{f:?}"))
-                .collect();
-            if !added.is_empty() {
-                // As the real server: a field error on metadata.finalizers (422 Invalid).
-                let cause = crate::errors::Cause::new(
-                    "FieldValueForbidden",
-                    format!(
-                        "Forbidden: no new finalizers can be added if the object is being \
-                         deleted, found new finalizers []string{{{}}}",
-                        added.join(", ")
-                    ),
-                    "metadata.finalizers",
-                );
-                // The real server validates object metadata twice here, so its Status lists
-                // the cause twice (its message once).
-                let mut e = ApiError::invalid(&rt.kind, &rt.group, &name, vec![cause.clone()]);
-                e.causes.push(cause);
-                return Err(e);
-            }
+            check_no_new_finalizers(rt, &old, &new, &name)?;
         }
         if meta::comparable(&new) == meta::comparable(&old) {
             return Ok((200, old.as_ref().clone()));
@@ -490,6 +352,167 @@ impl Engine {
         let stored = self.persist(st, rt, &ns, &name, Some(new), Some(old))?;
         Ok((200, stored.as_ref().clone()))
     }
+}
+
+/// A `metadata.resourceVersion` in the body must be the stored one (the store parses it first:
+/// garbage is a plain 500, and "0" means unconditional).
+fn check_resource_version(
+    rt: &ResourceType,
+    old: &Value,
+    new: &Value,
+    name: &str,
+) -> Result<(), ApiError> {
+    let Some(rv) = new
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(());
+    };
+    let parsed = crate::meta::parse_rv(rv)?;
+    if parsed != 0
+        && Some(rv)
+            != old
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+    {
+        return Err(ApiError::stale(&rt.group, &rt.plural, name));
+    }
+    Ok(())
+}
+
+/// What a write through `sub` may change: only `status` (and the body's managedFields when
+/// `take_managed`), only `spec.finalizers`, or everything but `status`.
+fn scope_to_subresource(
+    rt: &ResourceType,
+    old: &Value,
+    mut new: Value,
+    take_managed: bool,
+    sub: &str,
+) -> Value {
+    match sub {
+        "status" => {
+            let mut o = old.clone();
+            o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+            if o["status"].is_null() {
+                o.as_object_mut().map(|m| m.remove("status"));
+            }
+            if take_managed {
+                o["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
+            }
+            o
+        }
+        "finalize" => {
+            let mut o = old.clone();
+            o["spec"]["finalizers"] = new
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
+            o
+        }
+        _ => {
+            if rt.has_status {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        new.as_object_mut().map(|m| m.remove("status"));
+                    }
+                }
+            }
+            new
+        }
+    }
+}
+
+/// The metadata an update cannot change, copied back from `old`; managedFields kept unless the
+/// body sets them explicitly (only a caller with a `manager` may). Returns whether it did.
+fn carry_server_metadata(old: &Value, new: &mut Value, has_manager: bool) -> bool {
+    // An empty list means "not set"; `[{}]` (or any explicit change) replaces the entries.
+    if new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        meta::metadata_mut(new).remove("managedFields");
+    }
+    let explicit_managed = has_manager
+        && new.pointer("/metadata/managedFields").is_some()
+        && new.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
+    if explicit_managed {
+        crate::ssa::normalize_managed(new);
+    }
+    let m = meta::metadata_mut(new);
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "name",
+        "namespace",
+        "generation",
+    ] {
+        match old["metadata"].get(k) {
+            Some(v) => {
+                m.insert(k.to_string(), v.clone());
+            }
+            None => {
+                m.remove(k);
+            }
+        }
+    }
+    if !m.contains_key("managedFields") && !explicit_managed {
+        if let Some(mf) = old["metadata"].get("managedFields") {
+            m.insert("managedFields".into(), mf.clone());
+        }
+    }
+    m.insert(
+        "resourceVersion".into(),
+        old["metadata"]["resourceVersion"].clone(),
+    );
+    explicit_managed
+}
+
+/// Sets `new`'s generation to one past `old`'s.
+fn bump_generation(old: &Value, new: &mut Value) {
+    let g = old
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        + 1;
+    meta::metadata_mut(new).insert("generation".into(), json!(g));
+}
+
+/// An object being deleted may lose finalizers but not gain any.
+fn check_no_new_finalizers(
+    rt: &ResourceType,
+    old: &Value,
+    new: &Value,
+    name: &str,
+) -> Result<(), ApiError> {
+    let before = meta::finalizers(old);
+    let added: Vec<String> = meta::finalizers(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .map(|f| format!("{f:?}"))
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    // As the real server: a field error on metadata.finalizers (422 Invalid).
+    let cause = crate::errors::Cause::new(
+        "FieldValueForbidden",
+        format!(
+            "Forbidden: no new finalizers can be added if the object is being \
+             deleted, found new finalizers []string{{{}}}",
+            added.join(", ")
+        ),
+        "metadata.finalizers",
+    );
+    // The real server validates object metadata twice here, so its Status lists the cause
+    // twice (its message once).
+    let mut e = ApiError::invalid(&rt.kind, &rt.group, name, vec![cause.clone()]);
+    e.causes.push(cause);
+    Err(e)
 }
 
 fn check_namespace_exists(

@@ -62,6 +62,63 @@ fn short_hash(obj: &Value) -> String {
         .to_string()
 }
 
+/// A Deployment's status: rolled out, failed (progress deadline exceeded) or still progressing.
+fn deployment_status(obj: &Value, m: Mode, name: &str, g: i64, n: i64, now: &str) -> Value {
+    let collisions = obj
+        .pointer("/status/collisionCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as u32;
+    let hash = super::names::template_hash(obj.pointer("/spec/template"), collisions);
+    let rs = format!("ReplicaSet \"{name}-{hash}\"");
+    match m {
+        Mode::Healthy => omit_zeros(
+            json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n,
+            "conditions": [cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
+                           cond("Progressing", true, "NewReplicaSetAvailable", &format!("{rs} has successfully progressed."), now)]}),
+            &[
+                "replicas",
+                "updatedReplicas",
+                "readyReplicas",
+                "availableReplicas",
+            ],
+        ),
+        Mode::Fail => {
+            json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "unavailableReplicas": n,
+            "conditions": [cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now),
+                           cond("Progressing", false, "ProgressDeadlineExceeded", &format!("{rs} has timed out progressing."), now)]})
+        }
+        Mode::Stuck => {
+            json!({"observedGeneration": g, "replicas": n, "unavailableReplicas": n,
+            "conditions": [cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now),
+                           cond("Progressing", true, "ReplicaSetUpdated", &format!("{rs} is progressing."), now)]})
+        }
+    }
+}
+
+/// A Job's status: complete, failed (backoff limit) or still running.
+fn job_status(obj: &Value, m: Mode, now: &str) -> Value {
+    let completions = obj
+        .pointer("/spec/completions")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    match m {
+        Mode::Healthy => {
+            json!({"startTime": now, "completionTime": now, "succeeded": completions, "ready": 0, "terminating": 0,
+            "uncountedTerminatedPods": {},
+            "conditions": [cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
+                           cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods", now)]})
+        }
+        Mode::Fail => {
+            json!({"startTime": now, "failed": 1, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
+            "conditions": [cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now),
+                           cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)]})
+        }
+        Mode::Stuck => {
+            json!({"startTime": now, "active": 1, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}})
+        }
+    }
+}
+
 /// The status to report for `obj` of `kind` (group-qualified: `apps/Deployment`), or `None` if
 /// the kind is not simulated.
 pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
@@ -73,37 +130,7 @@ pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
     let g = generation(obj);
     let n = replicas(obj);
     Some(match kind {
-        "apps/Deployment" => {
-            let collisions = obj
-                .pointer("/status/collisionCount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as u32;
-            let hash = super::names::template_hash(obj.pointer("/spec/template"), collisions);
-            let rs = format!("ReplicaSet \"{name}-{hash}\"");
-            match m {
-                Mode::Healthy => omit_zeros(
-                    json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n,
-                    "conditions": [cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
-                                   cond("Progressing", true, "NewReplicaSetAvailable", &format!("{rs} has successfully progressed."), now)]}),
-                    &[
-                        "replicas",
-                        "updatedReplicas",
-                        "readyReplicas",
-                        "availableReplicas",
-                    ],
-                ),
-                Mode::Fail => {
-                    json!({"observedGeneration": g, "replicas": n, "updatedReplicas": n, "unavailableReplicas": n,
-                    "conditions": [cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now),
-                                   cond("Progressing", false, "ProgressDeadlineExceeded", &format!("{rs} has timed out progressing."), now)]})
-                }
-                Mode::Stuck => {
-                    json!({"observedGeneration": g, "replicas": n, "unavailableReplicas": n,
-                    "conditions": [cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now),
-                                   cond("Progressing", true, "ReplicaSetUpdated", &format!("{rs} is progressing."), now)]})
-                }
-            }
-        }
+        "apps/Deployment" => deployment_status(obj, m, name, g, n, now),
         "apps/ReplicaSet" => {
             // As the real ReplicaSet controller writes it: `replicas` always, the counts only
             // when not zero.
@@ -129,28 +156,7 @@ pub fn desired(kind: &str, obj: &Value, now: &str) -> Option<Value> {
             json!({"observedGeneration": g, "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0,
                    "numberReady": ready, "updatedNumberScheduled": ready, "numberAvailable": ready})
         }
-        "batch/Job" => {
-            let completions = obj
-                .pointer("/spec/completions")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            match m {
-                Mode::Healthy => {
-                    json!({"startTime": now, "completionTime": now, "succeeded": completions, "ready": 0, "terminating": 0,
-                    "uncountedTerminatedPods": {},
-                    "conditions": [cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
-                                   cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods", now)]})
-                }
-                Mode::Fail => {
-                    json!({"startTime": now, "failed": 1, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
-                    "conditions": [cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now),
-                                   cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)]})
-                }
-                Mode::Stuck => {
-                    json!({"startTime": now, "active": 1, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}})
-                }
-            }
-        }
+        "batch/Job" => job_status(obj, m, now),
         "/Pod" => pod_status(obj, m, now),
         "/PersistentVolumeClaim" => match m {
             Mode::Healthy => {

@@ -13,9 +13,9 @@ use serde_json::{json, Map, Value};
 use super::names;
 use crate::engine::{Engine, State};
 use crate::handlers::DeleteOptions;
-use crate::kinds::ResourceType;
 use crate::meta;
 use crate::store;
+use fjord_model::ResourceType;
 
 /// The manager the real controllers write as.
 const MANAGER: &str = "kube-controller-manager";

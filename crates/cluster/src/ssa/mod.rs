@@ -18,7 +18,7 @@ use fjord_model::Gvk;
 use serde_json::Value;
 
 use crate::errors::{ApiError, Cause};
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 use managers::{Entry, Operation};
 use path::{FieldSet, Path};
 use walk::Walker;
@@ -189,15 +189,10 @@ pub fn check_duplicates(
         let lines: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
         format!("errors:\n{}", lines.join("\n"))
     };
-    let gv = if rt.group.is_empty() {
-        format!("/{}", rt.version)
-    } else {
-        format!("{}/{}", rt.group, rt.version)
-    };
     Err(ApiError::internal(format!(
-        "failed to create typed patch object ({namespace}/{}; {gv}, Kind={}): {detail}",
+        "failed to create typed patch object ({namespace}/{}; {}): {detail}",
         crate::meta::name(config),
-        rt.kind
+        crate::kinds::go_gvk(rt)
     )))
 }
 

@@ -4,9 +4,9 @@
 use serde_json::{json, Value};
 
 use super::{age, age_of, int, json_path_cell, s};
-use crate::kinds::ResourceType;
+use fjord_model::ResourceType;
 
-use super::text::{access_modes, label_selector, labels_text, Col};
+use super::text::{access_modes, label_selector, labels_text, Col, Printer, Printers};
 
 fn n(c: &str) -> Col {
     (c.to_string(), "string".to_string(), 0)
@@ -56,87 +56,103 @@ fn ready_of(obj: &Value) -> Value {
     json!(format!("{}/{want}", int(obj, "/status/readyReplicas")))
 }
 
-fn apps(kind: &str, obj: &Value, name: Value, age: Value) -> Option<(Vec<Col>, Vec<Value>)> {
-    let sel = obj.pointer("/spec/selector");
-    let wide = wide_workload(obj, "/spec/template/spec", sel);
-    Some(match kind {
-        "Deployment" => with_wide(
-            (
-                vec![
-                    n("Name"),
-                    n("Ready"),
-                    n("Up-to-date"),
-                    n("Available"),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    ready_of(obj),
-                    json!(int(obj, "/status/updatedReplicas")),
-                    json!(int(obj, "/status/availableReplicas")),
-                    age,
-                ],
-            ),
-            wide,
+/// The wide columns of a workload with a pod template at `.spec.template`.
+fn template_wide(obj: &Value) -> (Vec<Col>, Vec<Value>) {
+    wide_workload(obj, "/spec/template/spec", obj.pointer("/spec/selector"))
+}
+
+fn deployment(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    with_wide(
+        (
+            vec![
+                n("Name"),
+                n("Ready"),
+                n("Up-to-date"),
+                n("Available"),
+                n("Age"),
+            ],
+            vec![
+                name,
+                ready_of(obj),
+                json!(int(obj, "/status/updatedReplicas")),
+                json!(int(obj, "/status/availableReplicas")),
+                age,
+            ],
         ),
-        "StatefulSet" => {
-            let (mut cols, mut cells) = (
-                vec![n("Name"), n("Ready"), n("Age")],
-                vec![name, ready_of(obj), age],
-            );
-            cols.extend(wide.0.into_iter().take(2));
-            cells.extend(wide.1.into_iter().take(2));
-            (cols, cells)
-        }
-        "ReplicaSet" => with_wide(
-            (
-                vec![
-                    n("Name"),
-                    typed("Desired", "integer"),
-                    typed("Current", "integer"),
-                    typed("Ready", "integer"),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    json!(obj
-                        .pointer("/spec/replicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)),
-                    json!(int(obj, "/status/replicas")),
-                    json!(int(obj, "/status/readyReplicas")),
-                    age,
-                ],
-            ),
-            wide,
+        template_wide(obj),
+    )
+}
+
+fn statefulset(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    let wide = template_wide(obj);
+    let (mut cols, mut cells) = (
+        vec![n("Name"), n("Ready"), n("Age")],
+        vec![name, ready_of(obj), age],
+    );
+    cols.extend(wide.0.into_iter().take(2));
+    cells.extend(wide.1.into_iter().take(2));
+    (cols, cells)
+}
+
+/// The columns a ReplicaSet and a ReplicationController share (before the wide ones).
+fn replica_counts(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![
+            n("Name"),
+            typed("Desired", "integer"),
+            typed("Current", "integer"),
+            typed("Ready", "integer"),
+            n("Age"),
+        ],
+        vec![
+            name,
+            json!(obj
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)),
+            json!(int(obj, "/status/replicas")),
+            json!(int(obj, "/status/readyReplicas")),
+            age,
+        ],
+    )
+}
+
+fn replicaset(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    with_wide(replica_counts(obj, name, age), template_wide(obj))
+}
+
+fn replication_controller(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    let sel = json!({"matchLabels": obj.pointer("/spec/selector")});
+    let wide = wide_workload(obj, "/spec/template/spec", Some(&sel));
+    with_wide(replica_counts(obj, name, age), wide)
+}
+
+fn daemonset(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    with_wide(
+        (
+            vec![
+                n("Name"),
+                typed("Desired", "integer"),
+                typed("Current", "integer"),
+                typed("Ready", "integer"),
+                typed("Up-to-date", "integer"),
+                typed("Available", "integer"),
+                n("Node Selector"),
+                n("Age"),
+            ],
+            vec![
+                name,
+                json!(int(obj, "/status/desiredNumberScheduled")),
+                json!(int(obj, "/status/currentNumberScheduled")),
+                json!(int(obj, "/status/numberReady")),
+                json!(int(obj, "/status/updatedNumberScheduled")),
+                json!(int(obj, "/status/numberAvailable")),
+                json!(labels_text(obj.pointer("/spec/template/spec/nodeSelector"))),
+                age,
+            ],
         ),
-        "DaemonSet" => with_wide(
-            (
-                vec![
-                    n("Name"),
-                    typed("Desired", "integer"),
-                    typed("Current", "integer"),
-                    typed("Ready", "integer"),
-                    typed("Up-to-date", "integer"),
-                    typed("Available", "integer"),
-                    n("Node Selector"),
-                    n("Age"),
-                ],
-                vec![
-                    name,
-                    json!(int(obj, "/status/desiredNumberScheduled")),
-                    json!(int(obj, "/status/currentNumberScheduled")),
-                    json!(int(obj, "/status/numberReady")),
-                    json!(int(obj, "/status/updatedNumberScheduled")),
-                    json!(int(obj, "/status/numberAvailable")),
-                    json!(labels_text(obj.pointer("/spec/template/spec/nodeSelector"))),
-                    age,
-                ],
-            ),
-            wide,
-        ),
-        _ => return None,
-    })
+        template_wide(obj),
+    )
 }
 
 fn condition(obj: &Value, ty: &str) -> bool {
@@ -174,7 +190,7 @@ fn job(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
                 age,
             ],
         ),
-        wide_workload(obj, "/spec/template/spec", obj.pointer("/spec/selector")),
+        template_wide(obj),
     )
 }
 
@@ -383,47 +399,69 @@ fn data_count(obj: &Value) -> usize {
         + obj["binaryData"].as_object().map(|m| m.len()).unwrap_or(0)
 }
 
-fn core(kind: &str, obj: &Value, name: Value, age: Value) -> Option<(Vec<Col>, Vec<Value>)> {
-    Some(match kind {
-        "Pod" => pod(obj, name, age),
-        "Service" => service(obj, name, age),
-        "ConfigMap" => (
-            vec![n("Name"), n("Data"), n("Age")],
-            vec![name, json!(data_count(obj)), age],
-        ),
-        "Secret" => (
-            vec![n("Name"), n("Type"), n("Data"), n("Age")],
-            vec![
-                name,
-                json!(obj["type"].as_str().unwrap_or("Opaque")),
-                json!(data_count(obj)),
-                age,
-            ],
-        ),
-        "Namespace" => (
-            vec![n("Name"), n("Status"), n("Age")],
-            vec![name, json!(s(obj, "/status/phase")), age],
-        ),
-        "ServiceAccount" => (
-            vec![n("Name"), typed("Secrets", "string"), n("Age")],
-            vec![
-                name,
-                json!(obj["secrets"].as_array().map(Vec::len).unwrap_or(0)),
-                age,
-            ],
-        ),
-        "PersistentVolumeClaim" => pvc(obj, name, age),
-        "ReplicationController" => {
-            let sel = json!({"matchLabels": obj.pointer("/spec/selector")});
-            let wide = wide_workload(obj, "/spec/template/spec", Some(&sel));
-            let (mut cols, mut cells) = apps("ReplicaSet", obj, name, age)?;
-            cols.truncate(5);
-            cells.truncate(5);
-            with_wide((cols, cells), wide)
-        }
-        _ => return None,
-    })
+fn config_map(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Data"), n("Age")],
+        vec![name, json!(data_count(obj)), age],
+    )
 }
+
+fn secret(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Type"), n("Data"), n("Age")],
+        vec![
+            name,
+            json!(obj["type"].as_str().unwrap_or("Opaque")),
+            json!(data_count(obj)),
+            age,
+        ],
+    )
+}
+
+fn namespace(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Status"), n("Age")],
+        vec![name, json!(s(obj, "/status/phase")), age],
+    )
+}
+
+fn service_account(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), typed("Secrets", "string"), n("Age")],
+        vec![
+            name,
+            json!(obj["secrets"].as_array().map(Vec::len).unwrap_or(0)),
+            age,
+        ],
+    )
+}
+
+fn lease(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Holder"), n("Age")],
+        vec![name, json!(s(obj, "/spec/holderIdentity")), age],
+    )
+}
+
+/// The workload, core and networking kinds this module prints.
+const PRINTERS: Printers = &[
+    ("apps", "Deployment", deployment),
+    ("apps", "StatefulSet", statefulset),
+    ("apps", "ReplicaSet", replicaset),
+    ("apps", "DaemonSet", daemonset),
+    ("", "Pod", pod),
+    ("", "Service", service),
+    ("", "ConfigMap", config_map),
+    ("", "Secret", secret),
+    ("", "Namespace", namespace),
+    ("", "ServiceAccount", service_account),
+    ("", "PersistentVolumeClaim", pvc),
+    ("", "ReplicationController", replication_controller),
+    ("batch", "Job", job),
+    ("batch", "CronJob", cronjob),
+    ("networking.k8s.io", "Ingress", ingress),
+    ("coordination.k8s.io", "Lease", lease),
+];
 
 fn custom(rt: &ResourceType, obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
     if rt.printer_columns.is_empty() {
@@ -443,6 +481,15 @@ fn custom(rt: &ResourceType, obj: &Value, name: Value, age: Value) -> (Vec<Col>,
     (cols, cells)
 }
 
+/// The printer of a built-in kind, if the reference server has one for it.
+fn printer(group: &str, kind: &str) -> Option<Printer> {
+    [PRINTERS, super::more::PRINTERS, super::extra::PRINTERS]
+        .into_iter()
+        .flatten()
+        .find(|(g, k, _)| *g == group && *k == kind)
+        .map(|(_, _, p)| *p)
+}
+
 /// The columns of `rt`'s Table and the cells of `obj`'s row.
 pub(super) fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Col>, Vec<Value>) {
     let name = json!(s(obj, "/metadata/name"));
@@ -450,28 +497,8 @@ pub(super) fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Col>, Ve
     if rt.custom {
         return custom(rt, obj, name, age);
     }
-    let found = match (rt.group.as_str(), rt.kind.as_str()) {
-        ("apps", kind) => apps(kind, obj, name.clone(), age.clone()),
-        ("", kind) => core(kind, obj, name.clone(), age.clone()),
-        _ => None,
-    };
-    if let Some(found) = found {
-        return found;
-    }
-    match (rt.group.as_str(), rt.kind.as_str()) {
-        ("batch", "Job") => job(obj, name, age),
-        ("batch", "CronJob") => cronjob(obj, name, age),
-        ("networking.k8s.io", "Ingress") => ingress(obj, name, age),
-        ("coordination.k8s.io", "Lease") => (
-            vec![n("Name"), n("Holder"), n("Age")],
-            vec![name, json!(s(obj, "/spec/holderIdentity")), age],
-        ),
-        (group, kind) => {
-            super::more::columns_and_cells(group, kind, obj, name.clone(), age.clone())
-                .or_else(|| {
-                    super::extra::columns_and_cells(group, kind, obj, name.clone(), age.clone())
-                })
-                .unwrap_or_else(|| (vec![n("Name"), n("Age")], vec![name, age]))
-        }
+    match printer(&rt.group, &rt.kind) {
+        Some(print) => print(obj, name, age),
+        None => (vec![n("Name"), n("Age")], vec![name, age]),
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::text::{access_modes, lowered_kind, Col};
+use super::text::{access_modes, lowered_kind, Col, Printers};
 use super::{age_of, s};
 
 fn n(c: &str) -> Col {
@@ -466,54 +466,60 @@ fn api_service(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
     )
 }
 
-/// The columns and cells of the kinds this module prints, if `group`/`kind` is one of them.
-pub(super) fn columns_and_cells(
-    group: &str,
-    kind: &str,
-    obj: &Value,
-    name: Value,
-    age: Value,
-) -> Option<(Vec<Col>, Vec<Value>)> {
-    Some(match (group, kind) {
-        ("", "Endpoints") => (
-            vec![n("Name"), n("Endpoints"), n("Age")],
-            vec![name, endpoints(obj), age],
-        ),
-        ("discovery.k8s.io", "EndpointSlice") => {
-            let (ports, addrs) = endpoint_slice(obj);
-            (
-                vec![
-                    n("Name"),
-                    n("AddressType"),
-                    n("Ports"),
-                    n("Endpoints"),
-                    n("Age"),
-                ],
-                vec![name, json!(s(obj, "/addressType")), ports, addrs, age],
-            )
-        }
-        ("" | "events.k8s.io", "Event") => event(obj, name),
-        ("", "Node") => node(obj, name, age),
-        ("", "PersistentVolume") => persistent_volume(obj, name, age),
-        ("", "ResourceQuota") => resource_quota(obj, name, age),
-        ("autoscaling", "HorizontalPodAutoscaler") => super::hpa::columns_and_cells(obj, name, age),
-        ("storage.k8s.io", "CSIDriver") => csi_driver(obj, name, age),
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => flow_schema(obj, name, age),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
-            priority_level(obj, name, age)
-        }
-        ("certificates.k8s.io", "CertificateSigningRequest") => csr(obj, name, age),
-        ("apiregistration.k8s.io", "APIService") => api_service(obj, name, age),
-        _ => return None,
-    })
+fn endpoints_row(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Endpoints"), n("Age")],
+        vec![name, endpoints(obj), age],
+    )
 }
+
+fn endpoint_slice_row(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    let (ports, addrs) = endpoint_slice(obj);
+    (
+        vec![
+            n("Name"),
+            n("AddressType"),
+            n("Ports"),
+            n("Endpoints"),
+            n("Age"),
+        ],
+        vec![name, json!(s(obj, "/addressType")), ports, addrs, age],
+    )
+}
+
+const FLOW_CONTROL: &str = "flowcontrol.apiserver.k8s.io";
+
+/// The kinds this module prints.
+pub(super) const PRINTERS: Printers = &[
+    ("", "Endpoints", endpoints_row),
+    ("discovery.k8s.io", "EndpointSlice", endpoint_slice_row),
+    ("", "Event", |obj, name, _| event(obj, name)),
+    ("events.k8s.io", "Event", |obj, name, _| event(obj, name)),
+    ("", "Node", node),
+    ("", "PersistentVolume", persistent_volume),
+    ("", "ResourceQuota", resource_quota),
+    (
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        super::hpa::columns_and_cells,
+    ),
+    ("storage.k8s.io", "CSIDriver", csi_driver),
+    (FLOW_CONTROL, "FlowSchema", flow_schema),
+    (FLOW_CONTROL, "PriorityLevelConfiguration", priority_level),
+    ("certificates.k8s.io", "CertificateSigningRequest", csr),
+    ("apiregistration.k8s.io", "APIService", api_service),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(group: &str, kind: &str, obj: &Value) -> (Vec<Col>, Vec<Value>) {
-        columns_and_cells(group, kind, obj, json!("x"), json!("1s")).expect("printed")
+        let (_, _, print) = PRINTERS
+            .iter()
+            .find(|(g, k, _)| *g == group && *k == kind)
+            .expect("printed");
+        print(obj, json!("x"), json!("1s"))
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! networking policy, controller revisions), and the reference server's default columns for
 //! kinds it has no printer for.
 
+use fjord_model::split_api_version;
 use serde_json::{json, Value};
 
 use super::s;
-use super::text::{label_selector, labels_text, Col};
+use super::text::{label_selector, labels_text, Col, Printers};
 
 fn n(c: &str) -> Col {
     (c.to_string(), "string".to_string(), 0)
@@ -28,10 +29,8 @@ fn controller(obj: &Value) -> Value {
     let Some(r) = owner else {
         return json!("<none>");
     };
-    let group = s(r, "/apiVersion")
-        .rsplit_once('/')
-        .map(|(g, _)| g.to_string())
-        .unwrap_or_default();
+    let api_version = s(r, "/apiVersion");
+    let (group, _) = split_api_version(&api_version);
     let kind = if group.is_empty() {
         s(r, "/kind")
     } else {
@@ -156,117 +155,181 @@ fn pod_template(obj: &Value, name: Value) -> (Vec<Col>, Vec<Value>) {
     )
 }
 
-/// The columns and cells of the kinds this module prints, if `group`/`kind` is one of them.
-pub(super) fn columns_and_cells(
-    group: &str,
-    kind: &str,
-    obj: &Value,
-    name: Value,
-    age: Value,
-) -> Option<(Vec<Col>, Vec<Value>)> {
-    Some(match (group, kind) {
-        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            binding(obj, name, age)
-        }
-        ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
-        | ("", "LimitRange")
-        | ("storage.k8s.io", "CSIStorageCapacity")
-        | ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-            vec![n("Name"), typed("Created At", "date", 0)],
-            vec![name, json!(s(obj, "/metadata/creationTimestamp"))],
-        ),
-        ("", "PodTemplate") => pod_template(obj, name),
-        ("storage.k8s.io", "StorageClass") => storage_class(obj, age),
-        ("storage.k8s.io", "VolumeAttributesClass") => (
-            vec![n("Name"), n("DriverName"), n("Age")],
-            vec![name, json!(s(obj, "/driverName")), age],
-        ),
-        ("storage.k8s.io", "CSINode") => (
-            vec![n("Name"), typed("Drivers", "integer", 0), n("Age")],
-            vec![name, len(obj, "/spec/drivers"), age],
-        ),
-        ("apps", "ControllerRevision") => (
-            vec![n("Name"), n("Controller"), n("Revision"), n("Age")],
-            vec![
-                name,
-                controller(obj),
-                json!(obj["revision"].as_i64().unwrap_or(0)),
-                age,
-            ],
-        ),
-        ("scheduling.k8s.io", "PriorityClass") => (
-            vec![
-                n("Name"),
-                typed("Value", "integer", 0),
-                typed("Global-Default", "boolean", 0),
-                n("Age"),
-                n("PreemptionPolicy"),
-            ],
-            vec![
-                name,
-                json!(obj["value"].as_i64().unwrap_or(0)),
-                json!(obj["globalDefault"].as_bool().unwrap_or(false)),
-                age,
-                json!(s(obj, "/preemptionPolicy")),
-            ],
-        ),
-        ("node.k8s.io", "RuntimeClass") => (
-            vec![n("Name"), n("Handler"), n("Age")],
-            vec![name, json!(s(obj, "/handler")), age],
-        ),
-        (
-            "admissionregistration.k8s.io",
-            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
-        ) => (
-            vec![n("Name"), typed("Webhooks", "integer", 0), n("Age")],
-            vec![name, len(obj, "/webhooks"), age],
-        ),
-        ("networking.k8s.io", "NetworkPolicy") => (
-            vec![n("Name"), n("Pod-Selector"), n("Age")],
-            vec![
-                name,
-                json!(label_selector(obj.pointer("/spec/podSelector"))),
-                age,
-            ],
-        ),
-        ("policy", "PodDisruptionBudget") => (
-            vec![
-                n("Name"),
-                n("Min Available"),
-                n("Max Unavailable"),
-                typed("Allowed Disruptions", "integer", 0),
-                n("Age"),
-            ],
-            vec![
-                name,
-                int_or_string(obj.pointer("/spec/minAvailable")),
-                int_or_string(obj.pointer("/spec/maxUnavailable")),
-                json!(obj
-                    .pointer("/status/disruptionsAllowed")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0)),
-                age,
-            ],
-        ),
-        ("networking.k8s.io", "IngressClass") => (
-            vec![n("Name"), n("Controller"), n("Parameters"), n("Age")],
-            vec![
-                name,
-                json!(s(obj, "/spec/controller")),
-                ingress_class_parameters(obj),
-                age,
-            ],
-        ),
-        ("resource.k8s.io", "DeviceClass" | "ResourceClaimTemplate") => {
-            (vec![n("Name"), n("Age")], vec![name, age])
-        }
-        _ => return None,
-    })
+/// Only when it was made (kinds whose reference printer shows no more).
+fn created_at(obj: &Value, name: Value, _age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), typed("Created At", "date", 0)],
+        vec![name, json!(s(obj, "/metadata/creationTimestamp"))],
+    )
 }
+
+fn name_and_age(_obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (vec![n("Name"), n("Age")], vec![name, age])
+}
+
+fn volume_attributes_class(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("DriverName"), n("Age")],
+        vec![name, json!(s(obj, "/driverName")), age],
+    )
+}
+
+fn csi_node(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), typed("Drivers", "integer", 0), n("Age")],
+        vec![name, len(obj, "/spec/drivers"), age],
+    )
+}
+
+fn controller_revision(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Controller"), n("Revision"), n("Age")],
+        vec![
+            name,
+            controller(obj),
+            json!(obj["revision"].as_i64().unwrap_or(0)),
+            age,
+        ],
+    )
+}
+
+fn priority_class(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![
+            n("Name"),
+            typed("Value", "integer", 0),
+            typed("Global-Default", "boolean", 0),
+            n("Age"),
+            n("PreemptionPolicy"),
+        ],
+        vec![
+            name,
+            json!(obj["value"].as_i64().unwrap_or(0)),
+            json!(obj["globalDefault"].as_bool().unwrap_or(false)),
+            age,
+            json!(s(obj, "/preemptionPolicy")),
+        ],
+    )
+}
+
+fn runtime_class(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Handler"), n("Age")],
+        vec![name, json!(s(obj, "/handler")), age],
+    )
+}
+
+fn webhook_configuration(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), typed("Webhooks", "integer", 0), n("Age")],
+        vec![name, len(obj, "/webhooks"), age],
+    )
+}
+
+fn network_policy(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Pod-Selector"), n("Age")],
+        vec![
+            name,
+            json!(label_selector(obj.pointer("/spec/podSelector"))),
+            age,
+        ],
+    )
+}
+
+fn pod_disruption_budget(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![
+            n("Name"),
+            n("Min Available"),
+            n("Max Unavailable"),
+            typed("Allowed Disruptions", "integer", 0),
+            n("Age"),
+        ],
+        vec![
+            name,
+            int_or_string(obj.pointer("/spec/minAvailable")),
+            int_or_string(obj.pointer("/spec/maxUnavailable")),
+            json!(obj
+                .pointer("/status/disruptionsAllowed")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)),
+            age,
+        ],
+    )
+}
+
+fn ingress_class(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>) {
+    (
+        vec![n("Name"), n("Controller"), n("Parameters"), n("Age")],
+        vec![
+            name,
+            json!(s(obj, "/spec/controller")),
+            ingress_class_parameters(obj),
+            age,
+        ],
+    )
+}
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+const STORAGE: &str = "storage.k8s.io";
+const ADMISSION: &str = "admissionregistration.k8s.io";
+
+/// The kinds this module prints.
+pub(super) const PRINTERS: Printers = &[
+    (RBAC, "RoleBinding", binding),
+    (RBAC, "ClusterRoleBinding", binding),
+    (RBAC, "Role", created_at),
+    (RBAC, "ClusterRole", created_at),
+    ("", "LimitRange", created_at),
+    (STORAGE, "CSIStorageCapacity", created_at),
+    (
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        created_at,
+    ),
+    ("", "PodTemplate", |obj, name, _| pod_template(obj, name)),
+    (STORAGE, "StorageClass", |obj, _, age| {
+        storage_class(obj, age)
+    }),
+    (STORAGE, "VolumeAttributesClass", volume_attributes_class),
+    (STORAGE, "CSINode", csi_node),
+    ("apps", "ControllerRevision", controller_revision),
+    ("scheduling.k8s.io", "PriorityClass", priority_class),
+    ("node.k8s.io", "RuntimeClass", runtime_class),
+    (
+        ADMISSION,
+        "MutatingWebhookConfiguration",
+        webhook_configuration,
+    ),
+    (
+        ADMISSION,
+        "ValidatingWebhookConfiguration",
+        webhook_configuration,
+    ),
+    ("networking.k8s.io", "NetworkPolicy", network_policy),
+    ("policy", "PodDisruptionBudget", pod_disruption_budget),
+    ("networking.k8s.io", "IngressClass", ingress_class),
+    ("resource.k8s.io", "DeviceClass", name_and_age),
+    ("resource.k8s.io", "ResourceClaimTemplate", name_and_age),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn columns_and_cells(
+        group: &str,
+        kind: &str,
+        obj: &Value,
+        name: Value,
+        age: Value,
+    ) -> Option<(Vec<Col>, Vec<Value>)> {
+        let (_, _, print) = PRINTERS
+            .iter()
+            .find(|(g, k, _)| *g == group && *k == kind)?;
+        Some(print(obj, name, age))
+    }
 
     #[test]
     fn revisions_name_their_controller() {

@@ -7,6 +7,13 @@ use super::s;
 /// One column: name, OpenAPI type, priority (0 = always shown, 1 = `-o wide`).
 pub(super) type Col = (String, String, u32);
 
+/// Prints one kind's Table row: its columns and `obj`'s cells, given the object's name and age
+/// cells.
+pub(super) type Printer = fn(obj: &Value, name: Value, age: Value) -> (Vec<Col>, Vec<Value>);
+
+/// The kinds a module prints: (group, kind, printer).
+pub(super) type Printers = &'static [(&'static str, &'static str, Printer)];
+
 fn labels(map: Option<&Value>) -> Vec<(String, String)> {
     map.and_then(Value::as_object)
         .map(|m| {

@@ -4,33 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::codes::{HealthStatusCode, OperationPhase, ResultCode, SyncStatusCode};
 use super::macros::api_object;
 use super::meta::ObjectMeta;
 use super::retry::RetryStrategy;
-
-/// Sync status codes (`status.sync.status`).
-pub mod sync_code {
-    /// Live state matches the target state.
-    pub const SYNCED: &str = "Synced";
-    /// Live state differs from the target state.
-    pub const OUT_OF_SYNC: &str = "OutOfSync";
-    /// Comparison failed or was not possible.
-    pub const UNKNOWN: &str = "Unknown";
-}
-
-/// Operation phases (`status.operationState.phase`).
-pub mod phase {
-    /// The operation is in progress.
-    pub const RUNNING: &str = "Running";
-    /// The operation is being terminated.
-    pub const TERMINATING: &str = "Terminating";
-    /// The operation failed.
-    pub const FAILED: &str = "Failed";
-    /// The operation hit an error.
-    pub const ERROR: &str = "Error";
-    /// The operation completed successfully.
-    pub const SUCCEEDED: &str = "Succeeded";
-}
 
 api_object! {
     /// An Argo CD Application object.
@@ -278,7 +255,7 @@ api_object! {
     /// `status.sync`.
     pub struct SyncStatus {
         /// `Synced` / `OutOfSync` / `Unknown`.
-        status: String,
+        status: SyncStatusCode,
         /// What the status was compared to.
         compared_to: ComparedTo,
         /// Resolved revision.
@@ -306,7 +283,7 @@ api_object! {
     /// Health status of the app or a resource.
     pub struct AppHealthStatus {
         /// Health code (`Healthy`, `Degraded`, ...).
-        status: String,
+        status: HealthStatusCode,
         /// Human message.
         message: String,
         /// When the status last changed.
@@ -328,7 +305,7 @@ api_object! {
         /// Name.
         name: String,
         /// Sync status code.
-        status: String,
+        status: SyncStatusCode,
         /// Health.
         health: AppHealthStatus,
         /// Whether this is a hook.
@@ -460,7 +437,7 @@ api_object! {
         /// Copy of the operation.
         operation: Operation,
         /// Phase.
-        phase: String,
+        phase: OperationPhase,
         /// Message.
         message: String,
         /// Result of the sync.
@@ -506,7 +483,7 @@ api_object! {
         /// Name.
         name: String,
         /// `Synced` / `SyncFailed` / `Pruned` / `PruneSkipped`.
-        status: String,
+        status: ResultCode,
         /// Message.
         message: String,
         /// Hook type.

@@ -4,6 +4,7 @@
 mod macros;
 
 pub mod application;
+pub mod codes;
 pub mod meta;
 pub mod pathmatch;
 pub mod project;
@@ -11,6 +12,7 @@ pub mod retry;
 pub mod validate;
 
 pub use application::*;
+pub use codes::{HealthStatusCode, OperationPhase, ResultCode, SyncStatusCode};
 pub use meta::ObjectMeta;
 pub use project::{
     default_project, glob_match, normalize_git_url, AppProject, AppProjectSpec, GroupKindPattern,

@@ -622,13 +622,7 @@ mod tests {
             server: "https://kubernetes.default.svc",
             name: "in-cluster",
         });
-        let id = |kind: &str, ns: &str| fjord_sync::ObjectRef {
-            group: String::new(),
-            version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: "x".into(),
-        };
+        let id = |kind: &str, ns: &str| fjord_sync::ObjectRef::new("", "v1", kind, ns, "x");
         assert!(perms.check(&id("ConfigMap", "team-a"), true).is_ok());
         assert_eq!(
             perms.check(&id("ConfigMap", "team-b"), true),

@@ -28,7 +28,7 @@ pub enum DurationError {
         input: String,
     },
     /// The named backoff field could not be parsed.
-    #[error("error parsing retry backoff {field}: {source}")]
+    #[error("error parsing retry backoff {field}")]
     Backoff {
         /// `duration` or `maxDuration`.
         field: &'static str,
@@ -217,11 +217,12 @@ mod tests {
         assert!(r.allows_retry(2) && !r.allows_retry(3));
         let bad: RetryStrategy =
             serde_json::from_value(serde_json::json!({"backoff": {"duration": "x"}})).unwrap();
-        assert!(bad
-            .backoff_for(0)
-            .unwrap_err()
-            .to_string()
-            .starts_with("error parsing retry backoff duration"));
+        let err = bad.backoff_for(0).unwrap_err();
+        assert_eq!(err.to_string(), "error parsing retry backoff duration");
+        assert_eq!(
+            crate::chain::chain(&err),
+            "error parsing retry backoff duration: time: invalid duration \"x\""
+        );
         let unlimited: RetryStrategy =
             serde_json::from_value(serde_json::json!({"limit": -1})).unwrap();
         assert!(unlimited.allows_retry(1000));

@@ -95,8 +95,8 @@ impl ClusterCache {
         self.discovered.load(Ordering::SeqCst) && self.pending.load(Ordering::SeqCst) == 0
     }
 
-    /// Waits until the cache [`is_ready`](ClusterCache::is_ready), at most until
-    /// [`FIRST_LISTS_WAIT`] after its creation: a comparison reads tracked objects from the
+    /// Waits until the cache [`is_ready`](ClusterCache::is_ready), at most until 15 s
+    /// (`FIRST_LISTS_WAIT`) after its creation: a comparison reads tracked objects from the
     /// cache instead of listing every type of the cluster itself (as Argo CD waits for its
     /// cluster cache).
     pub async fn wait_ready(&self) {
@@ -204,14 +204,14 @@ impl ClusterCache {
             }
             WatchItem::Applied(obj) => {
                 // An object may lose or change its tracking id: its old owner is told too.
-                touched.extend(index.remove(&prune::object_ref(t, &obj).key()));
+                touched.extend(index.remove(&ObjectRef::of_typed(t, &obj).key()));
                 if let Some((app, r)) = prune::tracked_by(t, &obj) {
                     touched.push(app.clone());
                     index.insert(app, r, obj);
                 }
             }
             WatchItem::Deleted(obj) => {
-                touched.extend(index.remove(&prune::object_ref(t, &obj).key()));
+                touched.extend(index.remove(&ObjectRef::of_typed(t, &obj).key()));
                 touched.extend(prune::tracked_by(t, &obj).map(|(app, _)| app));
             }
             WatchItem::Refused(msg) => {
@@ -237,7 +237,7 @@ fn forget_type(index: &mut Index, t: &ResourceType) -> Vec<String> {
     let stale: Vec<Key> = index
         .objects
         .keys()
-        .filter(|(g, k, _, _)| *g == t.group && *k == t.kind)
+        .filter(|key| key.group == t.group && key.kind == t.kind)
         .cloned()
         .collect();
     stale.iter().filter_map(|k| index.remove(k)).collect()

@@ -65,9 +65,9 @@ pub(super) async fn load_project(
             source,
         })?;
     raw.map(|v| {
-        serde_json::from_value(v).map_err(|e| ControllerError::InvalidApp {
-            name: format!("AppProject {name}"),
-            message: e.to_string(),
+        serde_json::from_value(v).map_err(|source| ControllerError::DecodeProject {
+            name: name.into(),
+            source,
         })
     })
     .transpose()

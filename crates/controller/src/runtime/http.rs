@@ -276,10 +276,7 @@ pub async fn serve(
     router: Router,
     limits: ServerLimits,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ControllerError> {
-    let serve_err = |e: std::io::Error| ControllerError::Serve {
-        addr,
-        message: e.to_string(),
-    };
+    let serve_err = |e: std::io::Error| ControllerError::Serve { addr, source: e };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(serve_err)?;
@@ -393,7 +390,7 @@ pub fn metrics_router(shared: Arc<Shared>) -> Router {
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, crate::chain::chain(&e)).into_response(),
     }
 }
 

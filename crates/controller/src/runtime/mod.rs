@@ -5,6 +5,7 @@
 //! - [`settings`]: argocd-cm, argocd-secret, repository and cluster Secrets.
 //! - [`source`]: repository mirror → revision → rendered objects.
 //! - [`destination`]: where an app deploys (cluster, counted client) and its project.
+//! - [`error`]: [`ControllerError`], every failure naming its step and keeping its cause.
 //! - [`sync_options`]: an app's `syncOptions` as the sync engine takes them.
 //! - [`reconcile`]: one app's comparison, status and auto-sync decision.
 //! - [`operate`]: running a sync operation, history, rollback, cascade deletion.
@@ -13,6 +14,7 @@
 
 pub mod cache;
 pub mod destination;
+pub mod error;
 pub mod events;
 pub mod http;
 pub mod operate;
@@ -29,16 +31,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use fjord_client::{
-    is_transient_error, Client, ClientError, ClientOptions, ResourceType, StartupRetry,
-};
-use fjord_source::{RepoCache, RepoError};
+use fjord_client::{Client, ClientOptions, ResourceType, StartupRetry};
+use fjord_source::RepoCache;
 use serde_json::Value;
 
 use crate::metrics::ControllerMetrics;
 use crate::queue::{BackoffConfig, WorkQueue};
 use crate::selfheal::SelfHealBackoff;
 
+pub use error::ControllerError;
 pub use settings::Settings;
 
 /// The finalizer that makes deleting an Application delete what it deployed.
@@ -47,77 +48,6 @@ pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 pub const CONTROLLER_MANAGER: &str = "fjord-application-controller";
 /// The in-cluster destination server.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
-
-/// A failure of the controller, naming the step and the object concerned.
-#[derive(Debug, thiserror::Error)]
-pub enum ControllerError {
-    /// A Kubernetes API call failed.
-    #[error("{step}: {source}")]
-    Client {
-        /// What the controller was doing.
-        step: &'static str,
-        /// The cause.
-        #[source]
-        source: ClientError,
-    },
-    /// A settings object is malformed.
-    #[error("{object}: {message}")]
-    Settings {
-        /// The ConfigMap or Secret.
-        object: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The Git source could not be fetched or resolved.
-    #[error("{0}")]
-    Source(String),
-    /// Rendering the source failed.
-    #[error("rendering {path}: {message}")]
-    Render {
-        /// The source path.
-        path: String,
-        /// The renderer's message (it names the file and field).
-        message: String,
-    },
-    /// The Application object is malformed.
-    #[error("Application {name}: {message}")]
-    InvalidApp {
-        /// The Application.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The destination cluster is not known.
-    #[error("destination {0}: no such cluster (register it with a cluster Secret)")]
-    UnknownCluster(String),
-    /// Planning or executing the sync failed.
-    #[error("{0}")]
-    Sync(String),
-    /// Binding or serving an HTTP endpoint failed.
-    #[error("serving {addr}: {message}")]
-    Serve {
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        message: String,
-    },
-    /// A blocking task panicked or was cancelled.
-    #[error("background task failed: {0}")]
-    Task(String),
-}
-
-impl ControllerError {
-    /// Wraps a repository error (its message names the URL, redacted, and the step).
-    pub fn source(e: RepoError) -> ControllerError {
-        ControllerError::Source(e.to_string())
-    }
-
-    /// Whether retrying may succeed: a transient API error (429, 5xx, timeouts, refused
-    /// connections). Permanent refusals (403, 422) and malformed settings are not.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, ControllerError::Client { source, .. } if is_transient_error(source))
-    }
-}
 
 /// Logs one start-up retry (step, attempt, wait and the API's message; never a secret).
 fn log_startup_retry(n: &fjord_client::RetryNotice<'_, ControllerError>) {
@@ -129,7 +59,7 @@ fn log_startup_retry(n: &fjord_client::RetryNotice<'_, ControllerError>) {
             n.step,
             n.attempt,
             n.wait.as_millis(),
-            n.error
+            n.error.message()
         ),
     );
 }
@@ -317,9 +247,9 @@ impl Shared {
             // app again.
             self.memo(app.name(), |m| m.fingerprint = fp);
         }
-        serde_json::from_value(out).map_err(|e| ControllerError::InvalidApp {
+        serde_json::from_value(out).map_err(|source| ControllerError::DecodeApp {
             name: app.name().into(),
-            message: e.to_string(),
+            source,
         })
     }
 
@@ -455,7 +385,7 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
             || settings::load(&client, &opts.namespace),
         )
         .await?;
-    let repos = RepoCache::new(&opts.cache_dir).map_err(ControllerError::source)?;
+    let repos = RepoCache::new(&opts.cache_dir)?;
     repos.set_credentials(loaded.credentials.clone());
     repos.set_known_hosts(loaded.known_hosts.clone());
     repos.set_export_limits(loaded.limits.export);
@@ -582,7 +512,7 @@ async fn reload_settings(shared: Arc<Shared>) {
                     }
                 }
             }
-            Err(e) => events::log("warn", "settings", &e.to_string()),
+            Err(e) => events::log("warn", "settings", &e.message()),
         }
     }
 }

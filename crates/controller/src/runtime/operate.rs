@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fjord_sync::{Engine, ObjectRef, OperationPhase, SyncOptions, SyncRequest, SyncResult};
+use fjord_sync::{Engine, ObjectRef, SyncOptions, SyncRequest, SyncResult};
 use serde_json::{json, Map, Value};
 
 use super::destination::{destination, load_project, Destination};
@@ -23,7 +23,8 @@ use super::source::{self, Rendered};
 use super::sync_options::sync_options;
 use super::{events, ControllerError, Shared, RESOURCES_FINALIZER};
 use crate::api::{
-    phase, Application, Operation, OperationState, SyncOperationResource, SyncOperationResult,
+    Application, Operation, OperationPhase, OperationState, ResultCode, SyncOperationResource,
+    SyncOperationResult,
 };
 use crate::queue::{idle_while, Outcome};
 use crate::status;
@@ -55,7 +56,7 @@ pub fn interrupted(app: &Application) -> Option<&OperationState> {
         .as_ref()?
         .operation_state
         .as_ref()
-        .filter(|s| s.phase.as_deref() == Some(phase::RUNNING))
+        .filter(|s| s.phase == Some(OperationPhase::Running))
 }
 
 /// Starts and runs `op` for `app`: moves it into `status.operationState` (clearing
@@ -129,11 +130,13 @@ pub async fn abandon(
         return Ok(());
     };
     let message = format!("{INTERRUPTED}: {why}");
-    let state = status::transition(state, phase::FAILED, &message, finish_time(state));
+    let state = status::transition(state, OperationPhase::Failed, &message, finish_time(state));
     events::log("warn", app.name(), &message);
     let updated = write_state(shared, app, &state, None).await?;
     let updated = clear_operation(shared, updated, state.operation.as_ref()).await?;
-    shared.metrics.inc_sync(&updated, phase::FAILED, false);
+    shared
+        .metrics
+        .inc_sync(&updated, OperationPhase::Failed.as_str(), false);
     events::record(
         &shared.client,
         &updated,
@@ -243,9 +246,8 @@ async fn objects_for(
         return Ok(r.clone());
     }
     let Some(src) = sync.source.clone().or_else(|| app.spec().source.clone()) else {
-        return Err(ControllerError::InvalidApp {
+        return Err(ControllerError::NoSyncSource {
             name: app.name().into(),
-            message: "the sync operation has no source".into(),
         });
     };
     let s = shared.clone();
@@ -268,7 +270,7 @@ async fn objects_for(
         source::render(&repo, oid, &pinned, &limits)
     })
     .await
-    .map_err(|e| ControllerError::Task(e.to_string()))?
+    .map_err(ControllerError::Task)?
 }
 
 /// Syncs `target` (the objects of the operation's revision, or why they could not be had),
@@ -290,13 +292,16 @@ async fn execute(
     let target = match (&sync.source, &dest.project) {
         (Some(src), Some(project)) => match project.check_source(src) {
             Ok(()) => target,
-            Err(e) => Err(ControllerError::Sync(e)),
+            Err(reason) => Err(ControllerError::SourceNotPermitted {
+                app: app.name().into(),
+                reason,
+            }),
         },
         _ => target,
     };
     // Bad sync options end the operation (an early return would leave it `Running`).
     let extra = match sync.sync_options.as_deref().map(sync_options) {
-        Some(Err(e)) => return finish(shared, app, &op, state, Err(e.to_string()), resumed).await,
+        Some(Err(e)) => return finish(shared, app, &op, state, Err(e.message()), resumed).await,
         Some(Ok(parsed)) => Some(parsed),
         None => None,
     };
@@ -337,7 +342,7 @@ async fn execute(
                 Err(e) => Err(e.to_string()),
             }
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.message()),
     };
     finish(shared, app, &op, state, outcome, resumed).await
 }
@@ -363,19 +368,15 @@ async fn finish(
                 .and_then(|p| p.source.clone())
                 .or(r.source);
             state.sync_result = Some(r);
-            match result.phase {
-                OperationPhase::Succeeded => (phase::SUCCEEDED, result.message.clone()),
-                OperationPhase::Failed => (phase::FAILED, result.message.clone()),
-                OperationPhase::Error => (phase::ERROR, result.message.clone()),
-            }
+            (OperationPhase::from(result.phase), result.message.clone())
         }
-        Err(e) => (phase::ERROR, e.clone()),
+        Err(e) => (OperationPhase::Error, e.clone()),
     };
     if resumed {
         message = format!("{message} ({RESUMED})");
     }
     // A failure that `retry` allows is retried by the reconcile loop once its backoff is over.
-    let state = status::transition(&state, new_phase, &message, now);
+    let state = status::transition(&state, new_phase.clone(), &message, now);
     let history = status::should_record_history(&state).then(|| {
         let started = state
             .started_at
@@ -402,14 +403,16 @@ async fn finish(
     });
     let updated = write_state(shared, app, &state, history).await?;
     let dry_run = op.sync.as_ref().and_then(|s| s.dry_run) == Some(true);
-    shared.metrics.inc_sync(&updated, new_phase, dry_run);
+    shared
+        .metrics
+        .inc_sync(&updated, new_phase.as_str(), dry_run);
     let revision = state
         .sync_result
         .as_ref()
         .and_then(|r| r.revision.clone())
         .unwrap_or_default();
     let short = &revision[..revision.len().min(7)];
-    let (warning, text) = if new_phase == phase::SUCCEEDED {
+    let (warning, text) = if new_phase == OperationPhase::Succeeded {
         (false, format!("Sync operation to {short} succeeded"))
     } else {
         (true, format!("Sync operation to {short} failed: {message}"))
@@ -438,14 +441,12 @@ pub(super) fn just_pruned(app: &Application) -> HashSet<fjord_sync::ObjectKey> {
         .flatten()
         .filter(|r| r.status.as_deref() == Some("Pruned"))
         .map(|r| {
-            fjord_sync::ObjectRef {
-                group: r.group.clone().unwrap_or_default(),
-                version: r.version.clone().unwrap_or_default(),
-                kind: r.kind.clone().unwrap_or_default(),
-                namespace: r.namespace.clone().unwrap_or_default(),
-                name: r.name.clone().unwrap_or_default(),
-            }
-            .key()
+            fjord_sync::ObjectKey::new(
+                r.group.as_deref().unwrap_or_default(),
+                r.kind.as_deref().unwrap_or_default(),
+                r.namespace.as_deref().unwrap_or_default(),
+                r.name.as_deref().unwrap_or_default(),
+            )
         })
         .collect()
 }
@@ -468,12 +469,7 @@ fn sync_result(result: &SyncResult, revision: &str, app: &Application) -> SyncOp
             kind: Some(r.kind.clone()),
             namespace: Some(r.namespace.clone()),
             name: Some(r.name.clone()),
-            status: Some(
-                serde_json::to_value(r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ),
+            status: Some(ResultCode::from(r.status)),
             message: Some(r.message.clone()).filter(|m| !m.is_empty()),
             hook_type: r.hook.then(|| r.sync_phase.as_str().to_string()),
             hook_phase: r.hook_phase.and_then(|p| {
@@ -604,9 +600,7 @@ async fn delete_tracked(
     app: &str,
     background: bool,
 ) -> Result<usize, ControllerError> {
-    let tracked = fjord_sync::prune::tracked_objects(&dest.client, app)
-        .await
-        .map_err(|e| ControllerError::Sync(e.to_string()))?;
+    let tracked = fjord_sync::prune::tracked_objects(&dest.client, app).await?;
     let permissions = dest.permissions();
     let mut remaining = 0;
     for (id, obj) in tracked {
@@ -710,7 +704,7 @@ mod tests {
         let fresh = state(json!({"phase": "Running", "syncResult": {"revision": "bbb"}}));
         assert_eq!(pinned_revision(&fresh), Some("bbb"));
         let mut stale = finished();
-        stale.phase = Some(phase::RUNNING.into());
+        stale.phase = Some(OperationPhase::Running);
         assert_eq!(pinned_revision(&stale), None);
         assert_eq!(pinned_revision(&state(json!({"phase": "Running"}))), None);
     }
@@ -760,9 +754,7 @@ mod tests {
         }))
         .unwrap();
         let gone = just_pruned(&app);
-        let key = |g: &str, k: &str, ns: &str, n: &str| {
-            (g.to_string(), k.to_string(), ns.to_string(), n.to_string())
-        };
+        let key = fjord_sync::ObjectKey::new;
         assert_eq!(gone.len(), 2, "{gone:?}");
         assert!(gone.contains(&key("apps", "Deployment", "n", "old")));
         assert!(gone.contains(&key("", "Namespace", "", "gone")));

@@ -16,7 +16,9 @@ use super::destination::{destination, load_project, Destination};
 use super::source::{self, Rendered};
 use super::sync_options::sync_options;
 use super::{events, operate, ControllerError, Shared};
-use crate::api::{sync_code, Application, ApplicationSource, ComparedTo, ResourceStatus};
+use crate::api::{
+    Application, ApplicationSource, ComparedTo, HealthStatusCode, ResourceStatus, SyncStatusCode,
+};
 use crate::queue::Outcome;
 use crate::selfheal::{should_auto_sync, Comparison, Decision};
 use crate::status::{self, condition};
@@ -64,7 +66,7 @@ pub async fn reconcile(shared: &Arc<Shared>, name: &str) -> Outcome {
                 return Outcome::Done;
             }
             Err(e) => {
-                events::log("error", name, &e.to_string());
+                events::log("error", name, &e.message());
                 return Outcome::Retry;
             }
         }
@@ -95,30 +97,25 @@ fn forget(shared: &Shared, name: &str) {
     shared.metrics.remove_app(&shared.opts.namespace, name);
 }
 
+/// The result of one pass: how it ended, and the Application it read (for the metrics).
+type PassResult = Result<(Pass, Option<Application>), ControllerError>;
+
+/// What a valid app is compared with and synced to.
+struct Target {
+    /// The app's single source.
+    source: ApplicationSource,
+    /// The app's sync options.
+    options: SyncOptions,
+    /// The resolved destination, with the app's project.
+    dest: Destination,
+}
+
 /// One pass of a reconcile; `after_operation` when the previous pass ran a sync operation.
-async fn reconcile_app(
-    shared: &Arc<Shared>,
-    name: &str,
-    after_operation: bool,
-) -> Result<(Pass, Option<Application>), ControllerError> {
-    let ns = shared.opts.namespace.clone();
-    let raw = shared
-        .client
-        .get(&shared.app_type, Some(&ns), name)
-        .await
-        .map_err(|source| ControllerError::Client {
-            step: "reading the Application",
-            source,
-        })?;
-    let Some(raw) = raw else {
+async fn reconcile_app(shared: &Arc<Shared>, name: &str, after_operation: bool) -> PassResult {
+    let Some(app) = read_app(shared, name).await? else {
         forget(shared, name);
         return Ok((Pass::Finished(Outcome::Done), None));
     };
-    let app: Application =
-        serde_json::from_value(raw).map_err(|e| ControllerError::InvalidApp {
-            name: name.into(),
-            message: e.to_string(),
-        })?;
     if app
         .metadata
         .as_ref()
@@ -128,9 +125,77 @@ async fn reconcile_app(
         return Ok((Pass::Finished(outcome), Some(app)));
     }
     let resync = shared.resync();
+    let target = match check(shared, &app).await? {
+        Ok(target) => target,
+        Err(problems) => return invalid_spec(shared, app, &problems).await,
+    };
+
+    // An operation left `Running` by a crash is resumed first, at its own revision (it needs
+    // no fresh comparison; the next reconcile compares the result).
+    if let Some(state) = operate::interrupted(&app).cloned() {
+        operate::resume(shared, &app, state, &target.dest, &target.options).await?;
+        return Ok((Pass::Operated, Some(app)));
+    }
+    let refresh = refresh_requested(&app);
+    let rendered = match pull(shared, &app, &target.source).await {
+        Ok(r) => r,
+        Err(e) => {
+            let pass = comparison_failed(shared, app, &e).await?;
+            shared.memo(name, |m| m.refresh = Some(Instant::now()));
+            return Ok(pass);
+        }
+    };
+    let comparison = match compare(
+        shared,
+        &app,
+        &target.dest,
+        &target.options,
+        &rendered,
+        after_operation,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return comparison_failed(shared, app, &e).await,
+    };
+    shared
+        .cache_for(&target.dest.server, &target.dest.client)
+        .await
+        .watch_kinds(shared, &comparison.types)
+        .await;
+    let app = write_compared(shared, app, &target.source, &comparison, &rendered).await?;
+    let app = clear_refresh(shared, app, refresh).await?;
+    act(shared, app, &target, &rendered, &comparison, resync).await
+}
+
+/// Reads and decodes the Application `name` (`None` when it does not exist).
+async fn read_app(shared: &Shared, name: &str) -> Result<Option<Application>, ControllerError> {
+    let raw = shared
+        .client
+        .get(&shared.app_type, Some(&shared.opts.namespace), name)
+        .await
+        .map_err(|source| ControllerError::Client {
+            step: "reading the Application",
+            source,
+        })?;
+    raw.map(|raw| {
+        serde_json::from_value(raw).map_err(|source| ControllerError::DecodeApp {
+            name: name.into(),
+            source,
+        })
+    })
+    .transpose()
+}
+
+/// Validates `app` against its project and resolves its destination and sync options: the
+/// target to compare with, or every problem found (each an `InvalidSpecError`).
+async fn check(
+    shared: &Arc<Shared>,
+    app: &Application,
+) -> Result<Result<Target, Vec<String>>, ControllerError> {
     let spec = app.spec();
     let project = load_project(shared, spec.project_name()).await?;
-    let dest = destination(shared, &app).await;
+    let dest = destination(shared, app).await;
     // The destination is checked against the project on the cluster it resolves to.
     let resolved = dest.as_ref().ok().map(|d| crate::api::project::Cluster {
         server: &d.server,
@@ -148,122 +213,94 @@ async fn reconcile_app(
     let options = match sync_options(&options) {
         Ok(o) => Some(o),
         Err(e) => {
-            problems.push(e.to_string());
+            problems.push(e.message());
             None
         }
     };
     let dest = match dest {
         Ok(d) => Some(d),
         Err(e) => {
-            problems.push(e.to_string());
+            problems.push(e.message());
             None
         }
     };
-    let (Some(source), Some(options), Some(dest), true) =
+    let (Some(source), Some(options), Some(mut dest), true) =
         (spec.source.clone(), options, dest, problems.is_empty())
     else {
-        // An operation a restart interrupted cannot be resumed now: it fails, naming why.
-        operate::abandon(shared, &app, &problems.join("; ")).await?;
-        let conds = problems
-            .iter()
-            .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
-            .collect();
-        write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
-        return Ok((
-            Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
-            Some(app),
-        ));
+        return Ok(Err(problems));
     };
-    let mut dest = dest;
     dest.project = project.map(Arc::new);
+    Ok(Ok(Target {
+        source,
+        options,
+        dest,
+    }))
+}
 
-    // An operation left `Running` by a crash is resumed first, at its own revision (it needs
-    // no fresh comparison; the next reconcile compares the result).
-    if let Some(state) = operate::interrupted(&app).cloned() {
-        operate::resume(shared, &app, state, &dest, &options).await?;
-        return Ok((Pass::Operated, Some(app)));
-    }
-    let refresh = refresh_requested(&app);
-    let rendered = match pull(shared, &app, &source).await {
-        Ok(r) => r,
-        Err(e) => {
-            let conds = vec![status::condition(
-                condition::COMPARISON_ERROR,
-                e.to_string(),
-            )];
-            write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
-            shared.memo(name, |m| m.refresh = Some(Instant::now()));
-            return Ok((
-                Pass::Finished(Outcome::RequeueAfter(ERROR_RETRY)),
-                Some(app),
-            ));
-        }
-    };
-    let comparison = match compare(shared, &app, &dest, &options, &rendered, after_operation).await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let conds = vec![status::condition(
-                condition::COMPARISON_ERROR,
-                e.to_string(),
-            )];
-            write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
-            return Ok((
-                Pass::Finished(Outcome::RequeueAfter(ERROR_RETRY)),
-                Some(app),
-            ));
-        }
-    };
-    shared
-        .cache_for(&dest.server, &dest.client)
-        .await
-        .watch_kinds(shared, &comparison.types)
-        .await;
-    let app = write_compared(shared, app, &source, &comparison, &rendered).await?;
-    let app = clear_refresh(shared, app, refresh).await?;
+/// Records an invalid spec: the interrupted operation fails and the sync status is `Unknown`
+/// with one `InvalidSpecError` per problem.
+async fn invalid_spec(shared: &Arc<Shared>, app: Application, problems: &[String]) -> PassResult {
+    // An operation a restart interrupted cannot be resumed now: it fails, naming why.
+    operate::abandon(shared, &app, &problems.join("; ")).await?;
+    let conds = problems
+        .iter()
+        .map(|p| status::condition(condition::INVALID_SPEC_ERROR, p.clone()))
+        .collect();
+    write_unknown(shared, &app, condition::INVALID_SPEC_ERROR, conds).await?;
+    let next = shared.next_poll(app.name());
+    Ok((Pass::Finished(Outcome::RequeueAfter(next)), Some(app)))
+}
 
+/// Records a source that could not be pulled or compared: the sync status is `Unknown` with a
+/// `ComparisonError`, tried again soon.
+async fn comparison_failed(
+    shared: &Shared,
+    app: Application,
+    error: &ControllerError,
+) -> PassResult {
+    let conds = vec![status::condition(
+        condition::COMPARISON_ERROR,
+        error.message(),
+    )];
+    write_unknown(shared, &app, condition::COMPARISON_ERROR, conds).await?;
+    Ok((
+        Pass::Finished(Outcome::RequeueAfter(ERROR_RETRY)),
+        Some(app),
+    ))
+}
+
+/// After the comparison: runs the requested operation, retries a failed one when due, or
+/// decides on an automated sync.
+async fn act(
+    shared: &Arc<Shared>,
+    app: Application,
+    target: &Target,
+    rendered: &Rendered,
+    comparison: &Compared,
+    resync: Duration,
+) -> PassResult {
+    let (dest, options) = (&target.dest, &target.options);
     if let Some(op) = app.operation.clone() {
-        operate::run(shared, &app, op, &rendered, &dest, &options).await?;
+        operate::run(shared, &app, op, rendered, dest, options).await?;
         return Ok((Pass::Operated, Some(app)));
     }
-    if let Some(state) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
-        let finished = state
-            .finished_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or_else(Utc::now, |t| t.to_utc());
-        let same_revision = state
-            .sync_result
-            .as_ref()
-            .and_then(|r| r.revision.as_deref())
-            == Some(rendered.revision.as_str());
-        let retry = status::retry_after_failure(state, finished).filter(|_| same_revision);
-        if let Some((retry_state, at)) = retry {
-            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            if wait.is_zero() {
-                if let Some(op) = retry_state.operation.clone() {
-                    operate::run_retry(shared, &app, op, retry_state, &rendered, &dest, &options)
-                        .await?;
-                    return Ok((Pass::Operated, Some(app)));
-                }
-            } else {
-                return Ok((Pass::Finished(Outcome::RequeueAfter(wait)), Some(app)));
-            }
-        }
+    if let Some(pass) = retry_failed(shared, &app, target, rendered).await? {
+        return Ok((pass, Some(app)));
     }
     let decision = should_auto_sync(
         &app,
         &Comparison {
-            sync_status: comparison.sync_code.to_string(),
+            sync_status: comparison.sync_code.clone(),
             revisions: vec![rendered.revision.clone()],
             resources: comparison.resources.clone(),
         },
         &shared.opts.self_heal_backoff,
         Utc::now(),
     );
+    let next_poll = || Pass::Finished(Outcome::RequeueAfter(shared.next_poll(app.name())));
     match decision {
         Decision::Sync(op) => {
-            operate::run(shared, &app, *op, &rendered, &dest, &options).await?;
+            operate::run(shared, &app, *op, rendered, dest, options).await?;
             Ok((Pass::Operated, Some(app)))
         }
         Decision::RetryAfter(d) => Ok((
@@ -272,16 +309,47 @@ async fn reconcile_app(
         )),
         Decision::Condition { kind, message } => {
             set_condition(shared, &app, kind, &message).await?;
-            Ok((
-                Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
-                Some(app),
-            ))
+            Ok((next_poll(), Some(app)))
         }
-        Decision::Skip(_) => Ok((
-            Pass::Finished(Outcome::RequeueAfter(shared.next_poll(name))),
-            Some(app),
-        )),
+        Decision::Skip(_) => Ok((next_poll(), Some(app))),
     }
+}
+
+/// Retries the last operation when it failed at the revision just compared and its retry
+/// strategy allows another attempt: runs it when due (`Operated`), else waits for it.
+async fn retry_failed(
+    shared: &Arc<Shared>,
+    app: &Application,
+    target: &Target,
+    rendered: &Rendered,
+) -> Result<Option<Pass>, ControllerError> {
+    let Some(state) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) else {
+        return Ok(None);
+    };
+    let finished = state
+        .finished_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(Utc::now, |t| t.to_utc());
+    let same_revision = state
+        .sync_result
+        .as_ref()
+        .and_then(|r| r.revision.as_deref())
+        == Some(rendered.revision.as_str());
+    let retry = status::retry_after_failure(state, finished).filter(|_| same_revision);
+    let Some((retry_state, at)) = retry else {
+        return Ok(None);
+    };
+    let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    if !wait.is_zero() {
+        return Ok(Some(Pass::Finished(Outcome::RequeueAfter(wait))));
+    }
+    let Some(op) = retry_state.operation.clone() else {
+        return Ok(None);
+    };
+    let (dest, options) = (&target.dest, &target.options);
+    operate::run_retry(shared, app, op, retry_state, rendered, dest, options).await?;
+    Ok(Some(Pass::Operated))
 }
 
 /// Fetches when due and renders the source (blocking work off the async threads).
@@ -309,7 +377,7 @@ async fn pull(
         source::render(&repo, oid, &src, &limits)
     })
     .await
-    .map_err(|e| ControllerError::Task(e.to_string()))?;
+    .map_err(ControllerError::Task)?;
     result
 }
 
@@ -343,7 +411,7 @@ async fn clear_refresh(
 #[derive(Debug, Clone)]
 pub struct Compared {
     /// `Synced` or `OutOfSync`.
-    pub sync_code: &'static str,
+    pub sync_code: SyncStatusCode,
     /// Per-resource status.
     pub resources: Vec<ResourceStatus>,
     /// Aggregated health and its message.
@@ -360,14 +428,15 @@ pub struct Compared {
 fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError> {
     let mut opts = CompareOptions::default();
     for rule in app.spec().ignore_differences.unwrap_or_default() {
-        let v = serde_json::to_value(&rule).map_err(|e| ControllerError::InvalidApp {
+        let v = serde_json::to_value(&rule).map_err(|source| ControllerError::DecodeApp {
             name: app.name().into(),
-            message: e.to_string(),
+            source,
         })?;
-        let rule = IgnoreRule::from_value(&v).map_err(|e| ControllerError::InvalidApp {
-            name: app.name().into(),
-            message: format!("ignoreDifferences: {e}"),
-        })?;
+        let rule =
+            IgnoreRule::from_value(&v).map_err(|source| ControllerError::IgnoreDifferences {
+                name: app.name().into(),
+                source,
+            })?;
         opts.ignore.push(rule);
     }
     Ok(opts)
@@ -405,13 +474,9 @@ pub async fn compare(
             tracked.retain(|(id, _)| !gone.contains(&id.key()));
         }
     }
-    let plan = engine
-        .plan(&req)
-        .await
-        .map_err(|e| ControllerError::Sync(e.to_string()))?;
+    let plan = engine.plan(&req).await?;
     let copts = compare_options(app)?;
-    let diffs = fjord_sync::compare_plan(&plan, &copts)
-        .map_err(|e| ControllerError::Sync(e.to_string()))?;
+    let diffs = fjord_sync::compare_plan(&plan, &copts)?;
     let mut resources = Vec::new();
     let mut pairs = Vec::new();
     let mut types = HashSet::new();
@@ -424,7 +489,7 @@ pub async fn compare(
         }
         let res = AppResource::assess(t.target.as_ref(), t.live.as_ref(), overrides);
         let health = res.resource_health().map(|h| crate::api::AppHealthStatus {
-            status: Some(h.status.as_str().to_string()),
+            status: Some(HealthStatusCode::from(h.status)),
             message: Some(h.message.clone()).filter(|m| !m.is_empty()),
             ..Default::default()
         });
@@ -435,14 +500,11 @@ pub async fn compare(
             kind: Some(t.id.kind.clone()),
             namespace: Some(t.id.namespace.clone()).filter(|n| !n.is_empty()),
             name: Some(t.id.name.clone()),
-            status: Some(
-                if c.diff.status.differs() {
-                    sync_code::OUT_OF_SYNC
-                } else {
-                    sync_code::SYNCED
-                }
-                .to_string(),
-            ),
+            status: Some(if c.diff.status.differs() {
+                SyncStatusCode::OutOfSync
+            } else {
+                SyncStatusCode::Synced
+            }),
             health,
             requires_pruning: prune.then_some(true),
             sync_wave: (t.wave != 0).then_some(t.wave),
@@ -460,14 +522,16 @@ pub async fn compare(
         .map(|h| h.message)
         .unwrap_or_default();
     let out_of_sync = resources.iter().any(|r| {
-        r.status.as_deref() == Some(sync_code::OUT_OF_SYNC)
-            || r.status.as_deref() == Some(sync_code::UNKNOWN)
+        matches!(
+            r.status,
+            Some(SyncStatusCode::OutOfSync | SyncStatusCode::Unknown)
+        )
     });
     Ok(Compared {
         sync_code: if out_of_sync {
-            sync_code::OUT_OF_SYNC
+            SyncStatusCode::OutOfSync
         } else {
-            sync_code::SYNCED
+            SyncStatusCode::Synced
         },
         resources: status::resources(resources),
         health: (health, message),
@@ -521,9 +585,14 @@ async fn write_compared(
         ignore_differences: spec.ignore_differences.clone(),
         ..Default::default()
     };
-    let sync = status::sync_status(c.sync_code, &[revision.to_string()], compared_to, false);
+    let sync = status::sync_status(
+        c.sync_code.clone(),
+        &[revision.to_string()],
+        compared_to,
+        false,
+    );
     let health = status::health_status(
-        c.health.0.as_str(),
+        HealthStatusCode::from(c.health.0),
         Some(c.health.1.as_str()),
         prev.health.as_ref(),
         now,
@@ -548,7 +617,7 @@ async fn write_compared(
     let previous_health = prev.health.as_ref().and_then(|h| h.status.clone());
     let updated = patch_status(shared, &app, status).await?;
     shared.metrics.set_app_info(&updated);
-    if previous_health.as_deref() != Some(c.health.0.as_str()) {
+    if previous_health != Some(HealthStatusCode::from(c.health.0)) {
         let msg = format!(
             "Updated health status: {} -> {}",
             previous_health.as_deref().unwrap_or("Unknown"),
@@ -556,7 +625,7 @@ async fn write_compared(
         );
         events::record(&shared.client, &updated, false, "ResourceUpdated", &msg).await;
     }
-    if previous_code.as_deref() != Some(c.sync_code) {
+    if previous_code.as_ref() != Some(&c.sync_code) {
         let msg = format!(
             "Updated sync status: {} -> {}",
             previous_code.as_deref().unwrap_or("Unknown"),
@@ -588,7 +657,7 @@ async fn write_unknown(
         now,
     );
     let mut sync = prev.sync.clone().unwrap_or_default();
-    sync.status = Some(sync_code::UNKNOWN.into());
+    sync.status = Some(SyncStatusCode::Unknown);
     let status = json!({
         "sync": sync,
         "conditions": conds,

@@ -177,32 +177,21 @@ pub async fn load_after(
     let secrets = list(secret_type).await?;
     let mut s = Settings::default();
     if let Some(cm) = named(&config_maps, "argocd-cm") {
-        s.poll = PollPolicy::from_config_map(cm).map_err(|e| ControllerError::Settings {
-            object: "ConfigMap argocd-cm".into(),
-            message: e.to_string(),
-        })?;
-        s.health = HealthOverrides::from_argocd_cm(cm).map_err(|e| ControllerError::Settings {
-            object: "ConfigMap argocd-cm".into(),
-            message: e.to_string(),
-        })?;
+        s.poll = PollPolicy::from_config_map(cm)
+            .map_err(|source| ControllerError::PollSettings { source })?;
+        s.health = HealthOverrides::from_argocd_cm(cm)
+            .map_err(|source| ControllerError::HealthSettings { source })?;
     }
     if let Some(cm) = named(&config_maps, "argocd-ssh-known-hosts-cm") {
-        s.known_hosts = KnownHosts::from_config_map(cm).map_err(|e| ControllerError::Settings {
-            object: "ConfigMap argocd-ssh-known-hosts-cm".into(),
-            message: e.to_string(),
-        })?;
+        s.known_hosts = KnownHosts::from_config_map(cm)
+            .map_err(|source| ControllerError::KnownHosts { source })?;
     }
     if let Some(secret) = named(&secrets, "argocd-secret") {
-        s.webhook = WebhookSecrets::from_secret(secret).map_err(|e| ControllerError::Settings {
-            object: "Secret argocd-secret".into(),
-            message: e.to_string(),
-        })?;
+        s.webhook = WebhookSecrets::from_secret(secret)
+            .map_err(|source| ControllerError::WebhookSecrets { source })?;
     }
-    s.credentials =
-        CredentialStore::from_secrets(secrets.iter()).map_err(|e| ControllerError::Settings {
-            object: "repository Secrets".into(),
-            message: e.to_string(),
-        })?;
+    s.credentials = CredentialStore::from_secrets(secrets.iter())
+        .map_err(|source| ControllerError::RepoCredentials { source })?;
     s.clusters = typed(&secrets, "cluster").cloned().collect();
     let (limits, problems) = Limits::from_config_map(named(&config_maps, CMD_PARAMS_CM), previous);
     for p in problems {

@@ -58,7 +58,7 @@ impl FetchLog {
         };
         if due {
             let started = Instant::now();
-            repo.fetch().map_err(ControllerError::source)?;
+            repo.fetch()?;
             *last = Some(started);
         }
         Ok(())
@@ -73,17 +73,17 @@ pub fn resolve(
     policy: FetchPolicy,
 ) -> Result<(Arc<Repo>, Oid), ControllerError> {
     let url = source.repo_url.as_deref().unwrap_or_default();
-    let repo = repos.repo(url).map_err(ControllerError::source)?;
+    let repo = repos.repo(url)?;
     let rev = source.target_revision.as_deref().unwrap_or("HEAD");
     log.fetch_if_due(&repo, policy)?;
     match repo.resolve(rev) {
         Ok(oid) => Ok((repo, oid)),
         // A commit SHA that no branch or tag reaches.
         Err(_) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            let oid = repo.fetch_commit(rev).map_err(ControllerError::source)?;
+            let oid = repo.fetch_commit(rev)?;
             Ok((repo, oid))
         }
-        Err(e) => Err(ControllerError::source(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -99,14 +99,18 @@ pub fn render(
     limits: &RenderLimits,
 ) -> Result<Rendered, ControllerError> {
     let path = source.path.as_deref().unwrap_or(".");
-    let dir = repo.checkout_tree(oid, path).map_err(|e| match &e {
-        RepoError::ExportLimit { limit, .. } => match super::settings::export_limit_key(limit) {
-            Some(key) => {
-                ControllerError::Source(format!("{e} (raise {key} in argocd-cmd-params-cm)"))
-            }
-            None => ControllerError::source(e),
-        },
-        _ => ControllerError::source(e),
+    let dir = repo.checkout_tree(oid, path).map_err(|e| {
+        let key = match &e {
+            RepoError::ExportLimit { limit, .. } => super::settings::export_limit_key(limit),
+            _ => None,
+        };
+        match key {
+            Some(key) => ControllerError::ExportLimit {
+                key,
+                source: Box::new(e),
+            },
+            None => e.into(),
+        }
     })?;
     let fence = export_root(&dir, path);
     let mut opts = RenderOptions {
@@ -130,21 +134,23 @@ pub fn render(
     let is_kustomization = fjord_render::kustomization::FILE_NAMES
         .iter()
         .any(|f| dir.join(f).is_file());
-    let fail = |message: String| ControllerError::Render {
+    let nodes = fjord_render::render(&dir, &opts).map_err(|source| ControllerError::Render {
         path: path.to_string(),
-        message: relative_to(&message, &fence),
-    };
-    let nodes = fjord_render::render(&dir, &opts).map_err(|e| {
-        let hint = e
+        fence: fence.clone(),
+        limit_key: source
             .exceeded_limit()
-            .and_then(|l| super::settings::limit_key(l.limit))
-            .map(|key| format!(" (raise {key} in argocd-cmd-params-cm)"))
-            .unwrap_or_default();
-        fail(format!("{e}{hint}"))
+            .and_then(|l| super::settings::limit_key(l.limit)),
+        source: Box::new(source),
     })?;
     let objects = nodes
         .iter()
-        .map(|n| fjord_yaml::to_json_value(n).map_err(|e| fail(e.to_string())))
+        .map(|n| {
+            fjord_yaml::to_json_value(n).map_err(|source| ControllerError::RenderJson {
+                path: path.to_string(),
+                fence: fence.clone(),
+                source,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rendered {
         revision: oid.to_string(),
@@ -170,21 +176,6 @@ fn export_root(dir: &Path, path: &str) -> PathBuf {
         root.pop();
     }
     root
-}
-
-/// `message` with the export root (as given and canonical) removed from every path, so that a
-/// condition shows repository paths, never the controller's cache.
-fn relative_to(message: &str, root: &Path) -> String {
-    let mut out = message.to_string();
-    let mut roots = vec![root.to_path_buf()];
-    if let Ok(c) = root.canonicalize() {
-        roots.insert(0, c);
-    }
-    for r in roots {
-        let r = r.display().to_string();
-        out = out.replace(&format!("{r}/"), "").replace(&r, ".");
-    }
-    out
 }
 
 fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
@@ -307,18 +298,5 @@ mod tests {
             export_root(dir, "apps/x/../web"),
             Path::new("/c/trees/abc/all")
         );
-    }
-
-    #[test]
-    fn messages_show_repository_paths_only() {
-        let root = Path::new("/var/cache/fjord/trees/abc/all");
-        let msg = "/var/cache/fjord/trees/abc/all/apps/web/kustomization.yaml: resources entry \
-                   '../x': /var/cache/fjord/trees/abc/all/x: No such file";
-        let out = relative_to(msg, root);
-        assert_eq!(
-            out,
-            "apps/web/kustomization.yaml: resources entry '../x': x: No such file"
-        );
-        assert!(!out.contains("/var/cache"));
     }
 }

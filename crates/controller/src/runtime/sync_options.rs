@@ -4,17 +4,10 @@ use fjord_sync::SyncOptions;
 
 use super::ControllerError;
 
-/// Argo CD sync options that fjord accepts and treats as its defaults.
-const DEFAULT_BEHAVIOUR_OPTIONS: &[&str] =
-    &["RespectIgnoreDifferences", "ClientSideApplyMigration"];
-
-/// The app's sync options, parsed once.
+/// The app's (or the sync operation's) `syncOptions`, parsed once: Argo CD's default-behaviour
+/// options are accepted and ignored by [`SyncOptions::parse_sync_policy`] itself.
 pub fn sync_options(items: &[String]) -> Result<SyncOptions, ControllerError> {
-    let kept = items.iter().map(String::as_str).filter(|item| {
-        let key = item.split('=').next().unwrap_or_default().trim();
-        !DEFAULT_BEHAVIOUR_OPTIONS.contains(&key)
-    });
-    SyncOptions::parse(kept).map_err(|e| ControllerError::Sync(format!("syncOptions: {e}")))
+    SyncOptions::parse_sync_policy(items).map_err(|source| ControllerError::SyncOptions { source })
 }
 
 #[cfg(test)]
@@ -44,7 +37,12 @@ mod tests {
     #[test]
     fn other_options_are_checked() {
         let err = sync_options(&items(&["Bogus=true"])).unwrap_err();
-        assert!(matches!(&err, ControllerError::Sync(m) if m.starts_with("syncOptions: ")));
+        assert!(matches!(&err, ControllerError::SyncOptions { .. }));
+        assert!(
+            err.message().starts_with("syncOptions: "),
+            "{}",
+            err.message()
+        );
         assert!(sync_options(&items(&["Prune=maybe"])).is_err());
         assert_eq!(sync_options(&[]).unwrap(), SyncOptions::default());
     }

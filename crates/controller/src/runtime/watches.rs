@@ -129,9 +129,8 @@ pub fn secret_string(secret: &Value, field: &str) -> Option<String> {
 /// A (cached) client for a cluster Secret.
 pub async fn cluster_client(shared: &Shared, secret: &Value) -> Result<Client, ControllerError> {
     let name = name_of(secret).unwrap_or_default();
-    let server = secret_string(secret, "server").ok_or_else(|| ControllerError::Settings {
-        object: format!("Secret {name}"),
-        message: "no server".into(),
+    let server = secret_string(secret, "server").ok_or_else(|| ControllerError::ClusterServer {
+        secret: name.clone(),
     })?;
     if let Some(c) = shared
         .clusters
@@ -142,10 +141,12 @@ pub async fn cluster_client(shared: &Shared, secret: &Value) -> Result<Client, C
         return Ok(c.clone());
     }
     let config = match secret_string(secret, "config") {
-        Some(text) => serde_json::from_str(&text).map_err(|e| ControllerError::Settings {
-            object: format!("Secret {name}"),
-            message: format!("config is not JSON: {e}"),
-        })?,
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|source| ControllerError::ClusterConfig {
+                secret: name.clone(),
+                source,
+            })?
+        }
         None => Value::Object(Default::default()),
     };
     let client = Client::connect_cluster(&server, &config)

@@ -102,12 +102,7 @@ fn parse_annotation(text: &str) -> Result<Vec<Condition>, CheckError> {
                 ))),
             }
         };
-        out.push(Condition {
-            kind: field("type")?,
-            status: field("status")?,
-            reason: field("reason")?,
-            message: field("message")?,
-        });
+        out.push(Condition::read(field)?);
     }
     Ok(out)
 }

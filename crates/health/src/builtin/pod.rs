@@ -1,5 +1,6 @@
 //! v1 Pod (gitops-engine `health_pod.go`).
 
+use fjord_model::go::quote;
 use serde_json::Value;
 
 use super::{convert, health, unsupported, CheckError};
@@ -88,7 +89,7 @@ fn fail_message(ctr: &ContainerStatus) -> Option<String> {
     if t.exit_code != 0 {
         return Some(format!(
             "container {} failed with exit code {}",
-            object::go_quote(&ctr.name),
+            quote(&ctr.name),
             t.exit_code
         ));
     }

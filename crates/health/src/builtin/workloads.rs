@@ -1,10 +1,11 @@
 //! apps/v1 Deployment, StatefulSet, ReplicaSet and DaemonSet (gitops-engine
 //! `health_deployment.go`, `health_statefulset.go`, `health_replicaset.go`, `health_daemonset.go`).
 
+use fjord_model::go::quote;
 use serde_json::Value;
 
 use super::{convert, health, unsupported, CheckError};
-use crate::object::{self, boolean, conditions, go_quote, has_object, int, int_opt, string};
+use crate::object::{self, boolean, conditions, has_object, int, int_opt, string};
 use crate::status::{Health, HealthStatus};
 
 fn require_apps_v1(obj: &Value, what: &'static str) -> Result<(), CheckError> {
@@ -45,7 +46,7 @@ pub(super) fn deployment(obj: &Value) -> Result<Health, CheckError> {
             HealthStatus::Degraded,
             format!(
                 "Deployment {} exceeded its progress deadline",
-                go_quote(object::name(obj))
+                quote(object::name(obj))
             ),
         );
     }
@@ -200,7 +201,7 @@ pub(super) fn daemonset(obj: &Value) -> Result<Health, CheckError> {
             format!("daemon set {updated} out of {desired} new pods have been updated"),
         );
     }
-    let name = go_quote(object::name(obj));
+    let name = quote(object::name(obj));
     if updated < desired {
         return health(
             HealthStatus::Progressing,

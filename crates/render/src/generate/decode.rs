@@ -198,16 +198,7 @@ impl<'a> Field<'a> {
     ) -> Result<Vec<&'n Node>, DecodeError> {
         match obj.get(key) {
             None => Ok(Vec::new()),
-            Some(n) if n.is_null() => Ok(Vec::new()),
-            Some(Node::Seq(items)) => items
-                .iter()
-                .map(|i| match i {
-                    Node::Map(_) => Ok(i),
-                    _ if i.is_null() => Ok(i),
-                    _ => Err(self.err(key, i, go_type)),
-                })
-                .collect(),
-            Some(n) => Err(self.err(key, n, go_type)),
+            Some(list) => self.objects_of(list, key, go_type),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use super::decode::{parse_bool, parse_int};
 use super::GenerateError;
+use fjord_model::go::write_json_string;
 use fjord_yaml::{Node, Tag};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -121,7 +122,7 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Num(f) => out.push_str(&go_float(*f)),
-            Json::Str(s) => write_go_string(s, out),
+            Json::Str(s) => write_json_string(out, s),
             Json::Arr(items) => {
                 out.push('[');
                 for (i, it) in items.iter().enumerate() {
@@ -138,7 +139,7 @@ impl Json {
                     if i > 0 {
                         out.push(',');
                     }
-                    write_go_string(k, out);
+                    write_json_string(out, k);
                     out.push(':');
                     v.write(out);
                 }
@@ -161,30 +162,6 @@ fn go_float(f: f64) -> String {
     } else {
         format!("{f}")
     }
-}
-
-/// Go's `encoding/json` string escaping (HTML-safe, Go 1.22+ short escapes).
-fn write_go_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

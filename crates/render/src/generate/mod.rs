@@ -24,7 +24,7 @@ use fjord_model::ResId;
 use fjord_yaml::{Map, Node};
 
 /// Why generating or adding a ConfigMap/Secret failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GenerateError {
     /// A generator field has the wrong type.
     #[error(transparent)]

@@ -8,26 +8,6 @@ use fjord_merge::Schema;
 use fjord_model::ResId;
 use fjord_yaml::{Node, Tag};
 
-/// kustomize's spelling of an id: `Kind.version.group/name.namespace` with `[noGrp]`,
-/// `[noVer]`, `[noKind]`, `[noName]`, `[noNs]` for empty parts.
-pub fn kustomize_id(id: &ResId) -> String {
-    let or = |s: &str, d: &'static str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{}.{}.{}/{}.{}",
-        or(&id.gvk.kind, "[noKind]"),
-        or(&id.gvk.version, "[noVer]"),
-        or(&id.gvk.group, "[noGrp]"),
-        or(&id.name, "[noName]"),
-        or(&id.namespace, "[noNs]")
-    )
-}
-
 /// Namespaces compare equal when both are unset or `default`.
 fn same_ns(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
@@ -83,7 +63,7 @@ fn apply_smp(
                 0 => {
                     return Err(PatchError::NoMatch {
                         patch: p.label(),
-                        id: kustomize_id(&id),
+                        id: id.dotted(),
                         legacy,
                     })
                 }
@@ -91,7 +71,7 @@ fn apply_smp(
                 _ => {
                     return Err(PatchError::MultipleMatches {
                         patch: p.label(),
-                        id: kustomize_id(&id),
+                        id: id.dotted(),
                         legacy,
                     })
                 }
@@ -129,8 +109,8 @@ fn smp_one(
     }
     let outcome = smp::apply(&mut r.obj, &patch, schema, Flavor::Kustomize).map_err(|source| {
         PatchError::Smp {
-            patch: kustomize_id(&ResId::of(doc)),
-            resource: kustomize_id(&before),
+            patch: ResId::of(doc).dotted(),
+            resource: before.dotted(),
             source,
         }
     })?;
@@ -192,7 +172,7 @@ fn apply_json(res: &mut ResMap, p: &PatchSpec, ops: &Node) -> Result<(), PatchEr
         }
         json_patch::apply(&mut r.obj, ops, Mode::Kustomize).map_err(|source| PatchError::Json {
             patch: p.label(),
-            resource: kustomize_id(&before),
+            resource: before.dotted(),
             source,
         })?;
         normalize_json_round_trip(&mut r.obj);

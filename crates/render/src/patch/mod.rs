@@ -1,7 +1,8 @@
 //! Patches: strategic merge, JSON 6902, and target selection.
 //!
 //! The kustomization's `patches:`, `patchesStrategicMerge:` and `patchesJson6902:` entries are
-//! parsed once into [`PatchSpec`]s (file contents read through the [`Loader`]) and applied
+//! read once into [`PatchEntry`]s when the kustomization is read, loaded into [`PatchSpec`]s
+//! (file contents read through the [`Loader`]) when the level's transformers run, and applied
 //! with [`apply_patches`], with kustomize v5.5 semantics:
 //! - a `patches:` entry whose content is a list is a JSON 6902 patch (it needs a `target`), a
 //!   mapping (one or more documents) is a strategic merge patch;
@@ -13,15 +14,17 @@
 //! - a top-level `$patch: delete` removes the resource.
 
 mod apply;
+mod entry;
 pub mod select;
 
 pub use apply::apply_patches;
+pub use entry::{EntryError, PatchEntry, PatchSource};
 
 use crate::loader::{LoadError, Loader};
 use fjord_merge::json_patch::JsonPatchError;
 use fjord_merge::smp::SmpError;
 use fjord_yaml::{Node, ParseError};
-use select::{SelectError, Selector};
+use select::Selector;
 
 /// Which kustomization field an entry came from (kustomize words some errors differently).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,36 +66,9 @@ pub struct PatchSpec {
 /// Why a patch could not be parsed or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
-    /// A `patches:` entry is not a mapping.
-    #[error("{field} entry must be a mapping, got {got}")]
-    EntryNotMap {
-        /// The kustomization field.
-        field: &'static str,
-        /// What was found.
-        got: &'static str,
-    },
-    /// Neither `patch` nor `path` is set.
-    #[error("must specify one of patch and path in {field} entry")]
-    NoPatchOrPath {
-        /// The kustomization field.
-        field: &'static str,
-    },
-    /// Both `patch` and `path` are set.
-    #[error("patch and path can't be set at the same time ({field} entry with path {path:?})")]
-    PatchAndPath {
-        /// The kustomization field.
-        field: &'static str,
-        /// The path.
-        path: String,
-    },
-    /// An entry field has the wrong type or an unknown name.
-    #[error("{field} entry: {message}")]
-    BadEntry {
-        /// The kustomization field.
-        field: &'static str,
-        /// What is wrong.
-        message: String,
-    },
+    /// The entry is malformed.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
     /// The patch file could not be read.
     #[error(transparent)]
     Load(#[from] LoadError),
@@ -117,9 +93,6 @@ pub enum PatchError {
         /// The file path or inline text.
         patch: String,
     },
-    /// The `target:` is invalid.
-    #[error("invalid patch target: {0}")]
-    Target(#[from] SelectError),
     /// A strategic merge patch without a target matched no resource.
     #[error("{patch}: {}no matches for Id {id}; failed to find unique target for patch {id}", legacy_prefix(*.legacy, id))]
     NoMatch {
@@ -218,175 +191,67 @@ impl PatchSpec {
 
     /// Parses one `patches:` entry (`path` or `patch`, `target`, `options`).
     pub fn parse(entry: &Node, loader: &Loader) -> Result<PatchSpec, PatchError> {
-        let field = "patches";
-        let map = entry.as_map().ok_or(PatchError::EntryNotMap {
-            field,
-            got: kind_of(entry),
-        })?;
-        let mut spec = PatchSpec {
-            body: PatchBody::StrategicMerge(Vec::new()),
-            target: None,
-            allow_name_change: false,
-            allow_kind_change: false,
-            field: PatchField::Patches,
-            shown: String::new(),
-        };
-        let (mut path, mut inline) = (None, None);
-        for (k, v) in map {
-            match k.as_str() {
-                "path" => path = v.as_str().filter(|s| !s.is_empty()).map(str::to_string),
-                "patch" => {
-                    inline = v
-                        .as_str()
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                }
-                "target" if !v.is_null() => spec.target = Some(Selector::parse(v)?),
-                "target" => {}
-                "options" => {
-                    for (opt, val) in v.as_map().into_iter().flatten() {
-                        let on = val.as_str() == Some("true");
-                        match opt.as_str() {
-                            "allowNameChange" => spec.allow_name_change = on,
-                            "allowKindChange" => spec.allow_kind_change = on,
-                            other => {
-                                return Err(PatchError::BadEntry {
-                                    field,
-                                    message: format!("unknown option {other:?}"),
-                                })
-                            }
-                        }
-                    }
-                }
-                other => {
-                    return Err(PatchError::BadEntry {
-                        field,
-                        message: format!("unknown field {other:?}"),
-                    })
-                }
-            }
-        }
-        let (shown, bytes) = match (path, inline) {
-            (None, None) => return Err(PatchError::NoPatchOrPath { field }),
-            (Some(p), Some(_)) => return Err(PatchError::PatchAndPath { field, path: p }),
-            (Some(p), None) => (p.clone(), loader.read(&p)?),
-            (None, Some(text)) => (text.clone(), text.into_bytes()),
-        };
-        spec.body = classify(read_docs(&bytes, &shown)?, &shown)?;
-        if matches!(spec.body, PatchBody::Json6902(_)) && spec.target.is_none() {
-            return Err(PatchError::JsonWithoutTarget { patch: shown });
-        }
-        spec.shown = shown;
-        Ok(spec)
+        PatchEntry::parse(entry)?.load(loader)
     }
 
     /// Parses one `patchesStrategicMerge:` entry: a file path, or inline YAML (which may hold
     /// several documents).
     pub fn parse_strategic_merge(entry: &Node, loader: &Loader) -> Result<PatchSpec, PatchError> {
-        let field = "patchesStrategicMerge";
-        let text = entry.as_str().ok_or(PatchError::EntryNotMap {
-            field,
-            got: kind_of(entry),
-        })?;
-        // kustomize reads the entry as a file; if that fails, as inline YAML.
-        let shown = text.to_string();
-        let bytes = match loader.read(text) {
-            Ok(b) => b,
-            Err(load) => match fjord_yaml::parse_documents(text.as_bytes()) {
-                Ok(docs) if docs.iter().any(|d| matches!(d, Node::Map(_))) => {
-                    text.as_bytes().to_vec()
-                }
-                _ => return Err(load.into()),
-            },
-        };
-        let docs = read_docs(&bytes, &shown)?;
-        if docs.is_empty() || !docs.iter().all(|d| matches!(d, Node::Map(_))) {
-            return Err(PatchError::Unparsable { patch: shown });
-        }
-        Ok(PatchSpec {
-            body: PatchBody::StrategicMerge(docs),
-            target: None,
-            allow_name_change: false,
-            allow_kind_change: false,
-            field: PatchField::StrategicMerge,
-            shown,
-        })
+        PatchEntry::parse_strategic_merge(entry)?.load(loader)
     }
 
     /// Parses one `patchesJson6902:` entry (`target` plus `path` or `patch`; the content may
     /// be YAML or JSON).
     pub fn parse_json6902(entry: &Node, loader: &Loader) -> Result<PatchSpec, PatchError> {
-        let field = "patchesJson6902";
-        let map = entry.as_map().ok_or(PatchError::EntryNotMap {
-            field,
-            got: kind_of(entry),
-        })?;
-        let target = match map.get("target") {
-            Some(t) if !t.is_null() => Selector::parse(t)?,
-            _ => {
-                return Err(PatchError::BadEntry {
-                    field,
-                    message: "must specify the target field".into(),
-                })
-            }
-        };
-        let path = map
-            .get("path")
-            .and_then(Node::as_str)
-            .filter(|s| !s.is_empty());
-        let inline = map
-            .get("patch")
-            .and_then(Node::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let (shown, bytes) = match (path, inline) {
-            (None, None) => return Err(PatchError::NoPatchOrPath { field }),
-            (Some(p), Some(_)) => {
-                return Err(PatchError::PatchAndPath {
-                    field,
-                    path: p.into(),
-                })
-            }
-            (Some(p), None) => (p.to_string(), loader.read(p)?),
-            (None, Some(t)) => (t.to_string(), t.as_bytes().to_vec()),
+        PatchEntry::parse_json6902(entry)?.load(loader)
+    }
+}
+
+impl PatchEntry {
+    /// Reads the entry's content and makes the patch.
+    pub fn load(&self, loader: &Loader) -> Result<PatchSpec, PatchError> {
+        let (shown, bytes) = match &self.source {
+            PatchSource::Path(p) => (p.clone(), loader.read(p)?),
+            PatchSource::Inline(text) => (text.clone(), text.as_bytes().to_vec()),
+            // kustomize reads the entry as a file; if that fails, as inline YAML.
+            PatchSource::FileOrInline(text) => match loader.read(text) {
+                Ok(b) => (text.clone(), b),
+                Err(load) => match fjord_yaml::parse_documents(text.as_bytes()) {
+                    Ok(docs) if docs.iter().any(|d| matches!(d, Node::Map(_))) => {
+                        (text.clone(), text.as_bytes().to_vec())
+                    }
+                    _ => return Err(load.into()),
+                },
+            },
         };
         let mut docs = read_docs(&bytes, &shown)?;
-        let ops = match (docs.len(), docs.first()) {
-            (1, Some(Node::Seq(_))) => docs.remove(0),
-            _ => return Err(PatchError::Unparsable { patch: shown }),
+        let body = match self.field {
+            PatchField::Patches => {
+                let body = classify(docs, &shown)?;
+                if matches!(body, PatchBody::Json6902(_)) && self.target.is_none() {
+                    return Err(PatchError::JsonWithoutTarget { patch: shown });
+                }
+                body
+            }
+            PatchField::StrategicMerge => {
+                if docs.is_empty() || !docs.iter().all(|d| matches!(d, Node::Map(_))) {
+                    return Err(PatchError::Unparsable { patch: shown });
+                }
+                PatchBody::StrategicMerge(docs)
+            }
+            PatchField::Json6902 => match (docs.len(), docs.first()) {
+                (1, Some(Node::Seq(_))) => PatchBody::Json6902(docs.remove(0)),
+                _ => return Err(PatchError::Unparsable { patch: shown }),
+            },
         };
         Ok(PatchSpec {
-            body: PatchBody::Json6902(ops),
-            target: Some(target),
-            allow_name_change: true,
-            allow_kind_change: true,
-            field: PatchField::Json6902,
+            body,
+            target: self.target.clone(),
+            allow_name_change: self.allow_name_change,
+            allow_kind_change: self.allow_kind_change,
+            field: self.field,
             shown,
         })
-    }
-
-    /// Parses every entry of the three patch fields of a kustomization document, in the order
-    /// `patchesStrategicMerge`, `patches`, `patchesJson6902`. (The build decides when each
-    /// group runs; see [`PatchSpec::field`].)
-    pub fn parse_all(kustomization: &Node, loader: &Loader) -> Result<Vec<PatchSpec>, PatchError> {
-        let mut out = Vec::new();
-        let list = |name: &str| {
-            kustomization
-                .get(name)
-                .and_then(Node::as_seq)
-                .cloned()
-                .unwrap_or_default()
-        };
-        for e in list("patchesStrategicMerge") {
-            out.push(PatchSpec::parse_strategic_merge(&e, loader)?);
-        }
-        for e in list("patches") {
-            out.push(PatchSpec::parse(&e, loader)?);
-        }
-        for e in list("patchesJson6902") {
-            out.push(PatchSpec::parse_json6902(&e, loader)?);
-        }
-        Ok(out)
     }
 }
 

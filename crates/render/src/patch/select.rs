@@ -13,7 +13,7 @@ use fjord_yaml::Node;
 use regex::Regex;
 
 /// Why a selector could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SelectError {
     /// The selector is not a mapping.
     #[error("selector must be a mapping")]

@@ -29,8 +29,26 @@ fn dir(test: &str, files: &[(&str, &str)]) -> Loader {
     Loader::new(&d, LoadRestrictor::RootOnly).expect("loader")
 }
 
+/// Every patch of a kustomization text, in the order `patchesStrategicMerge`, `patches`,
+/// `patchesJson6902`.
+fn parse_all(kust: &Node, loader: &Loader) -> Result<Vec<PatchSpec>, PatchError> {
+    type Parse = fn(&Node) -> Result<PatchEntry, EntryError>;
+    let fields: [(&str, Parse); 3] = [
+        ("patchesStrategicMerge", PatchEntry::parse_strategic_merge),
+        ("patches", PatchEntry::parse),
+        ("patchesJson6902", PatchEntry::parse_json6902),
+    ];
+    let mut out = Vec::new();
+    for (field, parse) in fields {
+        for e in kust.get(field).and_then(Node::as_seq).into_iter().flatten() {
+            out.push(parse(e)?.load(loader)?);
+        }
+    }
+    Ok(out)
+}
+
 fn run(res: &mut ResMap, kust: &str, loader: &Loader) -> Result<(), PatchError> {
-    let specs = PatchSpec::parse_all(&yaml(kust), loader)?;
+    let specs = parse_all(&yaml(kust), loader)?;
     apply_patches(res, &specs, Schema::builtin())
 }
 
@@ -219,14 +237,20 @@ fn entry_errors() {
         &l,
     )
     .unwrap_err();
-    assert!(matches!(e, PatchError::NoPatchOrPath { .. }));
+    assert!(matches!(
+        e,
+        PatchError::Entry(EntryError::NoPatchOrPath { .. })
+    ));
     let e = run(
         &mut resources(RES),
         "patches:\n- path: x.yaml\n  patch: \"a: b\"\n",
         &l,
     )
     .unwrap_err();
-    assert!(matches!(e, PatchError::PatchAndPath { .. }));
+    assert!(matches!(
+        e,
+        PatchError::Entry(EntryError::PatchAndPath { .. })
+    ));
     let e = run(
         &mut resources(RES),
         "patches:\n- target: {kind: Service}\n  patch: hello\n",

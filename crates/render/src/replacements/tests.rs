@@ -2,40 +2,15 @@
 
 use super::*;
 
-fn m(pairs: Vec<(&str, Node)>) -> Node {
-    let mut n = Node::map();
-    for (k, v) in pairs {
-        n.as_map_mut().unwrap().insert(k.into(), v);
-    }
-    n
-}
-
-fn s(v: &str) -> Node {
-    Node::string(v)
-}
-
-fn seq(v: Vec<Node>) -> Node {
-    Node::Seq(v)
-}
+use crate::test_nodes::{m, s, seq, source_configmap};
 
 /// The probe fixture: a ConfigMap `src` (ns1) and a Deployment `dep`.
 fn fixture() -> ResMap {
-    let cm = m(vec![
-        ("apiVersion", s("v1")),
-        ("kind", s("ConfigMap")),
-        (
-            "metadata",
-            m(vec![("name", s("src")), ("namespace", s("ns1"))]),
-        ),
-        (
-            "data",
-            m(vec![
-                ("port", s("8080")),
-                ("num", Node::int(42)),
-                ("list", s("a,b,c")),
-                ("obj", m(vec![("k", s("v"))])),
-            ]),
-        ),
+    let cm = source_configmap(vec![
+        ("port", s("8080")),
+        ("num", Node::int(42)),
+        ("list", s("a,b,c")),
+        ("obj", m(vec![("k", s("v"))])),
     ]);
     let c1 = m(vec![
         ("name", s("c1")),

@@ -25,10 +25,10 @@
 //! transformers, and the top level's result drives name-reference fixing.
 
 use crate::fieldspec::FieldSpec;
-use crate::transform::error::{gvk_dotted, TransformError};
+use crate::transform::error::TransformError;
+use fjord_model::order::kustomize_gvk_order;
 use fjord_model::Gvk;
 use fjord_yaml::Node;
-use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 /// "Objects of kind `gvk` are referred to by name from these fields" (kustomize `nameReference`).
@@ -119,19 +119,19 @@ impl TransformerConfig {
                 let table = self.table_mut(key);
                 // A stable sort leaves a sorted table as it is; checking is cheaper.
                 if !table.is_sorted_by(|a, b| {
-                    gvk_order(&spec_gvk(a), &spec_gvk(b)) != std::cmp::Ordering::Greater
+                    kustomize_gvk_order(&spec_gvk(a), &spec_gvk(b)) != std::cmp::Ordering::Greater
                 }) {
-                    table.sort_by(|a, b| gvk_order(&spec_gvk(a), &spec_gvk(b)));
+                    table.sort_by(|a, b| kustomize_gvk_order(&spec_gvk(a), &spec_gvk(b)));
                 }
             }
             self.name_reference
-                .sort_by(|a, b| gvk_order(&a.gvk, &b.gvk));
+                .sort_by(|a, b| kustomize_gvk_order(&a.gvk, &b.gvk));
             return Ok(());
         }
         for (key, label) in TABLES {
             let mine = self.table_mut(key);
             merge_specs(mine, other.table(key), label)?;
-            mine.sort_by(|a, b| gvk_order(&spec_gvk(a), &spec_gvk(b)));
+            mine.sort_by(|a, b| kustomize_gvk_order(&spec_gvk(a), &spec_gvk(b)));
         }
         for incoming in &other.name_reference {
             match self
@@ -148,7 +148,7 @@ impl TransformerConfig {
             }
         }
         self.name_reference
-            .sort_by(|a, b| gvk_order(&a.gvk, &b.gvk));
+            .sort_by(|a, b| kustomize_gvk_order(&a.gvk, &b.gvk));
         Ok(())
     }
 
@@ -248,10 +248,10 @@ impl TransformerConfig {
     fn sort(&mut self) {
         for (key, _) in TABLES {
             self.table_mut(key)
-                .sort_by(|a, b| gvk_order(&spec_gvk(a), &spec_gvk(b)));
+                .sort_by(|a, b| kustomize_gvk_order(&spec_gvk(a), &spec_gvk(b)));
         }
         self.name_reference
-            .sort_by(|a, b| gvk_order(&a.gvk, &b.gvk));
+            .sort_by(|a, b| kustomize_gvk_order(&a.gvk, &b.gvk));
     }
 
     /// The plain table named `key` (a `configurations:` key; see `TABLES`).
@@ -403,55 +403,7 @@ pub fn spec_gvk(s: &FieldSpec) -> Gvk {
 
 /// kustomize's spelling of a field spec in messages: `Kind.version.group:create:path`.
 fn spec_string(s: &FieldSpec) -> String {
-    format!("{}:{}:{}", gvk_dotted(&spec_gvk(s)), s.create, s.path)
-}
-
-/// kustomize's fixed kind order used to sort configuration tables (`Gvk.IsLessThan`).
-const ORDER_FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-/// Kinds sorted after everything else.
-const ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
-fn kind_rank(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
-    }
-    ORDER_LAST
-        .iter()
-        .position(|k| *k == kind)
-        .map_or(0, |i| 1 + i as i64)
-}
-
-/// kustomize's GVK ordering: kind rank, then `group_version_kind` (`~G`/`~V`/`~K` for empties).
-pub fn gvk_order(a: &Gvk, b: &Gvk) -> Ordering {
-    kind_rank(&a.kind)
-        .cmp(&kind_rank(&b.kind))
-        .then_with(|| a.to_string().cmp(&b.to_string()))
+    format!("{}:{}:{}", spec_gvk(s).dotted(), s.create, s.path)
 }
 
 /// A string-valued key of a configuration entry ("" when absent).

@@ -2,12 +2,10 @@
 //!
 //! Variants are named for the step that failed and carry the field, object or entry concerned.
 //! Objects are named the way kustomize names them in its messages (`Kind.version.group/name.ns`,
-//! see [`kustomize_id`]).
-
-use fjord_model::{Gvk, ResId};
+//! see [`fjord_model::ResId::dotted`]).
 
 /// Why a built-in transformer, or reading its configuration, failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TransformError {
     /// Two field specs with the same path, one selecting the other, disagree on `create`.
     #[error("failed to merge {table} fieldSpec: conflicting fieldspecs {incoming} and {existing}")]
@@ -88,64 +86,11 @@ pub enum TransformError {
     },
 }
 
-/// kustomize's spelling of an object id in messages: `Kind.version.group/name.namespace`, with
-/// `[noGrp]`, `[noVer]`, `[noKind]` and `[noNs]` for empty parts.
-pub fn kustomize_id(id: &ResId) -> String {
-    let ns = if id.namespace.is_empty() {
-        "[noNs]"
-    } else {
-        &id.namespace
-    };
-    format!("{}/{}.{}", gvk_dotted(&id.gvk), id.name, ns)
-}
-
-/// kustomize's `Gvk.String()`: `Kind.version.group` with `[noKind]`/`[noVer]`/`[noGrp]`.
-pub fn gvk_dotted(g: &Gvk) -> String {
-    let or = |s: &str, d: &'static str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{}.{}.{}",
-        or(&g.kind, "[noKind]"),
-        or(&g.version, "[noVer]"),
-        or(&g.group, "[noGrp]")
-    )
-}
-
 /// The YAML node kind name kustomize uses in messages.
 pub(crate) fn node_kind(n: &fjord_yaml::Node) -> &'static str {
     match n {
         fjord_yaml::Node::Scalar(_) => "ScalarNode",
         fjord_yaml::Node::Seq(_) => "SequenceNode",
         fjord_yaml::Node::Map(_) => "MappingNode",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use fjord_model::Gvk;
-
-    #[test]
-    fn ids_are_spelled_as_kustomize_does() {
-        let id = ResId {
-            gvk: Gvk::new("", "v1", "ConfigMap"),
-            name: "cm-hmg6f82fh6".into(),
-            namespace: "a".into(),
-        };
-        assert_eq!(kustomize_id(&id), "ConfigMap.v1.[noGrp]/cm-hmg6f82fh6.a");
-        let id = ResId {
-            gvk: Gvk::new("rbac.authorization.k8s.io", "v1", "ClusterRole"),
-            name: "cr".into(),
-            namespace: String::new(),
-        };
-        assert_eq!(
-            kustomize_id(&id),
-            "ClusterRole.v1.rbac.authorization.k8s.io/cr.[noNs]"
-        );
     }
 }

@@ -16,7 +16,7 @@
 use crate::fieldspec::{split_path, walk, CreateKind, FieldSpec};
 use crate::resource::ResMap;
 use crate::transform::config::{merge_specs, parse_spec_list, TransformerConfig};
-use crate::transform::error::{kustomize_id, node_kind, TransformError};
+use crate::transform::error::{node_kind, TransformError};
 use fjord_model::Gvk;
 use fjord_yaml::{Node, Tag};
 use indexmap::IndexMap;
@@ -142,7 +142,7 @@ pub fn set_entries(
             walk(&mut r.obj, &split_path(&spec.path), create, &mut visit).map_err(|found| {
                 TransformError::WrongNodeKind {
                     path: spec.path.clone(),
-                    object: kustomize_id(&r.id()),
+                    object: r.id().dotted(),
                     expected: "MappingNode",
                     found,
                 }

@@ -30,7 +30,7 @@
 use crate::fieldspec::{split_path, walk};
 use crate::resource::{ResMap, Resource};
 use crate::transform::config::{selected_by, spec_gvk, TransformerConfig};
-use crate::transform::error::{kustomize_id, TransformError};
+use crate::transform::error::TransformError;
 use fjord_model::{scope, Gvk, ResId};
 use fjord_yaml::{Map, Node};
 use std::collections::{HashMap, HashSet};
@@ -268,7 +268,7 @@ impl<'a> Referrer<'a> {
         else {
             return Err(TransformError::BadReferenceField {
                 path: self.check.path.to_string(),
-                referrer: kustomize_id(&self.me.id),
+                referrer: self.me.id.dotted(),
                 problem: "path config error; no 'name' field in node".into(),
             });
         };
@@ -359,10 +359,10 @@ impl<'a> Referrer<'a> {
                 }
                 Err(TransformError::AmbiguousReferral {
                     path: self.check.path.to_string(),
-                    referrer: kustomize_id(me),
+                    referrer: me.dotted(),
                     candidates: picked
                         .iter()
-                        .map(|&j| kustomize_id(&self.targets.list[j].id))
+                        .map(|&j| self.targets.list[j].id.dotted())
                         .collect::<Vec<_>>()
                         .join(", "),
                 })

@@ -21,7 +21,7 @@
 
 use crate::fieldspec::{split_path, walk, CreateKind, FieldSpec};
 use crate::resource::{ResMap, Resource};
-use crate::transform::error::{kustomize_id, node_kind, TransformError};
+use crate::transform::error::{node_kind, TransformError};
 use fjord_model::{scope, Gvk, ResId};
 use fjord_yaml::{Node, Tag};
 use std::collections::HashMap;
@@ -121,10 +121,10 @@ pub fn apply_namespace(
                 .iter()
                 .enumerate()
                 .find(|(j, o)| *j != i && id_key(&o.id()) == id_key(&after))
-                .map(|(_, o)| kustomize_id(&o.id()))
+                .map(|(_, o)| o.id().dotted())
                 .unwrap_or_default();
             return Err(TransformError::NamespaceIdConflict {
-                first: kustomize_id(&after),
+                first: after.dotted(),
                 second: other,
             });
         }
@@ -153,7 +153,7 @@ fn transform_one(
     specs: &[FieldSpec],
 ) -> Result<(), TransformError> {
     let gvk = Gvk::of(&r.obj);
-    let object = kustomize_id(&r.id());
+    let object = r.id().dotted();
     let set = |n: &mut Node| -> Result<(), &'static str> {
         match n {
             Node::Scalar(s) => {

@@ -18,7 +18,7 @@
 use crate::fieldspec::{split_path, walk, CreateKind, FieldSpec};
 use crate::resource::{ResMap, Resource};
 use crate::transform::config::{selected_by, spec_gvk};
-use crate::transform::error::{kustomize_id, node_kind, TransformError};
+use crate::transform::error::{node_kind, TransformError};
 use fjord_model::Gvk;
 use fjord_yaml::{Node, Tag};
 
@@ -131,7 +131,7 @@ fn rewrite(
             other => Err(node_kind(other)),
         }
     };
-    let object = kustomize_id(&r.id());
+    let object = r.id().dotted();
     walk(&mut r.obj, &split_path(&spec.path), create, &mut visit).map_err(|found| {
         TransformError::WrongNodeKind {
             path: spec.path.clone(),

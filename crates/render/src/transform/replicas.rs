@@ -8,6 +8,7 @@
 use crate::fieldspec::{split_path, walk, CreateKind, FieldSpec};
 use crate::generate::decode::{DecodeError, Field};
 use crate::resource::ResMap;
+use crate::transform::config::spec_gvk;
 use fjord_model::ResId;
 use fjord_yaml::Node;
 use std::collections::HashMap;
@@ -48,23 +49,6 @@ impl ReplicaSpec {
                 .map_err(ReplicaError::Decode)?,
         })
     }
-}
-
-/// kustomize's `Gvk.String()` of a field spec: `Kind.version.group` with placeholders.
-fn spec_gvk(fs: &FieldSpec) -> String {
-    let or = |s: &str, d: &'static str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{}.{}.{}",
-        or(&fs.kind, "[noKind]"),
-        or(&fs.version, "[noVer]"),
-        or(&fs.group, "[noGrp]")
-    )
 }
 
 /// Applies every `replicas:` entry to `res` through the replicas field specs `specs`.
@@ -122,7 +106,7 @@ pub fn apply_replicas(
             }
         }
         if !found {
-            let gvks: Vec<String> = specs.iter().map(spec_gvk).collect();
+            let gvks: Vec<String> = specs.iter().map(|s| spec_gvk(s).dotted()).collect();
             return Err(ReplicaError::NoMatch {
                 name: rep.name.clone(),
                 gvks: gvks.join(" "),

@@ -2,34 +2,13 @@
 
 use super::*;
 
-fn m(pairs: Vec<(&str, Node)>) -> Node {
-    let mut n = Node::map();
-    for (k, v) in pairs {
-        n.as_map_mut().unwrap().insert(k.into(), v);
-    }
-    n
-}
-
-fn s(v: &str) -> Node {
-    Node::string(v)
-}
+use crate::test_nodes::{m, s, source_configmap};
 
 fn fixture() -> ResMap {
-    let cm = m(vec![
-        ("apiVersion", s("v1")),
-        ("kind", s("ConfigMap")),
-        (
-            "metadata",
-            m(vec![("name", s("src")), ("namespace", s("ns1"))]),
-        ),
-        (
-            "data",
-            m(vec![
-                ("port", s("8080")),
-                ("num", Node::int(42)),
-                ("obj", m(vec![("k", s("v"))])),
-            ]),
-        ),
+    let cm = source_configmap(vec![
+        ("port", s("8080")),
+        ("num", Node::int(42)),
+        ("obj", m(vec![("k", s("v"))])),
     ]);
     let command = [
         "$(NAME)",

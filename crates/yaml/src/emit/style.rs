@@ -44,16 +44,10 @@ pub(super) fn analyze(value: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let (mut flow_ind, mut block_ind) = (false, false);
-    if value.starts_with("---") || value.starts_with("...") {
-        flow_ind = true;
-        block_ind = true;
-    }
-    let (mut line_breaks, mut special) = (false, false);
-    let (mut leading_space, mut leading_break) = (false, false);
-    let (mut trailing_space, mut trailing_break) = (false, false);
-    let (mut break_space, mut space_break) = (false, false);
-    let (mut prev_space, mut prev_break) = (false, false);
+    let mut scan = Scan {
+        block_indicator: value.starts_with("---") || value.starts_with("..."),
+        ..Scan::default()
+    };
     let mut preceded_by_ws = true;
     let mut chars = value.chars().peekable();
     let mut first = true;
@@ -62,85 +56,111 @@ pub(super) fn analyze(value: &str) -> Analysis {
         let last = next.is_none();
         let followed_by_ws = last || is_blank(next);
         if first {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => {
-                    flow_ind = true;
-                    block_ind = true;
-                }
-                '?' | ':' => {
-                    flow_ind = true;
-                    block_ind |= followed_by_ws;
-                }
-                '-' if followed_by_ws => {
-                    flow_ind = true;
-                    block_ind = true;
-                }
-                _ => {}
-            }
+            scan.leading_indicator(c, followed_by_ws);
         } else {
-            match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
-                ':' => {
-                    flow_ind = true;
-                    block_ind |= followed_by_ws;
-                }
-                '#' if preceded_by_ws => {
-                    flow_ind = true;
-                    block_ind = true;
-                }
-                _ => {}
-            }
+            scan.inner_indicator(c, preceded_by_ws, followed_by_ws);
         }
-        if !is_printable(c) {
-            special = true;
-        }
-        if c == ' ' {
-            leading_space |= first;
-            trailing_space |= last;
-            break_space |= prev_break;
-            prev_space = true;
-            prev_break = false;
-        } else if is_break(c) {
-            line_breaks = true;
-            leading_break |= first;
-            trailing_break |= last;
-            space_break |= prev_space;
-            prev_space = false;
-            prev_break = true;
-        } else {
-            prev_space = false;
-            prev_break = false;
-        }
+        scan.spacing(c, first, last);
         preceded_by_ws = c == ' ' || c == '\t' || is_break(c);
         first = false;
     }
-    let mut a = Analysis {
-        multiline: line_breaks,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.block_plain_allowed = false;
+    scan.analysis()
+}
+
+/// The facts `analyze` gathers in its one pass over a non-empty scalar. Flow indicators, which
+/// libyaml also tracks, only matter in flow context and are not recorded.
+#[derive(Default)]
+struct Scan {
+    /// An indicator that makes a plain scalar ambiguous in block context.
+    block_indicator: bool,
+    line_breaks: bool,
+    /// A character outside the printable set.
+    special: bool,
+    leading_space: bool,
+    leading_break: bool,
+    trailing_space: bool,
+    trailing_break: bool,
+    /// A space right after a line break.
+    break_space: bool,
+    /// A line break right after a space.
+    space_break: bool,
+    prev_space: bool,
+    prev_break: bool,
+}
+
+impl Scan {
+    /// The first character: most indicators are only ambiguous there.
+    fn leading_indicator(&mut self, c: char, followed_by_ws: bool) {
+        match c {
+            '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
+            | '@' | '`' => self.block_indicator = true,
+            '?' | ':' => self.block_indicator |= followed_by_ws,
+            '-' if followed_by_ws => self.block_indicator = true,
+            _ => {}
+        }
     }
-    if trailing_space {
-        a.block_allowed = false;
+
+    /// Any later character: `: ` and ` #` start a mapping value or a comment.
+    fn inner_indicator(&mut self, c: char, preceded_by_ws: bool, followed_by_ws: bool) {
+        match c {
+            ':' => self.block_indicator |= followed_by_ws,
+            '#' if preceded_by_ws => self.block_indicator = true,
+            _ => {}
+        }
     }
-    if break_space {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
+
+    /// Printability, spaces and line breaks, and how they sit next to each other.
+    fn spacing(&mut self, c: char, first: bool, last: bool) {
+        if !is_printable(c) {
+            self.special = true;
+        }
+        if c == ' ' {
+            self.leading_space |= first;
+            self.trailing_space |= last;
+            self.break_space |= self.prev_break;
+            self.prev_space = true;
+            self.prev_break = false;
+        } else if is_break(c) {
+            self.line_breaks = true;
+            self.leading_break |= first;
+            self.trailing_break |= last;
+            self.space_break |= self.prev_space;
+            self.prev_space = false;
+            self.prev_break = true;
+        } else {
+            self.prev_space = false;
+            self.prev_break = false;
+        }
     }
-    if space_break || special {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-        a.block_allowed = false;
+
+    /// The styles the gathered facts allow.
+    fn analysis(&self) -> Analysis {
+        let mut a = Analysis {
+            multiline: self.line_breaks,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+        if self.leading_space || self.leading_break || self.trailing_space || self.trailing_break {
+            a.block_plain_allowed = false;
+        }
+        if self.trailing_space {
+            a.block_allowed = false;
+        }
+        if self.break_space {
+            a.block_plain_allowed = false;
+            a.single_quoted_allowed = false;
+        }
+        if self.space_break || self.special {
+            a.block_plain_allowed = false;
+            a.single_quoted_allowed = false;
+            a.block_allowed = false;
+        }
+        if self.line_breaks || self.block_indicator {
+            a.block_plain_allowed = false;
+        }
+        a
     }
-    if line_breaks || block_ind {
-        a.block_plain_allowed = false;
-    }
-    let _ = flow_ind;
-    a
 }
 
 impl Analysis {

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
-use super::COMPONENT;
-use crate::object::{API_VERSION, KIND};
+use crate::COMPONENT;
+use fjord_seal::object::{API_VERSION, KIND};
 
 /// Annotation a user puts on a pre-existing Secret to let the SealedSecret take it over.
 pub const MANAGED_ANNOTATION: &str = "sealedsecrets.bitnami.com/managed";

@@ -1,21 +1,24 @@
-//! `fjord seal` end to end through `run()`: seal with key-a's certificate, recovery-unseal
-//! with key-a, compare; raw mode; multi-certificate output; offline `--re-encrypt-dir`.
+//! `fjord seal` end to end through [`run_with`]: seal with key-a's certificate, recovery-unseal
+//! with key-a, compare; raw mode; multi-certificate output; offline `--re-encrypt-dir`;
+//! `--validate` against a stand-in controller.
 
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 
-use fjord_seal::cli::{Format, CERT_FINGERPRINT_ANNOTATION};
 use fjord_seal::docs::{decode_base64_go, parse_documents};
-use fjord_seal::{read_private_keys, run, unseal_item, Scope, SealArgs};
+use fjord_seal::{read_private_keys, unseal_item, Scope};
+
+use super::{run_with, CliError, Format, ScopeArg, SealArgs, CERT_FINGERPRINT_ANNOTATION};
 
 fn compat(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/compat")
+        .join("../seal/testdata/compat")
         .join(rel)
 }
 
-fn run_str(args: SealArgs, input: &str) -> Result<String, fjord_seal::CliError> {
+fn run_str(args: SealArgs, input: &str) -> Result<String, CliError> {
     let mut out = Vec::new();
-    run(args, &mut input.as_bytes(), &mut out)?;
+    run_with(args, &mut input.as_bytes(), &mut out)?;
     Ok(String::from_utf8(out).unwrap())
 }
 
@@ -81,7 +84,7 @@ fn raw_mode() {
         SealArgs {
             cert: vec![compat("key-a/tls.crt").display().to_string()],
             raw: true,
-            scope: Some(Scope::NamespaceWide),
+            scope: Some(ScopeArg::NamespaceWide),
             namespace: Some("prod".into()),
             ..SealArgs::default()
         },
@@ -195,33 +198,67 @@ fn re_encrypt_dir_offline() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// A stand-in controller answering one request with `status`; returns its base URL.
+fn one_answer(status: u16) -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        // The head, then the body its Content-Length announces.
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + length || n == 0 {
+                    break;
+                }
+            }
+        }
+        let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+        s.write_all(answer.as_bytes()).unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    (url, server)
+}
+
 #[test]
-#[ignore = "benchmark: cargo test -p fjord-seal --release --test cli -- --ignored --nocapture"]
-fn throughput_1kib() {
-    let keys = read_private_keys(
-        &std::fs::read(compat("key-a/key-secret.yaml")).unwrap(),
-        "a",
-    )
-    .unwrap();
-    let cert = keys[0].certificate().unwrap().clone();
-    let value = vec![0x5au8; 1024];
-    let n = 200;
-    let start = std::time::Instant::now();
-    let blobs: Vec<_> = (0..n)
-        .map(|_| fjord_seal::seal_item(&cert, Scope::Strict, "ns", "name", "k", &value).unwrap())
-        .collect();
-    let seal = start.elapsed();
-    let start = std::time::Instant::now();
-    for b in &blobs {
-        assert_eq!(
-            unseal_item(&keys, Scope::Strict, "ns", "name", "k", b).unwrap(),
-            value
-        );
-    }
-    let unseal = start.elapsed();
-    println!(
-        "RSA-4096 + AES-256-GCM, 1 KiB values: seal {:.0} items/s, unseal {:.0} items/s",
-        f64::from(n) / seal.as_secs_f64(),
-        f64::from(n) / unseal.as_secs_f64()
+fn validate_reports_what_the_controller_refuses() {
+    let bad = std::fs::read_to_string(compat("negative-strict-renamed.yaml")).unwrap();
+    let validate = |url: String| {
+        run_str(
+            SealArgs {
+                validate: true,
+                controller_url: Some(url),
+                ..SealArgs::default()
+            },
+            &bad,
+        )
+    };
+    let (url, server) = one_answer(200);
+    assert!(validate(url).is_ok());
+    assert!(server
+        .join()
+        .unwrap()
+        .starts_with("POST /v1/verify HTTP/1.1\r\n"));
+    // 409 from /v1/verify: the object does not open with the controller's keys.
+    let (url, server) = one_answer(409);
+    assert_eq!(
+        validate(url).unwrap_err().to_string(),
+        "unable to decrypt sealed secret: renamed"
     );
+    server.join().unwrap();
+    let (url, server) = one_answer(500);
+    assert_eq!(
+        validate(url).unwrap_err().to_string(),
+        "cannot validate sealed secret renamed: HTTP status 500"
+    );
+    server.join().unwrap();
 }

@@ -12,14 +12,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use super::api::api_message;
-use super::objects::{
+use crate::api::api_message;
+use crate::objects::{
     event_object, status_patch, str_at, updated_secret, MESSAGE_UNSEALED, REASON_UNSEALED,
     REASON_UNSEAL_FAILED, REASON_UPDATE_FAILED,
 };
-use super::{SealControllerError, Shared, COMPONENT};
-use crate::object::{SealedSecret, KIND};
-use crate::unseal::{unseal_object, UnsealOptions};
+use crate::{SealControllerError, Shared, COMPONENT};
+use fjord_seal::object::{SealedSecret, KIND};
+use fjord_seal::unseal::{unseal_object, UnsealOptions};
 
 const IMMUTABLE_API_ERROR: &str = "field is immutable when `immutable` is set";
 /// Attempts of a Secret update that loses an optimistic-concurrency race.
@@ -218,7 +218,7 @@ async fn upsert_secret(shared: &Shared, unsealed: &Value, uid: &str) -> Result<(
 /// One attempt on one SealedSecret: unseal, write the Secret, record the event.
 async fn attempt(shared: &Shared, sealed: &Value) -> Result<(), Failure> {
     let object = object_name(sealed);
-    let unseal_failed = |e: crate::unseal::UnsealError| Failure {
+    let unseal_failed = |e: fjord_seal::unseal::UnsealError| Failure {
         reason: REASON_UNSEAL_FAILED,
         event_message: format!("Failed to unseal: {e}"),
         status_message: e.to_string(),

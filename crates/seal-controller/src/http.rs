@@ -21,9 +21,10 @@ use axum::Router;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::{SealControllerError, Shared};
-use crate::handlers::{cert_pem, decode_body, rotate_body};
-use crate::unseal::{unseal_object, UnsealOptions};
+use crate::handlers::{cert_pem, rotate_body};
+use crate::{SealControllerError, Shared};
+use fjord_seal::reseal::decode_sealed_secret;
+use fjord_seal::unseal::{unseal_object, UnsealOptions};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 2 << 20;
@@ -141,7 +142,7 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let sealed = match decode_body(&bytes) {
+    let sealed = match decode_sealed_secret(&bytes) {
         Ok(ss) => ss,
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     };

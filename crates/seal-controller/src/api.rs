@@ -4,17 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use fjord_client::{Client, ClientError, ResourceType};
+use fjord_client::{api_resource, Client, ClientError, ResourceType};
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::ApiResource;
 use serde_json::Value;
 
-use super::{SealControllerError, SealControllerOptions, COMPONENT};
-use crate::docs;
-use crate::object::{API_VERSION, KIND};
+use crate::{SealControllerError, SealControllerOptions, COMPONENT};
+use fjord_seal::docs;
+use fjord_seal::object::{API_VERSION, KIND};
 
 /// The SealedSecret CRD, as installed when the cluster does not serve the kind.
-pub const CRD_YAML: &str = include_str!("../../crds/sealedsecret-crd.yaml");
+pub const CRD_YAML: &str = include_str!("../crds/sealedsecret-crd.yaml");
 /// Name of the SealedSecret CRD.
 pub const CRD_NAME: &str = "sealedsecrets.bitnami.com";
 const CRD_API_VERSION: &str = "apiextensions.k8s.io/v1";
@@ -65,16 +64,6 @@ fn kube_message(err: &kube::Error) -> String {
     match err {
         kube::Error::Api(resp) => resp.message.clone(),
         other => other.to_string(),
-    }
-}
-
-fn api_resource(t: &ResourceType) -> ApiResource {
-    ApiResource {
-        group: t.group.clone(),
-        version: t.version.clone(),
-        api_version: t.api_version(),
-        kind: t.kind.clone(),
-        plural: t.plural.clone(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `fjord seal`: kubeseal's command semantics as a library ([`SealArgs`], [`run`]).
+//! `fjord seal`: kubeseal's command semantics ([`SealArgs`], [`run`]) over the pure sealing of
+//! the fjord-seal crate; `fetch` reads certificates and talks to the controller's HTTP API.
 //!
 //! Beyond kubeseal:
 //! - `--cert A --cert B` seals every input Secret once per certificate. The output holds one
@@ -17,19 +18,27 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::SystemTime;
 
+use anyhow::Context;
+use fjord_seal::docs::{self, parse_documents};
+use fjord_seal::keys::{newest_key, Certificate, Key, KeyError, KeyOrder};
+use fjord_seal::keystore::{read_private_keys, KeystoreError};
+use fjord_seal::object::{ObjectError, SealedSecret};
+use fjord_seal::reseal::{reseal_with, ResealError};
+use fjord_seal::scope::Scope;
+use fjord_seal::seal::{
+    check_certificate, merge_into, seal_raw, seal_secret, SealError, SealOptions,
+};
+use fjord_seal::unseal::{unseal_secret_with, UnsealError, UnsealOptions};
 use serde_json::Value;
 
-use crate::docs::{self, parse_documents};
-use crate::fetch::{self, FetchError};
-use crate::handlers::{reseal_with, HandlerError};
-use crate::keys::{newest_key, Certificate, Key, KeyError, KeyOrder};
-use crate::keystore::{read_private_keys, KeystoreError};
-use crate::object::{ObjectError, SealedSecret};
-use crate::scope::Scope;
-use crate::seal::{check_certificate, merge_into, seal_raw, seal_secret, SealError, SealOptions};
-use crate::unseal::{unseal_secret_with, UnsealError, UnsealOptions};
+mod fetch;
+#[cfg(test)]
+mod tests;
+
+use self::fetch::FetchError;
 
 /// Annotation naming the certificate a multi-certificate output object was sealed for.
 pub const CERT_FINGERPRINT_ANNOTATION: &str = "seal.fjord.dev/certificate-fingerprint";
@@ -44,6 +53,27 @@ pub enum Format {
     Yaml,
 }
 
+/// Sealing scope (`--scope`), the command-line spelling of [`Scope`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// Bound to namespace and name (label `<namespace>/<name>`).
+    Strict,
+    /// Bound to the namespace only (label `<namespace>`).
+    NamespaceWide,
+    /// Bound to nothing (empty label).
+    ClusterWide,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(arg: ScopeArg) -> Scope {
+        match arg {
+            ScopeArg::Strict => Scope::Strict,
+            ScopeArg::NamespaceWide => Scope::NamespaceWide,
+            ScopeArg::ClusterWide => Scope::ClusterWide,
+        }
+    }
+}
+
 /// Arguments of `fjord seal` (kubeseal's flags plus fjord's extensions).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct SealArgs {
@@ -55,7 +85,7 @@ pub struct SealArgs {
     pub fetch_cert: bool,
     /// Sealing scope; strict leaves the input's scope annotations alone.
     #[arg(long, value_enum)]
-    pub scope: Option<Scope>,
+    pub scope: Option<ScopeArg>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -165,7 +195,7 @@ pub enum CliError {
         /// The file or object concerned.
         file: String,
         /// The failure.
-        source: HandlerError,
+        source: ResealError,
     },
     /// The controller refused a request.
     #[error("{0}")]
@@ -177,8 +207,20 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
     move |source| CliError::Io { what, source }
 }
 
+/// Runs `fjord seal` on stdin/stdout.
+pub fn run(args: SealArgs) -> anyhow::Result<ExitCode> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    run_with(args, &mut stdin.lock(), &mut stdout.lock()).context("seal")?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `fjord seal` with `stdin`/`stdout`.
-pub fn run(args: SealArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(), CliError> {
+pub fn run_with(
+    args: SealArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
     if !args.from_file.is_empty() && !args.raw {
         return Err(CliError::Usage("--from-file requires --raw".into()));
     }
@@ -313,7 +355,7 @@ fn certificates(args: &SealArgs) -> Result<Vec<Certificate>, CliError> {
 
 fn seal_options(args: &SealArgs) -> SealOptions {
     SealOptions {
-        scope: args.scope,
+        scope: args.scope.map(Scope::from),
         name: args.name.clone(),
         namespace: args.namespace.clone(),
         default_namespace: "default".into(),
@@ -376,7 +418,7 @@ fn run_raw(args: &SealArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Res
             ))
         }
     };
-    let scope = args.scope.unwrap_or_default();
+    let scope = args.scope.map_or_else(Scope::default, Scope::from);
     let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
     let name = args.name.clone().unwrap_or_default();
     let blob = seal_raw(&certs[0], scope, &namespace, &name, &value)?;
@@ -543,7 +585,7 @@ fn re_encrypt_dir(args: &SealArgs, dir: &Path, stdout: &mut dyn Write) -> Result
                     reseal_with(&ss, &keys, &cert).map_err(|source| CliError::Reseal {
                         file: format!(
                             "{what}: SealedSecret {}",
-                            crate::object::describe(&ss.metadata)
+                            fjord_seal::object::describe(&ss.metadata)
                         ),
                         source,
                     })?;
@@ -565,7 +607,7 @@ fn re_encrypt_dir(args: &SealArgs, dir: &Path, stdout: &mut dyn Write) -> Result
 }
 
 fn is_sealed_secret(doc: &Value) -> bool {
-    doc.get("kind").and_then(Value::as_str) == Some(crate::object::KIND)
+    doc.get("kind").and_then(Value::as_str) == Some(fjord_seal::object::KIND)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {

@@ -2,7 +2,7 @@
 //! is none (or the newest is due for renewal), and the renewal loop.
 //!
 //! Keys are kept in registration order with newly seen keys appended (sorted by time among
-//! themselves), so [`newest_key`](crate::keys::newest_key), which picks the last of equal
+//! themselves), so [`newest_key`](fjord_seal::keys::newest_key), which picks the last of equal
 //! times, prefers the key generated last when two share a `notBefore` second.
 
 use std::collections::HashSet;
@@ -12,9 +12,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::{SealControllerError, Shared};
-use crate::keys::{from_unix_seconds, newest_key, next_rotation_in, should_rotate, Key, KeyOrder};
-use crate::keystore::{generate_key, key_from_secret, key_to_secret, load_controller_keys};
+use crate::{SealControllerError, Shared};
+use fjord_seal::keys::{
+    from_unix_seconds, newest_key, next_rotation_in, should_rotate, Key, KeyOrder,
+};
+use fjord_seal::keystore::{generate_key, key_from_secret, key_to_secret, load_controller_keys};
 
 /// Merges freshly loaded keys into the registered ones: known keys keep their place, new ones
 /// are appended oldest first. Keys are never dropped (as upstream, which keeps every key it
@@ -133,7 +135,7 @@ async fn store_key(shared: &Shared, secret: &Value) -> Result<Value, SealControl
         .run(
             "storing the new sealing key",
             SealControllerError::is_transient,
-            super::log_retry,
+            crate::log_retry,
             || {
                 attempts += 1;
                 let retry = attempts > 1;
@@ -280,13 +282,13 @@ mod tests {
         copts.addr = "127.0.0.1:0".parse().unwrap();
         copts.faults.rules = vec![FaultRule::parse("create:secrets:429,504:3").unwrap()];
         let cluster = fjord_cluster::serve(copts).await.unwrap();
-        let opts = super::super::SealControllerOptions {
+        let opts = crate::SealControllerOptions {
             client: fjord_client::ClientOptions {
                 kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
                 ..Default::default()
             },
             http_addr: None,
-            keygen: crate::keystore::KeygenOptions {
+            keygen: fjord_seal::keystore::KeygenOptions {
                 bits: 2048,
                 ..Default::default()
             },
@@ -297,9 +299,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let handle = super::super::start(opts)
-            .await
-            .expect("starts despite 429/504");
+        let handle = crate::start(opts).await.expect("starts despite 429/504");
         assert_eq!(handle.key_fingerprints().len(), 1);
         let client = fjord_client::Client::connect(&fjord_client::ClientOptions {
             kubeconfig: Some(cluster.kubeconfig().to_path_buf()),
@@ -309,7 +309,7 @@ mod tests {
         .unwrap();
         let secrets = client.resolve("v1", "Secret").await.unwrap();
         let stored = client.list(&secrets, Some("kube-system")).await.unwrap();
-        let (keys, _) = load_controller_keys(&stored, crate::keystore::DEFAULT_KEY_PREFIX);
+        let (keys, _) = load_controller_keys(&stored, fjord_seal::keystore::DEFAULT_KEY_PREFIX);
         assert_eq!(keys.len(), 1, "one key Secret, not one per attempt");
         assert_eq!(keys[0].fingerprint(), handle.key_fingerprints()[0]);
         handle.shutdown().await.unwrap();

@@ -1,8 +1,9 @@
 //! The unsealing controller end to end: the API server `FJORD_TEST_BACKEND` picks (the embedded
 //! fjord-cluster in process, or the real kube-apiserver of `scripts/control-plane.sh`, where the
 //! controller installs its SealedSecret CRD itself), the controller against its kubeconfig, the real `kubectl` to apply and read objects, and
-//! `fjord seal` (`run()`) to fetch the certificate, seal, validate and re-encrypt through the
-//! controller's HTTP API.
+//! the controller's HTTP API to fetch the certificate, validate and re-encrypt as `fjord seal`
+//! does (fjord-seal seals; `fjord seal` itself is tested through the binary in
+//! `crates/cli/tests/seal_cli.rs` and `seal_controller_e2e.rs`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,11 +12,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fjord_cluster::{ClusterHandle, ClusterOptions};
-use fjord_seal::controller::{start, SealControllerHandle, SealControllerOptions};
-use fjord_seal::docs::{decode_base64_go, parse_documents};
+use fjord_seal::docs::{self, decode_base64_go, parse_documents};
 use fjord_seal::keys::{Certificate, Key};
-use fjord_seal::{read_private_keys, run, unseal_secret, SealArgs};
-use fjord_testkit::{Backend, ControlPlane};
+use fjord_seal::seal::{seal_secret, SealOptions};
+use fjord_seal::{read_private_keys, unseal_secret, SealedSecret};
+use fjord_seal_controller::{start, SealControllerHandle, SealControllerOptions};
+use fjord_testkit::tools::KUBECTL;
+use fjord_testkit::{require_tools, Backend, ControlPlane};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -24,20 +27,8 @@ const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
 
 fn compat(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/compat")
+        .join("../seal/testdata/compat")
         .join(rel)
-}
-
-/// Checks that the real kubectl is installed; a missing one fails the test (the test command
-/// installs everything the tests use).
-fn need_kubectl() {
-    let ok = std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kubectl is not installed: the kubectl tests need it");
 }
 
 /// The API server behind an [`Env`].
@@ -113,10 +104,6 @@ impl Env {
 
     fn ctl(&self) -> &SealControllerHandle {
         self.controller.as_ref().expect("controller running")
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.ctl().http_addr().expect("http addr"))
     }
 
     async fn stop(mut self) {
@@ -245,31 +232,21 @@ impl Env {
         .await
     }
 
-    /// `fjord seal` through `run()` (blocking HTTP inside, so on a blocking thread).
-    async fn seal_cli(&self, args: SealArgs, input: &str) -> Result<String, String> {
-        let input = input.to_string();
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            run(args, &mut input.as_bytes(), &mut out).map_err(|e| e.to_string())?;
-            Ok(String::from_utf8(out).expect("utf-8"))
-        })
-        .await
-        .expect("join")
+    /// A request to the controller's HTTP API (blocking, so on a blocking thread).
+    async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let addr = self.ctl().http_addr().expect("http addr");
+        let (method, path) = (method.to_string(), path.to_string());
+        tokio::task::spawn_blocking(move || http(addr, &method, &path, &body, ""))
+            .await
+            .expect("join")
     }
 
-    /// `fjord seal --fetch-cert --controller-url`, written to a file.
+    /// The certificate from `/v1/cert.pem` (`fjord seal --fetch-cert --controller-url`),
+    /// written to a file.
     async fn fetch_cert(&self) -> (PathBuf, Certificate) {
-        let pem = self
-            .seal_cli(
-                SealArgs {
-                    fetch_cert: true,
-                    controller_url: Some(self.url()),
-                    ..SealArgs::default()
-                },
-                "",
-            )
-            .await
-            .expect("fetch cert");
+        let (status, pem) = self.call("GET", "/v1/cert.pem", Vec::new()).await;
+        assert_eq!(status, 200, "fetch cert");
+        let pem = String::from_utf8(pem).expect("utf-8");
         let cert = Certificate::from_pem(pem.as_bytes(), "cert.pem").expect("certificate");
         let path = self.dir.path().join(format!(
             "{}.pem",
@@ -279,17 +256,59 @@ impl Env {
         (path, cert)
     }
 
-    /// Seals a Secret manifest for `cert` (JSON output).
+    /// Seals a Secret manifest for `cert` (JSON output), as `fjord seal --cert FILE` does.
     async fn seal(&self, cert: &Path, secret: &str) -> String {
-        self.seal_cli(
-            SealArgs {
-                cert: vec![cert.display().to_string()],
-                ..SealArgs::default()
-            },
-            secret,
-        )
-        .await
-        .expect("seal")
+        let pem = std::fs::read(cert).expect("read cert");
+        let cert = Certificate::from_pem(&pem, &cert.display().to_string()).expect("certificate");
+        let mut out = String::new();
+        for doc in parse_documents(secret).expect("secret manifest") {
+            let options = SealOptions {
+                default_namespace: "default".into(),
+                ..SealOptions::default()
+            };
+            let ss = seal_secret(&doc, &cert, &options).expect("seal");
+            out.push_str(&docs::to_go_json(&ss.to_value()));
+        }
+        out
+    }
+
+    /// Each input SealedSecret as `fjord seal` posts it to `/v1/verify` or `/v1/rotate`.
+    fn request_bodies(input: &str) -> Vec<(String, Vec<u8>)> {
+        parse_documents(input)
+            .expect("input")
+            .iter()
+            .map(|d| {
+                let ss = SealedSecret::from_value(d).expect("SealedSecret");
+                let body = docs::to_go_json(&ss.to_value()).into_bytes();
+                (ss.name().to_string(), body)
+            })
+            .collect()
+    }
+
+    /// `fjord seal --validate --controller-url`: the `/v1/verify` status of each input object,
+    /// with its name.
+    async fn validate(&self, input: &str) -> Vec<(String, u16)> {
+        let mut out = Vec::new();
+        for (name, body) in Env::request_bodies(input) {
+            out.push((name, self.call("POST", "/v1/verify", body).await.0));
+        }
+        out
+    }
+
+    /// `fjord seal --re-encrypt --controller-url`: each input object through `/v1/rotate`,
+    /// the answer completed with `apiVersion`/`kind` and written as JSON.
+    async fn re_encrypt(&self, input: &str) -> String {
+        let mut out = String::new();
+        for (_, body) in Env::request_bodies(input) {
+            let (status, answer) = self.call("POST", "/v1/rotate", body).await;
+            assert_eq!(status, 200, "/v1/rotate");
+            let value: Value = serde_json::from_slice(&answer).expect("rotate answer");
+            let mut rotated = SealedSecret::from_value_unchecked(&value).expect("rotated");
+            rotated.metadata.remove("creationTimestamp");
+            rotated.metadata.remove("generation");
+            out.push_str(&docs::to_go_json(&rotated.to_value()));
+        }
+        out
     }
 
     /// The controller's key Secrets, as kubectl lists them.
@@ -374,7 +393,7 @@ fn http(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sealed_secret_becomes_its_secret() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -484,7 +503,7 @@ async fn sealed_secret_becomes_its_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn strict_scope_copy_is_refused() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -530,7 +549,7 @@ async fn strict_scope_copy_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn existing_secrets_unmanaged_managed_and_patched() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let mut env = Env::cluster().await;
     env.start().await;
     env.ok(&["create", "namespace", "prod"]).await;
@@ -623,7 +642,7 @@ async fn existing_secrets_unmanaged_managed_and_patched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let mut env = Env::cluster().await;
     // A tiny renewal period: the loop generates a second key on its own.
     env.start_with(|o| o.key_renew_period = Duration::from_secs(2))
@@ -675,17 +694,7 @@ async fn key_renewal_keeps_old_keys_and_rotate_reseals_for_the_newest() {
     assert_eq!(decoded(&env.secret("prod", "older").await, "pw"), b"two");
 
     // /v1/rotate (fjord seal --re-encrypt): the result opens with the newest key only.
-    let rotated = env
-        .seal_cli(
-            SealArgs {
-                re_encrypt: true,
-                controller_url: Some(env.url()),
-                ..SealArgs::default()
-            },
-            &old_sealed,
-        )
-        .await
-        .unwrap();
+    let rotated = env.re_encrypt(&old_sealed).await;
     let rotated_doc = parse_documents(&rotated).unwrap().remove(0);
     assert_eq!(rotated_doc["kind"], "SealedSecret");
     assert_ne!(
@@ -728,7 +737,7 @@ async fn env_with_upstream_key() -> Env {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_key_secret_opens_the_compat_vectors() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let env = env_with_upstream_key().await;
     let key_a = "SHA256:0tRzxl2zAgo5geDGgxEdnAEGq8DGujcmoq+007sBKW0";
     assert_eq!(env.ctl().key_fingerprints(), [key_a]);
@@ -788,7 +797,7 @@ async fn upstream_key_secret_opens_the_compat_vectors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_endpoint_and_validate() {
-    need_kubectl();
+    require_tools!(KUBECTL);
     let env = env_with_upstream_key().await;
     let addr = env.ctl().http_addr().unwrap();
     let good = std::fs::read(compat("sealed-strict.yaml")).unwrap();
@@ -812,22 +821,14 @@ async fn verify_endpoint_and_validate() {
     .unwrap();
     assert_eq!(statuses, [200, 409, 500, 500, 405]);
 
-    // fjord seal --validate through the controller URL.
-    let validate = |input: &[u8]| {
-        let input = String::from_utf8(input.to_vec()).unwrap();
-        let args = SealArgs {
-            validate: true,
-            controller_url: Some(env.url()),
-            ..SealArgs::default()
-        };
-        let env = &env;
-        async move { env.seal_cli(args, &input).await }
-    };
-    assert!(validate(&good).await.is_ok());
+    // What fjord seal --validate posts: the good object verifies, the renamed one is a 409
+    // (`fjord seal` answers "unable to decrypt sealed secret: renamed"; see its unit tests).
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
     assert_eq!(
-        validate(&bad).await.unwrap_err(),
-        "unable to decrypt sealed secret: renamed"
+        env.validate(&text(&good)).await,
+        [("vec-strict".into(), 200)]
     );
+    assert_eq!(env.validate(&text(&bad)).await, [("renamed".into(), 409)]);
     // A failed rotate is a 500, not a 409.
     let status = tokio::task::spawn_blocking(move || http(addr, "POST", "/v1/rotate", &bad, "").0)
         .await
@@ -845,7 +846,7 @@ async fn verify_endpoint_and_validate() {
         .expect("controller shutdown");
     env.start_with(|o| {
         o.key_renew_period = Duration::ZERO;
-        o.verify_rate_limit = Some(fjord_seal::controller::RateLimit::default());
+        o.verify_rate_limit = Some(fjord_seal_controller::RateLimit::default());
     })
     .await;
     let addr = env.ctl().http_addr().unwrap();

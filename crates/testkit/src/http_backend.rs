@@ -1,10 +1,10 @@
-//! A minimal HTTP/1.1 server that runs `git http-backend` as a CGI program per request (smart
+//! `git http-backend` (smart HTTP): a minimal HTTP/1.1 server that runs `git http-backend` as a CGI program per request (smart
 //! HTTP), with optional basic authentication. Handles `Content-Length` and chunked request bodies;
 //! every response closes the connection.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,8 +13,11 @@ use base64::Engine;
 
 /// A running bridge; stops accepting on drop.
 pub struct HttpBackend {
+    /// The port it listens on.
     pub port: u16,
+    /// How many connections it accepted.
     pub requests: Arc<AtomicUsize>,
+    /// How many requests it refused for missing or wrong credentials.
     pub unauthorized: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
@@ -107,19 +110,56 @@ fn serve_with(
     }
 }
 
+/// One parsed request: method, target and lower-cased headers, and the body.
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 fn handle<S: Read + Write>(
     conn: S,
-    root: &PathBuf,
+    root: &Path,
     expected_auth: Option<&str>,
     unauthorized: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn);
+    let mut req = read_head(&mut reader)?;
+    if let Some(expected) = expected_auth {
+        if req.header("authorization") != Some(expected) {
+            unauthorized.fetch_add(1, Ordering::SeqCst);
+            let out = reader.get_mut();
+            out.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+            return out.flush();
+        }
+    }
+    req.body = read_body(&mut reader, &req)?;
+    let cgi = run_cgi(&req, root, expected_auth.is_some())?;
+    let out = reader.get_mut();
+    out.write_all(&response(&cgi))?;
+    out.flush()
+}
+
+/// The request line and the headers.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Request> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_string();
     let target = parts.next().unwrap_or_default().to_string();
-    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         reader.read_line(&mut h)?;
@@ -131,24 +171,21 @@ fn handle<S: Read + Write>(
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let get = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    if let Some(expected) = expected_auth {
-        if get("authorization") != Some(expected) {
-            unauthorized.fetch_add(1, Ordering::SeqCst);
-            let out = reader.get_mut();
-            out.write_all(
-                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )?;
-            return out.flush();
-        }
-    }
+    Ok(Request {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// The body: chunked or `Content-Length` bytes.
+fn read_body(reader: &mut impl BufRead, req: &Request) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
-    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size)?;
@@ -165,11 +202,19 @@ fn handle<S: Read + Write>(
             let mut crlf = [0u8; 2];
             reader.read_exact(&mut crlf)?;
         }
-    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         body.resize(n, 0);
         reader.read_exact(&mut body)?;
     }
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    Ok(body)
+}
+
+/// Runs `git http-backend` for the request; returns its CGI output.
+fn run_cgi(req: &Request, root: &Path, authenticated: bool) -> std::io::Result<Vec<u8>> {
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")
         .env_clear()
@@ -178,28 +223,29 @@ fn handle<S: Read + Write>(
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("GATEWAY_INTERFACE", "CGI/1.1")
         .env("SERVER_PROTOCOL", "HTTP/1.1")
-        .env("REQUEST_METHOD", &method)
+        .env("REQUEST_METHOD", &req.method)
         .env("PATH_INFO", path)
         .env("QUERY_STRING", query)
         .env("REMOTE_ADDR", "127.0.0.1")
-        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("CONTENT_LENGTH", req.body.len().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(ct) = get("content-type") {
-        cmd.env("CONTENT_TYPE", ct);
+    for (header, var) in [
+        ("content-type", "CONTENT_TYPE"),
+        ("git-protocol", "HTTP_GIT_PROTOCOL"),
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+    ] {
+        if let Some(v) = req.header(header) {
+            cmd.env(var, v);
+        }
     }
-    if let Some(p) = get("git-protocol") {
-        cmd.env("HTTP_GIT_PROTOCOL", p);
-    }
-    if let Some(enc) = get("content-encoding") {
-        cmd.env("HTTP_CONTENT_ENCODING", enc);
-    }
-    if expected_auth.is_some() {
+    if authenticated {
         cmd.env("REMOTE_USER", "test");
     }
     let mut child = cmd.spawn()?;
     let mut stdin = child.stdin.take().expect("stdin");
+    let body = req.body.clone();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&body);
     });
@@ -207,14 +253,18 @@ fn handle<S: Read + Write>(
     child.stdout.take().expect("stdout").read_to_end(&mut cgi)?;
     let _ = writer.join();
     let _ = child.wait();
-    let split = find(&cgi, b"\r\n\r\n")
+    Ok(cgi)
+}
+
+/// The HTTP response for a CGI output (its `Status:` header, the others as they are).
+fn response(cgi: &[u8]) -> Vec<u8> {
+    let split = find(cgi, b"\r\n\r\n")
         .map(|i| (i, 4))
-        .or_else(|| find(&cgi, b"\n\n").map(|i| (i, 2)))
+        .or_else(|| find(cgi, b"\n\n").map(|i| (i, 2)))
         .unwrap_or((cgi.len(), 0));
     let head = String::from_utf8_lossy(&cgi[..split.0]).to_string();
     let payload = &cgi[(split.0 + split.1).min(cgi.len())..];
     let mut status = "200 OK".to_string();
-    let mut response = Vec::new();
     let mut extra = String::new();
     for h in head.lines() {
         if let Some(s) = h.strip_prefix("Status:") {
@@ -224,17 +274,13 @@ fn handle<S: Read + Write>(
             extra.push_str("\r\n");
         }
     }
-    response.extend_from_slice(
-        format!(
-            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
-            payload.len()
-        )
-        .as_bytes(),
-    );
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
     response.extend_from_slice(payload);
-    let out = reader.get_mut();
-    out.write_all(&response)?;
-    out.flush()
+    response
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

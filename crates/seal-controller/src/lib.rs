@@ -15,9 +15,18 @@
 //! a key added or relabelled later is picked up without a restart; events are not aggregated
 //! (one Event object per occurrence).
 //!
+//! The sealing, unsealing and key formats are fjord-seal's; this crate adds everything that
+//! talks to a cluster or serves HTTP:
+//!
+//! - `api`: the typed API calls and the SealedSecret CRD ([`CRD_YAML`]);
+//! - `keys_loop`: loading the key Secrets, generating and storing new keys, renewal;
+//! - `reconcile`, `objects`: the unsealing pass and the Secrets, statuses and events it writes;
+//! - `http` and [`handlers`]: the HTTP API and the pure logic of its endpoints.
+//!
 //! Secret values never appear in errors, logs, events, statuses or `Debug` output.
 
 mod api;
+pub mod handlers;
 mod http;
 mod keys_loop;
 mod objects;
@@ -32,9 +41,9 @@ use fjord_client::{is_transient_error, ClientError, ClientOptions, RetryNotice, 
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::keys::{newest_key, Key, KeyOrder, DEFAULT_RENEW_PERIOD};
-use crate::keystore::{KeygenOptions, KeystoreError, DEFAULT_KEY_PREFIX};
-use crate::unseal::UnsealError;
+use fjord_seal::keys::{newest_key, Key, KeyOrder, DEFAULT_RENEW_PERIOD};
+use fjord_seal::keystore::{KeygenOptions, KeystoreError, DEFAULT_KEY_PREFIX};
+use fjord_seal::unseal::UnsealError;
 
 pub use api::{CRD_NAME, CRD_YAML};
 pub use http::RateLimit;
@@ -506,5 +515,44 @@ pub async fn run(
             let _ = handle.shutdown().await;
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkeys {
+    use fjord_seal::docs::encode_base64;
+    use fjord_seal::keys::Key;
+    use fjord_seal::keystore::key_from_secret;
+
+    /// A file of the upstream compatibility vectors (kept in fjord-seal).
+    fn compat(rel: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seal/testdata/compat")
+            .join(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The key and certificate of `dir`, read as the controller reads its key Secrets.
+    fn load(dir: &str) -> Key {
+        let secret = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": dir},
+            "data": {
+                "tls.crt": encode_base64(&compat(&format!("{dir}/tls.crt"))),
+                "tls.key": encode_base64(&compat(&format!("{dir}/tls.key"))),
+            },
+        });
+        key_from_secret(&secret, dir).unwrap()
+    }
+
+    /// Upstream key pair a.
+    pub fn key_a() -> Key {
+        load("key-a")
+    }
+
+    /// Upstream key pair b.
+    pub fn key_b() -> Key {
+        load("key-b")
     }
 }
