@@ -8,6 +8,7 @@
 //! Both servers are always started (the test is about both), whatever `FJORD_TEST_BACKEND`
 //! says: the real control plane with `fjord_testkit::ControlPlane`, the local API in process.
 
+mod common;
 #[path = "differential/corpus.rs"]
 mod corpus;
 #[path = "differential/normalize.rs"]
@@ -117,39 +118,13 @@ impl Server {
     }
 }
 
-/// The in-process local API.
-struct Local {
-    rt: tokio::runtime::Runtime,
-    handle: Option<fjord_cluster::ClusterHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl Local {
-    fn start() -> Local {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut opts = fjord_cluster::ClusterOptions::new(dir.path());
-        opts.addr = "127.0.0.1:0".parse().expect("addr");
-        opts.in_memory = true;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let handle = rt.block_on(fjord_cluster::serve(opts)).expect("serve");
-        Local {
-            rt,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.rt.block_on(h.shutdown());
-        }
-    }
+/// The in-process local API, in memory, with the default simulation delay.
+fn start_local(dir: &std::path::Path) -> common::InProcess {
+    let default_delay = fjord_cluster::ClusterOptions::new(dir).sim.delay;
+    common::InProcess::start(dir, |o| {
+        o.in_memory = true;
+        o.sim.delay = default_delay;
+    })
 }
 
 fn root() -> PathBuf {
@@ -187,7 +162,8 @@ fn local_api_answers_the_corpus_as_the_real_kube_apiserver_does() {
     let (steps, listed) = load();
     assert!(steps.len() > 100, "the corpus has {} steps", steps.len());
     let cp = fjord_testkit::ControlPlane::start_or_panic();
-    let local = Local::start();
+    let local_dir = tempfile::tempdir().expect("tempdir");
+    let local = start_local(local_dir.path());
     let pki = cp.dir().join("pki");
     let mut real = Server {
         label: "real",
@@ -201,7 +177,7 @@ fn local_api_answers_the_corpus_as_the_real_kube_apiserver_does() {
     };
     let mut loc = Server {
         label: "local",
-        base: format!("http://{}", local.handle.as_ref().expect("running").addr()),
+        base: format!("http://{}", local.handle().addr()),
         tls: None,
         vars: HashMap::new(),
     };

@@ -3,27 +3,33 @@
 
 pub use fjord_yaml::write_json_string;
 
+/// The characters `strconv.Quote` writes as a two-character escape.
+const QUOTE_SHORT: [(char, &str); 9] = [
+    ('"', "\\\""),
+    ('\\', "\\\\"),
+    ('\u{07}', "\\a"),
+    ('\u{08}', "\\b"),
+    ('\u{0c}', "\\f"),
+    ('\n', "\\n"),
+    ('\r', "\\r"),
+    ('\t', "\\t"),
+    ('\u{0b}', "\\v"),
+];
+
 /// Go's `strconv.Quote` (what `%q` prints): `"`-quoted, with `\a \b \f \n \r \t \v` short escapes,
 /// `\xNN` for other ASCII control characters and `\uNNNN` for other control characters.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+        if let Some((_, short)) = QUOTE_SHORT.iter().find(|(k, _)| *k == c) {
+            out.push_str(short);
+        } else if (c as u32) < 0x20 || c as u32 == 0x7f {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
         }
     }
     out.push('"');

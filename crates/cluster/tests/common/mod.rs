@@ -22,14 +22,14 @@ use fjord_testkit::LocalApi;
 pub use fjord_testkit::cluster::local_http as http;
 
 /// fjord's local API served in this process, on its own runtime; shut down on drop.
-struct InProcess {
+pub struct InProcess {
     rt: tokio::runtime::Runtime,
     handle: Option<ClusterHandle>,
 }
 
 impl InProcess {
     /// Serves with data dir `dir`, a short simulation delay, and `f`'s adjustments.
-    fn start(dir: &Path, f: impl FnOnce(&mut ClusterOptions)) -> InProcess {
+    pub fn start(dir: &Path, f: impl FnOnce(&mut ClusterOptions)) -> InProcess {
         let mut opts = ClusterOptions::new(dir);
         opts.addr = "127.0.0.1:0".parse().expect("addr");
         opts.sim.delay = Duration::from_millis(200);
@@ -46,7 +46,8 @@ impl InProcess {
         }
     }
 
-    fn handle(&self) -> &ClusterHandle {
+    /// The running server.
+    pub fn handle(&self) -> &ClusterHandle {
         self.handle.as_ref().expect("running")
     }
 }
