@@ -298,6 +298,19 @@ fn the_normalizer_keeps_relations_and_hides_values_that_differ_by_nature() {
     assert!(d
         .iter()
         .any(|d| d.path == "/metadata/uid" && d.local == "<absent>"));
+    // Same-operation managedFields entries compare by name, whichever second each was written in.
+    let mut m = serde_json::json!({"managedFields": [
+        {"manager": "bob", "operation": "Apply", "time": "2026-01-02T03:04:05Z"},
+        {"manager": "carol", "operation": "Update", "time": "2026-01-02T03:04:04Z"},
+        {"manager": "alice", "operation": "Apply", "time": "2026-01-02T03:04:06Z"}]});
+    normalize::normalize(&mut m);
+    let managers: Vec<&str> = m["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(managers, ["alice", "bob", "carol"]);
     let mut c = serde_json::json!({"f:ownerReferences": {
         "k:{\"uid\":\"4d11a8d4-74d5-4937-9ea1-3ce7315ae7c3\"}": {}}});
     normalize::normalize(&mut c);

@@ -107,6 +107,21 @@ fn digits_out(s: &str) -> String {
     out
 }
 
+/// Orders `managedFields` entries as the server does but without their times: by operation,
+/// manager, apiVersion and subresource. Both servers sort same-operation entries by the second
+/// each was written in, and whether two steps of the corpus fall in one second differs by nature
+/// (a loaded machine slows the real server); within a second both sort by manager name.
+fn managed_fields_by_name(map: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(entries)) = map.get_mut("managedFields") else {
+        return;
+    };
+    let key = |e: &Value| {
+        ["operation", "manager", "apiVersion", "subresource"]
+            .map(|f| e.get(f).and_then(Value::as_str).unwrap_or("").to_string())
+    };
+    entries.sort_by_key(key);
+}
+
 fn walk(v: &mut Value, ord: &mut Ordinals) {
     match v {
         Value::Object(map) => {
@@ -114,6 +129,7 @@ fn walk(v: &mut Value, ord: &mut Ordinals) {
                 blank_age_cells(map);
             }
             generated_name(map);
+            managed_fields_by_name(map);
             // A list's own resourceVersion is the store's revision when it was read, which
             // background writes on the real server move: it keeps no relation to the items'.
             if map.contains_key("items") || map.contains_key("rows") {
