@@ -97,7 +97,7 @@ impl Client {
         let discover_err = |source| ClientError::Discover {
             api_version: "*".into(),
             kind: "*".into(),
-            source: Box::new(source),
+            source: crate::Foreign::new(source),
         };
         let get = |path: &'static str| async move {
             let req = http::Request::get(path)

@@ -24,16 +24,16 @@ pub enum ClientError {
         reason: String,
     },
     /// The kubeconfig could not be read or parsed.
-    #[error("reading kubeconfig {path}: {source}")]
+    #[error("reading kubeconfig {path}")]
     ReadKubeconfig {
         /// The file.
         path: PathBuf,
         /// The cause.
         #[source]
-        source: Box<kube::config::KubeconfigError>,
+        source: Foreign<kube::config::KubeconfigError>,
     },
     /// The kubeconfig's context could not be turned into a client configuration.
-    #[error("loading context {context} (user {user}) from {path}: {source}")]
+    #[error("loading context {context} (user {user}) from {path}")]
     LoadContext {
         /// The file (the `:`-joined list of a merged `$KUBECONFIG`).
         path: PathBuf,
@@ -43,11 +43,11 @@ pub enum ClientError {
         user: String,
         /// The cause.
         #[source]
-        source: Box<kube::config::KubeconfigError>,
+        source: Foreign<kube::config::KubeconfigError>,
     },
     /// The HTTP client could not be built.
-    #[error("building the client: {0}")]
-    BuildClient(#[source] Box<kube::Error>),
+    #[error("building the client")]
+    BuildClient(#[source] Foreign<kube::Error>),
     /// The API does not serve the object's kind.
     #[error("the server does not serve {api_version} {kind}")]
     UnknownKind {
@@ -57,7 +57,7 @@ pub enum ClientError {
         kind: String,
     },
     /// Discovery of a group/version failed.
-    #[error("discovering {api_version} {kind}: {}", cause(source))]
+    #[error("discovering {api_version} {kind}")]
     Discover {
         /// `apiVersion` looked up.
         api_version: String,
@@ -65,7 +65,7 @@ pub enum ClientError {
         kind: String,
         /// The cause.
         #[source]
-        source: Box<kube::Error>,
+        source: Foreign<kube::Error>,
     },
     /// An object lacks `apiVersion`, `kind` or `metadata.name`.
     #[error("object has no {field}")]
@@ -74,7 +74,7 @@ pub enum ClientError {
         field: &'static str,
     },
     /// An API request failed (after retries, for transient errors).
-    #[error("{verb} {kind} {target}: {}", cause(source))]
+    #[error("{verb} {kind} {target}")]
     Request {
         /// The request (`get`, `apply`, `delete`…).
         verb: &'static str,
@@ -84,10 +84,10 @@ pub enum ClientError {
         target: String,
         /// The cause.
         #[source]
-        source: Box<kube::Error>,
+        source: Foreign<kube::Error>,
     },
     /// A response body could not be converted to JSON.
-    #[error("decoding {kind} {target}: {source}")]
+    #[error("decoding {kind} {target}")]
     Decode {
         /// The kind concerned.
         kind: String,
@@ -107,13 +107,63 @@ pub enum ClientError {
     },
 }
 
-/// A request failure as a person reads it: the server's own message with its reason and code
-/// (kube's `Display` of an API error repeats the message inside a debug dump).
-fn cause(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(resp) => format!("{} ({}, HTTP {})", resp.message, resp.reason, resp.code),
-        other => other.to_string(),
+/// A cause from kube, whose errors do not follow the workspace's convention (their `Display`
+/// repeats their own cause): shown whole as one cause, with no source of its own, so that an
+/// error-chain printer shows it once.
+///
+/// An API error reads as the server's own message with its reason and code (kube's `Display`
+/// repeats the message inside a debug dump); any other error reads as its text, then each
+/// deeper cause that text does not already spell.
+#[derive(Debug)]
+pub struct Foreign<E>(Box<E>);
+
+impl<E> Foreign<E> {
+    /// Wraps a kube error.
+    pub fn new(e: E) -> Self {
+        Foreign(Box::new(e))
     }
+}
+
+impl<E> std::ops::Deref for Foreign<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Foreign<kube::Error> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.0 {
+            kube::Error::Api(resp) => {
+                write!(f, "{} ({}, HTTP {})", resp.message, resp.reason, resp.code)
+            }
+            other => f.write_str(&flatten(other)),
+        }
+    }
+}
+
+impl std::fmt::Display for Foreign<kube::config::KubeconfigError> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&flatten(&*self.0))
+    }
+}
+
+impl<E: std::fmt::Debug> std::error::Error for Foreign<E> where Foreign<E>: std::fmt::Display {}
+
+/// `err`'s text, then each deeper cause whose text it does not already contain (kube's
+/// messages spell their causes, mostly).
+fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 impl ClientError {
@@ -160,14 +210,15 @@ mod tests {
             verb: "apply",
             kind: "ConfigMap".into(),
             target: "default/Bad_Name".into(),
-            source: Box::new(kube::Error::Api(kube::core::ErrorResponse {
+            source: Foreign::new(kube::Error::Api(kube::core::ErrorResponse {
                 status: "Failure".into(),
                 message: "ConfigMap \"Bad_Name\" is invalid".into(),
                 reason: "Invalid".into(),
                 code: 422,
             })),
         };
-        let text = e.to_string();
+        assert_eq!(e.to_string(), "apply ConfigMap default/Bad_Name");
+        let text = fjord_model::chain(&e);
         assert_eq!(
             text,
             "apply ConfigMap default/Bad_Name: ConfigMap \"Bad_Name\" is invalid (Invalid, HTTP 422)"

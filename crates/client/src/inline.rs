@@ -52,7 +52,7 @@ impl Client {
             path: server.into(),
             context: "cluster Secret".into(),
             user: "config".into(),
-            source: Box::new(source),
+            source: crate::Foreign::new(source),
         };
         let kc = kube::config::Kubeconfig::from_yaml(&doc.to_string()).map_err(bad)?;
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
@@ -73,7 +73,7 @@ impl Client {
                 verb: "get",
                 kind: "version".into(),
                 target: "/version".into(),
-                source: Box::new(source),
+                source: crate::Foreign::new(source),
             })?;
         Ok(info.git_version)
     }

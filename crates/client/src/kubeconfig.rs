@@ -97,7 +97,7 @@ pub fn merge_files(files: &[PathBuf]) -> Result<Kubeconfig, ClientError> {
         let mut next =
             Kubeconfig::read_from(path).map_err(|source| ClientError::ReadKubeconfig {
                 path: path.clone(),
-                source: Box::new(source),
+                source: crate::Foreign::new(source),
             })?;
         // client-go does not compare `kind`/`apiVersion` across files; kube refuses a mismatch.
         next.kind = None;
@@ -106,7 +106,7 @@ pub fn merge_files(files: &[PathBuf]) -> Result<Kubeconfig, ClientError> {
             .merge(next)
             .map_err(|source| ClientError::ReadKubeconfig {
                 path: path.clone(),
-                source: Box::new(source),
+                source: crate::Foreign::new(source),
             })?;
     }
     Ok(merged)
@@ -164,7 +164,7 @@ pub fn in_cluster(src: &Sources) -> Result<Option<Kubeconfig>, ClientError> {
             path: dir,
             context: "in-cluster".into(),
             user: "service-account".into(),
-            source: Box::new(source),
+            source: crate::Foreign::new(source),
         })
 }
 

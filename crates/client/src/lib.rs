@@ -6,6 +6,14 @@
 //! `apiVersion` + `kind` to the served resource (plural, scope); [`Client::invalidate`] forgets it
 //! after a CRD is installed. Every request retries transient failures (429, 5xx, timeouts,
 //! connection errors) with exponential backoff ([`RetryPolicy`]).
+//!
+//! ```
+//! use fjord_client::{api_resource, split_api_version, ResourceType};
+//!
+//! let t = ResourceType::new("apps", "v1", "Deployment", "deployments", true);
+//! assert_eq!(api_resource(&t).api_version, "apps/v1");
+//! assert_eq!(split_api_version("v1"), ("", "v1"));
+//! ```
 
 mod discovery;
 mod error;
@@ -26,7 +34,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 use serde_json::Value;
 
-pub use error::{is_transient, ClientError};
+pub use error::{is_transient, ClientError, Foreign};
 pub use fjord_model::{split_api_version, ResourceType};
 pub use observe::{Observer, RequestRecord};
 pub use retry::{is_transient_error, RetryNotice, RetryPolicy, StartupRetry};
@@ -137,7 +145,7 @@ pub async fn kube_config(opts: &ClientOptions) -> Result<kube::Config, ClientErr
                 .clone()
                 .unwrap_or_else(|| "current-context".into()),
             user,
-            source: Box::new(source),
+            source: crate::Foreign::new(source),
         })
 }
 
@@ -193,8 +201,8 @@ impl Client {
     /// A client for a loaded configuration; `namespace` overrides its default namespace.
     fn from_config(config: kube::Config, namespace: Option<String>) -> Result<Client, ClientError> {
         let namespace = namespace.unwrap_or_else(|| config.default_namespace.clone());
-        let inner =
-            kube::Client::try_from(config).map_err(|e| ClientError::BuildClient(Box::new(e)))?;
+        let inner = kube::Client::try_from(config)
+            .map_err(|e| ClientError::BuildClient(crate::Foreign::new(e)))?;
         Ok(Client {
             inner,
             namespace,
@@ -260,7 +268,7 @@ impl Client {
                 return Err(ClientError::Discover {
                     api_version: api_version.into(),
                     kind: kind.into(),
-                    source: Box::new(source),
+                    source: crate::Foreign::new(source),
                 })
             }
         };

@@ -164,7 +164,7 @@ impl Client {
             verb,
             kind: t.kind.clone(),
             target,
-            source: Box::new(source),
+            source: crate::Foreign::new(source),
         }
     }
 

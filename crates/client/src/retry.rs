@@ -245,7 +245,7 @@ mod tests {
             verb: "create",
             kind: "Secret".into(),
             target: "kube-system/key".into(),
-            source: Box::new(api_err(code)),
+            source: crate::Foreign::new(api_err(code)),
         }
     }
 

@@ -106,7 +106,7 @@ impl Engine {
             }
             st.store
                 .flush()
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+                .map_err(|e| ApiError::internal(fjord_model::chain(&e)))?;
         }
         Ok(engine)
     }
@@ -162,7 +162,7 @@ impl Engine {
                 let obj = Arc::new(obj);
                 st.store
                     .commit(&key, Some(obj.clone()), rv)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                    .map_err(|e| ApiError::internal(fjord_model::chain(&e)))?;
                 (kind, obj)
             }
             None => {
@@ -170,7 +170,7 @@ impl Engine {
                 meta::set_rv(&mut last, rv);
                 st.store
                     .commit(&key, None, rv)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                    .map_err(|e| ApiError::internal(fjord_model::chain(&e)))?;
                 self.metadata_json.forget(&key);
                 (EventType::Deleted, Arc::new(last))
             }
@@ -251,7 +251,7 @@ impl Engine {
         self.durability
             .wait_async(ticket)
             .await
-            .map_err(|e| ApiError::internal(e.to_string()))
+            .map_err(|e| ApiError::internal(fjord_model::chain(&e)))
     }
 
     /// Answers a non-watch request.

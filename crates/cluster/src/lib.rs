@@ -10,6 +10,18 @@
 //!
 //! Start it with [`serve`] (async, returns a [`ClusterHandle`]) or [`run_until_signal`] (blocking,
 //! for `fjord local-cluster`). A kubeconfig for context `fjord-local` is written to the data dir.
+//!
+//! ```
+//! let dir = std::env::temp_dir().join(format!("fjord-cluster-doc-{}", std::process::id()));
+//! let mut opts = fjord_cluster::ClusterOptions::new(&dir);
+//! opts.addr = "127.0.0.1:0".parse().unwrap();
+//! opts.in_memory = true;
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! let handle = rt.block_on(fjord_cluster::serve(opts)).unwrap();
+//! assert!(handle.kubeconfig().exists()); // context `fjord-local`, for kubectl or kube-rs
+//! rt.block_on(handle.shutdown());
+//! std::fs::remove_dir_all(&dir).ok();
+//! ```
 
 mod decode;
 mod defaults;
@@ -88,7 +100,7 @@ impl ClusterOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// The data directory could not be created.
-    #[error("creating data dir {path}: {source}")]
+    #[error("creating data dir {path}")]
     DataDir {
         /// The directory.
         path: PathBuf,
@@ -99,7 +111,7 @@ pub enum ClusterError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Binding the listen address failed.
-    #[error("binding {addr}: {source}")]
+    #[error("binding {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -107,7 +119,7 @@ pub enum ClusterError {
         source: std::io::Error,
     },
     /// Writing the kubeconfig failed.
-    #[error("writing kubeconfig {path}: {source}")]
+    #[error("writing kubeconfig {path}")]
     Kubeconfig {
         /// The file.
         path: PathBuf,

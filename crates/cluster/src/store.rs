@@ -29,7 +29,7 @@ const REDB_CACHE_BYTES: usize = 32 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Opening or creating the database file failed.
-    #[error("opening store {path}: {source}")]
+    #[error("opening store {path}")]
     Open {
         /// The database file.
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum StoreError {
     #[error("loading store: {0}")]
     Load(Box<redb::Error>),
     /// A stored object was not valid JSON.
-    #[error("stored object {key} is corrupt: {source}")]
+    #[error("stored object {key} is corrupt")]
     Corrupt {
         /// The object's key.
         key: String,

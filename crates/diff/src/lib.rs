@@ -20,6 +20,20 @@
 //! The objects returned in [`ObjectDiff`] are normalised and, for Secrets, masked with Argo CD's
 //! `+` runs ([`mask`]), so they are safe to print. [`unified`] renders a `kubectl diff`-style
 //! unified diff and [`DiffReport`] is the `-o json` shape.
+//!
+//! ```
+//! use fjord_diff::{compare, CompareOptions, DiffStatus};
+//! use serde_json::json;
+//!
+//! let desired = json!({"apiVersion": "v1", "kind": "ConfigMap",
+//!     "metadata": {"name": "c", "namespace": "a"}, "data": {"k": "2"}});
+//! let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+//!     "metadata": {"name": "c", "namespace": "a", "uid": "u1", "resourceVersion": "7"},
+//!     "data": {"k": "1"}});
+//! let d = compare(Some(&desired), Some(&live), &CompareOptions::default()).unwrap();
+//! assert_eq!(d.status, DiffStatus::Modified);
+//! assert_eq!(d.id.to_string(), "ConfigMap a/c");
+//! ```
 
 mod jq;
 mod managed;

@@ -46,7 +46,7 @@ pub enum OverridesError {
         found: &'static str,
     },
     /// The `resource.customizations` YAML does not parse.
-    #[error("argocd-cm: cannot parse {RESOURCE_CUSTOMIZATIONS_KEY}: {source}")]
+    #[error("argocd-cm: cannot parse {RESOURCE_CUSTOMIZATIONS_KEY}")]
     BlockYaml {
         /// The parser's error.
         source: YamlError,
@@ -433,7 +433,7 @@ example.com/Widget:
             "resource.customizations.health.a_b_c": "x"
         })))
         .err()
-        .map(|e| e.to_string())
+        .map(|e| fjord_model::chain(&e))
         .unwrap_or_default();
         assert!(
             err.contains("resource.customizations.health.a_b_c") && err.contains("'a_b_c'"),
@@ -444,7 +444,7 @@ example.com/Widget:
             "resource.customizations.useOpenLibs.Pod": "yes"
         })))
         .err()
-        .map(|e| e.to_string())
+        .map(|e| fjord_model::chain(&e))
         .unwrap_or_default();
         assert!(err.contains("parsing \"yes\""), "{err}");
 
@@ -452,7 +452,7 @@ example.com/Widget:
             "resource.customizations.healthz.Pod": "x"
         })))
         .err()
-        .map(|e| e.to_string())
+        .map(|e| fjord_model::chain(&e))
         .unwrap_or_default();
         assert!(
             err.contains("resource customization type healthz not supported"),

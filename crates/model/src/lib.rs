@@ -5,7 +5,8 @@
 //! - the scope of built-in kinds ([`scope`]);
 //! - the kind orders of Argo CD and kustomize ([`order`]);
 //! - the fields of object metadata ([`meta`]);
-//! - Go's string spellings ([`go`]).
+//! - Go's string spellings ([`go`]);
+//! - an error with its causes on one line ([`chain()`]).
 //!
 //! ```
 //! use fjord_model::{split_api_version, ObjectRef};
@@ -15,6 +16,7 @@
 //! assert_eq!(r.to_string(), "Deployment.apps prod/web");
 //! ```
 
+mod chain;
 pub mod go;
 mod id;
 pub mod meta;
@@ -23,6 +25,7 @@ pub mod order;
 mod resource;
 pub mod scope;
 
+pub use chain::chain;
 pub use id::{join_api_version, split_api_version, Gvk, ResId};
 pub use object::{ObjectKey, ObjectRef};
 pub use resource::{PrinterColumn, ResourceType};

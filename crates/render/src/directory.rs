@@ -27,7 +27,7 @@ pub struct DirectoryOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     /// An include/exclude glob is malformed.
-    #[error("invalid {which} glob '{glob}': {source}")]
+    #[error("invalid {which} glob '{glob}'")]
     Glob {
         /// `include` or `exclude`.
         which: &'static str,
@@ -38,7 +38,7 @@ pub enum DirectoryError {
         source: globset::Error,
     },
     /// Listing a directory failed.
-    #[error("reading directory '{dir}': {source}")]
+    #[error("reading directory '{dir}'")]
     List {
         /// The directory.
         dir: String,
@@ -70,7 +70,7 @@ pub enum DirectoryError {
         second: String,
     },
     /// A file is not valid YAML/JSON.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Parse {
         /// The file.
         file: String,

@@ -18,7 +18,7 @@ pub enum RenderError {
     #[error(transparent)]
     Directory(#[from] crate::directory::DirectoryError),
     /// A file is not valid YAML.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Parse {
         /// The file.
         file: String,
@@ -37,7 +37,7 @@ pub enum RenderError {
         problem: String,
     },
     /// An entry of a list field (resources, components, …) failed.
-    #[error("{file}: {field} entry '{entry}': {source}")]
+    #[error("{file}: {field} entry '{entry}'")]
     Entry {
         /// The kustomization file.
         file: String,
@@ -82,7 +82,7 @@ pub enum RenderError {
         what: String,
     },
     /// A transformer failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Transform {
         /// The kustomization file.
         file: String,
@@ -91,7 +91,7 @@ pub enum RenderError {
         source: Box<crate::transform::TransformError>,
     },
     /// A generator failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Generate {
         /// The kustomization file.
         file: String,
@@ -100,7 +100,7 @@ pub enum RenderError {
         source: Box<crate::generate::GenerateError>,
     },
     /// A patch failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Patch {
         /// The kustomization file.
         file: String,
@@ -109,7 +109,7 @@ pub enum RenderError {
         source: Box<crate::patch::PatchError>,
     },
     /// A replacement failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Replacement {
         /// The kustomization file.
         file: String,
@@ -126,7 +126,7 @@ pub enum RenderError {
         message: String,
     },
     /// Vars failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Vars {
         /// The kustomization file.
         file: String,

@@ -34,7 +34,7 @@ pub enum FieldError {
         problem: String,
     },
     /// A transformer option (`labels`, `commonLabels`, `commonAnnotations`) is malformed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Transform {
         /// The kustomization file.
         file: String,
@@ -43,7 +43,7 @@ pub enum FieldError {
         source: TransformError,
     },
     /// A generator field is malformed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Generate {
         /// The kustomization file.
         file: String,
@@ -52,7 +52,7 @@ pub enum FieldError {
         source: GenerateError,
     },
     /// A patch entry is malformed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Patch {
         /// The kustomization file.
         file: String,
@@ -61,7 +61,7 @@ pub enum FieldError {
         source: EntryError,
     },
     /// A `replacements:` entry is malformed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Replacement {
         /// The kustomization file.
         file: String,
@@ -70,7 +70,7 @@ pub enum FieldError {
         source: ReplacementError,
     },
     /// A `vars:` entry is malformed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Vars {
         /// The kustomization file.
         file: String,

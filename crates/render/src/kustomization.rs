@@ -82,7 +82,7 @@ pub enum KustomizationError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The file is not valid YAML.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Parse {
         /// The file.
         file: String,

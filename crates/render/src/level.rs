@@ -95,7 +95,9 @@ impl Builder {
             field: "openapi".into(),
             problem,
         };
-        let bytes = loader.read(path).map_err(|e| field(e.to_string()))?;
+        let bytes = loader
+            .read(path)
+            .map_err(|e| field(fjord_model::chain(&e)))?;
         let doc = fjord_yaml::parse_document(&bytes).map_err(|e| field(format!("{path}: {e}")))?;
         let mut schema = self.schema().clone();
         schema

@@ -123,7 +123,7 @@ pub fn render(dir: &Path, opts: &RenderOptions) -> Result<Vec<Node>, RenderError
     });
     checked.map_err(|e| match loader.budget().tripped() {
         Some(limit) if !matches!(e, RenderError::Limit { .. }) => RenderError::Limit {
-            message: e.to_string(),
+            message: fjord_model::chain(&e),
             limit,
         },
         _ => e,

@@ -55,7 +55,7 @@ pub enum LoadError {
         path: String,
     },
     /// The file does not exist or cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Read {
         /// The path.
         path: String,

@@ -361,7 +361,7 @@ fn replicas_step(
     for spec in specs {
         t.run("ReplicaCountTransformer", |res| {
             replicas::apply_replicas(res, std::slice::from_ref(spec), &fs)
-                .map_err(|e| bad_field(kust, "replicas", &e.to_string()))
+                .map_err(|e| bad_field(kust, "replicas", &fjord_model::chain(&e)))
         })?;
     }
     Ok(())
@@ -382,7 +382,7 @@ fn images_step(
         for spec in specs {
             t.run("ImageTagTransformer", |res| {
                 images::apply_images(res, std::slice::from_ref(spec), &fs)
-                    .map_err(|e| bad_field(kust, field, &e.to_string()))
+                    .map_err(|e| bad_field(kust, field, &fjord_model::chain(&e)))
             })?;
         }
     }

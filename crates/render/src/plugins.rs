@@ -204,10 +204,10 @@ fn image_tag_transformer(
         .cfg
         .get("imageTag")
         .ok_or_else(|| p.field_err("imageTag is required".into()))?;
-    let spec = images::ImageSpec::parse(image).map_err(|e| p.field_err(e.to_string()))?;
+    let spec = images::ImageSpec::parse(image).map_err(|e| p.field_err(fjord_model::chain(&e)))?;
     t.run("ImageTagTransformer", |res| {
         images::apply_images(res, std::slice::from_ref(&spec), &p.specs)
-            .map_err(|e| p.field_err(e.to_string()))
+            .map_err(|e| p.field_err(fjord_model::chain(&e)))
     })
 }
 
@@ -219,10 +219,11 @@ fn replica_count_transformer(
         .cfg
         .get("replica")
         .ok_or_else(|| p.field_err("replica is required".into()))?;
-    let spec = replicas::ReplicaSpec::parse(rep).map_err(|e| p.field_err(e.to_string()))?;
+    let spec =
+        replicas::ReplicaSpec::parse(rep).map_err(|e| p.field_err(fjord_model::chain(&e)))?;
     t.run("ReplicaCountTransformer", |res| {
         replicas::apply_replicas(res, std::slice::from_ref(&spec), &p.specs)
-            .map_err(|e| p.field_err(e.to_string()))
+            .map_err(|e| p.field_err(fjord_model::chain(&e)))
     })
 }
 

@@ -253,8 +253,8 @@ impl ReplacementEntry {
             path: p.clone(),
             message,
         };
-        let bytes = loader.read(p).map_err(|e| load(e.to_string()))?;
-        let doc = fjord_yaml::parse_document(&bytes).map_err(|e| load(e.to_string()))?;
+        let bytes = loader.read(p).map_err(|e| load(fjord_model::chain(&e)))?;
+        let doc = fjord_yaml::parse_document(&bytes).map_err(|e| load(fjord_model::chain(&e)))?;
         Replacement::parse_document(&doc)
     }
 }
@@ -331,7 +331,7 @@ fn parse_select(n: &Node, at: &str) -> Result<TargetSelect, ReplacementError> {
         None
     } else {
         let sel = Selector::parse(&Node::Map(meta_node))
-            .map_err(|e| ReplacementError::Selector(e.to_string()))?;
+            .map_err(|e| ReplacementError::Selector(fjord_model::chain(&e)))?;
         Some(sel)
     };
     Ok(TargetSelect { id, meta })

@@ -52,13 +52,15 @@ fn assert_refused(name: &str, files: &[(&str, &str)], rel: &str) -> String {
         };
         let err = match render(&root.join(rel), &opts) {
             Ok(objs) => panic!("{name}: rendered {} objects: {objs:?}", objs.len()),
-            Err(e) => e.to_string(),
+            Err(e) => fjord_model::chain(&e),
         };
         assert!(err.contains("security"), "{name}: {err}");
         assert!(!err.contains("CANARY"), "{name}: {err}");
     }
     let opts = fenced(&root);
-    render(&root.join(rel), &opts).unwrap_err().to_string()
+    render(&root.join(rel), &opts)
+        .map_err(|e| fjord_model::chain(&e))
+        .unwrap_err()
 }
 
 #[test]
@@ -135,8 +137,8 @@ fn symlinks_that_leave_the_fence_are_refused() {
     std::os::unix::fs::symlink(top.join("outside/cm.yaml"), root.join("app/link.yaml")).unwrap();
     std::os::unix::fs::symlink(top.join("outside"), root.join("app/linkdir")).unwrap();
     let err = render(&root.join("app"), &fenced(&root))
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| fjord_model::chain(&e))
+        .unwrap_err();
     assert!(err.contains("security; 'link.yaml'"), "{err}");
     assert!(
         !err.contains("outside/cm.yaml"),
@@ -168,8 +170,8 @@ fn relative_paths_inside_the_fence_keep_working() {
     // outside it are fine.
     let unfenced = RenderOptions::default();
     assert!(render(&root.join("app"), &unfenced)
+        .map_err(|e| fjord_model::chain(&e))
         .unwrap_err()
-        .to_string()
         .contains("is not in or below"));
 }
 
@@ -201,7 +203,9 @@ fn overrides_apply_in_memory_and_lift_nothing() {
     assert_eq!(objs[0].str_at(&["metadata", "labels", "a"]), Some("b"));
     assert_eq!(objs[0].str_at(&["metadata", "annotations", "c"]), Some("d"));
     // With overrides, the fence and the restrictor still hold.
-    let err = render(&root.join("evil"), &opts).unwrap_err().to_string();
+    let err = render(&root.join("evil"), &opts)
+        .map_err(|e| fjord_model::chain(&e))
+        .unwrap_err();
     assert!(err.contains("security; absolute path"), "{err}");
     // Overrides cannot smuggle in file-reading fields.
     let sneaky = fjord_yaml::parse_document(b"resources: [/etc]\n").unwrap();
@@ -209,7 +213,9 @@ fn overrides_apply_in_memory_and_lift_nothing() {
         overrides: Some(sneaky),
         ..fenced(&root)
     };
-    let err = render(&root.join("app"), &opts).unwrap_err().to_string();
+    let err = render(&root.join("app"), &opts)
+        .map_err(|e| fjord_model::chain(&e))
+        .unwrap_err();
     assert!(
         err.contains("spec.source.kustomize: field 'resources'"),
         "{err}"
@@ -274,7 +280,10 @@ fn each_limit_is_enforced_and_named() {
             let err = render(&root.join(dir), &limited(l)).unwrap_err();
             let got = err.exceeded_limit().map(|e| e.limit);
             assert_eq!(got, Some(limit), "{dir}: {err}");
-            assert!(err.to_string().contains(limit.name()), "{dir}: {err}");
+            assert!(
+                fjord_model::chain(&err).contains(limit.name()),
+                "{dir}: {err}"
+            );
         }
         assert_eq!(
             render(&root.join(dir), &RenderOptions::default())
@@ -315,13 +324,13 @@ fn big_files_are_refused_before_they_are_read() {
         "{err}"
     );
     assert!(
-        err.to_string().contains("20 files of 1200000000 bytes"),
+        fjord_model::chain(&err).contains("20 files of 1200000000 bytes"),
         "{err}"
     );
     // A kustomization reads the first (60 MB of NUL bytes: a parse error, or the limit).
     let err = render(&root.join("k"), &opts).unwrap_err();
     assert!(
-        err.to_string().contains("f0.yaml") || err.exceeded_limit().is_some(),
+        fjord_model::chain(&err).contains("f0.yaml") || err.exceeded_limit().is_some(),
         "{err}"
     );
     assert!(start.elapsed() < std::time::Duration::from_secs(30));
@@ -350,8 +359,8 @@ fn duplicate_identities_in_a_directory_name_both_files() {
         ],
     );
     let err = render(&root.join("d"), &RenderOptions::default())
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| fjord_model::chain(&e))
+        .unwrap_err();
     assert!(err.contains("ConfigMap cm is defined twice"), "{err}");
     assert!(
         err.contains("'a.yaml'") && err.contains("'b.yaml'"),

@@ -56,7 +56,7 @@ pub(crate) fn api_message(err: &ClientError) -> String {
                 other => other.to_string(),
             }
         }
-        other => other.to_string(),
+        other => fjord_model::chain(other),
     }
 }
 

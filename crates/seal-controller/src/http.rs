@@ -144,7 +144,10 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
     };
     let sealed = match decode_sealed_secret(&bytes) {
         Ok(ss) => ss,
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+        Err(e) => {
+            let message = fjord_model::chain(&e);
+            return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{message}\n"));
+        }
     };
     let keys = app.shared.keys();
     let opened = tokio::task::spawn_blocking(move || {
@@ -167,7 +170,10 @@ async fn rotate(State(app): State<AppState>, req: Request) -> Response {
     let answer = tokio::task::spawn_blocking(move || rotate_body(&bytes, &keys)).await;
     match answer {
         Ok(Ok(json)) => text(StatusCode::OK, json),
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+        Ok(Err(e)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{}\n", fjord_model::chain(&e)),
+        ),
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     }
 }

@@ -52,7 +52,7 @@ async fn reload_locked(shared: &Shared) -> Result<(), SealControllerError> {
     let secrets = list_key_namespace(shared).await?;
     let (loaded, errors) = load_controller_keys(&secrets, &shared.opts.key_prefix);
     for e in errors {
-        tracing::warn!(namespace = %shared.opts.key_namespace, error = %e, "skipping unreadable key Secret");
+        tracing::warn!(namespace = %shared.opts.key_namespace, error = %fjord_model::chain(&e), "skipping unreadable key Secret");
     }
     let current = shared.keys();
     let merged = merge_keys(&current, loaded);
@@ -93,7 +93,7 @@ async fn renew_locked(shared: &Shared) -> Result<String, SealControllerError> {
         SealControllerError::StoreKey {
             namespace: ns.clone(),
             prefix: prefix.clone(),
-            reason: e.to_string(),
+            reason: fjord_model::chain(&e),
             transient: false,
         }
     })?;
@@ -219,7 +219,7 @@ pub(crate) async fn renewal_loop(shared: Arc<Shared>, mut shutdown: watch::Recei
         }
         failed = false;
         if let Err(e) = reload(&shared).await {
-            tracing::warn!(error = %e, "re-reading key Secrets failed");
+            tracing::warn!(error = %fjord_model::chain(&e), "re-reading key Secrets failed");
             failed = true;
         }
         let keys = shared.keys();
@@ -233,7 +233,7 @@ pub(crate) async fn renewal_loop(shared: Arc<Shared>, mut shutdown: watch::Recei
             match renew(&shared).await {
                 Ok(_) => shared.wake.notify_one(),
                 Err(e) => {
-                    tracing::error!(error = %e, "key renewal failed");
+                    tracing::error!(error = %fjord_model::chain(&e), "key renewal failed");
                     failed = true;
                 }
             }

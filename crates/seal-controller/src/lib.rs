@@ -24,6 +24,15 @@
 //! - `http` and [`handlers`]: the HTTP API and the pure logic of its endpoints.
 //!
 //! Secret values never appear in errors, logs, events, statuses or `Debug` output.
+//!
+//! ```
+//! use fjord_seal_controller::{RateLimit, CRD_NAME, CRD_YAML};
+//!
+//! // The CRD the controller installs, and the /v1 endpoints' default rate limit.
+//! assert_eq!(CRD_NAME, "sealedsecrets.bitnami.com");
+//! assert!(CRD_YAML.contains("kind: CustomResourceDefinition"));
+//! assert_eq!(RateLimit::default().burst, 2);
+//! ```
 
 mod api;
 pub mod handlers;
@@ -117,7 +126,7 @@ impl Default for SealControllerOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum SealControllerError {
     /// Connecting to the cluster failed.
-    #[error("connecting to the cluster: {0}")]
+    #[error("connecting to the cluster")]
     Connect(#[source] ClientError),
     /// Building the raw API client (status subresource, events, `generateName`) failed.
     #[error("building the API client for {server}: {reason}")]
@@ -128,7 +137,7 @@ pub enum SealControllerError {
         reason: String,
     },
     /// A kind could not be resolved through discovery.
-    #[error("resolving {kind}: {source}")]
+    #[error("resolving {kind}")]
     Resolve {
         /// `apiVersion kind` looked up.
         kind: String,
@@ -147,7 +156,7 @@ pub enum SealControllerError {
         transient: bool,
     },
     /// Listing the key Secrets failed.
-    #[error("listing key Secrets in namespace {namespace}: {source}")]
+    #[error("listing key Secrets in namespace {namespace}")]
     ListKeys {
         /// The key namespace.
         namespace: String,
@@ -156,7 +165,7 @@ pub enum SealControllerError {
         source: ClientError,
     },
     /// Generating a key failed.
-    #[error("generating a sealing key: {0}")]
+    #[error("generating a sealing key")]
     GenerateKey(#[source] KeystoreError),
     /// Storing a generated key as a Secret failed.
     #[error("storing the new key Secret {namespace}/{prefix}*: {reason}")]
@@ -174,7 +183,7 @@ pub enum SealControllerError {
     #[error("no usable sealing key in namespace {0}")]
     NoKey(String),
     /// Listing SealedSecrets or Secrets failed.
-    #[error("listing {kind}: {source}")]
+    #[error("listing {kind}")]
     List {
         /// The kind listed.
         kind: String,
@@ -183,7 +192,7 @@ pub enum SealControllerError {
         source: ClientError,
     },
     /// Unsealing a SealedSecret failed (event `ErrUnsealFailed`).
-    #[error("SealedSecret {object}: {source}")]
+    #[error("SealedSecret {object}")]
     Unseal {
         /// `namespace/name` of the SealedSecret.
         object: String,
@@ -247,7 +256,7 @@ pub enum SealControllerError {
         error: String,
     },
     /// Binding the HTTP listener failed.
-    #[error("binding the HTTP API on {addr}: {source}")]
+    #[error("binding the HTTP API on {addr}")]
     BindHttp {
         /// The address.
         addr: SocketAddr,
@@ -256,7 +265,7 @@ pub enum SealControllerError {
         source: std::io::Error,
     },
     /// Serving HTTP failed.
-    #[error("serving the HTTP API: {0}")]
+    #[error("serving the HTTP API")]
     ServeHttp(#[source] std::io::Error),
     /// A background task panicked or was cancelled.
     #[error("controller task {0} ended unexpectedly")]
@@ -282,7 +291,8 @@ impl SealControllerError {
 
 /// Logs one start-up retry (the error names the step and object, never a secret value).
 pub(crate) fn log_retry(n: &RetryNotice<'_, SealControllerError>) {
-    tracing::warn!(step = n.step, attempt = n.attempt, wait = ?n.wait, error = %n.error,
+    let error = fjord_model::chain(n.error);
+    tracing::warn!(step = n.step, attempt = n.attempt, wait = ?n.wait, error = %error,
         "transient API error; retrying");
     let line = serde_json::json!({
         "level": "warn",
@@ -292,7 +302,7 @@ pub(crate) fn log_retry(n: &RetryNotice<'_, SealControllerError>) {
             n.step,
             n.attempt,
             n.wait.as_millis(),
-            n.error
+            error
         ),
     });
     eprintln!("{line}");

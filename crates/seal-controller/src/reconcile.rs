@@ -102,7 +102,7 @@ async fn record_event(shared: &Shared, sealed: &Value, type_: &str, reason: &str
             reason: reason.into(),
             error: api_message(&e),
         };
-        tracing::warn!(error = %err, "event not recorded");
+        tracing::warn!(error = %fjord_model::chain(&err), "event not recorded");
     }
 }
 
@@ -220,8 +220,8 @@ async fn attempt(shared: &Shared, sealed: &Value) -> Result<(), Failure> {
     let object = object_name(sealed);
     let unseal_failed = |e: fjord_seal::unseal::UnsealError| Failure {
         reason: REASON_UNSEAL_FAILED,
-        event_message: format!("Failed to unseal: {e}"),
-        status_message: e.to_string(),
+        event_message: format!("Failed to unseal: {}", fjord_model::chain(&e)),
+        status_message: fjord_model::chain(&e),
         retry: true,
         error: SealControllerError::Unseal {
             object: object.clone(),
@@ -257,7 +257,7 @@ async fn process(shared: &Shared, sealed: &Value) -> (bool, bool) {
             (true, true, String::new())
         }
         Err(f) => {
-            tracing::warn!(sealed_secret = %object, error = %f.error, "unseal attempt failed");
+            tracing::warn!(sealed_secret = %object, error = %fjord_model::chain(&f.error), "unseal attempt failed");
             record_event(shared, sealed, "Warning", f.reason, &f.event_message).await;
             (false, f.retry, f.status_message.clone())
         }
@@ -271,7 +271,7 @@ async fn process(shared: &Shared, sealed: &Value) -> (bool, bool) {
                     object: object.clone(),
                     reason,
                 };
-                tracing::warn!(error = %err, "status not written");
+                tracing::warn!(error = %fjord_model::chain(&err), "status not written");
                 return (false, true);
             }
         }
@@ -388,7 +388,7 @@ pub(crate) async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Rec
             return;
         }
         if let Err(e) = pass(&shared, &mut state).await {
-            tracing::warn!(error = %e, "reconcile pass failed");
+            tracing::warn!(error = %fjord_model::chain(&e), "reconcile pass failed");
         }
         tokio::select! {
             _ = shutdown.changed() => return,

@@ -37,7 +37,7 @@ pub enum KeystoreError {
     #[error(transparent)]
     Key(#[from] KeyError),
     /// The file is neither PEM nor a YAML/JSON Secret or List.
-    #[error("{origin}: {source}")]
+    #[error("{origin}")]
     Document {
         /// The file or stream name.
         origin: String,

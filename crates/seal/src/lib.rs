@@ -15,6 +15,24 @@
 //! - [`docs`]: YAML/JSON documents in and out (YAML through fjord-yaml), Go's base64.
 //!
 //! Secret values never appear in errors or `Debug` output.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use fjord_seal::{generate_key, seal_item, unseal_item, KeygenOptions, Scope};
+//!
+//! let key = generate_key(SystemTime::now(), &KeygenOptions {
+//!     bits: 2048,
+//!     ttl: Duration::from_secs(3600),
+//!     common_name: "sealed-secret".into(),
+//! })
+//! .unwrap();
+//! let cert = key.certificate().unwrap();
+//! let blob = seal_item(cert, Scope::Strict, "prod", "db", "password", b"hunter2").unwrap();
+//! let plain = unseal_item(&[key.clone()], Scope::Strict, "prod", "db", "password", &blob).unwrap();
+//! assert_eq!(plain, b"hunter2");
+//! // Strict scope binds namespace and name: moved elsewhere, it does not open.
+//! assert!(unseal_item(&[key], Scope::Strict, "dev", "db", "password", &blob).is_err());
+//! ```
 
 pub mod crypto;
 pub mod docs;

@@ -90,7 +90,7 @@ pub enum SealError {
     #[error("failed to encrypt using an expired certificate on {0}")]
     ExpiredCertificate(String),
     /// Encryption failed.
-    #[error("encrypting {secret}: {source}")]
+    #[error("encrypting {secret}")]
     Crypto {
         /// The Secret's name.
         secret: String,

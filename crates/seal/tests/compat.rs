@@ -71,7 +71,7 @@ fn every_case_behaves_like_upstream() {
                 assert_eq!(owner["controller"], true, "{file}");
             }
         } else {
-            let err = result.expect_err(file).to_string();
+            let err = fjord_model::chain(&result.expect_err(file));
             match case.get("error_contains").and_then(Value::as_array) {
                 Some(parts) => {
                     for p in parts {

@@ -13,10 +13,10 @@ use crate::url::UrlError;
 #[derive(Debug, Error)]
 pub enum RepoError {
     /// The repository URL could not be understood.
-    #[error("repository URL: {0}")]
+    #[error("repository URL")]
     Url(#[from] UrlError),
     /// A cache directory could not be created or written.
-    #[error("cache directory {path}: {source}")]
+    #[error("cache directory {path}")]
     CacheDir {
         /// The directory.
         path: PathBuf,
@@ -142,7 +142,7 @@ pub enum RepoError {
         max: String,
     },
     /// Writing the exported tree failed (the export is discarded).
-    #[error("repository {url} at {revision}: exporting {path:?}: {source}")]
+    #[error("repository {url} at {revision}: exporting {path:?}")]
     ExportWrite {
         /// The repository URL (password removed).
         url: String,

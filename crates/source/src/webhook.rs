@@ -43,7 +43,7 @@ pub enum WebhookError {
         reason: String,
     },
     /// The `argocd-secret` could not be read.
-    #[error("webhook secrets: {0}")]
+    #[error("webhook secrets")]
     Secret(#[from] CredentialError),
 }
 

@@ -16,7 +16,7 @@ pub enum ApplyError {
     #[error("{0}: nothing to apply")]
     NoTarget(String),
     /// The API refused the object.
-    #[error("{object}: {source}")]
+    #[error("{object}")]
     Request {
         /// The object.
         object: String,

@@ -19,7 +19,7 @@ pub enum CompareError {
         message: String,
     },
     /// The two sides could not be compared.
-    #[error("{object}: {source}")]
+    #[error("{object}")]
     Diff {
         /// The object.
         object: String,

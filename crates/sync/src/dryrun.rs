@@ -62,7 +62,7 @@ pub(crate) async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
         Err(ClientError::UnknownKind { .. }) => return DryRun::NotRun,
         Err(e) => {
             return DryRun::Failed {
-                message: e.to_string(),
+                message: fjord_model::chain(&e),
                 not_found: false,
             }
         }
@@ -71,7 +71,7 @@ pub(crate) async fn dry_run_one(engine: &Engine, task: &Task) -> DryRun {
         Ok(predicted) => DryRun::Predicted(predicted),
         Err(e) => DryRun::Failed {
             not_found: e.is_not_found(),
-            message: e.to_string(),
+            message: fjord_model::chain(&e),
         },
     }
 }

@@ -6,6 +6,18 @@
 //! (phase, wave) step — prune, replace `BeforeHookCreation` hooks, apply with server-side apply
 //! (field manager `fjord`), wait for health — and `SyncFail` hooks when something failed.
 //! The library prints nothing: progress goes to a callback ([`Progress`]).
+//!
+//! ```
+//! use fjord_sync::SyncOptions;
+//!
+//! // An Application's `syncPolicy.syncOptions`, as written: Argo CD's default-behaviour options
+//! // are accepted, unknown ones are refused by name.
+//! let opts = SyncOptions::parse_sync_policy(["CreateNamespace=true", "RespectIgnoreDifferences=true"])
+//!     .unwrap();
+//! assert!(opts.creates_namespace());
+//! let err = SyncOptions::parse_sync_policy(["Bogus=true"]).unwrap_err();
+//! assert!(err.to_string().contains("Bogus"));
+//! ```
 
 pub mod apply;
 pub mod compare;
@@ -45,7 +57,7 @@ pub const FIELD_MANAGER: &str = "fjord";
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// An application-level or per-object sync option is malformed.
-    #[error("{object}: {source}")]
+    #[error("{object}")]
     Options {
         /// The object (or `--sync-option`).
         object: String,
@@ -68,7 +80,7 @@ pub enum SyncError {
         app: String,
     },
     /// Talking to the cluster failed.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Client {
         /// The step (`resolving kinds`, `reading live objects`, `listing tracked objects`…).
         step: &'static str,

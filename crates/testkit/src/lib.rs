@@ -19,6 +19,13 @@
 //! - [`prometheus`]: a real Prometheus scraping a target.
 //! - [`binary`]: running a built binary (`fjord`), whose path the test crate passes in.
 //! - [`tempdir()`](tempdir::tempdir), [`http`], [`wait`]: temporary folders, raw HTTP, polling.
+//!
+//! ```
+//! use fjord_testkit::Backend;
+//!
+//! assert_eq!(Backend::parse("real").unwrap(), Backend::Real);
+//! assert!(Backend::parse("both").is_err()); // one backend a test process
+//! ```
 
 mod backend;
 pub mod binary;

@@ -121,14 +121,14 @@ async fn check_api(opts: &ClientOptions) -> Option<Client> {
     let client = match Client::connect(opts).await {
         Ok(c) => c,
         Err(e) => {
-            println!("FAIL  API: {e}");
+            println!("FAIL  API: {}", fjord_model::chain(&e));
             return None;
         }
     };
     match client.server_version().await {
         Ok(v) => println!("PASS  API reachable, Kubernetes {v}"),
         Err(e) => {
-            println!("FAIL  API: {e}");
+            println!("FAIL  API: {}", fjord_model::chain(&e));
             return None;
         }
     }
@@ -180,14 +180,14 @@ async fn check_repo(url: String, settings: &fjord_controller::runtime::Settings)
 
 /// Fetches `url` into a throw-away mirror, with the controller's credentials and known hosts.
 fn probe_repo(url: &str, settings: &fjord_controller::runtime::Settings) -> Result<(), String> {
-    let dir = tempfile_dir().map_err(|e| e.to_string())?;
-    let cache = fjord_source::RepoCache::new(&dir).map_err(|e| e.to_string())?;
+    let dir = tempfile_dir().map_err(|e| fjord_model::chain(&e))?;
+    let cache = fjord_source::RepoCache::new(&dir).map_err(|e| fjord_model::chain(&e))?;
     cache.set_credentials(settings.credentials.clone());
     cache.set_known_hosts(settings.known_hosts.clone());
     let result = cache
         .repo(url)
         .and_then(|r| r.fetch().map(|_| ()))
-        .map_err(|e| e.to_string());
+        .map_err(|e| fjord_model::chain(&e));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

@@ -11,19 +11,11 @@ pub mod seal;
 pub mod sync;
 pub mod up;
 
-/// An error and its causes on one line, outermost first, without repeating a cause whose text
-/// the outer message already contains.
+/// An error and its causes on one line, outermost first, each once (the workspace's
+/// convention: a message names its own step and object, never its cause's text).
 pub fn chain(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    err.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -128,7 +128,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             .exceeded_limit()
             .map(|l| format!(" (raise it with --{})", l.limit.name()))
             .unwrap_or_default();
-        anyhow::anyhow!("{e}{hint}")
+        anyhow::anyhow!("{}{hint}", fjord_model::chain(&e))
     })?;
     let text = match args.output {
         Output::Yaml => fjord_yaml::emit_documents(&objects)?,

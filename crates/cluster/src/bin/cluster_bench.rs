@@ -539,7 +539,7 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", fjord_model::chain(&*e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     match fjord_cluster::run_until_signal(opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", fjord_model::chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -220,7 +220,7 @@ mod tests {
         let err = bad.backoff_for(0).unwrap_err();
         assert_eq!(err.to_string(), "error parsing retry backoff duration");
         assert_eq!(
-            crate::chain::chain(&err),
+            fjord_model::chain(&err),
             "error parsing retry backoff duration: time: invalid duration \"x\""
         );
         let unlimited: RetryStrategy =

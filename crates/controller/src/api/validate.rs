@@ -75,7 +75,7 @@ pub fn validate_on(
     }
     if let Some(retry) = spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref()) {
         if let Err(e) = retry.backoff_for(0) {
-            errs.push(crate::chain::chain(&e));
+            errs.push(fjord_model::chain(&e));
         }
     }
     let Some(project) = project else {

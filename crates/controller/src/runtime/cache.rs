@@ -126,7 +126,11 @@ impl ClusterCache {
             }
             Err(e) => {
                 self.started.store(false, Ordering::SeqCst);
-                super::events::log("warn", "", &format!("cluster cache discovery: {e}"));
+                super::events::log(
+                    "warn",
+                    "",
+                    &format!("cluster cache discovery: {}", fjord_model::chain(&e)),
+                );
             }
         }
     }
@@ -157,7 +161,7 @@ impl ClusterCache {
     pub async fn watch_kinds(self: &Arc<Self>, shared: &Arc<Shared>, kinds: &[(String, String)]) {
         for (api_version, kind) in kinds {
             let known = {
-                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                let (group, _) = fjord_client::split_api_version(api_version);
                 self.watched
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

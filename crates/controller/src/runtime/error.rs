@@ -199,16 +199,15 @@ impl From<RepoError> for ControllerError {
 
 impl ControllerError {
     /// The one-line text written into conditions, operation messages and logs: the step and
-    /// the object, then the cause's message (the cause renders its own causes). Paths of a
-    /// render error are shown relative to the repository, never the controller's cache.
+    /// the object, then every cause once ([`fjord_model::chain()`]). Paths of a render error are
+    /// shown relative to the repository, never the controller's cache; a limit's error ends
+    /// with the `argocd-cmd-params-cm` key to raise.
     pub fn message(&self) -> String {
         match self {
-            ControllerError::Repo(_) | ControllerError::Sync(_) | ControllerError::Compare(_) => {
-                self.to_string()
-            }
-            ControllerError::ExportLimit { key, source } => {
-                format!("{source} (raise {key} in argocd-cmd-params-cm)")
-            }
+            ControllerError::ExportLimit { key, source } => format!(
+                "{} (raise {key} in argocd-cmd-params-cm)",
+                fjord_model::chain(&**source)
+            ),
             ControllerError::Render {
                 path,
                 fence,
@@ -218,9 +217,10 @@ impl ControllerError {
                 let hint = limit_key
                     .map(|key| format!(" (raise {key} in argocd-cmd-params-cm)"))
                     .unwrap_or_default();
+                let cause = fjord_model::chain(&**source);
                 format!(
                     "rendering {path}: {}",
-                    relative_to(&format!("{source}{hint}"), fence)
+                    relative_to(&format!("{cause}{hint}"), fence)
                 )
             }
             ControllerError::RenderJson {
@@ -229,12 +229,9 @@ impl ControllerError {
                 source,
             } => format!(
                 "rendering {path}: {}",
-                relative_to(&source.to_string(), fence)
+                relative_to(&fjord_model::chain(source), fence)
             ),
-            _ => match std::error::Error::source(self) {
-                Some(cause) => format!("{self}: {cause}"),
-                None => self.to_string(),
-            },
+            _ => fjord_model::chain(self),
         }
     }
 

@@ -58,7 +58,11 @@ pub async fn record(client: &Client, app: &Application, warning: bool, reason: &
     let (client, app, reason) = (client.clone(), app.name().to_string(), reason.to_string());
     tokio::spawn(async move {
         if let Err(e) = client.create(&t, &event, false, CONTROLLER_MANAGER).await {
-            log("warn", &app, &format!("recording event {reason}: {e}"));
+            log(
+                "warn",
+                &app,
+                &format!("recording event {reason}: {}", fjord_model::chain(&e)),
+            );
         }
     });
 }

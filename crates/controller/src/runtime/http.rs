@@ -293,7 +293,7 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, do not spin or exit.
-                    let msg = format!("accepting on {bound}: {e}");
+                    let msg = format!("accepting on {bound}: {}", fjord_model::chain(&e));
                     if let Some(line) = accept_errors.note(Instant::now(), &msg) {
                         events::log("warn", "", &line);
                     }
@@ -390,7 +390,7 @@ pub fn metrics_router(shared: Arc<Shared>) -> Router {
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, crate::chain::chain(&e)).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, fjord_model::chain(&e)).into_response(),
     }
 }
 
@@ -512,10 +512,14 @@ async fn push(State(state): State<WebhookState>, headers: HeaderMap, body: Body)
             return (StatusCode::OK, format!("{provider:?} ping\n")).into_response()
         }
         Err(e @ webhook::WebhookError::BadSignature { .. }) => {
-            state.log_refused(&format!("webhook refused: {e}"));
-            return (StatusCode::UNAUTHORIZED, format!("{e}\n")).into_response();
+            let text = fjord_model::chain(&e);
+            state.log_refused(&format!("webhook refused: {text}"));
+            return (StatusCode::UNAUTHORIZED, format!("{text}\n")).into_response();
         }
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+        Err(e) => {
+            let text = fjord_model::chain(&e);
+            return (StatusCode::BAD_REQUEST, format!("{text}\n")).into_response();
+        }
     };
     // Matched against the Applications the watch last delivered: no API round trip.
     let now = std::time::Instant::now();

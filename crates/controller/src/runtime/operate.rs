@@ -339,7 +339,7 @@ async fn execute(
                     let result = idle_while(engine.execute(&plan, &mut |_| {})).await;
                     Ok((result, target))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(fjord_model::chain(&e)),
             }
         }
         Err(e) => Err(e.message()),

@@ -23,7 +23,7 @@ use crate::status::{Health, HealthStatus};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
     /// A field the check reads has the wrong type (Argo CD: the typed conversion failed).
-    #[error("failed to convert unstructured {what} to typed: {source}")]
+    #[error("failed to convert unstructured {what} to typed")]
     Convert {
         /// The kind being converted (`Deployment`, `HPA`, ...).
         what: &'static str,
@@ -46,7 +46,7 @@ pub enum CheckError {
         detail: String,
     },
     /// An Argo Workflow's `status.phase` or `status.message` is not a string.
-    #[error("failed to convert unstructured to argoworkflow: {source}")]
+    #[error("failed to convert unstructured to argoworkflow")]
     Workflow {
         /// The offending field.
         source: FieldError,
@@ -108,7 +108,7 @@ pub fn has_builtin_check(group: &str, kind: &str) -> bool {
 pub fn builtin_health(obj: &Value) -> Option<Health> {
     let (group, _) = group_version(obj);
     let check = check_for(group, kind(obj))?;
-    Some(check(obj).unwrap_or_else(|e| Health::new(HealthStatus::Unknown, e.to_string())))
+    Some(check(obj).unwrap_or_else(|e| Health::new(HealthStatus::Unknown, fjord_model::chain(&e))))
 }
 
 #[cfg(test)]

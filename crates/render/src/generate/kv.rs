@@ -49,11 +49,11 @@ fn kv_err(what: &str, list: &[String], err: String) -> GenerateError {
 
 /// Reads a file through the loader; a directory is refused as kustomize refuses it.
 fn read(loader: &Loader, rel: &str) -> Result<Vec<u8>, String> {
-    let path = loader.resolve(rel).map_err(|e| e.to_string())?;
+    let path = loader.resolve(rel).map_err(|e| fjord_model::chain(&e))?;
     if path.is_dir() {
         return Err(format!("'{}' must resolve to a file", path.display()));
     }
-    loader.read(rel).map_err(|e| e.to_string())
+    loader.read(rel).map_err(|e| fjord_model::chain(&e))
 }
 
 /// Splits a literal `key=value`; the value loses one pair of matching surrounding quotes.

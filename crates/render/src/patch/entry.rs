@@ -40,7 +40,7 @@ pub enum EntryError {
         message: String,
     },
     /// The `target:` is invalid.
-    #[error("invalid patch target: {0}")]
+    #[error("invalid patch target")]
     Target(#[from] SelectError),
 }
 

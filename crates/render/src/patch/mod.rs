@@ -73,7 +73,7 @@ pub enum PatchError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The patch is not valid YAML.
-    #[error("{patch}: {source}")]
+    #[error("{patch}")]
     Yaml {
         /// The file path or inline text.
         patch: String,
@@ -114,7 +114,7 @@ pub enum PatchError {
         legacy: bool,
     },
     /// Strategic merge failed on a resource.
-    #[error("strategic merge patch {patch} on {resource}: {source}")]
+    #[error("strategic merge patch {patch} on {resource}")]
     Smp {
         /// The patch's id or text.
         patch: String,
@@ -125,7 +125,7 @@ pub enum PatchError {
         source: SmpError,
     },
     /// A JSON patch failed on a resource.
-    #[error("json patch {patch} on {resource}: {source}")]
+    #[error("json patch {patch} on {resource}")]
     Json {
         /// Where the patch came from (its file, or "inline patch").
         patch: String,

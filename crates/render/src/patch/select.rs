@@ -27,7 +27,7 @@ pub enum SelectError {
         message: &'static str,
     },
     /// A regex field does not compile.
-    #[error("selector field {field:?}: {source}")]
+    #[error("selector field {field:?}")]
     BadRegex {
         /// The field.
         field: &'static str,

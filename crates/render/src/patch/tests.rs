@@ -214,10 +214,10 @@ fn json_patch_quirks_match_kustomize() {
     assert!(res[2].obj.get_path(&["metadata", "annotations"]).is_none());
     let kust = "patches:\n- target: {kind: Service}\n  patch: |-\n    - op: add\n      path: /spec/x/y\n      value: 1\n";
     let e = run(&mut resources(RES), kust, &l).unwrap_err();
+    let text = fjord_model::chain(&e);
     assert!(
-        e.to_string()
-            .contains("add operation does not apply: doc is missing path: \"/spec/x/y\""),
-        "{e}"
+        text.contains("add operation does not apply: doc is missing path: \"/spec/x/y\""),
+        "{text}"
     );
 }
 
@@ -266,5 +266,6 @@ fn entry_errors() {
         &l,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("found 'web' expected: '('"), "{e}");
+    let text = fjord_model::chain(&e);
+    assert!(text.contains("found 'web' expected: '('"), "{text}");
 }

@@ -157,7 +157,7 @@ pub fn visit_matches(
         return visit_matches(item, rest, create, visit);
     }
     if let Some((k, v)) = list_match(first) {
-        let re = Regex::new(v).map_err(|e| PathError::Regex(e.to_string()))?;
+        let re = Regex::new(v).map_err(|e| PathError::Regex(fjord_model::chain(&e)))?;
         let Node::Seq(_) = node else {
             return Err(want_seq(node));
         };

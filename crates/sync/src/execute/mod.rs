@@ -121,7 +121,10 @@ impl<'a> Run<'a> {
             .retain(|r| !(r.kind == "Namespace" && r.name == name));
         match deleted {
             Ok(()) => format!(" (namespace {name}, created for the dry run, deleted again)"),
-            Err(e) => format!(" (deleting namespace {name}, created for the dry run: {e})"),
+            Err(e) => format!(
+                " (deleting namespace {name}, created for the dry run: {})",
+                fjord_model::chain(&e)
+            ),
         }
     }
 
@@ -242,7 +245,7 @@ impl<'a> Run<'a> {
     /// one fails the namespace is deleted again.
     async fn prepare_namespace(&mut self, name: &str) -> Result<(), Ending> {
         if let Err(e) = self.create_namespace(name).await {
-            let msg = format!("creating namespace {name}: {e}");
+            let msg = format!("creating namespace {name}: {}", fjord_model::chain(&e));
             return Err((OperationPhase::Error, msg));
         }
         if self.plan.dry_run {

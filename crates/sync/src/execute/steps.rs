@@ -103,7 +103,7 @@ impl Run<'_> {
         };
         let t = match self.resolve(task).await {
             Ok(t) => t,
-            Err(e) => return failed(e.to_string()),
+            Err(e) => return failed(fjord_model::chain(&e)),
         };
         let prop: Propagation = task.options.propagation();
         let deleted = self
@@ -122,7 +122,7 @@ impl Run<'_> {
                 let r = row(task, Action::Pruned, ResultCode::Pruned).with_message("pruned");
                 (r, Some(waited), true)
             }
-            Err(e) => failed(e.to_string()),
+            Err(e) => failed(fjord_model::chain(&e)),
         }
     }
 
@@ -160,7 +160,7 @@ impl Run<'_> {
             Err(e) => {
                 ok = false;
                 if let Some((ri, _)) = waited.first() {
-                    self.rows[*ri].message = e.to_string();
+                    self.rows[*ri].message = fjord_model::chain(&e);
                 }
             }
         }
@@ -220,17 +220,20 @@ impl Run<'_> {
     /// object the server returned.
     async fn apply_one(&self, i: usize) -> Outcome {
         let task = &self.plan.tasks[i];
-        let t = self.resolve(task).await.map_err(|e| e.to_string())?;
+        let t = self
+            .resolve(task)
+            .await
+            .map_err(|e| fjord_model::chain(&e))?;
         let applied = apply_task(self.engine, &t, task, false)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| fjord_model::chain(&e))?;
         if task.id.kind == "CustomResourceDefinition" {
             let left = self.deadline.saturating_duration_since(Instant::now());
             self.engine
                 .client()
                 .wait_established(&task.id.name, left)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| fjord_model::chain(&e))?;
         }
         Ok((t, applied))
     }
@@ -244,7 +247,7 @@ impl Run<'_> {
         if let Err(e) = self.delete_before_creation(idx).await {
             if let Some(&i) = idx.first() {
                 let r = row(&self.plan.tasks[i], Action::Skipped, ResultCode::SyncFailed)
-                    .with_message(e.to_string());
+                    .with_message(fjord_model::chain(&e));
                 self.rows.push(r);
             }
             return false;
@@ -363,7 +366,7 @@ impl Run<'_> {
             Err(e) => {
                 if let Some((ri, _, _)) = waited.first() {
                     self.rows[*ri].status = ResultCode::SyncFailed;
-                    self.rows[*ri].message = e.to_string();
+                    self.rows[*ri].message = fjord_model::chain(&e);
                 }
                 return false;
             }

@@ -14,7 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// A local file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     File {
         /// The path.
         path: String,
@@ -28,7 +28,7 @@ pub enum FetchError {
     #[error("invalid URL {0}")]
     Url(String),
     /// Network failure.
-    #[error("{url}: {source}")]
+    #[error("{url}")]
     Io {
         /// The URL.
         url: String,

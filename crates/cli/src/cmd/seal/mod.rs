@@ -153,7 +153,7 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     /// Reading input or writing output failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being read or written.
         what: String,
@@ -161,7 +161,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// The input could not be parsed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Parse {
         /// The stream or file.
         what: String,
@@ -190,7 +190,7 @@ pub enum CliError {
     #[error(transparent)]
     Object(#[from] ObjectError),
     /// Re-encryption failed.
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Reseal {
         /// The file or object concerned.
         file: String,
