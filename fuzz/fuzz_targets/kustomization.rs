@@ -71,7 +71,7 @@ fn check(data: &[u8]) {
     // The pure check, as `Kustomization::load` does it after reading the file.
     if let Ok(mut docs) = fjord_yaml::parse_documents(data) {
         if docs.len() == 1 {
-            let _ = Kustomization::from_doc(dir.join("kustomization.yaml"), docs.remove(0));
+            let _ = Kustomization::from_doc(dir.join("kustomization.yaml"), &docs.remove(0));
         }
     }
     // The whole build.
