@@ -321,7 +321,9 @@ impl Client {
         Ok(v)
     }
 
-    /// Waits until the CRD `name` has condition `Established=True`, then forgets discovery.
+    /// Waits until the CRD `name` has condition `Established=True` and discovery serves its kind
+    /// (an API server may add the new group to discovery a moment after Established: the real
+    /// kube-apiserver does).
     pub async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ClientError> {
         let t = self
             .resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -338,7 +340,9 @@ impl Client {
                     });
                 if ok {
                     self.invalidate();
-                    return Ok(());
+                    if self.serves_kind_of(&crd).await? {
+                        return Ok(());
+                    }
                 }
             }
             if start.elapsed() >= timeout {
@@ -348,6 +352,25 @@ impl Client {
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether discovery serves the kind of `crd` (its group, first served version and kind).
+    async fn serves_kind_of(&self, crd: &Value) -> Result<bool, ClientError> {
+        let text = |p: &str| crd.pointer(p).and_then(Value::as_str).unwrap_or_default();
+        let version = crd
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .and_then(|vs| vs.iter().find(|v| v["served"] == true))
+            .and_then(|v| v["name"].as_str());
+        let Some(version) = version else {
+            return Ok(true); // nothing served: nothing to wait for
+        };
+        let api_version = fjord_model::join_api_version(text("/spec/group"), version);
+        match self.resolve(&api_version, text("/spec/names/kind")).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::UnknownKind { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use fjord_client::{Client, ClientError, ClientOptions, ResourceType, StartupRetry};
+use fjord_client::{Client, ClientOptions, ResourceType, StartupRetry};
 use fjord_source::RepoCache;
 use serde_json::Value;
 
@@ -302,7 +302,8 @@ async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, Con
             .await
             .map_err(step("creating the namespace"))?;
     }
-    let project_type = resolve_installed(client, "AppProject")
+    let project_type = client
+        .resolve("argoproj.io/v1alpha1", "AppProject")
         .await
         .map_err(step("discovering AppProject"))?;
     if client
@@ -317,24 +318,10 @@ async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, Con
             .await
             .map_err(step("creating AppProject default"))?;
     }
-    resolve_installed(client, "Application")
+    client
+        .resolve("argoproj.io/v1alpha1", "Application")
         .await
         .map_err(step("discovering Application"))
-}
-
-/// Resolves one of fjord's own `argoproj.io/v1alpha1` kinds right after its CRD reported
-/// Established. An API server may serve the new group in discovery a moment after that (the real
-/// kube-apiserver does, and so can the local one), so "not served" is asked again for up to 30 s.
-async fn resolve_installed(client: &Client, kind: &str) -> Result<ResourceType, ClientError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match client.resolve("argoproj.io/v1alpha1", kind).await {
-            Err(ClientError::UnknownKind { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            other => return other,
-        }
-    }
 }
 
 /// A started controller.
