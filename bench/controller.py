@@ -33,8 +33,8 @@ The report goes to stdout and bench/results/controller.txt, after the stamp of b
 (commit, CPU, kernel, rustc, fjord, kubectl, kube-apiserver and Argo CD versions).
 FJORD_BIN=/path/to/fjord skips the release build; ARGOCD_BIN=/path/to/argocd skips Argo CD's.
 Exits non-zero when a setup step fails (with the failing component's log tail) or the apps never
-converge. fjord's Sealed Secrets controller is switched off (--sealed-secrets false): the peer
-has none.
+converge. fjord's Sealed Secrets and External Secrets controllers are switched off
+(--sealed-secrets false --external-secrets false): the peer has neither.
 """
 import argparse
 import hashlib
@@ -231,7 +231,8 @@ def run_local(fjord, n, args):
         ctrl = subprocess.Popen(
             [fjord, "controller", "--kubeconfig", kc, "--metrics-addr", f"127.0.0.1:{m_port}",
              "--webhook-addr", f"127.0.0.1:{w_port}", "--cache-dir", f"{tmp}/cache",
-             "--workers", str(args.workers), "--sealed-secrets", "false"], stdout=subprocess.DEVNULL, stderr=ctrl_log)
+             "--workers", str(args.workers), "--sealed-secrets", "false",
+             "--external-secrets", "false"], stdout=subprocess.DEVNULL, stderr=ctrl_log)
         procs.append(ctrl)
 
         def ready():

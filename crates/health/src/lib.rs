@@ -7,13 +7,15 @@
 //! 2. a custom Lua health check from `argocd-cm` ([`HealthOverrides`]) wins over everything else;
 //! 3. otherwise the built-in check for the kind (Deployment, StatefulSet, DaemonSet, ReplicaSet,
 //!    Pod, Service, Ingress, PersistentVolumeClaim, Job, HorizontalPodAutoscaler, APIService,
-//!    Argo Workflow) with Argo CD's statuses and messages;
+//!    Argo Workflow) with Argo CD's statuses and messages, and Argo CD's bundled checks of the
+//!    external-secrets.io kinds fjord reconciles itself (ExternalSecret, SecretStore,
+//!    ClusterSecretStore, ClusterExternalSecret);
 //! 4. any other kind has no health (`None`).
 //!
 //! [`aggregate`] folds resource health into an application's health. Objects are
 //! `serde_json::Value`s, as the API returns them.
 //!
-//! Not included: the Lua health checks Argo CD bundles for third-party CRDs
+//! Not included: the other Lua health checks Argo CD bundles for third-party CRDs
 //! (`resource_customizations/`); configure them through `argocd-cm` instead.
 //!
 //! ```

@@ -28,6 +28,7 @@
 //! ```
 
 mod backend;
+pub mod bao;
 pub mod binary;
 pub mod cluster;
 mod control_plane;

