@@ -162,6 +162,8 @@ pub(crate) struct Shared {
     pub(crate) stores: stores::Stores,
     /// Store validation results.
     pub(crate) store_state: store_status::State,
+    /// Failed ExternalSecrets waiting for their retry.
+    pub(crate) backoff: reconcile::Backoffs,
     /// Wakes the loop before its resync period.
     pub(crate) wake: Notify,
 }
@@ -224,6 +226,7 @@ pub async fn start(opts: EsoControllerOptions) -> Result<EsoControllerHandle, Es
         api,
         stores,
         store_state: store_status::State::default(),
+        backoff: reconcile::Backoffs::default(),
         wake: Notify::new(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::fetch::{self, FetchError};
 use crate::write::{self, WriteError, Written};
 use crate::Shared;
-use backoff::{backing_off, clear_failure, prune_failures, record_failure, shared_key};
+pub(crate) use backoff::Backoffs;
 use fjord_eso::spec::{parse_external_secret, ExternalSecretSpec, SpecError};
 use fjord_eso::target::{synced_resource_version, REASON_SYNC_ERROR};
 use fjord_eso::template::{self, TemplateError};
@@ -157,12 +157,9 @@ async fn sync(shared: &Shared, es: &Value, spec: &ExternalSecretSpec) -> Result<
 async fn report_failure(shared: &Shared, es: &Value, version: &str, err: &SyncError) {
     let message = fjord_model::chain(err);
     tracing::warn!(external_secret = %es_id(es), transient = err.is_transient(), error = %message, "sync failed");
-    record_failure(
-        shared_key(shared),
-        str_at(es, "/metadata/uid"),
-        version,
-        Instant::now(),
-    );
+    shared
+        .backoff
+        .record_failure(str_at(es, "/metadata/uid"), version, Instant::now());
     shared
         .api
         .event(es, true, EVENT_UPDATE_FAILED, &message)
@@ -185,7 +182,7 @@ async fn report_success(
     version: String,
     started: DateTime<Utc>,
 ) {
-    clear_failure(shared_key(shared), str_at(es, "/metadata/uid"));
+    shared.backoff.clear_failure(str_at(es, "/metadata/uid"));
     for j in &synced.missing_data_from {
         let message = format!("secret does not exist at provider using spec.dataFrom[{j}]");
         shared
@@ -269,7 +266,7 @@ async fn finalize_es(shared: &Shared, es: &Value) {
         }
     }
     if set_finalizer(shared, es, false).await {
-        clear_failure(shared_key(shared), uid);
+        shared.backoff.clear_failure(uid);
     }
 }
 
@@ -284,7 +281,7 @@ async fn handle(shared: &Shared, es: &Value, targets: Option<&HashMap<(String, S
     }
     let uid = str_at(es, "/metadata/uid");
     let version = synced_resource_version(es);
-    if backing_off(shared_key(shared), uid, &version, Instant::now()) {
+    if shared.backoff.backing_off(uid, &version, Instant::now()) {
         return;
     }
     let spec = match validate(es) {
@@ -352,7 +349,7 @@ pub(crate) async fn reconcile_external_secrets(shared: &Shared) {
         .iter()
         .map(|es| str_at(es, "/metadata/uid").to_string())
         .collect();
-    prune_failures(shared_key(shared), &uids);
+    shared.backoff.prune_failures(&uids);
     if list.is_empty() {
         return;
     }
