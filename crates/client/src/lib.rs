@@ -219,6 +219,13 @@ impl Client {
         self
     }
 
+    /// The underlying kube-rs client (same connection pool), for the calls this client does
+    /// not wrap: subresources such as `serviceaccounts/<name>/token`, `generateName` creates,
+    /// merge patches of `status`. Its requests are not retried.
+    pub fn kube_client(&self) -> kube::Client {
+        self.inner.clone()
+    }
+
     /// The default namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace

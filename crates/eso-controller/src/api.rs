@@ -139,17 +139,6 @@ pub(crate) struct Api {
     pub(crate) cluster_secret_stores: ResourceType,
 }
 
-async fn raw_client(opts: &EsoControllerOptions) -> Result<kube::Client, EsoControllerError> {
-    let config = fjord_client::kube_config(&opts.client)
-        .await
-        .map_err(EsoControllerError::Connect)?;
-    let endpoint = config.cluster_url.to_string();
-    kube::Client::try_from(config).map_err(|e| EsoControllerError::KubeClient {
-        server: endpoint,
-        reason: e.to_string(),
-    })
-}
-
 async fn resolve(
     client: &Client,
     api_version: &str,
@@ -176,7 +165,7 @@ impl Api {
         let client = Client::connect(&opts.client)
             .await
             .map_err(EsoControllerError::Connect)?;
-        let raw = raw_client(opts).await?;
+        let raw = client.kube_client();
         ensure_crds(&client, opts.install_crds).await?;
         let v1 = v1();
         Ok(Api {

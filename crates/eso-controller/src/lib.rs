@@ -99,14 +99,6 @@ pub enum EsoControllerError {
     /// Connecting to the cluster failed.
     #[error("connecting to the cluster")]
     Connect(#[source] ClientError),
-    /// Building the raw API client (TokenRequest) failed.
-    #[error("building the API client for {server}: {reason}")]
-    KubeClient {
-        /// The API server the client was for.
-        server: String,
-        /// What failed.
-        reason: String,
-    },
     /// A kind could not be resolved through discovery.
     #[error("resolving {kind}")]
     Resolve {
@@ -140,7 +132,7 @@ impl EsoControllerError {
                 is_transient_error(source)
             }
             EsoControllerError::InstallCrd { transient, .. } => *transient,
-            EsoControllerError::KubeClient { .. } | EsoControllerError::Task(_) => false,
+            EsoControllerError::Task(_) => false,
         }
     }
 }

@@ -67,18 +67,6 @@ fn kube_message(err: &kube::Error) -> String {
     }
 }
 
-async fn raw_client(opts: &SealControllerOptions) -> Result<kube::Client, SealControllerError> {
-    // The same loading rules as every other client: merged $KUBECONFIG, or in-cluster.
-    let config = fjord_client::kube_config(&opts.client)
-        .await
-        .map_err(SealControllerError::Connect)?;
-    let endpoint = config.cluster_url.to_string();
-    kube::Client::try_from(config).map_err(|e| SealControllerError::KubeClient {
-        server: endpoint,
-        reason: e.to_string(),
-    })
-}
-
 async fn resolve(
     client: &Client,
     api_version: &str,
@@ -100,7 +88,7 @@ impl Api {
         let client = Client::connect(&opts.client)
             .await
             .map_err(SealControllerError::Connect)?;
-        let raw = raw_client(opts).await?;
+        let raw = client.kube_client();
         let secrets = resolve(&client, "v1", "Secret").await?;
         let events = resolve(&client, "v1", "Event").await?;
         let sealed = ensure_crd(&client, opts.install_crd).await?;

@@ -128,14 +128,6 @@ pub enum SealControllerError {
     /// Connecting to the cluster failed.
     #[error("connecting to the cluster")]
     Connect(#[source] ClientError),
-    /// Building the raw API client (status subresource, events, `generateName`) failed.
-    #[error("building the API client for {server}: {reason}")]
-    KubeClient {
-        /// The API server the client was for.
-        server: String,
-        /// What failed.
-        reason: String,
-    },
     /// A kind could not be resolved through discovery.
     #[error("resolving {kind}")]
     Resolve {
