@@ -23,29 +23,9 @@ const USERNAME: &str = "fjord-user-7f3a1c";
 const PASSWORD: &str = "pw-9c1e5b-SECRET";
 const PASSWORD2: &str = "pw-2d7a0f-ROTATED";
 
-/// Seed 000's ExternalSecret, verbatim (indentation restored).
-const SEED_ES: &str = r#"apiVersion: external-secrets.io/v1beta1
-kind: ExternalSecret
-metadata:
-  name: database-credentials
-spec:
-  refreshInterval: "1h"
-  secretStoreRef:
-    name: vault-backend
-    kind: ClusterSecretStore
-  target:
-    name: db-creds-k8s
-    creationPolicy: Owner
-  data:
-  - secretKey: username
-    remoteRef:
-      key: secret/data/production/db
-      property: username
-  - secretKey: password
-    remoteRef:
-      key: secret/data/production/db
-      property: password
-"#;
+/// Seed 000's ExternalSecret, verbatim (the one copy, shared with fjord-eso's tests; the seed
+/// text lost its indentation, restored there as standard YAML).
+const SEED_ES: &str = include_str!("../../eso/testdata/seed-external-secret.yaml");
 
 /// fjord's local API served in this process on its own runtime.
 struct InProcess {

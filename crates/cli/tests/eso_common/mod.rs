@@ -22,30 +22,9 @@ pub const RESYNC: &str = "2s";
 /// read is shared).
 pub const ESO_RESYNC: &str = "1s";
 
-/// Seed 000's ExternalSecret ("Handling Secrets without Violating GDPR"), verbatim: the seed
-/// text lost its indentation, restored here as standard YAML; nothing else changed.
-pub const SEED_ES: &str = r#"apiVersion: external-secrets.io/v1beta1
-kind: ExternalSecret
-metadata:
-  name: database-credentials
-spec:
-  refreshInterval: "1h"
-  secretStoreRef:
-    name: vault-backend
-    kind: ClusterSecretStore
-  target:
-    name: db-creds-k8s
-    creationPolicy: Owner
-  data:
-  - secretKey: username
-    remoteRef:
-      key: secret/data/production/db
-      property: username
-  - secretKey: password
-    remoteRef:
-      key: secret/data/production/db
-      property: password
-"#;
+/// Seed 000's ExternalSecret, verbatim (the one copy, shared with fjord-eso's tests; the seed
+/// text lost its indentation, restored there as standard YAML).
+pub const SEED_ES: &str = include_str!("../../../eso/testdata/seed-external-secret.yaml");
 
 /// sha3-224 of "payments/database-credentials" (ESO's `created-by` label), computed
 /// independently with Python's `hashlib.sha3_224`.
