@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde_json::{json, Value};
 
+pub(super) use crate::api::str_at;
 use crate::fetch::{self, FetchError};
 use crate::write::{self, WriteError, Written};
 use crate::Shared;
@@ -36,10 +37,6 @@ const EVENT_UPDATED: (&str, &str) = ("Updated", "secret updated");
 const EVENT_DELETED: (&str, &str) = ("Deleted", "secret deleted due to DeletionPolicy=Delete");
 const EVENT_UPDATE_FAILED: &str = "UpdateFailed";
 const EVENT_MISSING_PROVIDER_SECRET: &str = "MissingProviderSecret";
-
-pub(super) fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
 
 fn now_rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::api::ApiError;
+use crate::api::{str_at, ApiError};
 use crate::Shared;
 use fjord_eso::spec::{
     CreationPolicy, DecodingStrategy, DeletionPolicy, ExternalSecretSpec, MergePolicy,
@@ -133,10 +133,6 @@ pub(crate) fn content(
         labels,
         annotations,
     })
-}
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The decoded `data` of a Secret; `None` when a value is not base64.
