@@ -198,9 +198,12 @@ fn twenty_kills_during_syncs_of_fifty_apps_lose_nothing() {
     // First convergence, undisturbed: the uids of every object, which no later sync may
     // change (a wrongful prune deletes an object; the next sync would recreate it).
     let converged = |h: &Harness, rev: &str| {
+        // Generous: convergence is what is tested (speed is benchmarked, not asserted). On a
+        // loaded 2-core CI machine the last controller once needed ~2.5 min to finish the 36
+        // operations 16 quick kills had left Running.
         h.wait(
             &format!("every app synced at {rev}"),
-            Duration::from_secs(150),
+            Duration::from_secs(300),
             || {
                 let apps = h.apps();
                 let done = apps.len() == APPS
