@@ -23,6 +23,12 @@ if ! [ -x "$deny" ] || [ "$("$deny" --version 2>/dev/null)" != "cargo-deny $vers
     cargo install --quiet --locked --root "$tools" --version "$version" cargo-deny
 fi
 
+# cargo-deny reads the metadata of every locked crate, those of other platforms too (windows-sys,
+# android_system_properties), which a Linux build never downloads: fetch them first. Without
+# network a warm cargo cache still has them; a cold one makes the check below name what is
+# missing.
+cargo fetch --locked --quiet || echo "cargo fetch failed: checking against cargo's cache" >&2
+
 # bans, licenses, sources: no network.
 "$deny" --offline --locked check bans licenses sources
 
