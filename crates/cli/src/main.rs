@@ -42,6 +42,9 @@ enum Command {
     App(cmd::app::AppArgs),
     /// Check the control plane: disk fdatasync latency, API reachability, repositories.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Set container images in a kustomization (as `kustomize edit set image`) or in plain
+    /// manifests; optionally commit and push (exit 2 with --exit-code when nothing changed).
+    SetImage(cmd::set_image::SetImageArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Up(args) => cmd::up::run(args),
         Command::App(args) => cmd::app::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::SetImage(args) => cmd::set_image::run(args),
     };
     match result {
         Ok(code) => code,

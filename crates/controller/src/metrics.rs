@@ -20,6 +20,44 @@ pub const RECONCILE_BUCKETS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 /// carry the `_total` suffix on their samples).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// Metric families a component running beside the controller (the image updater) adds to
+/// `/metrics`: OpenMetrics text without the closing `# EOF`, rendered at each scrape.
+#[derive(Clone)]
+pub struct ExtraMetrics(std::sync::Arc<dyn Fn() -> String + Send + Sync>);
+
+impl ExtraMetrics {
+    /// Families rendered by `render` at each scrape.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> ExtraMetrics {
+        ExtraMetrics(std::sync::Arc::new(render))
+    }
+
+    /// The families' text now.
+    pub fn render(&self) -> String {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics")
+    }
+}
+
+/// `text` (an OpenMetrics exposition ending in `# EOF`) with `extra` families added before
+/// the end marker.
+pub fn with_extra(mut text: String, extra: &[ExtraMetrics]) -> String {
+    if extra.is_empty() {
+        return text;
+    }
+    let eof = text.rfind("# EOF").unwrap_or(text.len());
+    text.truncate(eof);
+    for e in extra {
+        text.push_str(&e.render());
+    }
+    text.push_str("# EOF\n");
+    text
+}
+
 /// Errors from metrics encoding.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {

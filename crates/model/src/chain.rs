@@ -28,9 +28,38 @@ pub fn chain(err: &(dyn Error + 'static)) -> String {
     out
 }
 
+/// The first error of type `T` in `err`'s chain (`err` itself included). An `io::Error`'s
+/// `source` skips the error it wraps, so the walk steps into that one instead (this is how a
+/// TLS failure inside a connection error is found).
+pub fn find_cause<'a, T: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&(dyn Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
-    use super::chain;
+    use super::{chain, find_cause};
+
+    #[test]
+    fn find_cause_steps_into_io_errors() {
+        let inner = std::fmt::Error;
+        let io = std::io::Error::other(inner);
+        let outer = Outer("x", Middle(io));
+        assert!(find_cause::<std::fmt::Error>(&outer).is_some());
+        assert!(find_cause::<std::num::ParseIntError>(&outer).is_none());
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("writing {0}")]

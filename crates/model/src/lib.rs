@@ -6,6 +6,7 @@
 //! - the kind orders of Argo CD and kustomize ([`order`]);
 //! - the fields of object metadata ([`meta`]);
 //! - Go's string spellings ([`go`]);
+//! - [`SecretString`], a secret that never prints;
 //! - an error with its causes on one line ([`chain()`]).
 //!
 //! ```
@@ -24,8 +25,10 @@ mod object;
 pub mod order;
 mod resource;
 pub mod scope;
+mod secret;
 
-pub use chain::chain;
+pub use chain::{chain, find_cause};
 pub use id::{join_api_version, split_api_version, Gvk, ResId};
 pub use object::{ObjectKey, ObjectRef};
 pub use resource::{PrinterColumn, ResourceType};
+pub use secret::SecretString;

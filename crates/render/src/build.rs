@@ -51,15 +51,16 @@ impl ConfigObjects for Builder {
 }
 
 impl Builder {
-    /// Builds the kustomization in `loader`'s root, as the top of the build; `overrides` (an
-    /// application's `source.kustomize` options) runs its transformers as one more level above
-    /// it, before the top-level finishing steps.
+    /// Builds the kustomization in `loader`'s root (or `root`, bytes read in its place), as the
+    /// top of the build; `overrides` (an application's `source.kustomize` options) runs its
+    /// transformers as one more level above it, before the top-level finishing steps.
     pub(crate) fn build_top(
         &mut self,
         loader: &Loader,
         overrides: Option<&Kustomization>,
+        root: Option<&[u8]>,
     ) -> Result<(ResMap, Option<crate::order::SortOrder>), RenderError> {
-        let kust = Kustomization::load(loader)?;
+        let kust = Kustomization::load_with(loader, root)?;
         let sort = kust.fields.sort_options.clone()?;
         if let Some(meta) = kust.fields.build_metadata.clone()? {
             self.meta = meta;

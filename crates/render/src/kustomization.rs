@@ -176,12 +176,24 @@ pub fn find(dir: &Path) -> Result<Option<&'static str>, KustomizationError> {
 impl Kustomization {
     /// Reads and checks the kustomization in the loader's root directory.
     pub fn load(loader: &Loader) -> Result<Kustomization, KustomizationError> {
+        Kustomization::load_with(loader, None)
+    }
+
+    /// Like [`Kustomization::load`], with `replacement` read in place of the file's bytes (the
+    /// file must still exist): what a `kustomize edit` command made of it.
+    pub fn load_with(
+        loader: &Loader,
+        replacement: Option<&[u8]>,
+    ) -> Result<Kustomization, KustomizationError> {
         let dir = loader.root();
         let name = find(dir)?.ok_or_else(|| KustomizationError::NotFound {
             dir: dir.display().to_string(),
         })?;
         let file = dir.join(name);
-        let bytes = loader.read(name)?;
+        let bytes = match replacement {
+            Some(b) => b.to_vec(),
+            None => loader.read(name)?,
+        };
         let shown = file.display().to_string();
         let docs =
             fjord_yaml::parse_documents(&bytes).map_err(|source| KustomizationError::Parse {

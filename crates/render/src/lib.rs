@@ -71,6 +71,10 @@ pub struct RenderOptions {
     /// kustomization (Argo CD's `source.kustomize` options). Only the transformer fields in
     /// [`OVERRIDE_FIELDS`] are accepted: it reads no file.
     pub overrides: Option<Node>,
+    /// Bytes read in place of the directory's own kustomization file: Argo CD applies
+    /// `source.kustomize.images` with `kustomize edit set image` on that file before the build,
+    /// and the caller passes the edited text here (the shared tree is never written).
+    pub root_kustomization: Option<Vec<u8>>,
 }
 
 /// The fields [`RenderOptions::overrides`] may set.
@@ -153,7 +157,11 @@ fn render_kustomization(
                 .map_err(RenderError::from)
         })
         .transpose()?;
-    let (mut res, sort) = level::Builder::new().build_top(loader, overrides.as_ref())?;
+    let (mut res, sort) = level::Builder::new().build_top(
+        loader,
+        overrides.as_ref(),
+        opts.root_kustomization.as_deref(),
+    )?;
     let order = match (sort, opts.reorder) {
         (Some(s), _) => s,
         (None, Some(Reorder::None)) => order::SortOrder::Fifo,

@@ -41,26 +41,7 @@ pub enum CredentialError {
     },
 }
 
-/// A secret string whose `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        SecretString(value.into())
-    }
-    /// The secret value; use only where it is handed to the transport.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use fjord_model::SecretString;
 
 /// Credentials for one repository, as resolved from the Secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -146,10 +127,10 @@ impl CredentialStore {
                     username: field("username")?.filter(|s| !s.is_empty()),
                     password: field("password")?
                         .filter(|s| !s.is_empty())
-                        .map(SecretString),
+                        .map(SecretString::new),
                     ssh_private_key: field("sshPrivateKey")?
                         .filter(|s| !s.is_empty())
-                        .map(SecretString),
+                        .map(SecretString::new),
                     insecure: insecure.as_deref() == Some("true"),
                 },
             };

@@ -154,4 +154,63 @@ pub enum RepoError {
         #[source]
         source: io::Error,
     },
+    /// A path an edit wants to commit is refused (absolute, `..`, empty components, `.git`, or
+    /// a symlink / directory / file-below-a-file at that place in the tree).
+    #[error("commit to {url}: path {path:?} is refused: {reason}")]
+    PushPath {
+        /// The repository URL (password removed).
+        url: String,
+        /// The path as the edit gave it.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The edit callback of [`Repo::commit_and_push`](crate::Repo::commit_and_push) failed.
+    #[error("commit to {url} branch {branch}: editing files: {message}")]
+    Edit {
+        /// The repository URL (password removed).
+        url: String,
+        /// The branch being written.
+        branch: String,
+        /// The callback's message.
+        message: String,
+    },
+    /// The branch to commit on does not exist and neither does its base.
+    #[error("commit to {url}: branch {branch:?} does not exist and base {base:?} was not found")]
+    NoBase {
+        /// The repository URL (password removed).
+        url: String,
+        /// The branch asked for.
+        branch: String,
+        /// The base asked for (empty: the remote's default branch).
+        base: String,
+    },
+    /// Pushing to the remote failed (transport or server error).
+    #[error("push {url} branch {branch}: {message}")]
+    Push {
+        /// The repository URL (password removed).
+        url: String,
+        /// The branch pushed.
+        branch: String,
+        /// libgit2's or the server's message (credentials removed).
+        message: String,
+    },
+    /// The remote rejected the push credentials.
+    #[error("push {url}: authentication failed")]
+    PushAuthFailed {
+        /// The repository URL (password removed).
+        url: String,
+    },
+    /// The push was still rejected as not fast-forward after every retry (nothing was forced).
+    #[error("push {url} branch {branch}: rejected {attempts} times, last: {reason}")]
+    PushRejected {
+        /// The repository URL (password removed).
+        url: String,
+        /// The branch pushed.
+        branch: String,
+        /// How many pushes were tried.
+        attempts: u32,
+        /// The last rejection's reason.
+        reason: String,
+    },
 }

@@ -9,6 +9,7 @@
 //! - [`paths`]: the `manifest-generate-paths` annotation ([`paths::affects`]).
 //! - [`webhook`]: push-webhook parsing and verification, and which apps an event refreshes.
 //! - [`poll`]: the polling interval with deterministic jitter.
+//! - [`push`]: committing edited files on a branch and pushing them ([`Repo::commit_and_push`]).
 //! - [`semver_range`]: semantic-version ranges as `targetRevision`, resolved against tags.
 //! - [`url`]: Argo CD's repository URL normalisation.
 //! - [`redact`]: credentials out of URLs and messages ([`redact_url`]).
@@ -46,6 +47,9 @@ pub mod known_hosts;
 pub mod limits;
 pub mod paths;
 pub mod poll;
+pub mod push;
+#[cfg(test)]
+mod push_tests;
 pub mod redact;
 pub mod repo;
 pub mod semver_range;
@@ -59,6 +63,7 @@ pub use known_hosts::KnownHosts;
 pub use limits::ExportLimits;
 pub use paths::affects;
 pub use poll::PollPolicy;
+pub use push::{CommitRequest, Signature, TreeView};
 pub use redact::{redact_text, redact_url};
 pub use repo::{FetchSummary, RefChange, Repo, RepoCache, RepoError};
 pub use url::normalize_url;

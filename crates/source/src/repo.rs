@@ -157,8 +157,8 @@ impl RepoCache {
 
 /// One repository mirror (a bare repository holding every branch and tag of the remote).
 pub struct Repo {
-    url: String,
-    display: String,
+    pub(crate) url: String,
+    pub(crate) display: String,
     key: String,
     dir: PathBuf,
     trees: PathBuf,
@@ -193,11 +193,11 @@ impl Repo {
         &self.dir
     }
 
-    fn lock(&self) -> MutexGuard<'_, Repository> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Repository> {
         self.git.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn git_err(&self, step: &'static str) -> impl Fn(git2::Error) -> RepoError + '_ {
+    pub(crate) fn git_err(&self, step: &'static str) -> impl Fn(git2::Error) -> RepoError + '_ {
         move |e| RepoError::Git {
             url: self.display.clone(),
             step,
@@ -209,12 +209,17 @@ impl Repo {
     /// of the cache, and points the mirror's `HEAD` at the remote's default branch.
     pub fn fetch(&self) -> Result<FetchSummary, RepoError> {
         let repo = self.lock();
-        let before = snapshot_refs(&repo);
-        let default_branch = self.fetch_specs(&repo, &REFSPECS, FetchPrune::On)?;
+        self.fetch_locked(&repo)
+    }
+
+    /// [`Repo::fetch`] with the mirror already locked.
+    pub(crate) fn fetch_locked(&self, repo: &Repository) -> Result<FetchSummary, RepoError> {
+        let before = snapshot_refs(repo);
+        let default_branch = self.fetch_specs(repo, &REFSPECS, FetchPrune::On)?;
         if let Some(branch) = &default_branch {
             repo.set_head(branch).map_err(self.git_err("set HEAD"))?;
         }
-        let after = snapshot_refs(&repo);
+        let after = snapshot_refs(repo);
         Ok(FetchSummary {
             default_branch,
             changed: diff_refs(&before, &after),
@@ -252,19 +257,7 @@ impl Repo {
         refspecs: &[&str],
         prune: FetchPrune,
     ) -> Result<Option<String>, RepoError> {
-        let remote_url = RemoteUrl::parse(&self.url)?;
-        let creds = self
-            .settings
-            .credentials
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .lookup(&self.url);
-        let known = self
-            .settings
-            .known_hosts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let (remote_url, creds, known) = self.transport_settings()?;
         let host_problem: RefCell<Option<(HostKeyVerdict, String)>> = RefCell::new(None);
         let auth_attempts = Cell::new(0u32);
         let auth_refused = Cell::new(false);
@@ -288,6 +281,26 @@ impl Repo {
             .default_branch()
             .ok()
             .and_then(|b| b.as_str().ok().map(str::to_string)))
+    }
+
+    /// The parsed URL, the credentials and the known hosts a fetch or push of this mirror uses.
+    pub(crate) fn transport_settings(
+        &self,
+    ) -> Result<(RemoteUrl, RepoCredentials, KnownHosts), RepoError> {
+        let remote_url = RemoteUrl::parse(&self.url)?;
+        let creds = self
+            .settings
+            .credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(&self.url);
+        let known = self
+            .settings
+            .known_hosts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok((remote_url, creds, known))
     }
 
     fn fetch_error(
@@ -503,7 +516,7 @@ impl Repo {
 
 const MAX_AUTH_ATTEMPTS: u32 = 3;
 
-fn callbacks<'a>(
+pub(crate) fn callbacks<'a>(
     creds: &'a RepoCredentials,
     known: &'a KnownHosts,
     remote: &'a RemoteUrl,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::client::{Request, Vault};
 use crate::error::VaultError;
-use crate::secret::SecretString;
+use fjord_model::SecretString;
 
 /// How to get a token.
 #[derive(Debug, Clone, PartialEq, Eq)]

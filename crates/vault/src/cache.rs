@@ -128,7 +128,7 @@ mod tests {
     use super::*;
     use crate::client::VaultConfig;
     use crate::fake::fake_server;
-    use crate::secret::SecretString;
+    use fjord_model::SecretString;
 
     const NOT_FOUND: &str =
         "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 13\r\n\r\n{\"errors\":[]}";

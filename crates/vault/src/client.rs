@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::Value;
 
 use crate::error::VaultError;
-use crate::secret::SecretString;
+use fjord_model::SecretString;
 
 /// The default timeout of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -430,21 +430,7 @@ fn native_roots() -> Arc<rustls::RootCertStore> {
 
 /// rustls's reason when `e` (or one of its causes) is a TLS failure.
 fn tls_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return Some(r.to_string());
-        }
-        // An io::Error's `source` skips the error it wraps: step into it instead.
-        cur = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
+    fjord_model::find_cause::<rustls::Error>(e).map(ToString::to_string)
 }
 
 #[cfg(test)]

@@ -42,7 +42,6 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod kv;
-mod secret;
 mod tokens;
 
 pub use auth::{Login, Token};
@@ -51,5 +50,5 @@ pub use client::{
     Vault, VaultConfig, DEFAULT_TIMEOUT, MAX_CONCURRENT_REQUESTS, MAX_RESPONSE_BYTES,
 };
 pub use error::{Cause, VaultError};
-pub use secret::SecretString;
+pub use fjord_model::SecretString;
 pub use tokens::TokenCache;

@@ -169,7 +169,7 @@ fn renewed_enough(entry: &Entry, renewed: &Token) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::SecretString;
+    use fjord_model::SecretString;
 
     fn entry(ttl: Option<u64>, renewable: bool, is_static: bool, age: u64) -> (Entry, Instant) {
         let token = Token::for_tests(

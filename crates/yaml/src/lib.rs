@@ -36,4 +36,4 @@ pub use emit::{emit, emit_documents, EmitError};
 pub use json::{emit_json_list, from_json_value, to_json_value, write_json_string};
 pub use node::{Map, Node, Scalar};
 pub use parse::{parse_document, parse_documents, ParseError};
-pub use resolve::Tag;
+pub use resolve::{is_yaml_style_float, Tag};

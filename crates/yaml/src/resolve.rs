@@ -218,8 +218,9 @@ pub(crate) fn v2_needs_quotes(s: &str) -> bool {
     non_string || is_base60_float(s)
 }
 
-/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
-fn is_yaml_style_float(s: &str) -> bool {
+/// Whether `s` has the shape of a go-yaml float, `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+/// (shared by YAML 1.1 and 1.2 resolution).
+pub fn is_yaml_style_float(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     if matches!(b.first(), Some(b'+' | b'-')) {

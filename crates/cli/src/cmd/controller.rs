@@ -49,6 +49,70 @@ pub struct ControllerArgs {
     /// Timeouts and limits of the webhook and metrics servers.
     #[command(flatten)]
     pub http: HttpLimitArgs,
+    /// Image updater: Argo CD Image Updater's annotations on Applications.
+    #[command(flatten)]
+    pub image_updater: ImageUpdaterArgs,
+}
+
+/// The image updater's flags (`--image-updater*`).
+#[derive(Args, Debug, Clone)]
+pub struct ImageUpdaterArgs {
+    /// Run the image updater (Argo CD Image Updater's `argocd-image-updater.argoproj.io/*`
+    /// annotations on Applications: registry polling and write-back).
+    #[arg(long = "image-updater", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub image_updater: bool,
+    /// Time between the end of one update cycle and the start of the next.
+    #[arg(long = "image-updater-interval", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub interval: Duration,
+}
+
+/// The image updater's options for a controller of `namespace` whose mirrors live in
+/// `cache_dir` (the updater's own mirrors go in its `image-updater` folder), or `None`.
+pub fn image_updater_options(
+    enabled: bool,
+    interval: Duration,
+    client: fjord_client::ClientOptions,
+    namespace: &str,
+    cache_dir: &std::path::Path,
+) -> Option<fjord_image_updater::ImageUpdaterOptions> {
+    enabled.then(|| {
+        let mut o =
+            fjord_image_updater::ImageUpdaterOptions::new(client, cache_dir.join("image-updater"));
+        o.namespace = namespace.to_string();
+        o.interval = interval;
+        o
+    })
+}
+
+/// Serves the image updater's counters (when it runs) on the controller's `/metrics`.
+pub fn serve_updater_metrics(
+    opts: &mut ControllerOptions,
+    updater: Option<&fjord_image_updater::ImageUpdaterOptions>,
+) {
+    if let Some(u) = updater {
+        let m = std::sync::Arc::clone(&u.metrics);
+        opts.extra_metrics
+            .push(fjord_controller::metrics::ExtraMetrics::new(move || {
+                m.render()
+            }));
+    }
+}
+
+/// Starts the image updater when `opts` is set.
+pub async fn start_image_updater(
+    opts: Option<fjord_image_updater::ImageUpdaterOptions>,
+) -> anyhow::Result<Option<fjord_image_updater::ImageUpdaterHandle>> {
+    match opts {
+        Some(o) => {
+            let interval = o.interval;
+            let h = fjord_image_updater::start(o)
+                .await
+                .context("starting the image updater")?;
+            eprintln!("image updater running (interval {interval:?})");
+            Ok(Some(h))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Timeouts and limits of the webhook and metrics servers (`--webhook-*`).
@@ -198,6 +262,15 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let opts = args.options();
     let sealed = args.sealed.options(opts.client.clone());
     let external = args.external.options(opts.client.clone());
+    let updater = image_updater_options(
+        args.image_updater.image_updater,
+        args.image_updater.interval,
+        opts.client.clone(),
+        &opts.namespace,
+        &opts.cache_dir,
+    );
+    let mut opts = opts;
+    serve_updater_metrics(&mut opts, updater.as_ref());
     let rt = tokio_runtime()?;
     rt.block_on(async move {
         let handle = runtime::start(opts).await.context("starting the controller")?;
@@ -224,6 +297,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
+        let updater = start_image_updater(updater).await?;
         eprintln!(
             "fjord controller running (namespace {}, metrics http://{}, webhook http://{}/api/webhook)",
             args.namespace,
@@ -231,6 +305,9 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             handle.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
         );
         stop_signal().await;
+        if let Some(u) = updater {
+            u.shutdown().await.context("stopping the image updater")?;
+        }
         if let Some(e) = eso {
             e.shutdown().await.context("stopping the External Secrets controller")?;
         }

@@ -8,6 +8,7 @@ pub mod kube_args;
 pub mod local_cluster;
 pub mod render;
 pub mod seal;
+pub mod set_image;
 pub mod sync;
 pub mod up;
 

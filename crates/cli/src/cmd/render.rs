@@ -122,6 +122,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             max_rendered_bytes: args.max_rendered_bytes,
         },
         overrides: None,
+        root_kustomization: None,
     };
     let objects = fjord_render::render(&args.dir, &opts).map_err(|e| {
         let hint = e

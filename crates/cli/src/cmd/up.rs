@@ -74,6 +74,12 @@ pub struct UpArgs {
     /// The External Secrets controller.
     #[command(flatten)]
     pub external: super::controller::ExternalSecretsArgs,
+    /// Run the image updater (Argo CD Image Updater's annotations on Applications).
+    #[arg(long = "image-updater", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub image_updater: bool,
+    /// Time between the end of one image update cycle and the start of the next.
+    #[arg(long = "image-updater-interval", value_name = "DURATION", default_value = "2m", value_parser = super::kube_args::parse_duration)]
+    pub image_updater_interval: Duration,
 }
 
 /// Creates (once) a Git repository holding the example and returns its `file://` URL.
@@ -143,6 +149,34 @@ fn status_line(app: &Value) -> String {
     )
 }
 
+/// Waits (120 s from `start` at most) until the demo app is Synced and Healthy, printing each
+/// new status line; returns whether it got there.
+async fn wait_demo(
+    client: &Client,
+    app_type: &fjord_model::ResourceType,
+    start: Instant,
+) -> anyhow::Result<bool> {
+    let mut last = String::new();
+    loop {
+        let app = client.get(app_type, Some("argocd"), "guestbook").await?;
+        let app = app.unwrap_or(Value::Null);
+        let line = status_line(&app);
+        if line != last {
+            eprintln!("  guestbook: {line}");
+            last = line;
+        }
+        let synced = app.pointer("/status/sync/status").and_then(Value::as_str) == Some("Synced");
+        let ok = app.pointer("/status/health/status").and_then(Value::as_str) == Some("Healthy");
+        if synced && ok {
+            return Ok(true);
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Runs `fjord up`.
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
@@ -165,6 +199,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         opts.webhook_addr = Some(args.webhook_addr);
         // The demo repository is local: poll it often, so a commit shows up quickly.
         opts.resync = Some(DEMO_POLL);
+        let updater_opts = super::controller::image_updater_options(
+            args.image_updater,
+            args.image_updater_interval,
+            client_opts.clone(),
+            "argocd",
+            &args.data_dir.join("repos"),
+        );
+        super::controller::serve_updater_metrics(&mut opts, updater_opts.as_ref());
         let controller = runtime::start(opts).await.context("starting the controller")?;
         let sealer = match args.sealed.options(client_opts.clone()) {
             Some(o) => Some(
@@ -182,6 +224,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
+        let updater = super::controller::start_image_updater(updater_opts).await?;
         let client = Client::connect(&client_opts).await?;
         let app_type = client.resolve("argoproj.io/v1alpha1", "Application").await?;
         client
@@ -191,25 +234,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("fjord is up: local Kubernetes API at {}", cluster.url());
         eprintln!("demo Application guestbook <- {repo_url} (guestbook/overlays/prod)");
         let start = Instant::now();
-        let mut last = String::new();
-        let healthy = loop {
-            let app = client.get(&app_type, Some("argocd"), "guestbook").await?;
-            let app = app.unwrap_or(Value::Null);
-            let line = status_line(&app);
-            if line != last {
-                eprintln!("  guestbook: {line}");
-                last = line;
-            }
-            let synced = app.pointer("/status/sync/status").and_then(Value::as_str) == Some("Synced");
-            let ok = app.pointer("/status/health/status").and_then(Value::as_str) == Some("Healthy");
-            if synced && ok {
-                break true;
-            }
-            if start.elapsed() > Duration::from_secs(120) {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
+        let healthy = wait_demo(&client, &app_type, start).await?;
         let kc = kubeconfig.display();
         println!(
             "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within {}s\n\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook\nCtrl-C stops everything.",
@@ -225,6 +250,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         if !args.once {
             stop_signal().await;
+        }
+        if let Some(u) = updater {
+            u.shutdown().await.context("stopping the image updater")?;
         }
         if let Some(e) = eso {
             e.shutdown().await.context("stopping the External Secrets controller")?;

@@ -46,6 +46,20 @@ pub enum ControllerError {
         #[source]
         source: OverridesError,
     },
+    /// `spec.source.kustomize.images` could not be applied to the app's kustomization.
+    #[error("spec.source.kustomize.images")]
+    KustomizeImages {
+        /// The cause (kustomize's message for `kustomize edit set image`).
+        #[source]
+        source: fjord_image::setimage::SetImageError,
+    },
+    /// A parameter override file (`.argocd-source*.yaml`) of the app's directory is unusable.
+    #[error("parameter overrides")]
+    ParameterOverrides {
+        /// The cause (it names the file).
+        #[source]
+        source: super::overrides::OverrideError,
+    },
     /// `argocd-ssh-known-hosts-cm` is malformed.
     #[error("ConfigMap argocd-ssh-known-hosts-cm")]
     KnownHosts {

@@ -389,7 +389,10 @@ pub fn metrics_router(shared: Arc<Shared>) -> Router {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Ok(text) => {
+            let text = crate::metrics::with_extra(text, &shared.opts.extra_metrics);
+            ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, fjord_model::chain(&e)).into_response(),
     }
 }

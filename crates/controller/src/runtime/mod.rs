@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod operate;
+pub mod overrides;
 pub mod reconcile;
 pub mod settings;
 pub mod source;
@@ -89,6 +90,8 @@ pub struct ControllerOptions {
     pub startup_retry: StartupRetry,
     /// Timeouts and limits of the webhook and metrics servers.
     pub http_limits: http::ServerLimits,
+    /// Families of components running beside the controller, served on its `/metrics`.
+    pub extra_metrics: Vec<crate::metrics::ExtraMetrics>,
 }
 
 impl ControllerOptions {
@@ -106,6 +109,7 @@ impl ControllerOptions {
             sync_timeout: Duration::from_secs(300),
             startup_retry: StartupRetry::default(),
             http_limits: http::ServerLimits::default(),
+            extra_metrics: Vec::new(),
         }
     }
 }

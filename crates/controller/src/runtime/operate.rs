@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::destination::{destination, load_project, Destination};
 use super::source::{self, Rendered};
 use super::sync_options::sync_options;
-use super::{events, ControllerError, Shared, RESOURCES_FINALIZER};
+use super::{events, overrides, ControllerError, Shared, RESOURCES_FINALIZER};
 use crate::api::{
     Application, Operation, OperationPhase, OperationState, ResultCode, SyncOperationResource,
     SyncOperationResult,
@@ -252,6 +252,7 @@ async fn objects_for(
     };
     let s = shared.clone();
     let limits = shared.settings().limits.render;
+    let instance = overrides::instance_name(app, &shared.opts.namespace);
     tokio::task::spawn_blocking(move || {
         let mut pinned = src.clone();
         if let Some(rev) = wanted {
@@ -267,7 +268,7 @@ async fn objects_for(
         };
         let (repo, oid) = source::resolve(&s.repos, &s.fetches, &pinned, lazy)
             .or_else(|_| source::resolve(&s.repos, &s.fetches, &pinned, now))?;
-        source::render(&repo, oid, &pinned, &limits)
+        source::render(&repo, oid, &pinned, &instance, &limits)
     })
     .await
     .map_err(ControllerError::Task)?

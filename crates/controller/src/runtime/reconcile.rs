@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::destination::{destination, load_project, Destination};
 use super::source::{self, Rendered};
 use super::sync_options::sync_options;
-use super::{events, operate, ControllerError, Shared};
+use super::{events, operate, overrides, ControllerError, Shared};
 use crate::api::{
     Application, ApplicationSource, ComparedTo, HealthStatusCode, ResourceStatus, SyncStatusCode,
 };
@@ -372,9 +372,10 @@ async fn pull(
     let s = shared.clone();
     let src = source.clone();
     let limits = shared.settings().limits.render;
+    let instance = overrides::instance_name(app, &shared.opts.namespace);
     let result = tokio::task::spawn_blocking(move || {
         let (repo, oid) = source::resolve(&s.repos, &s.fetches, &src, policy)?;
-        source::render(&repo, oid, &src, &limits)
+        source::render(&repo, oid, &src, &instance, &limits)
     })
     .await
     .map_err(ControllerError::Task)?;

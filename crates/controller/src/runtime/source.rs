@@ -90,12 +90,15 @@ pub fn resolve(
 /// Renders the source at `oid` (blocking), confined to the repository: every file, base and
 /// component must lie inside the exported tree (absolute paths are refused), kustomize's
 /// `LoadRestrictionsRootOnly` holds for every kustomization, and no option lifts either. The
-/// `source.kustomize` options are one more level applied in memory. `limits` bound what the
-/// render reads and produces. Messages show paths relative to the repository.
+/// `source.kustomize` options are one more level applied in memory, after the parameter
+/// override files of the app's directory (`.argocd-source.yaml`, then
+/// `.argocd-source-<instance>.yaml`: see [`super::overrides`]). `limits` bound what the render
+/// reads and produces. Messages show paths relative to the repository.
 pub fn render(
     repo: &Repo,
     oid: Oid,
     source: &ApplicationSource,
+    instance: &str,
     limits: &RenderLimits,
 ) -> Result<Rendered, ControllerError> {
     let path = source.path.as_deref().unwrap_or(".");
@@ -113,6 +116,7 @@ pub fn render(
         }
     })?;
     let fence = export_root(&dir, path);
+    let source = &super::overrides::apply(&dir, instance, source)?;
     let mut opts = RenderOptions {
         load_restrictor: LoadRestrictor::RootOnly,
         fence: Some(fence.clone()),
@@ -126,14 +130,19 @@ pub fn render(
             exclude: d.exclude.clone().filter(|s| !s.is_empty()),
         };
     }
-    opts.overrides = source
-        .kustomize
-        .as_ref()
-        .filter(|k| has_overrides(k))
-        .map(|k| fjord_yaml::from_json_value(&overrides(k)));
-    let is_kustomization = fjord_render::kustomization::FILE_NAMES
+    let kustomization = fjord_render::kustomization::FILE_NAMES
         .iter()
-        .any(|f| dir.join(f).is_file());
+        .find(|f| dir.join(f).is_file());
+    let is_kustomization = kustomization.is_some();
+    if let Some(k) = source.kustomize.as_ref() {
+        let images = k.images.as_deref().unwrap_or_default();
+        let edit_root = !images.is_empty() && is_kustomization;
+        if edit_root {
+            opts.root_kustomization = Some(set_images(&dir, kustomization, images)?);
+        }
+        opts.overrides = has_overrides(k, !edit_root)
+            .then(|| fjord_yaml::from_json_value(&overrides(k, !edit_root)));
+    }
     let nodes = fjord_render::render(&dir, &opts).map_err(|source| ControllerError::Render {
         path: path.to_string(),
         fence: fence.clone(),
@@ -178,10 +187,10 @@ fn export_root(dir: &Path, path: &str) -> PathBuf {
     root
 }
 
-fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
+fn has_overrides(k: &ApplicationSourceKustomize, with_images: bool) -> bool {
     k.name_prefix.as_deref().is_some_and(|s| !s.is_empty())
         || k.name_suffix.as_deref().is_some_and(|s| !s.is_empty())
-        || k.images.as_ref().is_some_and(|v| !v.is_empty())
+        || (with_images && k.images.as_ref().is_some_and(|v| !v.is_empty()))
         || k.common_labels.as_ref().is_some_and(|v| !v.is_empty())
         || k.common_annotations.as_ref().is_some_and(|v| !v.is_empty())
         || k.namespace.as_deref().is_some_and(|s| !s.is_empty())
@@ -190,7 +199,9 @@ fn has_overrides(k: &ApplicationSourceKustomize) -> bool {
 /// Argo CD applies `source.kustomize` with `kustomize edit set …` on the app's directory; fjord
 /// gets the result without touching the shared tree and without reading any file: a
 /// kustomization level of transformers only, applied in memory above the app's kustomization.
-fn overrides(k: &ApplicationSourceKustomize) -> Value {
+/// `images` are not part of it when the directory has a kustomization ([`set_images`] edits
+/// that file's text instead); without one the renderer refuses every option.
+fn overrides(k: &ApplicationSourceKustomize, with_images: bool) -> Value {
     let mut doc = Map::new();
     let set = |doc: &mut Map<String, Value>, key: &str, v: &Option<String>| {
         if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
@@ -206,60 +217,33 @@ fn overrides(k: &ApplicationSourceKustomize) -> Value {
     if let Some(ann) = k.common_annotations.as_ref().filter(|m| !m.is_empty()) {
         doc.insert("commonAnnotations".into(), json!(ann));
     }
-    if let Some(images) = k.images.as_ref().filter(|v| !v.is_empty()) {
-        let list: Vec<Value> = images.iter().map(|i| image_override(i)).collect();
-        doc.insert("images".into(), Value::Array(list));
+    if let Some(images) = k.images.as_ref().filter(|v| with_images && !v.is_empty()) {
+        doc.insert("images".into(), json!(images));
     }
     Value::Object(doc)
 }
 
-/// One `source.kustomize.images` entry as a kustomize `images:` item: `name=new:tag`,
-/// `name:tag`, `name@digest` (the forms `kustomize edit set image` takes).
-fn image_override(spec: &str) -> Value {
-    let (name, target) = match spec.split_once('=') {
-        Some((n, t)) => (n, Some(t)),
-        None => (spec, None),
-    };
-    let split = |s: &str| -> (String, Option<String>, Option<String>) {
-        if let Some((n, d)) = s.split_once('@') {
-            return (n.to_string(), None, Some(d.to_string()));
-        }
-        let slash = s.rfind('/').map_or(0, |i| i + 1);
-        match s[slash..].rfind(':') {
-            Some(i) => (
-                s[..slash + i].to_string(),
-                Some(s[slash + i + 1..].to_string()),
-                None,
-            ),
-            None => (s.to_string(), None, None),
-        }
-    };
-    let mut out = Map::new();
-    match target {
-        Some(t) => {
-            let (base, _, _) = split(name);
-            out.insert("name".into(), json!(base));
-            let (new_name, tag, digest) = split(t);
-            out.insert("newName".into(), json!(new_name));
-            if let Some(tag) = tag {
-                out.insert("newTag".into(), json!(tag));
-            }
-            if let Some(d) = digest {
-                out.insert("digest".into(), json!(d));
-            }
-        }
-        None => {
-            let (base, tag, digest) = split(name);
-            out.insert("name".into(), json!(base));
-            if let Some(tag) = tag {
-                out.insert("newTag".into(), json!(tag));
-            }
-            if let Some(d) = digest {
-                out.insert("digest".into(), json!(d));
-            }
-        }
-    }
-    Value::Object(out)
+/// The app's kustomization after `kustomize edit set image IMAGES...`, as Argo CD runs it before
+/// the build: an entry of the same name is replaced, the list sorted (fjord_image::setimage, byte
+/// for byte what kustomize writes). Read from the exported tree, which stays untouched.
+fn set_images(
+    dir: &Path,
+    file: Option<&&str>,
+    images: &[String],
+) -> Result<Vec<u8>, ControllerError> {
+    let err = |source| ControllerError::KustomizeImages { source };
+    let args = fjord_image::setimage::parse_args(images).map_err(err)?;
+    let name = file.copied().unwrap_or("kustomization.yaml");
+    let text = std::fs::read(dir.join(name)).map_err(|e| {
+        err(fjord_image::setimage::SetImageError::Io {
+            path: PathBuf::from(name),
+            source: e,
+        })
+    })?;
+    let text = String::from_utf8_lossy(&text);
+    fjord_image::setimage::set_image(&text, &args)
+        .map(String::into_bytes)
+        .map_err(err)
 }
 
 #[cfg(test)]
@@ -267,19 +251,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_overrides_take_kustomize_edit_forms() {
-        assert_eq!(
-            image_override("nginx:1.27"),
-            json!({"name": "nginx", "newTag": "1.27"})
-        );
-        assert_eq!(
-            image_override("nginx=registry.local:5000/nginx:1.27"),
-            json!({"name": "nginx", "newName": "registry.local:5000/nginx", "newTag": "1.27"})
-        );
-        assert_eq!(
-            image_override("app@sha256:abc"),
-            json!({"name": "app", "digest": "sha256:abc"})
-        );
+    fn images_replace_the_kustomization_entry_of_the_same_name() {
+        // The seeds' overlay renames `my-app`; Argo CD's `kustomize edit set image` replaces
+        // that entry, so the override wins (an extra level above would no longer match).
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- deployment.yaml\nimages:\n- name: my-app\n  newName: registry.local/app\n  newTag: v1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("deployment.yaml"),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: my-app\n",
+        )
+        .unwrap();
+        let images = vec!["my-app=registry.local/app:v2".to_string()];
+        let root = set_images(dir.path(), Some(&"kustomization.yaml"), &images).unwrap();
+        let opts = RenderOptions {
+            root_kustomization: Some(root),
+            ..RenderOptions::default()
+        };
+        let out = fjord_render::render(dir.path(), &opts).unwrap();
+        let image = out[0].get_path(&["spec", "template", "spec", "containers"]);
+        let image = image.and_then(|c| c.as_seq()).unwrap()[0].str_at(&["image"]);
+        assert_eq!(image, Some("registry.local/app:v2"));
+        // The exported tree is untouched.
+        let text = std::fs::read_to_string(dir.path().join("kustomization.yaml")).unwrap();
+        assert!(text.contains("newTag: v1"), "{text}");
+        // A malformed entry is refused with kustomize's message.
+        let err = set_images(dir.path(), Some(&"kustomization.yaml"), &["nginx".into()]);
+        assert!(matches!(err, Err(ControllerError::KustomizeImages { .. })));
     }
 
     #[test]

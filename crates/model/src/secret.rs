@@ -1,4 +1,5 @@
-//! [`SecretString`]: a secret (token, JWT, secret id) that never prints.
+//! [`SecretString`]: a password, token or key that never prints. The one type every crate
+//! holds secrets in (repository credentials, Vault tokens, registry passwords).
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ impl SecretString {
         SecretString(Arc::from(value.into()))
     }
 
-    /// The secret itself. Never log or format it.
+    /// The secret itself, for the transport that needs it. Never log or format it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -54,13 +55,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn never_prints_the_value() {
-        let s = SecretString::new("hunter2");
-        assert_eq!(format!("{s}"), "<redacted>");
-        assert_eq!(format!("{s:?}"), "<redacted>");
-        assert_eq!(format!("{:?}", Some(s.clone())), "Some(<redacted>)");
+    fn never_prints_its_value() {
+        let s = SecretString::from("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
         assert_eq!(s.expose(), "hunter2");
         assert!(!s.is_empty());
-        assert_eq!(s, SecretString::from("hunter2"));
     }
 }
