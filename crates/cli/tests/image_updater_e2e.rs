@@ -508,3 +508,61 @@ fn git_write_back_pushes_over_http_and_ssh_from_a_token_registry() {
         assert!(!text.contains(GIT_PASS) && !text.contains(REG_PASS));
     }
 }
+
+/// `tagsortmode: latest-last` in registries.conf: newest-build takes the tag list's order as
+/// the age (distribution v3 lists tags in name order; Debian's 2.8 in no set order) and reads
+/// no manifest, as Image Updater does.
+#[test]
+fn newest_build_takes_the_listed_order_when_the_registry_sorts_its_tags() {
+    use fjord_testkit::registry::DISTRIBUTION_V3;
+    require_tools!(GIT, KUBECTL, DISTRIBUTION_V3);
+    let reg = Reg(fjord_testkit::registry::Registry::anonymous_v3());
+    reg.push("job", "b-1");
+    let image = format!("{}/job", reg.host());
+    let files = vec![
+        (
+            "job/deployment.yaml".to_string(),
+            deployment("job", &format!("{image}:b-1")),
+        ),
+        (
+            "job/kustomization.yaml".to_string(),
+            "resources:\n- deployment.yaml\n".to_string(),
+        ),
+    ];
+    let repo = GitRepo::new("config.git", &owned(&files));
+    let env = start_env();
+    let host = reg.host();
+    env.apply_json(&serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-image-updater-config", "namespace": NS},
+        "data": {"registries.conf": format!(
+            "registries:\n- name: test\n  prefix: {host}\n  api_url: http://{host}\n  tagsortmode: latest-last\n"
+        )},
+    }));
+    env.apply_json(&app(
+        "job",
+        &url(&repo),
+        "job",
+        "job",
+        &[
+            ("image-list", &format!("job={image}")),
+            ("job.update-strategy", "newest-build"),
+            ("write-back-method", "argocd"),
+        ],
+    ));
+    env.wait_synced("job", None);
+    reg.push("job", "a-9");
+    reg.push("job", "c-2");
+    reg.0.reset_counts();
+    env.wait_app("job", "bumped to the last listed tag", |a| {
+        a.pointer("/spec/source/kustomize/images")
+            .and_then(Value::as_array)
+            .is_some_and(|l| {
+                l.iter()
+                    .any(|i| i.as_str() == Some(&format!("{image}:c-2")))
+            })
+    });
+    wait_image(&env, "job", "job", &format!("{image}:c-2"));
+    assert_eq!(reg.0.count(None, "/manifests/"), 0, "no metadata read");
+    assert!(reg.0.count(None, "/tags/list") > 0);
+}

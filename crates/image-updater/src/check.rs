@@ -2,7 +2,7 @@
 //! metadata for the strategies that need it, and the pick.
 
 use fjord_image::updater::{self, ImageSpec, Strategy, TagInfo};
-use fjord_registry::{Endpoint, Platform, RegistryClient};
+use fjord_registry::{Endpoint, Platform, RegistryClient, TagSortMode};
 
 use crate::creds::CredResolver;
 
@@ -73,7 +73,12 @@ pub(crate) async fn check(
         .await
         .map_err(|e| fail("listing tags", fjord_model::chain(&e)))?;
     let filtered = updater::filter_tags(spec, &tags);
-    let needs_meta = matches!(spec.strategy, Strategy::NewestBuild | Strategy::Digest);
+    // `tagsortmode` (registries.conf): the registry lists tags in build order, so newest-build
+    // takes the position as the age and fetches no metadata, as Image Updater does.
+    let by_position =
+        matches!(spec.strategy, Strategy::NewestBuild) && ep.tag_sort != TagSortMode::None;
+    let needs_meta =
+        !by_position && matches!(spec.strategy, Strategy::NewestBuild | Strategy::Digest);
     let mut candidates = Vec::with_capacity(filtered.len());
     let wanted: Vec<&str> = match (&spec.strategy, spec.constraint.as_deref()) {
         (Strategy::Digest, Some(c)) => filtered.into_iter().filter(|t| *t == c).collect(),
@@ -84,10 +89,13 @@ pub(crate) async fn check(
     } else {
         Vec::new()
     };
-    for tag in wanted {
+    let count = wanted.len();
+    for (i, tag) in wanted.into_iter().enumerate() {
         let mut info = TagInfo {
             tag: tag.to_string(),
-            created: None,
+            created: by_position
+                .then(|| position_time(ep.tag_sort, i, count))
+                .flatten(),
             digest: None,
         };
         if needs_meta {
@@ -104,4 +112,34 @@ pub(crate) async fn check(
     let picked = updater::select(spec, current, &candidates, reverted)
         .map_err(|e| fail("selecting a tag", fjord_model::chain(&e)))?;
     Ok(picked.filter(|p| Some(p.as_str()) != current))
+}
+
+/// The made-up build time of the `i`-th of `count` tags listed in `mode`'s order (seconds since
+/// the epoch: later means newer), as Image Updater derives it.
+fn position_time(
+    mode: TagSortMode,
+    i: usize,
+    count: usize,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let secs = match mode {
+        TagSortMode::LatestFirst => count - i,
+        TagSortMode::LatestLast => i,
+        TagSortMode::None => return None,
+    };
+    chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_order_is_the_age_when_the_registry_sorts() {
+        let first = |m| (0..3).map(|i| position_time(m, i, 3)).collect::<Vec<_>>();
+        let latest_first = first(TagSortMode::LatestFirst);
+        assert!(latest_first[0] > latest_first[1] && latest_first[1] > latest_first[2]);
+        let latest_last = first(TagSortMode::LatestLast);
+        assert!(latest_last[2] > latest_last[1] && latest_last[1] > latest_last[0]);
+        assert_eq!(position_time(TagSortMode::None, 0, 3), None);
+    }
 }
