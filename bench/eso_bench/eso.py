@@ -32,32 +32,16 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import free_port, proc_stats, start_cluster, start_controller, tail, wait_for  # noqa: E402
+
 POLICY = 'path "secret/data/*" { capabilities = ["read"] }\n'
 NS = "bench"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, pred, timeout, every=0.1, context=lambda: ""):
-    start = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            sys.exit(f"timed out after {timeout}s waiting for {what}\n{context()}")
-        time.sleep(every)
 
 
 def request(port, method, path, body=None, headers=None, ctype="application/json"):
@@ -82,31 +66,6 @@ def ok(port, method, path, body=None, headers=None):
     if status >= 400:
         sys.exit(f"{method} {path}: {status} {json.dumps(out)[:300]}")
     return out
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as fh:
-            return "".join(fh.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def proc_stats(pid):
-    """(CPU-seconds incl. reaped children, peak RSS MiB) of a live process."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            f = fh.read().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = sum(int(x) for x in f[11:15]) / ticks
-        rss = 0
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    rss = int(line.split()[1]) // 1024
-        return cpu, rss
-    except OSError:
-        return 0.0, 0
 
 
 class Audit:
@@ -208,38 +167,6 @@ def setup_bao(port, n_keys):
     return tok
 
 
-def start_cluster(fjord, tmp, procs):
-    port = free_port()
-    procs.append(subprocess.Popen(
-        [fjord, "local-cluster", "--data-dir", f"{tmp}/cluster", "--addr", f"127.0.0.1:{port}",
-         "--in-memory", "--sim-delay-ms", "0"],
-        stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/cluster.log", "w")))
-    kc = f"{tmp}/cluster/kubeconfig"
-    wait_for("the local cluster", lambda: os.path.exists(kc), 30, 0.05,
-             lambda: tail(f"{tmp}/cluster.log"))
-    return port, kc
-
-
-def start_controller(fjord, tmp, kc, resync, procs):
-    m_port = free_port()
-    eso_resync = ["--external-secrets-resync", resync] if resync else []
-    log = f"{tmp}/controller.log"
-    ctrl = subprocess.Popen(
-        [fjord, "controller", "--kubeconfig", kc, "--metrics-addr", f"127.0.0.1:{m_port}",
-         "--webhook-addr", f"127.0.0.1:{free_port()}", "--cache-dir", f"{tmp}/cache",
-         "--sealed-secrets", "false", *eso_resync],
-        stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-    procs.append(ctrl)
-
-    def running():
-        if ctrl.poll() is not None:
-            sys.exit(f"fjord controller exited ({ctrl.returncode}):\n{tail(log)}")
-        with open(log, errors="replace") as fh:
-            return "fjord controller running" in fh.read()
-    wait_for("the controller", running, 60)
-    return ctrl, log
-
-
 def run(fjord, args, n_keys):
     """One scenario; returns a dict of figures."""
     tmp = tempfile.mkdtemp(prefix="fjord-bench-eso-")
@@ -248,7 +175,8 @@ def run(fjord, args, n_keys):
         bao_port, audit = start_bao(tmp, procs)
         token = setup_bao(bao_port, n_keys)
         api, kc = start_cluster(fjord, tmp, procs)
-        ctrl, log = start_controller(fjord, tmp, kc, args.eso_resync, procs)
+        eso_resync = ["--external-secrets-resync", args.eso_resync] if args.eso_resync else []
+        ctrl, log = start_controller(fjord, tmp, kc, eso_resync, procs)
         wait_for("the external-secrets.io API",
                  lambda: request(api, "GET", "/apis/external-secrets.io/v1")[0] == 200, 60,
                  context=lambda: tail(log))

@@ -33,41 +33,17 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import free_port, proc_stats, start_cluster, start_controller, tail, wait_for  # noqa: E402
+
 NS = "argocd"
 IMAGE_REPO = "bench/app"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as fh:
-            return "".join(fh.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def wait_for(what, pred, timeout, every=0.2, context=lambda: ""):
-    start = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            sys.exit(f"timed out after {timeout}s waiting for {what}\n{context()}")
-        time.sleep(every)
 
 
 def request(port, method, path, body=None, headers=None, raw=None):
@@ -94,21 +70,6 @@ def ok(port, method, path, body=None, headers=None, raw=None):
     if status >= 400:
         sys.exit(f"{method} {path}: {status} {json.dumps(out)[:300]}")
     return out, hdrs
-
-
-def proc_stats(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            f = fh.read().rsplit(")", 1)[1].split()
-        cpu = sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
-        rss = 0
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    rss = int(line.split()[1]) // 1024
-        return cpu, rss
-    except OSError:
-        return 0.0, 0
 
 
 class Counter:
@@ -248,37 +209,6 @@ def start_git(tmp, image, procs):
     return f"git://127.0.0.1:{port}/config.git"
 
 
-def start_cluster(fjord, tmp, procs):
-    port = free_port()
-    procs.append(subprocess.Popen(
-        [fjord, "local-cluster", "--data-dir", f"{tmp}/cluster", "--addr", f"127.0.0.1:{port}",
-         "--in-memory", "--sim-delay-ms", "0"],
-        stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/cluster.log", "w")))
-    kc = f"{tmp}/cluster/kubeconfig"
-    wait_for("the local cluster", lambda: os.path.exists(kc), 30, 0.05,
-             lambda: tail(f"{tmp}/cluster.log"))
-    return port, kc
-
-
-def start_controller(fjord, tmp, kc, interval, procs):
-    log = f"{tmp}/controller.log"
-    ctrl = subprocess.Popen(
-        [fjord, "controller", "--kubeconfig", kc, "--metrics-addr", f"127.0.0.1:{free_port()}",
-         "--webhook-addr", f"127.0.0.1:{free_port()}", "--cache-dir", f"{tmp}/cache",
-         "--sealed-secrets", "false", "--external-secrets", "false",
-         "--image-updater", "true", "--image-updater-interval", f"{interval}s"],
-        stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-    procs.append(ctrl)
-
-    def running():
-        if ctrl.poll() is not None:
-            sys.exit(f"fjord controller exited ({ctrl.returncode}):\n{tail(log)}")
-        with open(log, errors="replace") as fh:
-            return "fjord controller running" in fh.read()
-    wait_for("the controller", running, 60)
-    return ctrl, log
-
-
 def application(i, repo, image):
     prefix = "argocd-image-updater.argoproj.io/"
     return {
@@ -325,7 +255,9 @@ def run(fjord, args):
         push_image(reg, "1.0.0")
         repo = start_git(tmp, image, procs)
         api, kc = start_cluster(fjord, tmp, procs)
-        ctrl, log = start_controller(fjord, tmp, kc, args.interval, procs)
+        ctrl, log = start_controller(fjord, tmp, kc, [
+            "--external-secrets", "false", "--image-updater", "true",
+            "--image-updater-interval", f"{args.interval}s"], procs)
         conf = f"registries:\n- name: bench\n  prefix: 127.0.0.1:{proxy}\n" \
                f"  api_url: http://127.0.0.1:{proxy}\n"
         ok(api, "POST", f"/api/v1/namespaces/{NS}/configmaps", {
