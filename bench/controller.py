@@ -193,6 +193,24 @@ def vm_hwm(pid):
     return 0
 
 
+def make_repo(tmp, n, git_port, procs):
+    """One repository with N apps in TMP/work (its `origin` the bare copy that
+    bench/git_http.py serves on GIT_PORT, appended to PROCS); returns the served URL."""
+    work, served = f"{tmp}/work", f"{tmp}/served"
+    os.makedirs(work)
+    os.makedirs(served)
+    git(work, "init", "-q")
+    for i in range(n):
+        write_app(work, i)
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "apps")
+    git(served, "clone", "-q", "--bare", work, "bench.git")
+    git(work, "remote", "add", "origin", f"{served}/bench.git")
+    procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "bench/git_http.py"),
+                                   served, str(git_port)]))
+    return f"http://127.0.0.1:{git_port}/bench.git"
+
+
 def run_local(fjord, n, args):
     """The local-cluster benchmark at N apps; returns the report lines."""
     tmp = tempfile.mkdtemp(prefix="fjord-bench-ctrl-")
@@ -206,19 +224,8 @@ def run_local(fjord, n, args):
         kc = f"{tmp}/cluster/kubeconfig"
         wait_for("the local cluster", lambda: os.path.exists(kc), 30, 0.05)
 
-        work, served = f"{tmp}/work", f"{tmp}/served"
-        os.makedirs(work)
-        os.makedirs(served)
-        git(work, "init", "-q")
-        for i in range(n):
-            write_app(work, i)
-        git(work, "add", "-A")
-        git(work, "commit", "-qm", "apps")
-        git(served, "clone", "-q", "--bare", work, "bench.git")
-        git(work, "remote", "add", "origin", f"{served}/bench.git")
-        procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "bench/git_http.py"),
-                                       served, str(git_port)]))
-        repo_url = f"http://127.0.0.1:{git_port}/bench.git"
+        repo_url = make_repo(tmp, n, git_port, procs)
+        work = f"{tmp}/work"
 
         a = Api(api_port)
         a.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",

@@ -15,7 +15,14 @@ use std::process::ExitCode;
 
 /// fjord: GitOps continuous delivery — render, diff and sync Kubernetes manifests from Git.
 #[derive(Parser, Debug)]
-#[command(name = "fjord", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "fjord",
+    // `fjord --version`: version, git commit and build date, stamped by build.rs.
+    version = env!("FJORD_VERSION_LINE"),
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,6 +49,12 @@ enum Command {
     App(cmd::app::AppArgs),
     /// Check the control plane: disk fdatasync latency, API reachability, repositories.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Install fjord in a cluster (CRDs, RBAC, Deployment, Services), or print the objects
+    /// with --dry-run (what manifests/install.yaml holds).
+    Install(cmd::install::InstallArgs),
+    /// Run only the Sealed Secrets controller (unsealing, keys, /v1/cert.pem), as the install
+    /// manifests' `sealed-secrets-controller` Deployment does.
+    SealedSecretsController(cmd::sealed_secrets_controller::SealedSecretsControllerArgs),
     /// Set container images in a kustomization (as `kustomize edit set image`) or in plain
     /// manifests; optionally commit and push (exit 2 with --exit-code when nothing changed).
     SetImage(cmd::set_image::SetImageArgs),
@@ -59,6 +72,8 @@ fn main() -> ExitCode {
         Command::Up(args) => cmd::up::run(args),
         Command::App(args) => cmd::app::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Install(args) => cmd::install::run(args),
+        Command::SealedSecretsController(args) => cmd::sealed_secrets_controller::run(args),
         Command::SetImage(args) => cmd::set_image::run(args),
     };
     match result {

@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::manifests::generated_crds;
 use common::Cluster;
 use fjord_testkit::require_tools;
 use fjord_testkit::tools::KUBECTL;
@@ -19,34 +20,13 @@ const HEADER: &str = "\
 # kubectl apply --server-side -f manifests/crds.yaml
 ";
 
-/// The file as the code generates it.
-fn generated() -> String {
-    let docs = [
-        fjord_controller::crds::APPLICATION_CRD_YAML,
-        fjord_controller::crds::APPPROJECT_CRD_YAML,
-        fjord_seal_controller::CRD_YAML,
-        fjord_eso_controller::CRDS_YAML,
-    ];
-    let mut out = String::from(HEADER);
-    for (i, doc) in docs.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(doc);
-        if !doc.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
-}
-
 fn path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds.yaml")
 }
 
 #[test]
 fn the_checked_in_crd_manifest_is_what_the_code_generates() {
-    let want = generated();
+    let want = generated_crds(HEADER);
     if std::env::var("FJORD_UPDATE_MANIFESTS").as_deref() == Ok("1") {
         std::fs::write(path(), &want).unwrap();
     }

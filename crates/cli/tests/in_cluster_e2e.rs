@@ -9,11 +9,11 @@
 
 mod common;
 
-use common::{application, configmap, poll, s, Cluster, Controller, Env, GitRepo, NS};
+use common::in_cluster::{require_root, InCluster};
+use common::{application, configmap, poll, s, Cluster, Env, GitRepo, NS};
 use fjord_testkit::require_tools;
 use fjord_testkit::tools::{GIT, KUBECTL, UNSHARE};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -80,60 +80,24 @@ fn service(name: &str) -> String {
     )
 }
 
-/// Writes the service-account files a Pod sees: a TokenRequest token bound to the Secret
-/// `bound` (deleting that Secret revokes it), the cluster CA and the namespace.
-fn write_token(cluster: &Cluster, sa_dir: &Path, bound: &str) {
-    cluster.kubectl_ok(&["create", "secret", "generic", bound, "-n", NS]);
-    let token = cluster.kubectl_ok(&[
-        "create",
-        "token",
-        "fjord",
-        "-n",
-        NS,
-        "--duration=2h",
-        "--bound-object-kind=Secret",
-        &format!("--bound-object-name={bound}"),
-    ]);
-    // Written beside and renamed, as the kubelet updates a projected token (atomically).
-    let tmp = sa_dir.join(".token.new");
-    std::fs::write(&tmp, token.trim()).unwrap();
-    std::fs::rename(&tmp, sa_dir.join("token")).unwrap();
-}
-
-/// `fjord ARGS` as a Pod runs it: a private mount namespace where the service-account folder is
-/// `sa_dir`, no kubeconfig, and the in-cluster service variables.
-fn in_pod(cluster: &Cluster, sa_dir: &Path, home: &Path, args: &str) -> Command {
-    let api = cluster.control_plane().unwrap().api_url().to_string();
-    let port = api.rsplit(':').next().unwrap().to_string();
-    let run = std::fs::canonicalize("/var/run").unwrap();
-    let script = format!(
-        "set -e; mount -t tmpfs fjord-test {run}; \
-         mkdir -p {run}/secrets/kubernetes.io/serviceaccount; \
-         mount --bind \"$SA_DIR\" {run}/secrets/kubernetes.io/serviceaccount; \
-         exec \"$FJORD_BIN\" {args}",
-        run = run.display()
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .env_remove("KUBECONFIG")
-        .env("HOME", home)
-        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .env("SA_DIR", sa_dir)
-        .env("FJORD_BIN", common::FJORD)
-        .env("CACHE_DIR", cluster.dir.path().join("cache"));
-    cmd
-}
-
 /// `fjord controller` as a Pod runs it.
-fn in_cluster_controller(cluster: &Cluster, sa_dir: &Path, home: &Path) -> Command {
-    in_pod(
-        cluster,
-        sa_dir,
-        home,
-        "controller --metrics-addr 127.0.0.1:0 --webhook-addr 127.0.0.1:0 \
-         --sealed-secrets=false --external-secrets=false --cache-dir \"$CACHE_DIR\" --resync 2s",
-    )
+fn controller_args(cluster: &Cluster) -> Vec<String> {
+    let cache = cluster.dir.path().join("cache");
+    [
+        "controller",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--webhook-addr",
+        "127.0.0.1:0",
+        "--sealed-secrets=false",
+        "--external-secrets=false",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--resync",
+        "2s",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn conditions(app: &Value) -> Vec<(String, String)> {
@@ -148,12 +112,7 @@ fn conditions(app: &Value) -> Vec<(String, String)> {
 #[test]
 fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege() {
     require_tools!(GIT, KUBECTL, UNSHARE);
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&uid.stdout).trim(),
-        "0",
-        "the in-cluster test needs root for its private mount namespace"
-    );
+    require_root();
     let repo = GitRepo::new(
         "incluster.git",
         &[
@@ -187,21 +146,15 @@ fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege()
     ]);
     cluster.apply(&least_privilege_rbac());
 
-    let sa_dir = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        cluster.control_plane().unwrap().ca_file(),
-        sa_dir.path().join("ca.crt"),
-    )
-    .unwrap();
-    std::fs::write(sa_dir.path().join("namespace"), NS).unwrap();
-    write_token(&cluster, sa_dir.path(), "token-1");
+    // A token bound to the Secret `token-1` (deleting it revokes the token).
+    cluster.kubectl_ok(&["create", "secret", "generic", "token-1", "-n", NS]);
+    let pod = InCluster::new(&cluster, NS, "fjord");
+    pod.write_token(Some("token-1"));
 
     let log = cluster.dir.path().join("controller.log");
-    let controller = Controller::spawn(
-        in_cluster_controller(&cluster, sa_dir.path(), home.path()),
-        &log,
-    );
+    let args = controller_args(&cluster);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let controller = pod.spawn_controller(&args, &[], &log);
     let env = Env {
         controller,
         cluster,
@@ -219,14 +172,7 @@ fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege()
     assert_eq!(s(&app, "/status/health/status"), "Healthy", "{app}");
     env.wait_config(TEAM, "settings", "color", "blue");
     // `fjord doctor` in the same Pod finds the API through the in-cluster settings too.
-    let doctor = in_pod(
-        &env.cluster,
-        sa_dir.path(),
-        home.path(),
-        "doctor --skip-disk",
-    )
-    .output()
-    .unwrap();
+    let doctor = pod.command(&["doctor", "--skip-disk"]).output().unwrap();
     let out = common::text(&doctor);
     assert!(
         out.contains("PASS  API reachable, Kubernetes v1.34"),
@@ -256,8 +202,9 @@ fn controller_runs_in_cluster_with_a_service_account_token_and_least_privilege()
 
     // The token rotates (the old one is revoked by deleting its bound Secret): the controller
     // picks up the new file and keeps syncing.
-    let old_token = std::fs::read_to_string(sa_dir.path().join("token")).unwrap();
-    write_token(&env.cluster, sa_dir.path(), "token-2");
+    let old_token = pod.token();
+    env.kubectl_ok(&["create", "secret", "generic", "token-2", "-n", NS]);
+    pod.write_token(Some("token-2"));
     env.kubectl_ok(&["delete", "secret", "token-1", "-n", NS]);
     // The API server caches token reviews for a few seconds: wait until the old token is
     // really refused before the change, so only the new one can sync it.

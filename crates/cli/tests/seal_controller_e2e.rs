@@ -4,50 +4,22 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::manifests::run_with_stdin;
+use common::sealed::{sealed_addr, sealing_keys_args};
 use common::{poll, s, Cluster, Controller, FJORD};
 use fjord_testkit::require_tools;
 use fjord_testkit::tools::KUBECTL;
 use serde_json::Value;
 
-/// The unsealing controller's address, from the line `fjord controller` prints.
-fn sealed_addr(c: &Controller) -> String {
-    poll(
-        "the sealed secrets controller to serve",
-        Duration::from_secs(60),
-        || c.log_text(),
-        || {
-            let log = c.log_text();
-            let line = log
-                .lines()
-                .find(|l| l.starts_with("sealed secrets controller running"))?;
-            let rest = &line[line.find("http://")? + 7..];
-            Some(rest[..rest.find('/')?].to_string())
-        },
-    )
-}
-
 /// Runs `fjord seal ARGS` with `stdin`.
 fn run_seal(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(FJORD)
-        .arg("seal")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fjord seal");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut cmd = Command::new(FJORD);
+    cmd.arg("seal").args(args);
+    run_with_stdin(cmd, stdin)
 }
 
 /// Runs `fjord seal ARGS` with `stdin`; returns stdout (asserts success).
@@ -201,16 +173,7 @@ fn after_key_renewal_old_sealed_secrets_unseal_and_re_encryption_uses_the_new_ke
 
     // Renewal adds a key; the certificate served switches to it.
     let list_keys = || -> Vec<Value> {
-        let out = cluster.kubectl_ok(&[
-            "get",
-            "secrets",
-            "-n",
-            "kube-system",
-            "-l",
-            "sealedsecrets.bitnami.com/sealed-secrets-key",
-            "-o",
-            "json",
-        ]);
+        let out = cluster.kubectl_ok(&sealing_keys_args("json"));
         let v: Value = serde_json::from_str(&out).unwrap();
         let mut items = v["items"].as_array().cloned().unwrap_or_default();
         items.sort_by_key(|k| s(k, "/metadata/creationTimestamp").to_string());

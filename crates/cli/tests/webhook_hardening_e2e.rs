@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::sealed::sealing_keys_args;
 use common::webhook_hardening::{github_form, github_signature, is_closed, open_connections};
 use common::{application, configmap, poll, s, Cluster, Controller, GitRepo, CONVERGE, NS};
 use fjord_testkit::require_tools;
@@ -332,17 +333,8 @@ fn local_api_transient_api_errors_while_storing_the_first_key_and_default_projec
     );
     assert!(log.contains("sealed secrets controller running"), "{log}");
     // The key is stored once, and served.
-    let keys: Value = serde_json::from_str(&cluster.kubectl_ok(&[
-        "get",
-        "secrets",
-        "-n",
-        "kube-system",
-        "-l",
-        "sealedsecrets.bitnami.com/sealed-secrets-key",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
+    let keys: Value =
+        serde_json::from_str(&cluster.kubectl_ok(&sealing_keys_args("json"))).unwrap();
     assert_eq!(keys["items"].as_array().map(Vec::len), Some(1), "{keys}");
     assert!(cluster.exists("appproject", NS, "default"));
     let line = log

@@ -21,6 +21,7 @@ mod inline;
 pub mod kubeconfig;
 mod objects;
 mod observe;
+mod raw;
 mod retry;
 mod watch;
 
@@ -37,6 +38,7 @@ use serde_json::Value;
 pub use error::{is_transient, ClientError, Foreign};
 pub use fjord_model::{split_api_version, ResourceType};
 pub use observe::{Observer, RequestRecord};
+pub use raw::{RawError, RawResponse};
 pub use retry::{is_transient_error, RetryNotice, RetryPolicy, StartupRetry};
 pub use watch::{WatchItem, REFUSED_PAUSE};
 

@@ -49,8 +49,20 @@ pub(crate) fn decode_body(req: &ApiRequest, rt: &ResourceType) -> Result<Value, 
         .content_type
         .starts_with("application/vnd.kubernetes.protobuf")
     {
-        return crate::protobuf::decode(&req.body)
-            .map_err(|e| ApiError::bad_request(e.to_string()));
+        return crate::protobuf::decode(&req.body).map_err(|e| match e {
+            // A well-formed body of a kind without a field table: the media type is what the
+            // local API lacks, not the request.
+            crate::protobuf::ProtobufError::UnknownKind { api_version, kind } => ApiError::generic(
+                415,
+                "UnsupportedMediaType",
+                &format!(
+                    "the local API cannot decode {api_version}, Kind={kind} from {}; send \
+                         it as application/json",
+                    req.content_type
+                ),
+            ),
+            e => ApiError::bad_request(e.to_string()),
+        });
     }
     if req.content_type.starts_with("application/apply-patch+yaml") {
         if req.body.is_empty() {

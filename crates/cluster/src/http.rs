@@ -95,6 +95,12 @@ async fn handle(
     faults: Arc<Faults>,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, Infallible> {
+    if let Some(p) = crate::proxy::parse(req.uri().path()) {
+        return Ok(match crate::proxy::forward(&engine, &p, req).await {
+            Ok(r) => full(r.status, &r.content_type, r.body, &r.headers),
+            Err(e) => error_response(&e),
+        });
+    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let target = parse_path(&path);

@@ -38,6 +38,7 @@ mod metadata_json;
 mod openapi;
 mod patch;
 mod protobuf;
+mod proxy;
 mod quantity;
 mod registry;
 mod request;

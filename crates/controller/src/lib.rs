@@ -20,4 +20,5 @@ pub mod metrics;
 pub mod queue;
 pub mod runtime;
 pub mod selfheal;
+pub mod shard;
 pub mod status;

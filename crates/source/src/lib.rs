@@ -14,6 +14,7 @@
 //! - [`url`]: Argo CD's repository URL normalisation.
 //! - [`redact`]: credentials out of URLs and messages ([`redact_url`]).
 //! - [`limits`]: [`ExportLimits`], the size and count limits of one export.
+//! - [`evict`]: [`RepoCache::retain`], evicting unused and least-recently-used mirrors.
 //!
 //! Exports are checked before a byte is written (entry names, `.git`, case-folding
 //! collisions, symlinks resolving outside the repository, the limits) and written with
@@ -39,6 +40,7 @@
 
 pub mod credentials;
 mod error;
+pub mod evict;
 mod export;
 mod export_plan;
 #[cfg(test)]
@@ -57,6 +59,7 @@ pub mod url;
 pub mod webhook;
 
 pub use credentials::{CredentialStore, RepoCredentials};
+pub use evict::{parse_size, EvictReason, Evicted, EvictionReport};
 pub use export_plan::{BYTES_LIMIT as EXPORT_BYTES_LIMIT, FILES_LIMIT as EXPORT_FILES_LIMIT};
 pub use git2::Oid;
 pub use known_hosts::KnownHosts;

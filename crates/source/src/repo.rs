@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use git2::{
@@ -57,6 +58,8 @@ pub struct RepoCache {
     root: PathBuf,
     settings: Arc<Settings>,
     repos: Mutex<HashMap<String, Arc<Repo>>>,
+    /// When each mirror (by directory name) was last handed out, for eviction.
+    last_used: Mutex<HashMap<String, std::time::SystemTime>>,
 }
 
 impl RepoCache {
@@ -71,6 +74,7 @@ impl RepoCache {
             root,
             settings: Arc::default(),
             repos: Mutex::default(),
+            last_used: Mutex::default(),
         })
     }
 
@@ -116,11 +120,12 @@ impl RepoCache {
     pub fn repo(&self, url: &str) -> Result<Arc<Repo>, RepoError> {
         RemoteUrl::parse(url)?;
         let key = normalize_url(url);
-        let mut repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
+        let id = mirror_id(&key);
+        let mut repos = self.open_repos();
+        self.touch(&id);
         if let Some(r) = repos.get(&key) {
             return Ok(Arc::clone(r));
         }
-        let id = hex::encode(&Sha256::digest(key.as_bytes())[..12]);
         let dir = self.root.join("mirrors").join(&id);
         let trees = self.root.join("trees").join(&id);
         let display = redact_url(url);
@@ -149,10 +154,46 @@ impl RepoCache {
             trees,
             settings: Arc::clone(&self.settings),
             git: Mutex::new(git),
+            fetched: AtomicBool::new(false),
         });
         repos.insert(key, Arc::clone(&repo));
         Ok(repo)
     }
+
+    /// The cache's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The map of open mirrors, locked.
+    pub(crate) fn open_repos(&self) -> MutexGuard<'_, HashMap<String, Arc<Repo>>> {
+        self.repos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that mirror `id` is used now.
+    fn touch(&self, id: &str) {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), std::time::SystemTime::now());
+    }
+
+    /// When mirror `id` was last handed out by this cache.
+    pub(crate) fn last_use(&self, id: &str) -> Option<std::time::SystemTime> {
+        let used = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        used.get(id).copied()
+    }
+
+    /// Forgets the last use of an evicted mirror.
+    pub(crate) fn forget_use(&self, id: &str) {
+        let mut used = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        used.remove(id);
+    }
+}
+
+/// The directory name of the mirror of a normalised URL (`key`).
+pub(crate) fn mirror_id(key: &str) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..12])
 }
 
 /// One repository mirror (a bare repository holding every branch and tag of the remote).
@@ -164,6 +205,9 @@ pub struct Repo {
     trees: PathBuf,
     settings: Arc<Settings>,
     git: Mutex<Repository>,
+    /// A fetch of every branch and tag succeeded on this mirror (a mirror recreated after an
+    /// eviction starts empty and needs one before anything resolves).
+    fetched: AtomicBool,
 }
 
 impl std::fmt::Debug for Repo {
@@ -193,6 +237,12 @@ impl Repo {
         &self.dir
     }
 
+    /// Whether a full fetch ([`Repo::fetch`]) succeeded on this mirror object. False for a
+    /// mirror just opened or recreated after an eviction: fetch it before resolving.
+    pub fn has_fetched(&self) -> bool {
+        self.fetched.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Repository> {
         self.git.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -220,6 +270,7 @@ impl Repo {
             repo.set_head(branch).map_err(self.git_err("set HEAD"))?;
         }
         let after = snapshot_refs(repo);
+        self.fetched.store(true, Ordering::SeqCst);
         Ok(FetchSummary {
             default_branch,
             changed: diff_refs(&before, &after),

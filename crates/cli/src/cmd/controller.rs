@@ -21,6 +21,11 @@ pub struct ControllerArgs {
     /// Namespace of the Applications, AppProjects and settings.
     #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "argocd")]
     pub namespace: String,
+    /// Manage only --namespace (the namespace install, Roles only): no CRD or Namespace
+    /// creation, live objects watched in that namespace only, and an app's objects elsewhere
+    /// or cluster-scoped refused before any write, naming them.
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub namespaced: bool,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8082")]
     pub metrics_addr: SocketAddr,
@@ -30,9 +35,14 @@ pub struct ControllerArgs {
     /// Reconcile workers.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub workers: usize,
-    /// Where repository mirrors are cached.
-    #[arg(long, value_name = "DIR", default_value = "fjord-data/repos")]
-    pub cache_dir: PathBuf,
+    /// Where repository mirrors are cached (default: `$XDG_CACHE_HOME/fjord/repos`, else
+    /// `$HOME/.cache/fjord/repos`, else `<temp dir>/fjord/repos`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bound of the repository cache on disk (bytes, or with Ki, Mi, Gi, Ti): the least
+    /// recently used mirrors are evicted beyond it; mirrors no app uses are always evicted.
+    #[arg(long, value_name = "SIZE", default_value = super::cache_dir::DEFAULT_MAX_SIZE, value_parser = super::cache_dir::parse_max_size)]
+    pub cache_max_size: u64,
     /// Polling interval (default: argocd-cm `timeout.reconciliation`, else 3m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub resync: Option<Duration>,
@@ -52,6 +62,9 @@ pub struct ControllerArgs {
     /// Image updater: Argo CD Image Updater's annotations on Applications.
     #[command(flatten)]
     pub image_updater: ImageUpdaterArgs,
+    /// Leader election and sharding (`--leader-elect*`, `--identity`, `--shards`).
+    #[command(flatten)]
+    pub lease: super::lease_args::LeaseArgs,
 }
 
 /// The image updater's flags (`--image-updater*`).
@@ -229,8 +242,14 @@ impl ControllerArgs {
     /// The controller options these flags mean.
     pub fn options(&self) -> ControllerOptions {
         let client = self.connect.client_options(None);
-        let mut opts = ControllerOptions::new(client, self.cache_dir.clone());
+        let cache_dir = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(super::cache_dir::default_cache_dir);
+        let mut opts = ControllerOptions::new(client, cache_dir);
+        opts.cache_max_size = self.cache_max_size;
         opts.namespace = self.namespace.clone();
+        opts.namespaced = self.namespaced;
         opts.metrics_addr = Some(self.metrics_addr);
         opts.webhook_addr = Some(self.webhook_addr);
         opts.workers = self.workers.max(1);
@@ -241,24 +260,12 @@ impl ControllerArgs {
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term => {},
-    }
-}
+/// The stop signal, shared by every long-running command.
+pub use super::signal::stop_signal;
 
 /// Runs the controller until a signal.
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
+    args.lease.validate()?;
     let opts = args.options();
     let sealed = args.sealed.options(opts.client.clone());
     let external = args.external.options(opts.client.clone());
@@ -273,7 +280,24 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     serve_updater_metrics(&mut opts, updater.as_ref());
     let rt = tokio_runtime()?;
     rt.block_on(async move {
-        let handle = runtime::start(opts).await.context("starting the controller")?;
+        // Leader election / sharding: nothing writes before its Lease is held.
+        let mut scaling =
+            super::lease_args::Scaling::prepare(&args.lease, &args.namespace, &mut opts).await?;
+        if !scaling
+            .wait_before_runtime(&args.namespace, &mut opts)
+            .await?
+        {
+            return anyhow::Ok(());
+        }
+        let handle = super::lease_args::start_runtime(opts).await?;
+        scaling.start_shards();
+        // A shard member serves its apps before (or without) leading.
+        scaling.announce(&args.namespace, handle.metrics_addr, handle.webhook_addr);
+        if !scaling.wait_leader().await {
+            handle.shutdown().await;
+            scaling.release().await;
+            return anyhow::Ok(());
+        }
         let sealer = match sealed {
             Some(o) => {
                 let h = fjord_seal_controller::start(o)
@@ -298,23 +322,23 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let updater = start_image_updater(updater).await?;
-        eprintln!(
-            "fjord controller running (namespace {}, metrics http://{}, webhook http://{}/api/webhook)",
-            args.namespace,
-            handle.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
-            handle.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
-        );
+        scaling.announce(&args.namespace, handle.metrics_addr, handle.webhook_addr);
         stop_signal().await;
         if let Some(u) = updater {
             u.shutdown().await.context("stopping the image updater")?;
         }
         if let Some(e) = eso {
-            e.shutdown().await.context("stopping the External Secrets controller")?;
+            e.shutdown()
+                .await
+                .context("stopping the External Secrets controller")?;
         }
         if let Some(s) = sealer {
-            s.shutdown().await.context("stopping the Sealed Secrets controller")?;
+            s.shutdown()
+                .await
+                .context("stopping the Sealed Secrets controller")?;
         }
         handle.shutdown().await;
+        scaling.release().await;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

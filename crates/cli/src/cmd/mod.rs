@@ -1,14 +1,19 @@
 //! Sub-commands.
 
 pub mod app;
+pub mod cache_dir;
 pub mod controller;
 pub mod diff;
 pub mod doctor;
+pub mod install;
 pub mod kube_args;
+pub mod lease_args;
 pub mod local_cluster;
 pub mod render;
 pub mod seal;
+pub mod sealed_secrets_controller;
 pub mod set_image;
+pub mod signal;
 pub mod sync;
 pub mod up;
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use fjord_client::{ApplyOptions, Client, ClientOptions};
 use fjord_controller::runtime::{self, ControllerOptions};
 
-use super::controller::stop_signal;
 use super::kube_args::runtime as tokio_runtime;
+use super::signal::stop_signal;
 
 /// The bundled example, committed into the demo repository.
 const EXAMPLE: &[(&str, &str)] = &[
@@ -177,6 +177,41 @@ async fn wait_demo(
     }
 }
 
+/// The Service `sealed-secrets-controller` of `kube-system` (no selector, port `http` 8080) and
+/// its Endpoints pointing at the Sealed Secrets controller's `addr`, so that `fjord seal` and
+/// `kubeseal` reach `/v1/cert.pem` through the API server's service proxy with only the
+/// kubeconfig.
+async fn expose_sealed_secrets(client: &Client, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let service = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": SEALED_SERVICE, "namespace": "kube-system",
+            "labels": {"app.kubernetes.io/part-of": "fjord"}},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": addr.port(), "protocol": "TCP"}]},
+    });
+    let endpoints = serde_json::json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": SEALED_SERVICE, "namespace": "kube-system",
+            "labels": {"app.kubernetes.io/part-of": "fjord"}},
+        "subsets": [{"addresses": [{"ip": ip.to_string()}],
+            "ports": [{"name": "http", "port": addr.port(), "protocol": "TCP"}]}],
+    });
+    for (kind, obj) in [("Service", service), ("Endpoints", endpoints)] {
+        let t = client.resolve("v1", kind).await?;
+        client
+            .apply(&t, &obj, &ApplyOptions::default())
+            .await
+            .with_context(|| format!("creating {kind} kube-system/{SEALED_SERVICE}"))?;
+    }
+    Ok(())
+}
+
+/// The Service `fjord seal` and `kubeseal` reach the Sealed Secrets controller through.
+const SEALED_SERVICE: &str = "sealed-secrets-controller";
+
 /// Runs `fjord up`.
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
@@ -226,6 +261,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         };
         let updater = super::controller::start_image_updater(updater_opts).await?;
         let client = Client::connect(&client_opts).await?;
+        if let Some(addr) = sealer.as_ref().and_then(|s| s.http_addr()) {
+            expose_sealed_secrets(&client, addr).await?;
+        }
         let app_type = client.resolve("argoproj.io/v1alpha1", "Application").await?;
         client
             .apply(&app_type, &demo_app(&repo_url), &ApplyOptions::default())
@@ -246,7 +284,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             controller.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
         );
         if let Some(addr) = sealer.as_ref().and_then(|s| s.http_addr()) {
-            println!("seal a Secret for this cluster: fjord seal --controller-url http://{addr} < secret.yaml");
+            println!("seal a Secret for this cluster (certificate {addr} through the API's service proxy): fjord seal --kubeconfig {kc} < secret.yaml");
         }
         if !args.once {
             stop_signal().await;

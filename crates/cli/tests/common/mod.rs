@@ -7,6 +7,11 @@
 
 #![allow(dead_code)]
 
+pub mod in_cluster;
+pub mod manifests;
+pub mod proxy_pod;
+pub mod replicas;
+pub mod sealed;
 pub mod webhook_hardening;
 
 // The kit's parts every suite here uses (each test binary uses some of them).
@@ -164,6 +169,18 @@ impl Controller {
 
     /// [`Controller::start`] with more flags.
     pub fn start_with(cluster: &Cluster, resync: &str, extra: &[&str]) -> Controller {
+        let mut cmd = Controller::command(cluster);
+        cmd.args(["--sealed-secrets-addr", "127.0.0.1:0"])
+            .arg("--cache-dir")
+            .arg(cluster.dir.path().join("cache"))
+            .args(["--resync", resync])
+            .args(extra);
+        Controller::spawn(cmd, &cluster.dir.path().join("controller.log"))
+    }
+
+    /// `fjord controller` on `cluster` with its metrics and webhook servers on free loopback
+    /// ports; the caller adds the other flags.
+    pub fn command(cluster: &Cluster) -> Command {
         let mut cmd = Command::new(FJORD);
         cmd.arg("controller")
             .arg("--kubeconfig")
@@ -173,14 +190,8 @@ impl Controller {
                 "127.0.0.1:0",
                 "--webhook-addr",
                 "127.0.0.1:0",
-                "--sealed-secrets-addr",
-                "127.0.0.1:0",
-            ])
-            .arg("--cache-dir")
-            .arg(cluster.dir.path().join("cache"))
-            .args(["--resync", resync])
-            .args(extra);
-        Controller::spawn(cmd, &cluster.dir.path().join("controller.log"))
+            ]);
+        cmd
     }
 
     /// Runs `cmd` (a `fjord controller` command line, maybe wrapped), its stderr into `log`, and

@@ -45,7 +45,13 @@ impl DeleteOptions {
         let mut propagation = req.query.get("propagationPolicy").map(str::to_string);
         let mut orphan = req.query.get("orphanDependents").map(|v| v == "true");
         if !req.body.is_empty() {
-            let body = decode_options_body(&req.body)?;
+            let body = if is_protobuf(&req.content_type) {
+                crate::protobuf::decode_delete_options(&req.body).map_err(|e| {
+                    ApiError::bad_request(format!("unable to decode the DeleteOptions body: {e}"))
+                })?
+            } else {
+                decode_options_body(&req.body)?
+            };
             if let Some(p) = body["propagationPolicy"].as_str() {
                 propagation = Some(p.to_string());
             }
@@ -103,6 +109,11 @@ impl DeleteOptions {
         };
         Ok(o)
     }
+}
+
+/// Whether a body is in the Kubernetes protobuf encoding.
+fn is_protobuf(content_type: &str) -> bool {
+    content_type.starts_with("application/vnd.kubernetes.protobuf")
 }
 
 /// Reads a DELETE body as the real server does; what Go cannot read is a plain 500 in its words.

@@ -6,7 +6,10 @@
 //! the field table marks them as kept (pointer or non-omitempty fields), which matches the JSON
 //! a client would have sent.
 
+mod delete_options;
 mod schema;
+
+pub use delete_options::decode_delete_options;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};

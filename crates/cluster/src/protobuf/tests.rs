@@ -1,6 +1,7 @@
 use super::*;
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
+/// Appends `v` as a protobuf varint.
+pub(super) fn varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -9,7 +10,7 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
 }
 
 /// A length-delimited field.
-fn ld(num: u32, payload: &[u8]) -> Vec<u8> {
+pub(super) fn ld(num: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     varint(u64::from(num) << 3 | 2, &mut out);
     varint(payload.len() as u64, &mut out);
@@ -18,7 +19,7 @@ fn ld(num: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A varint field.
-fn vi(num: u32, v: u64) -> Vec<u8> {
+pub(super) fn vi(num: u32, v: u64) -> Vec<u8> {
     let mut out = Vec::new();
     varint(u64::from(num) << 3, &mut out);
     varint(v, &mut out);

@@ -59,6 +59,8 @@ impl Index {
 /// The cache of one cluster.
 pub struct ClusterCache {
     client: Client,
+    /// Watch only this namespace and only namespaced types (a namespace install).
+    scope: Option<String>,
     /// The tracked objects.
     index: Mutex<Index>,
     /// (group, kind) already watched.
@@ -78,8 +80,14 @@ pub struct ClusterCache {
 impl ClusterCache {
     /// An empty cache; call [`ClusterCache::start`] to fill it.
     pub fn new(client: Client) -> Arc<ClusterCache> {
+        ClusterCache::scoped(client, None)
+    }
+
+    /// An empty cache watching only namespace `scope` (and no cluster-scoped type) when set.
+    pub fn scoped(client: Client, scope: Option<String>) -> Arc<ClusterCache> {
         Arc::new(ClusterCache {
             client,
+            scope,
             index: Mutex::default(),
             watched: Mutex::default(),
             pending: AtomicUsize::new(0),
@@ -118,7 +126,10 @@ impl ClusterCache {
         }
         match self.client.resource_types().await {
             Ok(types) => {
-                for t in types.iter().filter(|t| !prune::excluded(t)) {
+                for t in types
+                    .iter()
+                    .filter(|t| !prune::excluded(t) && self.in_scope(t))
+                {
                     self.watch_type(shared, t);
                 }
                 self.discovered.store(true, Ordering::SeqCst);
@@ -135,9 +146,17 @@ impl ClusterCache {
         }
     }
 
-    /// Watches `t` unless it already is.
+    /// Whether `t` is watched at all: every type, or only namespaced ones in a scoped cache.
+    fn in_scope(&self, t: &ResourceType) -> bool {
+        self.scope.is_none() || t.namespaced
+    }
+
+    /// Watches `t` unless it already is (or it is out of the cache's scope).
     pub fn watch_type(self: &Arc<Self>, shared: &Arc<Shared>, t: &ResourceType) {
         let key = (t.group.clone(), t.kind.clone());
+        if !self.in_scope(t) {
+            return;
+        }
         if !self
             .watched
             .lock()
@@ -147,7 +166,7 @@ impl ClusterCache {
             return;
         }
         self.pending.fetch_add(1, Ordering::SeqCst);
-        let rx = self.client.watch(t, None);
+        let rx = self.client.watch(t, self.scope.as_deref());
         tokio::spawn(follow(
             Arc::downgrade(self),
             Arc::downgrade(shared),

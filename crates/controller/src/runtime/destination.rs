@@ -24,6 +24,9 @@ pub struct Destination {
     /// The app's project, once the spec is validated: every object compared, synced or pruned
     /// goes through its permissions ([`Destination::permissions`]).
     pub project: Option<Arc<AppProject>>,
+    /// A namespace install's namespace: every object of the app must be in it (checked before
+    /// the project's rules, before anything is read or written).
+    pub confine: Option<String>,
 }
 
 impl Destination {
@@ -34,13 +37,51 @@ impl Destination {
             server: &self.server,
             name: &self.name,
         };
-        match &self.project {
+        let project = match &self.project {
             Some(p) => p.sync_permissions(&cluster),
             None => fjord_sync::Permissions::new(|_, _| {
                 Err("the application's project is not known".to_string())
             }),
+        };
+        match self.confine.clone() {
+            None => project,
+            Some(ns) => fjord_sync::Permissions::new(move |id, namespaced| {
+                confined(&ns, id, namespaced)?;
+                project.check(id, namespaced)
+            }),
         }
     }
+}
+
+impl Destination {
+    /// Bounds a sync request to this destination: the permissions, and in a namespace install
+    /// no `CreateNamespace=true` for another namespace (the Namespace is neither read nor
+    /// created; the app's objects there are refused by the permissions, naming them).
+    pub fn bound(&self, req: &mut fjord_sync::SyncRequest) {
+        req.permissions = self.permissions();
+        if let Some(ns) = &self.confine {
+            if req.destination_namespace.as_deref() != Some(ns.as_str()) {
+                req.options.create_namespace = Some(false);
+            }
+        }
+    }
+}
+
+/// A namespace install's rule: only namespaced objects of namespace `ns`.
+fn confined(ns: &str, id: &fjord_model::ObjectRef, namespaced: bool) -> Result<(), String> {
+    if !namespaced {
+        return Err(format!(
+            "{} {} is cluster-scoped: this namespace install of fjord manages only namespace {ns}",
+            id.kind, id.name
+        ));
+    }
+    if id.namespace != ns {
+        return Err(format!(
+            "{} {}/{} is outside namespace {ns}, the only one this namespace install of fjord manages",
+            id.kind, id.namespace, id.name
+        ));
+    }
+    Ok(())
 }
 
 /// The app's project (`None` when it does not exist).
@@ -95,6 +136,10 @@ pub async fn destination(
             namespace,
             name: "in-cluster".into(),
             project: None,
+            confine: shared
+                .opts
+                .namespaced
+                .then(|| shared.opts.namespace.clone()),
         });
     }
     let wanted = server.clone().or(name.clone()).unwrap_or_default();
@@ -120,6 +165,7 @@ pub async fn destination(
         namespace,
         name: cluster_name,
         project: None,
+        confine: None,
     })
 }
 
@@ -150,4 +196,25 @@ fn observed(shared: &Shared, app: &Application, client: Client, server: &str) ->
             family.get_or_create(&labels).inc();
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confined;
+    use fjord_model::ObjectRef;
+
+    #[test]
+    fn a_namespace_install_refuses_other_namespaces_and_cluster_scoped_objects() {
+        let cm = |ns: &str| ObjectRef::new("", "v1", "ConfigMap", ns, "settings");
+        assert!(confined("team", &cm("team"), true).is_ok());
+        let e = confined("team", &cm("other"), true).unwrap_err();
+        assert!(
+            e.contains("ConfigMap other/settings") && e.contains("team"),
+            "{e}"
+        );
+        let ns = ObjectRef::new("", "v1", "Namespace", "", "x");
+        assert!(confined("team", &ns, false)
+            .unwrap_err()
+            .contains("Namespace x"));
+    }
 }

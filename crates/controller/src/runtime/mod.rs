@@ -17,6 +17,8 @@ pub mod destination;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod lease;
+pub mod lease_standby;
 pub mod operate;
 pub mod overrides;
 pub mod reconcile;
@@ -72,10 +74,17 @@ pub struct ControllerOptions {
     pub client: ClientOptions,
     /// The namespace holding Applications, AppProjects and settings (`argocd`).
     pub namespace: String,
+    /// Manage only `namespace` (namespace install, Roles only): no CRD or Namespace reads or
+    /// creation at start, live-object watches in `namespace` only, and an app's objects in
+    /// another namespace or cluster-scoped are refused before any write.
+    pub namespaced: bool,
     /// Number of reconcile workers.
     pub workers: usize,
     /// Where repository mirrors and exported trees are kept.
     pub cache_dir: PathBuf,
+    /// Bound of the repository cache in bytes: least-recently-used mirrors are evicted beyond
+    /// it (default 10 GiB); mirrors no app uses are evicted regardless.
+    pub cache_max_size: u64,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub metrics_addr: Option<SocketAddr>,
     /// `POST /api/webhook`.
@@ -92,6 +101,8 @@ pub struct ControllerOptions {
     pub http_limits: http::ServerLimits,
     /// Families of components running beside the controller, served on its `/metrics`.
     pub extra_metrics: Vec<crate::metrics::ExtraMetrics>,
+    /// Sharding: only the apps this replica owns are queued and reconciled (`None`: all).
+    pub ownership: Option<Arc<crate::shard::Ownership>>,
 }
 
 impl ControllerOptions {
@@ -100,8 +111,10 @@ impl ControllerOptions {
         ControllerOptions {
             client,
             namespace: "argocd".into(),
+            namespaced: false,
             workers: 4,
             cache_dir,
+            cache_max_size: 10 << 30,
             metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8082))),
             webhook_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8083))),
             resync: None,
@@ -110,6 +123,7 @@ impl ControllerOptions {
             startup_retry: StartupRetry::default(),
             http_limits: http::ServerLimits::default(),
             extra_metrics: Vec::new(),
+            ownership: None,
         }
     }
 }
@@ -218,7 +232,12 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(server.to_string())
-            .or_insert_with(|| cache::ClusterCache::new(client.clone()))
+            .or_insert_with(|| {
+                // A namespace install watches only its own namespace of its own cluster.
+                let scope = (self.opts.namespaced && server == IN_CLUSTER)
+                    .then(|| self.opts.namespace.clone());
+                cache::ClusterCache::scoped(client.clone(), scope)
+            })
             .clone();
         cache.start(self).await;
         cache
@@ -263,9 +282,9 @@ impl Shared {
     }
 }
 
-/// Installs the Application and AppProject CRDs when missing, the namespace, and the `default`
-/// AppProject.
-async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, ControllerError> {
+/// The cluster-scoped part of the start (not in a namespace install): the Application and
+/// AppProject CRDs when missing (waited for until Established), and the namespace.
+async fn install_cluster_scoped(client: &Client, namespace: &str) -> Result<(), ControllerError> {
     let step = |step| move |source| ControllerError::Client { step, source };
     let crd_type = client
         .resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -286,6 +305,8 @@ async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, Con
             client
                 .create(&crd_type, &crd, false, CONTROLLER_MANAGER)
                 .await
+                .map(drop)
+                .or_else(exists_ok)
                 .map_err(step("installing CRDs"))?;
         }
         client
@@ -304,7 +325,32 @@ async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, Con
         client
             .create(&ns_type, &ns, false, CONTROLLER_MANAGER)
             .await
+            .map(drop)
+            .or_else(exists_ok)
             .map_err(step("creating the namespace"))?;
+    }
+    Ok(())
+}
+
+/// A create that lost a race with another replica (409 AlreadyExists) got what it wanted.
+fn exists_ok(e: fjord_client::ClientError) -> Result<(), fjord_client::ClientError> {
+    if e.is_conflict() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Installs the Application and AppProject CRDs when missing and the namespace (not in a
+/// namespace install, which reads nothing cluster-scoped), then the `default` AppProject.
+async fn bootstrap(
+    client: &Client,
+    namespace: &str,
+    namespaced: bool,
+) -> Result<ResourceType, ControllerError> {
+    let step = |step| move |source| ControllerError::Client { step, source };
+    if !namespaced {
+        install_cluster_scoped(client, namespace).await?;
     }
     let project_type = client
         .resolve("argoproj.io/v1alpha1", "AppProject")
@@ -320,6 +366,8 @@ async fn bootstrap(client: &Client, namespace: &str) -> Result<ResourceType, Con
         client
             .create(&project_type, &project, false, CONTROLLER_MANAGER)
             .await
+            .map(drop)
+            .or_else(exists_ok)
             .map_err(step("creating AppProject default"))?;
     }
     client
@@ -378,7 +426,7 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
             "installing CRDs and the default AppProject",
             ControllerError::is_transient,
             log_startup_retry,
-            || bootstrap(&client, &opts.namespace),
+            || bootstrap(&client, &opts.namespace, opts.namespaced),
         )
         .await?;
     let loaded = retry
@@ -440,7 +488,19 @@ pub async fn start(opts: ControllerOptions) -> Result<ControllerHandle, Controll
         s.cache_for(IN_CLUSTER, &client).await;
     }));
     tasks.push(tokio::spawn(watches::follow_apps(shared.clone())));
+    if let Some(owner) = opts.ownership.clone() {
+        // Apps of newly owned partitions are queued at once.
+        let s = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                for name in owner.next_gained().await {
+                    s.queue.add(name);
+                }
+            }
+        }));
+    }
     tasks.push(tokio::spawn(reload_settings(shared.clone())));
+    tasks.push(tokio::spawn(source::evict_repos(shared.clone())));
     let s = shared.clone();
     tasks.extend(shared.queue.run(opts.workers, move |name: String| {
         let s = s.clone();

@@ -321,7 +321,7 @@ async fn execute(
             req.allow_empty = spec.automated().and_then(|a| a.allow_empty) == Some(true);
             req.timeout = shared.opts.sync_timeout;
             req.revision = Some(target.revision.clone());
-            req.permissions = dest.permissions();
+            dest.bound(&mut req);
             req.tracked = shared
                 .cache_for(&dest.server, &dest.client)
                 .await

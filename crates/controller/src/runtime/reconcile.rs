@@ -46,6 +46,15 @@ enum Pass {
 
 /// Reconciles the Application `name`; the queue's outcome.
 pub async fn reconcile(shared: &Arc<Shared>, name: &str) -> Outcome {
+    // Sharding: ownership is checked right before the work, and the guard keeps the app
+    // counted as in flight (a hand-off waits for it) until the reconcile, sync included, ends.
+    let _owned = match &shared.opts.ownership {
+        Some(owner) => match owner.begin(name) {
+            Some(guard) => Some(guard),
+            None => return Outcome::Done,
+        },
+        None => None,
+    };
     let mut after_operation = false;
     for _ in 0..MAX_PASSES {
         let started = Instant::now();
@@ -463,7 +472,7 @@ pub async fn compare(
     req.prune = true;
     req.allow_empty = true;
     req.dry_run_hooks = false;
-    req.permissions = dest.permissions();
+    dest.bound(&mut req);
     let cache = shared.cache_for(&dest.server, &dest.client).await;
     if !cache.is_ready() {
         crate::queue::idle_while(cache.wait_ready()).await;

@@ -55,13 +55,64 @@ impl FetchLog {
         let due = match *last {
             None => true,
             Some(t) => policy.wanted_after.is_some_and(|w| t < w) || t.elapsed() >= policy.max_age,
-        };
+        } || !repo.has_fetched();
         if due {
             let started = Instant::now();
             repo.fetch()?;
             *last = Some(started);
         }
         Ok(())
+    }
+}
+
+/// How often [`evict_repos`] runs at most (it runs every polling interval when that is shorter).
+const EVICT_EVERY: Duration = Duration::from_secs(60);
+
+/// Evicts, every polling interval (at most `EVICT_EVERY` apart), the mirrors of repositories
+/// no Application of the controller uses any more and the least recently used ones beyond
+/// `cache_max_size`; mirrors in use at that moment are left for the next round.
+pub async fn evict_repos(shared: Arc<super::Shared>) {
+    loop {
+        let every = shared.resync().clamp(Duration::from_secs(1), EVICT_EVERY);
+        tokio::time::sleep(every).await;
+        if !shared.ready.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        let in_use: Vec<String> = shared
+            .apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|m| m.webhook.as_ref().map(|w| w.repo_url.clone()))
+            .filter(|u| !u.is_empty())
+            .collect();
+        let s = shared.clone();
+        let max = s.opts.cache_max_size;
+        let report = tokio::task::spawn_blocking(move || s.repos.retain(&in_use, max)).await;
+        match report {
+            Ok(Ok(r)) => {
+                for e in &r.evicted {
+                    let why = match e.reason {
+                        fjord_source::EvictReason::Unused => "no app uses it".to_string(),
+                        fjord_source::EvictReason::OverSize => {
+                            format!("least recently used beyond the cache's {max} bytes")
+                        }
+                    };
+                    let name = e.url.clone().unwrap_or_else(|| e.id.clone());
+                    let msg = format!(
+                        "evicted repository mirror {name} ({} bytes): {why}",
+                        e.bytes
+                    );
+                    super::events::log("info", "", &msg);
+                }
+            }
+            Ok(Err(e)) => super::events::log(
+                "warn",
+                "",
+                &format!("evicting repository mirrors: {}", fjord_model::chain(&e)),
+            ),
+            Err(_) => {}
+        }
     }
 }
 

@@ -33,7 +33,11 @@ pub fn fingerprint(app: &Value) -> u64 {
 pub fn webhook_key(app: &Value) -> super::WebhookKey {
     let s = |p: &str| app.pointer(p).and_then(Value::as_str).unwrap_or("");
     super::WebhookKey {
-        repo_url: s("/spec/source/repoURL").to_string(),
+        repo_url: match s("/spec/source/repoURL") {
+            // An app with its one source in `spec.sources`.
+            "" => s("/spec/sources/0/repoURL").to_string(),
+            u => u.to_string(),
+        },
         target_revision: match s("/spec/source/targetRevision") {
             "" => "HEAD".to_string(),
             r => r.to_string(),
@@ -55,6 +59,18 @@ fn name_of(obj: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether `name` is this replica's to queue (always without sharding); notes the app for
+/// the sharding metrics and hand-offs.
+fn owned(shared: &Shared, name: &str) -> bool {
+    match &shared.opts.ownership {
+        Some(owner) => {
+            owner.note_app(name);
+            owner.owns(name)
+        }
+        None => true,
+    }
+}
+
 /// Follows the Applications of the controller's namespace and queues the ones that changed.
 pub async fn follow_apps(shared: Arc<Shared>) {
     let mut rx = shared
@@ -71,7 +87,9 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                             m.fingerprint = fp;
                             m.webhook = Some(key);
                         });
-                        shared.queue.add(name);
+                        if owned(&shared, &name) {
+                            shared.queue.add(name);
+                        }
                     }
                 }
                 shared.ready.store(true, Ordering::SeqCst);
@@ -89,12 +107,15 @@ pub async fn follow_apps(shared: Arc<Shared>) {
                     }
                     changed
                 });
-                if changed {
+                if changed && owned(&shared, &name) {
                     shared.queue.add(name);
                 }
             }
             WatchItem::Deleted(app) => {
                 if let Some(name) = name_of(&app) {
+                    if let Some(owner) = &shared.opts.ownership {
+                        owner.forget_app(&name);
+                    }
                     shared
                         .apps
                         .lock()

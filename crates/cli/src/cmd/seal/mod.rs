@@ -14,7 +14,9 @@
 //!   under DIR, offline: unsealed with the `--recovery-private-key` keys, sealed again for the
 //!   newest certificate (`--cert`, else the newest recovery key that carries one).
 //! - `--controller-url URL` talks to the controller directly (`http://`), `--server URL`
-//!   through an API server proxy such as `kubectl proxy`.
+//!   through an API server proxy such as `kubectl proxy`. With neither (and no `--cert`), as
+//!   kubeseal does: the API server's service proxy, with the kubeconfig (`--kubeconfig`,
+//!   `--context`, `$KUBECONFIG`) and its credentials and TLS settings.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ use fjord_seal::unseal::{unseal_secret_with, UnsealError, UnsealOptions};
 use serde_json::Value;
 
 mod fetch;
+mod proxy;
 #[cfg(test)]
 mod tests;
 
@@ -144,6 +147,14 @@ pub struct SealArgs {
     /// Re-seal every SealedSecret under DIR with the newest certificate, offline.
     #[arg(long, value_name = "DIR")]
     pub re_encrypt_dir: Option<PathBuf>,
+    /// The kubeconfig used to reach the controller through the API server's service proxy
+    /// when no --cert, --controller-url or --server is given (default: $KUBECONFIG, then
+    /// ~/.kube/config, then the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// Failures of `fjord seal`.
@@ -300,35 +311,65 @@ pub fn render(value: &Value, format: Format) -> Result<String, CliError> {
     }
 }
 
-fn controller_base(args: &SealArgs) -> Result<String, CliError> {
+/// How the controller is reached: an `http://` base URL, or the API server's service proxy.
+enum Route {
+    Url(String),
+    Service(proxy::ServiceRoute),
+}
+
+fn controller_route(args: &SealArgs) -> Route {
+    let or = |v: &str, d: &'static str| {
+        if v.is_empty() {
+            d.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let namespace = or(&args.controller_namespace, "kube-system");
+    let name = or(&args.controller_name, "sealed-secrets-controller");
     if let Some(url) = &args.controller_url {
-        return Ok(url.trim_end_matches('/').to_string());
+        return Route::Url(url.trim_end_matches('/').to_string());
     }
     if let Some(server) = &args.server {
-        let or = |v: &str, d: &'static str| {
-            if v.is_empty() {
-                d.to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        return Ok(format!(
-            "{}/api/v1/namespaces/{}/services/http:{}:http/proxy",
+        return Route::Url(format!(
+            "{}/api/v1/namespaces/{namespace}/services/http:{name}:http/proxy",
             server.trim_end_matches('/'),
-            or(&args.controller_namespace, "kube-system"),
-            or(&args.controller_name, "sealed-secrets-controller")
         ));
     }
-    Err(CliError::Usage(
-        "cannot reach the controller: pass --cert FILE|URL, --controller-url URL or --server URL"
-            .into(),
-    ))
+    Route::Service(proxy::ServiceRoute {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace,
+        name,
+    })
+}
+
+/// Sends one request to the controller (`sub`: `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`).
+fn controller_request(
+    args: &SealArgs,
+    method: &str,
+    sub: &str,
+    body: Option<&[u8]>,
+) -> Result<fetch::Response, CliError> {
+    match controller_route(args) {
+        Route::Url(base) => Ok(fetch::request(method, &format!("{base}{sub}"), body)?),
+        Route::Service(route) => route.request(method, sub, body),
+    }
 }
 
 fn certificate_pems(args: &SealArgs) -> Result<Vec<Vec<u8>>, CliError> {
     if args.cert.is_empty() {
-        let url = format!("{}/v1/cert.pem", controller_base(args)?);
-        return Ok(vec![fetch::read_location(&url)?]);
+        if let Route::Url(base) = controller_route(args) {
+            return Ok(vec![fetch::read_location(&format!("{base}/v1/cert.pem"))?]);
+        }
+        let r = controller_request(args, "GET", "/v1/cert.pem", None)?;
+        if r.status != 200 {
+            return Err(CliError::Controller(format!(
+                "cannot fetch the certificate from the controller: HTTP status {}",
+                r.status
+            )));
+        }
+        return Ok(vec![r.body]);
     }
     args.cert
         .iter()
@@ -478,10 +519,9 @@ fn sealed_inputs(input: &str) -> Result<Vec<SealedSecret>, CliError> {
 }
 
 fn validate(args: &SealArgs, input: &str) -> Result<(), CliError> {
-    let base = controller_base(args)?;
     for ss in sealed_inputs(input)? {
         let body = docs::to_go_json(&ss.to_value());
-        let r = fetch::request("POST", &format!("{base}/v1/verify"), Some(body.as_bytes()))?;
+        let r = controller_request(args, "POST", "/v1/verify", Some(body.as_bytes()))?;
         match r.status {
             200 => {}
             409 => {
@@ -502,11 +542,10 @@ fn validate(args: &SealArgs, input: &str) -> Result<(), CliError> {
 }
 
 fn re_encrypt(args: &SealArgs, input: &str, format: Format) -> Result<String, CliError> {
-    let base = controller_base(args)?;
     let mut out = String::new();
     for ss in sealed_inputs(input)? {
         let body = docs::to_go_json(&ss.to_value());
-        let r = fetch::request("POST", &format!("{base}/v1/rotate"), Some(body.as_bytes()))?;
+        let r = controller_request(args, "POST", "/v1/rotate", Some(body.as_bytes()))?;
         if r.status != 200 {
             return Err(CliError::Controller(format!(
                 "cannot re-encrypt sealed secret {}: HTTP status {}",
