@@ -141,18 +141,14 @@ impl LeaseArgs {
     }
 }
 
-/// Starts the controller. Shard members start together and each installs the CRDs and the
-/// default AppProject when missing: one that lost that race (409 AlreadyExists) starts again
-/// once, finding them.
+/// Starts the controller (replicas that start together may race to create the CRDs and the
+/// default AppProject; the bootstrap takes AlreadyExists as success).
 pub async fn start_runtime(
     opts: ControllerOptions,
 ) -> anyhow::Result<fjord_controller::runtime::ControllerHandle> {
-    let conflict = |e: &fjord_controller::runtime::ControllerError| matches!(e, fjord_controller::runtime::ControllerError::Client { source, .. } if source.is_conflict());
-    match fjord_controller::runtime::start(opts.clone()).await {
-        Err(e) if conflict(&e) => fjord_controller::runtime::start(opts).await,
-        other => other,
-    }
-    .context("starting the controller")
+    fjord_controller::runtime::start(opts)
+        .await
+        .context("starting the controller")
 }
 
 /// Leader election and sharding of one running controller.
@@ -233,7 +229,7 @@ impl Scaling {
             args.lease_duration,
             Default::default(),
         );
-        let mut elector = spawn_elector(vec![lock], args.timings(), scaling.fence.clone());
+        let elector = spawn_elector(vec![lock], args.timings(), scaling.fence.clone());
         let mut held = elector.held.clone();
         let flag = leading.clone();
         tokio::spawn(async move {
@@ -244,7 +240,6 @@ impl Scaling {
             }
             flag.set(true);
         });
-        let _ = &mut elector;
         scaling.leader = Some(elector);
         scaling.client = Some(client);
         if args.shards != Shards::Fixed(1) {
