@@ -32,6 +32,10 @@ command -v skopeo >/dev/null 2>&1 || packages+=(skopeo)
 command -v podman >/dev/null 2>&1 || packages+=(podman)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || packages+=(ca-certificates)  # the image's CA bundle
 command -v objcopy >/dev/null 2>&1 || packages+=(binutils)    # image.sh --strip
+# Browser tests of the web UI (issue 14, ui_browser_e2e): Debian's Chromium driven headless by
+# playwright-core from ui/e2e (never a browser download), and Node.js to run the scripts.
+[ -x /usr/bin/chromium ] || packages+=(chromium chromium-driver)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -93,6 +97,11 @@ if ! [ -f "$helm_dir/version" ] || [ "$(cat "$helm_dir/version")" != "$helm_vers
 fi
 export PATH="$helm_dir/bin:$PATH"
 
+# The browser tests' one npm package, playwright-core (issue 14, ui/e2e), from its lock file.
+if ! [ -d ui/e2e/node_modules/playwright-core ]; then
+  (cd ui/e2e && npm ci --no-audit --no-fund >/dev/null)
+fi
+
 # Under the test command a test that needs a missing tool fails with the install hint; outside
 # it (a bare `cargo test`) such a test prints SKIPPED and returns.
 export FJORD_REQUIRE_TOOLS=1
@@ -145,6 +154,12 @@ elif [ "$backend" = both ]; then
     --test external_secrets_e2e --test external_secrets_auth_e2e --test crd_manifest \
     --test image_updater_e2e \
     --test helm_chart_e2e \
+    --test ui_browser_e2e \
+    --test server_actions_e2e \
+    --test server_managed_e2e \
+    --test server_tree_e2e \
+    --test server_auth_e2e \
+    --test server_api_e2e \
     -- --skip local_api_
   # Install manifests (issue 13, H-install): kubectl apply of manifests/*install.yaml and the
   # controller run in-cluster with their ServiceAccount; it skips itself on the local backend.

@@ -12,6 +12,26 @@ ClusterRole and the kube-system Service are cluster-wide, one install per cluste
 {{- printf "%s-controller" (include "fjord.fullname" .) -}}
 {{- end -}}
 
+{{/* The API server's Deployment, ServiceAccount, RBAC and Service. */}}
+{{- define "fjord.serverName" -}}
+{{- printf "%s-server" (include "fjord.fullname" .) -}}
+{{- end -}}
+
+{{/* The labels of the API server's objects. */}}
+{{- define "fjord.serverLabels" -}}
+app.kubernetes.io/name: {{ include "fjord.serverName" . }}
+app.kubernetes.io/part-of: fjord
+helm.sh/chart: {{ include "fjord.chart" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Whether the API server serves HTTPS. */}}
+{{- define "fjord.serverTls" -}}
+{{- if or .Values.server.tls.secretName .Values.server.tls.selfSigned -}}true{{- end -}}
+{{- end -}}
+
 {{/* The ServiceAccount the controller runs as. */}}
 {{- define "fjord.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}

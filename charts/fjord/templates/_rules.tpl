@@ -36,3 +36,48 @@ each). No escalate, bind or impersonate anywhere.
   verbs: [get, list, watch, create]
 {{- end }}
 {{- end -}}
+
+{{/*
+The API server's rules wherever the Applications and their objects are (manifests/install.yaml's
+ClusterRole fjord-server; docs/install.md explains each). It writes only Applications and
+AppProjects; everything else is read.
+*/}}
+{{- define "fjord.serverRules" -}}
+# Lists, gets and streams of Applications and AppProjects (one shared watch cache).
+- apiGroups: [argoproj.io]
+  resources: [applications, appprojects]
+  verbs: [get, list, watch]
+# Sync, rollback, refresh, terminate (the operation field, the refresh annotation) and delete.
+- apiGroups: [argoproj.io]
+  resources: [applications]
+  verbs: [patch, update, delete]
+# Project role tokens are recorded in the AppProject.
+- apiGroups: [argoproj.io]
+  resources: [appprojects]
+  verbs: [patch, update]
+# Resource tree, live manifests, managed-resources: read and watch objects of any kind.
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: [get, list, watch]
+# The Events of apps and their resources.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [get, list, watch]
+{{- end -}}
+
+{{/* The API server's rules in the release namespace: its sessions, accounts and policy. */}}
+{{- define "fjord.serverSettingsRules" -}}
+# argocd-secret is read and watched; it and argocd-initial-admin-secret are created when missing.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, create]
+# Only those two Secrets are written.
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [argocd-secret, argocd-initial-admin-secret]
+  verbs: [update, patch]
+# argocd-cm (accounts) and argocd-rbac-cm (policy), reloaded on change.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch]
+{{- end -}}

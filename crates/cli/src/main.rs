@@ -58,6 +58,8 @@ enum Command {
     /// Set container images in a kustomization (as `kustomize edit set image`) or in plain
     /// manifests; optionally commit and push (exit 2 with --exit-code when nothing changed).
     SetImage(cmd::set_image::SetImageArgs),
+    /// Run the API server and web UI (Argo CD's REST paths under /api/v1, sessions, RBAC).
+    Server(cmd::server::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Install(args) => cmd::install::run(args),
         Command::SealedSecretsController(args) => cmd::sealed_secrets_controller::run(args),
         Command::SetImage(args) => cmd::set_image::run(args),
+        Command::Server(args) => cmd::server::run(args),
     };
     match result {
         Ok(code) => code,

@@ -601,13 +601,25 @@ fn up_once_brings_the_demo_app_to_synced_and_healthy() {
             .args(["up", "--once", "--data-dir"])
             .arg(dir.path())
             .args(["--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
-            .args(["--webhook-addr", "127.0.0.1:0"])
+            .args([
+                "--webhook-addr",
+                "127.0.0.1:0",
+                "--server-addr",
+                "127.0.0.1:0",
+            ])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "run {run}: {}", text(&o));
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(
             out.contains("guestbook is Synced and Healthy"),
+            "run {run}: {}",
+            text(&o)
+        );
+        // The API server and UI started (and, with --once, answered before stopping).
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("UI: http://127.0.0.1:") && l.contains("user admin")),
             "run {run}: {}",
             text(&o)
         );

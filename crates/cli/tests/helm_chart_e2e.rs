@@ -260,6 +260,8 @@ fn helm_lints_the_chart_strictly() {
             "--set",
             "metrics.serviceMonitor.enabled=true,webhook.ingress.enabled=true",
         ][..],
+        &["--strict", "--set", "server.tls.selfSigned=true"][..],
+        &["--strict", "--set", "server.enabled=false"][..],
     ] {
         let mut args = vec!["lint", chart];
         args.extend_from_slice(extra);
@@ -300,7 +302,7 @@ fn the_default_render_is_the_install_manifest() {
         .iter()
         .filter(|o| s(o, "/kind") == "ClusterRole")
         .collect();
-    assert_eq!(roles.len(), 2, "two ClusterRoles in install.yaml");
+    assert_eq!(roles.len(), 3, "three ClusterRoles in install.yaml");
     for role in roles {
         let name = s(role, "/metadata/name");
         assert_eq!(
@@ -438,6 +440,103 @@ fn values_set_replicas_shards_resources_monitor_and_ingress() {
     assert_eq!(s(ing, "/spec/tls/0/secretName"), "fjord-tls");
 }
 
+/// The API server's values: off, replicas, resources, TLS from a Secret (mounted, its flags,
+/// HTTPS probes, Service port https 443) or self-signed; the namespace install gives it one
+/// Role.
+#[test]
+fn server_values_turn_it_off_scale_it_and_serve_tls() {
+    require_tools!(HELM);
+    let helm = Helm::new();
+    let args_of = |objects: &[Value]| -> Vec<String> {
+        let d = find(objects, "Deployment", "fjord-server");
+        d["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let off = helm.render(&["--set", "server.enabled=false"]);
+    assert!(
+        !off.iter().any(|o| s(o, "/metadata/name") == "fjord-server"),
+        "no server object when disabled"
+    );
+    find(&off, "Deployment", "fjord-controller");
+
+    let objects = helm.render(&[
+        "--set",
+        "server.replicas=2,server.resources.limits.memory=1Gi",
+        "--set",
+        "server.tls.secretName=fjord-server-tls,server.extraArgs={--log-level=debug}",
+    ]);
+    let d = find(&objects, "Deployment", "fjord-server");
+    assert_eq!(d["spec"]["replicas"], 2);
+    let pod = &d["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["resources"]["limits"]["memory"], "1Gi");
+    assert_eq!(
+        c["resources"]["limits"]["cpu"], "1",
+        "the other limit is kept"
+    );
+    let args = args_of(&objects);
+    assert_eq!(
+        args[..4],
+        [
+            "server",
+            "--addr=0.0.0.0:8088",
+            "--namespace=argocd",
+            "--cache-dir=/var/cache/fjord"
+        ]
+    );
+    assert!(
+        args.contains(&"--tls-cert=/etc/fjord/tls/tls.crt".to_string()),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--tls-key=/etc/fjord/tls/tls.key".to_string()),
+        "{args:?}"
+    );
+    assert_eq!(args.last().map(String::as_str), Some("--log-level=debug"));
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
+    }
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tls")
+        .expect("the TLS Secret as a volume");
+    assert_eq!(volume["secret"]["secretName"], "fjord-server-tls");
+    assert!(c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "tls" && m["mountPath"] == "/etc/fjord/tls"));
+    let svc = find(&objects, "Service", "fjord-server");
+    assert_eq!(s(svc, "/spec/ports/0/name"), "https");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 443);
+
+    let objects = helm.render(&[
+        "--set",
+        "server.tls.selfSigned=true,server.service.port=8443",
+    ]);
+    assert!(args_of(&objects).contains(&"--self-signed-tls".to_string()));
+    assert_eq!(
+        find(&objects, "Service", "fjord-server")["spec"]["ports"][0]["port"],
+        8443
+    );
+    let plain = helm.render(&[]);
+    assert!(!args_of(&plain).iter().any(|a| a.contains("tls")));
+    let svc = find(&plain, "Service", "fjord-server");
+    assert_eq!(s(svc, "/spec/ports/0/name"), "http");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+
+    let narrow = helm.render(&["--set", "namespaceInstall=true"]);
+    let role = find(&narrow, "Role", "fjord-server");
+    assert_eq!(s(role, "/metadata/namespace"), NS);
+    assert_eq!(role["rules"].as_array().unwrap().len(), 8);
+}
+
 #[test]
 fn bad_values_are_refused_by_the_schema() {
     require_tools!(HELM);
@@ -466,6 +565,17 @@ fn bad_values_are_refused_by_the_schema() {
             "image.pullPolicy=Sometimes",
             "/image/pullPolicy",
             "value must be one of",
+        ),
+        ("server.replicas=-1", "/server/replicas", "minimum"),
+        (
+            "server.tls.secretName=fjord-tls,server.tls.selfSigned=true",
+            "/server/tls",
+            "'not' failed",
+        ),
+        (
+            "server.extraArgs={addr}",
+            "/server/extraArgs/0",
+            "does not match",
         ),
     ] {
         for verb in ["template", "lint"] {
@@ -506,6 +616,11 @@ const RELEASED: &[(&str, &str, &str)] = &[
     ("serviceaccount", "kube-system", "sealed-secrets-controller"),
     ("clusterrole", "", "fjord-sealed-secrets"),
     ("role", "kube-system", "fjord-sealed-secrets"),
+    ("serviceaccount", NS, "fjord-server"),
+    ("clusterrole", "", "fjord-server"),
+    ("role", NS, "fjord-server"),
+    ("deployment", NS, "fjord-server"),
+    ("service", NS, "fjord-server"),
 ];
 
 /// The seed's install command, twice (the second is an upgrade that changes nothing).

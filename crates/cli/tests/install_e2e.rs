@@ -6,7 +6,9 @@
 //! manifests' RBAC lacks nothing. The namespace install refuses an app deploying outside its
 //! namespace, naming the object, before any write. `fjord install` applies the same objects.
 //! The Sealed Secrets Deployment in kube-system runs the same way with its own ServiceAccount,
-//! and `fjord seal` reaches it through its Service and the API server's service proxy.
+//! and `fjord seal` reaches it through its Service and the API server's service proxy. The
+//! `fjord-server` Deployment runs the same way with its own ServiceAccount: it answers its
+//! probes' path, bootstraps the admin password Secret and serves the seed's Application.
 //!
 //! Real backend only (the local API has no RBAC): on the local backend the tests say so and
 //! return; scripts/test.sh runs them in its real pass.
@@ -155,6 +157,7 @@ fn install_yaml_installs_a_controller_that_syncs_the_seed_with_its_own_service_a
     assert_eq!(d["spec"]["replicas"], 2);
     assert_nothing_forbidden(&env);
     sealed_secrets_deployment_unseals_behind_its_service(&env.cluster);
+    server_deployment_serves_with_its_own_service_account(&env.cluster);
 
     // `fjord install` applies the same objects over them (same values: no conflict), as
     // field manager fjord-install.
@@ -202,6 +205,11 @@ fn fjord_install_applies_everything_on_a_fresh_cluster() {
         ("serviceaccount", "kube-system", "sealed-secrets-controller"),
         ("clusterrole", "", "fjord-sealed-secrets"),
         ("service", "fjord-system", "fjord-webhook"),
+        ("serviceaccount", "fjord-system", SERVER),
+        ("clusterrole", "", SERVER),
+        ("rolebinding", "fjord-system", SERVER),
+        ("deployment", "fjord-system", SERVER),
+        ("service", "fjord-system", SERVER),
     ] {
         assert!(cluster.exists(kind, ns, name), "{kind} {ns}/{name} missing");
     }
@@ -285,6 +293,123 @@ fn namespace_install_manages_only_its_namespace_with_roles_only() {
     assert_ne!(s(&app, "/status/sync/status"), "Synced", "{app}");
     assert!(!env.exists("namespace", "", "payments-prod"), "written");
     assert_nothing_forbidden(&env);
+}
+
+/// The API server's Deployment, ServiceAccount, RBAC and Service.
+const SERVER: &str = "fjord-server";
+
+/// The `fjord-server` Deployment's container arguments run as its Pod would (in-cluster, the
+/// `fjord-server` ServiceAccount's token), listening on a free loopback port: it answers
+/// /api/version (the probes' path), creates the admin's initial password Secret, the admin logs
+/// in with it and lists the seed's Application, and the API refused it nothing.
+fn server_deployment_serves_with_its_own_service_account(cluster: &Cluster) {
+    let started = Instant::now();
+    let live = cluster.get("deployment", NS, SERVER).unwrap();
+    let pod_spec = &live["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["serviceAccountName"], SERVER);
+    let c = &pod_spec["containers"][0];
+    assert_eq!(s(c, "/readinessProbe/httpGet/path"), "/api/version");
+    let cache = cluster.dir.path().join("server-cache");
+    let args: Vec<String> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a.as_str().unwrap();
+            match a.split_once('=') {
+                Some((flag, v)) if v.starts_with("0.0.0.0:") => format!("{flag}=127.0.0.1:0"),
+                Some(("--cache-dir", _)) => format!("--cache-dir={}", cache.display()),
+                _ => a.to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(args[0], "server");
+    let pod = InCluster::new(cluster, NS, SERVER);
+    let (out, log) = (
+        cluster.dir.path().join("server.out"),
+        cluster.dir.path().join("server.log"),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = pod.command(&args);
+    cmd.env("POD_NAME", "fjord-server-0")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut proc = fjord_testkit::Proc::spawn_or_panic(&mut cmd, "fjord server");
+    let log_text = || {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("{}{}", read(&out), read(&log))
+    };
+    let url = common::poll(
+        "fjord server to listen",
+        Duration::from_secs(60),
+        log_text,
+        || {
+            if let Some(st) = proc.try_wait() {
+                panic!("fjord server exited: {st}\n{}", log_text());
+            }
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let line = text
+                .lines()
+                .find(|l| l.contains("listening on "))?
+                .to_string();
+            line.rsplit(' ').next().map(str::to_string)
+        },
+    );
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let (code, body) = common::http(addr, "GET", "/api/version", &[], b"");
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = common::http(addr, "GET", "/api/v1/applications", &[], b"");
+    assert_eq!(code, 401, "{body}");
+    let secret = common::poll(
+        "the server to create argocd-initial-admin-secret",
+        Duration::from_secs(30),
+        log_text,
+        || cluster.get("secret", NS, "argocd-initial-admin-secret"),
+    );
+    use base64::Engine as _;
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(s(&secret, "/data/password"))
+        .unwrap();
+    let password = String::from_utf8(password).unwrap();
+    let login = json!({"username": "admin", "password": password}).to_string();
+    let (code, body) = common::http(
+        addr,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type", "application/json")],
+        login.as_bytes(),
+    );
+    assert_eq!(code, 200, "login: {body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", s(&token, "/token"));
+    common::poll(
+        "the seed's Application in the server's list",
+        Duration::from_secs(30),
+        log_text,
+        || {
+            let (code, body) = common::http(
+                addr,
+                "GET",
+                "/api/v1/applications",
+                &[("Authorization", bearer.as_str())],
+                b"",
+            );
+            (code == 200 && body.contains("nordic-payment-gateway")).then_some(())
+        },
+    );
+    let text_log = log_text();
+    assert_not_refused(
+        &text_log,
+        &["forbidden", "(403", "403 ", "\"code\":403"],
+        "the fjord-server RBAC lacks a permission",
+    );
+    assert!(!text_log.contains(&password), "the admin password logged");
+    drop(proc);
+    eprintln!("fjord-server in-cluster check: {:?}", started.elapsed());
 }
 
 /// The Sealed Secrets Deployment of install.yaml (`kube-system/sealed-secrets-controller`).

@@ -309,3 +309,160 @@ fn sealed_secrets_controller_refuses_flags_that_make_no_sense() {
     );
     assert!(help.contains("--sealed-secrets-key-namespace"), "{help}");
 }
+
+/// The API server and web UI (`fjord server`): its own ServiceAccount, Deployment (hardened as
+/// the controller's, probes on /api/version, a bounded cache at --cache-dir) and Service
+/// `fjord-server` (http 80 -> 8088); RBAC that writes only Applications, AppProjects and, in its
+/// namespace, its two Secrets, each rule with its reason; Roles only in the namespace install.
+#[test]
+fn the_server_runs_hardened_with_least_privilege_rbac() {
+    let items = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["install", "--dry-run", "-o", "json"];
+        args.extend(extra);
+        let out = fjord().run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list["items"].as_array().unwrap().clone()
+    };
+    let cluster = items(&[]);
+    let find = |items: &[serde_json::Value], kind: &str| {
+        items
+            .iter()
+            .find(|i| i["kind"] == kind && i["metadata"]["name"] == "fjord-server")
+            .unwrap_or_else(|| panic!("no {kind} fjord-server"))
+            .clone()
+    };
+    let dep = find(&cluster, "Deployment");
+    let pod = &dep["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "fjord-server");
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["args"],
+        serde_json::json!([
+            "server",
+            "--addr=0.0.0.0:8088",
+            "--namespace=argocd",
+            "--cache-dir=/var/cache/fjord"
+        ])
+    );
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["path"], "/api/version", "{probe}");
+        assert_eq!(c[probe]["httpGet"]["port"], "http", "{probe}");
+    }
+    assert_eq!(c["ports"][0]["containerPort"], 8088);
+    let cache = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/var/cache/fjord")
+        .expect("the cache mounted at --cache-dir");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == cache["name"])
+        .unwrap();
+    assert!(volume["emptyDir"]["sizeLimit"].is_string(), "{volume}");
+    let svc = find(&cluster, "Service");
+    assert_eq!(
+        svc["spec"]["ports"][0],
+        serde_json::json!({"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"})
+    );
+    for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(&dep["spec"]["template"]["metadata"]["labels"][k], v);
+    }
+
+    // Writes: Applications (patch, update, delete), AppProjects (patch, update), and in the
+    // install namespace only the two Secrets by name; everything else read only.
+    let writes = |role: &serde_json::Value| -> Vec<String> {
+        let mut out = Vec::new();
+        for rule in role["rules"].as_array().unwrap() {
+            for v in rule["verbs"].as_array().unwrap() {
+                let v = v.as_str().unwrap();
+                assert!(
+                    !["*", "escalate", "bind", "impersonate"].contains(&v),
+                    "{rule}"
+                );
+                if !["get", "list", "watch"].contains(&v) {
+                    for r in rule["resources"].as_array().unwrap() {
+                        let names = rule["resourceNames"].to_string();
+                        out.push(format!("{} {v} {names}", r.as_str().unwrap()));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let cluster_role = find(&cluster, "ClusterRole");
+    assert_eq!(
+        writes(&cluster_role),
+        [
+            "applications patch null",
+            "applications update null",
+            "applications delete null",
+            "appprojects patch null",
+            "appprojects update null"
+        ]
+    );
+    let role = find(&cluster, "Role");
+    assert_eq!(role["metadata"]["namespace"], "argocd");
+    let names = "[\"argocd-secret\",\"argocd-initial-admin-secret\"]";
+    assert_eq!(
+        writes(&role),
+        [
+            "secrets create null".to_string(),
+            format!("secrets update {names}"),
+            format!("secrets patch {names}")
+        ]
+    );
+    for kind in ["ClusterRoleBinding", "RoleBinding"] {
+        let b = find(&cluster, kind);
+        assert_eq!(b["subjects"][0]["name"], "fjord-server", "{kind}");
+        assert_eq!(b["subjects"][0]["namespace"], "argocd", "{kind}");
+    }
+    // Each rule's reason is a comment above it in install.yaml.
+    let yaml = generated(&[]);
+    for doc in yaml
+        .split("\n---\n")
+        .filter(|d| d.contains("  name: fjord-server\n") && d.contains("\nrules:\n"))
+    {
+        let rules = doc.matches("\n- apiGroups:").count();
+        let reasons = doc
+            .lines()
+            .zip(doc.lines().skip(1))
+            .filter(|(a, b)| a.starts_with('#') && b.starts_with("- apiGroups:"))
+            .count();
+        assert!(
+            rules >= 3 && rules == reasons,
+            "{rules} rules, {reasons} reasons"
+        );
+    }
+
+    // The namespace install: one Role with every rule, in the namespace; no cluster RBAC.
+    let narrow = items(&["--namespace-install", "-n", "team"]);
+    let role = find(&narrow, "Role");
+    assert_eq!(role["metadata"]["namespace"], "team");
+    assert_eq!(
+        role["rules"].as_array().unwrap().len(),
+        cluster_role["rules"].as_array().unwrap().len()
+            + find(&cluster, "Role")["rules"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        find(&narrow, "RoleBinding")["subjects"][0]["namespace"],
+        "team"
+    );
+    assert!(!narrow
+        .iter()
+        .any(|i| i["kind"].as_str().unwrap().starts_with("Cluster")
+            && i["metadata"]["name"] == "fjord-server"));
+    let c = &find(&narrow, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["args"][2], "--namespace=team");
+}

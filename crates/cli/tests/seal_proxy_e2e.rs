@@ -237,7 +237,7 @@ fn local_api_fjord_up_serves_the_certificate_through_its_service_proxy() {
             "--sealed-secrets-addr",
             "127.0.0.1:0",
         ])
-        .args(["--image-updater", "false"])
+        .args(["--image-updater", "false", "--server-addr", "127.0.0.1:0"])
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(dir.path().join("up.err")).unwrap());
     let _up = fjord_testkit::Proc::spawn_or_panic(&mut cmd, "fjord up");

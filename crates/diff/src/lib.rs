@@ -35,6 +35,7 @@
 //! assert_eq!(d.id.to_string(), "ConfigMap a/c");
 //! ```
 
+pub mod forensics;
 mod jq;
 mod managed;
 pub mod mask;

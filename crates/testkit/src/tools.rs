@@ -83,6 +83,27 @@ pub const HELM: Tool = Tool {
     hint: "GOBIN=~/.cache/fjord/tools/helm/bin go install helm.sh/helm/v4/cmd/helm@v4.3.2 (scripts/test.sh does it)",
 };
 
+/// Node.js, which runs the browser tests of the web UI (ui/e2e, playwright-core).
+pub const NODE: Tool = Tool {
+    program: "node",
+    hint: "apt-get install nodejs npm, then `npm ci` in ui/e2e (scripts/test.sh does it)",
+};
+/// Debian's Chromium, driven headless by the browser tests (never a downloaded browser).
+pub const CHROMIUM: Tool = Tool {
+    program: "/usr/bin/chromium",
+    hint: "apt-get install chromium chromium-driver (scripts/test.sh does it)",
+};
+/// `htpasswd`, which makes the bcrypt hash of a local account's password.
+pub const HTPASSWD: Tool = Tool {
+    program: "htpasswd",
+    hint: "apt-get install apache2-utils",
+};
+/// `openssl`, which makes the certificate and key files of the API server's TLS test.
+pub const OPENSSL: Tool = Tool {
+    program: "openssl",
+    hint: "apt-get install openssl",
+};
+
 impl Tool {
     /// [`require`] of this tool.
     pub fn require(self) -> bool {

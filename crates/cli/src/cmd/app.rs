@@ -70,8 +70,9 @@ pub enum AppCommand {
         #[arg(short, long, value_enum, default_value_t = AppOutput::Text)]
         output: AppOutput,
     },
-    /// Show the resources that differ from Git (exit 1 when any does, 2 when the application
-    /// cannot be compared: its fetch, render or spec error is printed).
+    /// Show the resources that differ from Git, under each its drifted fields and the field
+    /// manager that last set them (exit 1 when any differs, 2 when the application cannot be
+    /// compared: its fetch, render or spec error is printed).
     Diff {
         /// The Application.
         name: String,
@@ -456,6 +457,11 @@ async fn diff(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
         .flatten()
         .filter(|r| s(r, "/status") != "Synced")
         .collect();
+    let drift = if out.is_empty() {
+        Vec::new()
+    } else {
+        drift(ctx, &app).await
+    };
     let mut text = String::new();
     for r in &out {
         let what = if r.pointer("/requiresPruning") == Some(&json!(true)) {
@@ -470,6 +476,15 @@ async fn diff(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
             s(r, "/namespace"),
             s(r, "/name")
         );
+        let same = |id: &fjord_model::ObjectRef| {
+            id.group == s(r, "/group")
+                && id.kind == s(r, "/kind")
+                && id.namespace == s(r, "/namespace")
+                && id.name == s(r, "/name")
+        };
+        for (_, field) in drift.iter().filter(|(id, _)| same(id)) {
+            text += &format!("    {field}\n");
+        }
     }
     print(&text)?;
     Ok(if out.is_empty() {
@@ -566,6 +581,39 @@ async fn delete(
     let with = if cascade { " with its resources" } else { "" };
     print(&format!("application {name} deleted{with}\n"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The drifted fields of `app`'s objects and who last set each (drift forensics), compared as
+/// the controller compares (the source is cloned into a temporary directory, removed after);
+/// best effort: a failure is a warning on stderr and no fields.
+async fn drift(
+    ctx: &Ctx,
+    app: &Value,
+) -> Vec<(fjord_model::ObjectRef, fjord_diff::forensics::Drift)> {
+    use fjord_controller::runtime::drift::drift_of;
+    use fjord_controller::runtime::inspect::Inspector;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("fjord-app-diff-{}-{nanos}", std::process::id()));
+    let result = async {
+        let decoded = serde_json::from_value(app.clone())?;
+        let inspector = Inspector::new(ctx.client.clone(), &ctx.ns, dir.clone()).await?;
+        anyhow::Ok(inspector.inspect(&decoded).await?)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(i) => i
+            .compared
+            .iter()
+            .flat_map(|c| drift_of(c).into_iter().map(|d| (c.task.id.clone(), d)))
+            .collect(),
+        Err(e) => {
+            eprintln!("warning: the drifted fields cannot be shown: {e:#}");
+            Vec::new()
+        }
+    }
 }
 
 /// Sets the refresh annotation and waits until the controller has compared again.

@@ -1,5 +1,6 @@
 //! `fjord install`: the objects that run fjord in a cluster, generated from the code (the
-//! CRDs the controllers embed, the RBAC the controller needs, its Deployment and Services),
+//! CRDs the controllers embed, the RBAC the controller needs, its Deployment and Services, the
+//! API server and web UI `fjord-server`),
 //! printed (`--dry-run -o yaml|json`, what manifests/install.yaml and
 //! manifests/namespace-install.yaml hold) or server-side applied as field manager
 //! `fjord-install`: CRDs first (waited for until Established), then the rest in order.
@@ -7,6 +8,7 @@
 mod output;
 mod rbac;
 mod sealed;
+mod server;
 mod workload;
 
 use anyhow::Context;
@@ -130,8 +132,9 @@ pub fn crd_documents() -> [(&'static str, &'static str); 4] {
     ]
 }
 
-/// Every object but the CRDs, in apply order: the Namespace, RBAC, Deployment, Services, then
-/// (cluster install) the Sealed Secrets controller's objects in kube-system.
+/// Every object but the CRDs, in apply order: the Namespace, RBAC, Deployment, Services, the
+/// API server's objects, then (cluster install) the Sealed Secrets controller's objects in
+/// kube-system.
 pub fn objects(spec: &Spec) -> Vec<Object> {
     let mut out = vec![Object::plain(json!({
         "apiVersion": "v1",
@@ -141,6 +144,7 @@ pub fn objects(spec: &Spec) -> Vec<Object> {
     out.extend(rbac::objects(spec));
     out.push(workload::deployment(spec));
     out.extend(workload::services(spec));
+    out.extend(server::objects(spec));
     if !spec.namespaced {
         out.extend(sealed::objects(spec));
     }
@@ -283,6 +287,13 @@ mod tests {
             "Deployment team/fjord-controller",
             "Service team/fjord-controller-metrics",
             "Service team/fjord-webhook",
+            "ServiceAccount team/fjord-server",
+            "ClusterRole fjord-server",
+            "ClusterRoleBinding fjord-server",
+            "Role team/fjord-server",
+            "RoleBinding team/fjord-server",
+            "Deployment team/fjord-server",
+            "Service team/fjord-server",
             "ServiceAccount kube-system/sealed-secrets-controller",
             "ClusterRole fjord-sealed-secrets",
             "ClusterRoleBinding fjord-sealed-secrets",

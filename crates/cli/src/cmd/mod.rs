@@ -12,6 +12,7 @@ pub mod local_cluster;
 pub mod render;
 pub mod seal;
 pub mod sealed_secrets_controller;
+pub mod server;
 pub mod set_image;
 pub mod signal;
 pub mod sync;

@@ -80,6 +80,58 @@ pub struct UpArgs {
     /// Time between the end of one image update cycle and the start of the next.
     #[arg(long = "image-updater-interval", value_name = "DURATION", default_value = "2m", value_parser = super::kube_args::parse_duration)]
     pub image_updater_interval: Duration,
+    /// Address of the API server and web UI (`fjord server`, started in-process after the
+    /// controller; with --once it is checked to answer, then stopped with the rest).
+    #[arg(long, value_name = "HOST:PORT", default_value = fjord_server::options::DEFAULT_ADDR)]
+    pub server_addr: SocketAddr,
+}
+
+/// The line that tells where the UI is and how to read the admin password (never the
+/// password itself).
+fn ui_line(url: &str, kubeconfig: &Path) -> String {
+    format!(
+        "UI: {url}  (user admin; password: kubectl --kubeconfig {} -n argocd get secret \
+         argocd-initial-admin-secret -o jsonpath='{{.data.password}}' | base64 -d)",
+        kubeconfig.display()
+    )
+}
+
+/// `GET /api/version` on the server just started (plain HTTP on this machine), with 10 s
+/// timeouts: an error unless it answers 200.
+fn server_answers(addr: SocketAddr) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let url = format!("http://{addr}/api/version");
+    let limit = Duration::from_secs(10);
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, limit)
+        .with_context(|| format!("GET {url}: connecting"))?;
+    conn.set_read_timeout(Some(limit))
+        .and_then(|()| conn.set_write_timeout(Some(limit)))
+        .and_then(|()| conn.write_all(b"GET /api/version HTTP/1.0\r\nHost: localhost\r\n\r\n"))
+        .with_context(|| format!("GET {url}: sending"))?;
+    let mut head = [0u8; 64];
+    let n = conn
+        .read(&mut head)
+        .with_context(|| format!("GET {url}: reading the answer"))?;
+    let head = String::from_utf8_lossy(&head[..n]);
+    let status = head.lines().next().unwrap_or_default();
+    if !status.contains(" 200") {
+        bail!("GET {url} answered {status:?}, not 200");
+    }
+    Ok(())
+}
+
+/// Starts the API server and web UI on `addr` against the local cluster.
+async fn start_server(
+    client: ClientOptions,
+    data_dir: &Path,
+    addr: SocketAddr,
+) -> anyhow::Result<fjord_server::ServerHandle> {
+    let mut opts = fjord_server::ServerOptions::new(client, data_dir.join("server-cache"));
+    opts.namespace = "argocd".to_string();
+    opts.addr = addr;
+    fjord_server::start(opts)
+        .await
+        .with_context(|| format!("starting the API server and UI on {addr} (--server-addr)"))
 }
 
 /// Creates (once) a Git repository holding the example and returns its `file://` URL.
@@ -209,8 +261,72 @@ async fn expose_sealed_secrets(client: &Client, addr: std::net::SocketAddr) -> a
     Ok(())
 }
 
+/// What `fjord up` tells once the demo app is up (or not).
+struct Summary<'a> {
+    healthy: bool,
+    elapsed: Duration,
+    kubeconfig: &'a Path,
+    repo_url: &'a str,
+    ui: &'a str,
+    metrics: String,
+    webhook: String,
+}
+
+/// The summary text: the demo app's state, what to try, where the UI and the endpoints are.
+fn summary(s: &Summary<'_>) -> String {
+    let kc = s.kubeconfig.display();
+    format!(
+        "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within {}s\n\n{}\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook",
+        if s.healthy { "Synced and Healthy" } else { "NOT yet Synced and Healthy" },
+        s.elapsed.as_secs_f64(),
+        s.repo_url.trim_start_matches("file://"),
+        DEMO_POLL.as_secs(),
+        s.ui,
+        s.metrics,
+        s.webhook,
+    )
+}
+
 /// The Service `fjord seal` and `kubeseal` reach the Sealed Secrets controller through.
 const SEALED_SERVICE: &str = "sealed-secrets-controller";
+
+/// The controller's options (the demo repository polled often) and the image updater's.
+fn controller_options(
+    args: &UpArgs,
+    client_opts: &ClientOptions,
+) -> (
+    ControllerOptions,
+    Option<fjord_image_updater::ImageUpdaterOptions>,
+) {
+    let mut opts = ControllerOptions::new(client_opts.clone(), args.data_dir.join("repos"));
+    opts.metrics_addr = Some(args.metrics_addr);
+    opts.webhook_addr = Some(args.webhook_addr);
+    // The demo repository is local: poll it often, so a commit shows up quickly.
+    opts.resync = Some(DEMO_POLL);
+    let updater_opts = super::controller::image_updater_options(
+        args.image_updater,
+        args.image_updater_interval,
+        client_opts.clone(),
+        "argocd",
+        &args.data_dir.join("repos"),
+    );
+    super::controller::serve_updater_metrics(&mut opts, updater_opts.as_ref());
+    (opts, updater_opts)
+}
+
+/// With --once, checks that the UI answers and returns; else runs until Ctrl-C.
+async fn hold(once: bool, ui: SocketAddr) -> anyhow::Result<()> {
+    if once {
+        tokio::task::spawn_blocking(move || server_answers(ui))
+            .await
+            .context("checking the UI")??;
+        println!("--once: everything stops now.");
+    } else {
+        println!("Ctrl-C stops everything.");
+        stop_signal().await;
+    }
+    Ok(())
+}
 
 /// Runs `fjord up`.
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -229,19 +345,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             kubeconfig: Some(kubeconfig.clone()),
             ..Default::default()
         };
-        let mut opts = ControllerOptions::new(client_opts.clone(), args.data_dir.join("repos"));
-        opts.metrics_addr = Some(args.metrics_addr);
-        opts.webhook_addr = Some(args.webhook_addr);
-        // The demo repository is local: poll it often, so a commit shows up quickly.
-        opts.resync = Some(DEMO_POLL);
-        let updater_opts = super::controller::image_updater_options(
-            args.image_updater,
-            args.image_updater_interval,
-            client_opts.clone(),
-            "argocd",
-            &args.data_dir.join("repos"),
-        );
-        super::controller::serve_updater_metrics(&mut opts, updater_opts.as_ref());
+        let (opts, updater_opts) = controller_options(&args, &client_opts);
         let controller = runtime::start(opts).await.context("starting the controller")?;
         let sealer = match args.sealed.options(client_opts.clone()) {
             Some(o) => Some(
@@ -260,6 +364,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let updater = super::controller::start_image_updater(updater_opts).await?;
+        let server = start_server(client_opts.clone(), &args.data_dir, args.server_addr).await?;
+        let ui = ui_line(&server.url(), &kubeconfig);
+        println!("{ui}");
         let client = Client::connect(&client_opts).await?;
         if let Some(addr) = sealer.as_ref().and_then(|s| s.http_addr()) {
             expose_sealed_secrets(&client, addr).await?;
@@ -274,21 +381,24 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let start = Instant::now();
         let healthy = wait_demo(&client, &app_type, start).await?;
         let kc = kubeconfig.display();
+        let addr_of = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         println!(
-            "\nguestbook is {} after {:.1}s.\n\nTry:\n  kubectl --kubeconfig {kc} get applications -n argocd\n  kubectl --kubeconfig {kc} get all -n guestbook\n  fjord app list --kubeconfig {kc}\n  fjord app get guestbook --kubeconfig {kc}\n  edit {}/guestbook and commit: the change is synced within {}s\n\nmetrics: http://{}/metrics   webhook: http://{}/api/webhook\nCtrl-C stops everything.",
-            if healthy { "Synced and Healthy" } else { "NOT yet Synced and Healthy" },
-            start.elapsed().as_secs_f64(),
-            repo_url.trim_start_matches("file://"),
-            DEMO_POLL.as_secs(),
-            controller.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
-            controller.webhook_addr.map(|a| a.to_string()).unwrap_or_default(),
+            "{}",
+            summary(&Summary {
+                healthy,
+                elapsed: start.elapsed(),
+                kubeconfig: &kubeconfig,
+                repo_url: &repo_url,
+                ui: &ui,
+                metrics: addr_of(controller.metrics_addr),
+                webhook: addr_of(controller.webhook_addr),
+            })
         );
         if let Some(addr) = sealer.as_ref().and_then(|s| s.http_addr()) {
             println!("seal a Secret for this cluster (certificate {addr} through the API's service proxy): fjord seal --kubeconfig {kc} < secret.yaml");
         }
-        if !args.once {
-            stop_signal().await;
-        }
+        hold(args.once, server.addr).await?;
+        server.task.abort();
         if let Some(u) = updater {
             u.shutdown().await.context("stopping the image updater")?;
         }

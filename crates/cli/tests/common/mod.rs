@@ -12,6 +12,7 @@ pub mod manifests;
 pub mod proxy_pod;
 pub mod replicas;
 pub mod sealed;
+pub mod server;
 pub mod webhook_hardening;
 
 // The kit's parts every suite here uses (each test binary uses some of them).

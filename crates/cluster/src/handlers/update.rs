@@ -117,7 +117,8 @@ impl Engine {
                 }
                 new["spec"]["replicas"] =
                     body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                (new, "")
+                // The real API server records a write through /scale under subresource "scale".
+                (new, "scale")
             }
             Some(s @ ("status" | "finalize")) => {
                 if (s == "status" && !rt.has_status)
@@ -208,7 +209,7 @@ impl Engine {
                 if let Some(r) = patched.pointer("/metadata/resourceVersion").cloned() {
                     meta::metadata_mut(&mut new).insert("resourceVersion".into(), r);
                 }
-                (new, "")
+                (new, "scale")
             }
             Some("status") if rt.has_status => (apply(&output(rt, &old))?, "status"),
             None => (apply(&output(rt, &old))?, ""),

@@ -8,15 +8,19 @@
 //! - [`error`]: [`ControllerError`], every failure naming its step and keeping its cause.
 //! - [`sync_options`]: an app's `syncOptions` as the sync engine takes them.
 //! - [`reconcile`]: one app's comparison, status and auto-sync decision.
+//! - [`inspect`]: one app's comparison on demand, from outside the controller.
+//! - [`drift`]: drift forensics over a comparison (the server, `fjord app diff`, the Event).
 //! - [`operate`]: running a sync operation, history, rollback, cascade deletion.
 //! - [`watches`]: the Application watch and the live-object watches behind self-heal.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and `POST /api/webhook`.
 
 pub mod cache;
 pub mod destination;
+pub mod drift;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod inspect;
 pub mod lease;
 pub mod lease_standby;
 pub mod operate;

@@ -433,9 +433,12 @@ pub struct Compared {
     /// Objects refused by the project or owned by another app
     /// ([`status::refusal_conditions`]).
     pub conditions: Vec<crate::api::ApplicationCondition>,
+    /// Drift forensics of the modified objects, one line per drifted field
+    /// ([`super::drift::drift_lines`]): carried by the `OutOfSync` Event.
+    pub drift: Vec<String>,
 }
 
-fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError> {
+pub(super) fn compare_options(app: &Application) -> Result<CompareOptions, ControllerError> {
     let mut opts = CompareOptions::default();
     for rule in app.spec().ignore_differences.unwrap_or_default() {
         let v = serde_json::to_value(&rule).map_err(|source| ControllerError::DecodeApp {
@@ -548,6 +551,7 @@ pub async fn compare(
         images,
         types: types.into_iter().collect(),
         conditions: status::refusal_conditions(app.name(), &plan.denied, &plan.shared),
+        drift: super::drift::drift_lines(&diffs),
     })
 }
 
@@ -636,11 +640,14 @@ async fn write_compared(
         events::record(&shared.client, &updated, false, "ResourceUpdated", &msg).await;
     }
     if previous_code.as_ref() != Some(&c.sync_code) {
-        let msg = format!(
+        let mut msg = format!(
             "Updated sync status: {} -> {}",
             previous_code.as_deref().unwrap_or("Unknown"),
             c.sync_code
         );
+        if c.sync_code == SyncStatusCode::OutOfSync && !c.drift.is_empty() {
+            msg += &format!(" (drift: {})", super::drift::drift_summary(&c.drift));
+        }
         events::record(&shared.client, &updated, false, "ResourceUpdated", &msg).await;
     }
     Ok(updated)

@@ -112,6 +112,7 @@ fn container(spec: &Spec) -> Value {
         args: args(),
         ports: json!([{"name": "http", "containerPort": SEALED_PORT, "protocol": "TCP"}]),
         probe_port: "http",
+        liveness_path: "/healthz",
         // A standby serves /healthz but not the certificate: only the leader gets traffic.
         readiness_path: "/v1/cert.pem",
         resources: json!({

@@ -42,7 +42,9 @@ pub struct ContainerSpec<'a> {
     pub ports: Value,
     /// Named port the probes hit.
     pub probe_port: &'a str,
-    /// Path of the readiness probe (liveness is `/healthz`).
+    /// Path of the liveness probe (`/healthz` but for the API server).
+    pub liveness_path: &'a str,
+    /// Path of the readiness probe.
     pub readiness_path: &'a str,
     /// Requests and limits.
     pub resources: Value,
@@ -50,7 +52,7 @@ pub struct ContainerSpec<'a> {
     pub mounts: Value,
 }
 
-/// A container: `POD_NAME` from the downward API, `/healthz` liveness, non-root, read-only root
+/// A container: `POD_NAME` from the downward API, HTTP probes, non-root, read-only root
 /// filesystem, no capabilities.
 pub fn container_of(c: ContainerSpec<'_>) -> Value {
     let probe = |path: &str, period: u32| {
@@ -68,7 +70,7 @@ pub fn container_of(c: ContainerSpec<'_>) -> Value {
         "args": c.args,
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": c.ports,
-        "livenessProbe": probe("/healthz", 10),
+        "livenessProbe": probe(c.liveness_path, 10),
         "readinessProbe": probe(c.readiness_path, 5),
         "resources": c.resources,
         "securityContext": {
@@ -160,6 +162,7 @@ fn container(spec: &Spec) -> Value {
             {"name": "webhook", "containerPort": WEBHOOK_PORT, "protocol": "TCP"},
         ]),
         probe_port: "metrics",
+        liveness_path: "/healthz",
         readiness_path: "/readyz",
         resources: json!({
             "requests": {"cpu": "250m", "memory": "256Mi"},
