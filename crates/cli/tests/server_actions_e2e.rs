@@ -1,6 +1,7 @@
 //! End-to-end tests of the API server's write routes through the real binary: `fjord server`
 //! and `fjord controller` as child processes on the test backend, a real Git server, raw HTTP.
-//! Sync (dry run, selected resources, prune, a second sync while one is pending), terminate,
+//! Sync (dry run, selected resources, prune, a second sync while one is pending), terminate (a
+//! pending request withdrawn; a running sync stopped and not retried),
 //! rollback (to an older history entry; refused under auto-sync), delete with cascade, and the
 //! refusals of bad requests (unknown field, malformed JSON, oversized body, local manifests,
 //! unknown app), each of which changes nothing.
@@ -341,4 +342,86 @@ fn a_caller_who_may_only_read_is_refused_every_write() {
         app.pointer("/metadata/deletionTimestamp").is_none(),
         "{app}"
     );
+}
+
+/// Health of ConfigMaps for the termination test: one annotated `e2e/gate` stays Progressing,
+/// so a sync of it waits until it is terminated.
+const GATE_HEALTH: &str = r#"hs = {}
+if obj.metadata.annotations ~= nil and obj.metadata.annotations["e2e/gate"] ~= nil then
+  hs.status = "Progressing"
+  hs.message = "the gate is closed"
+else
+  hs.status = "Healthy"
+end
+return hs
+"#;
+
+#[test]
+fn terminate_stops_a_running_sync_and_it_is_not_retried() {
+    require_tools!(GIT, KUBECTL, CURL);
+    let gate = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gate\n  annotations:\n    \
+                e2e/gate: \"true\"\n  namespace: gated\ndata:\n  open: \"no\"\n";
+    let repo = GitRepo::new(
+        "gated.git",
+        &[
+            ("app/gate.yaml", gate.into()),
+            ("app/later.yaml", {
+                // A later wave: never reached while the gate holds the sync.
+                let cm = configmap("later", "k", "v");
+                cm.replace(
+                    "metadata:\n",
+                    "metadata:\n  annotations:\n    argocd.argoproj.io/sync-wave: \"5\"\n",
+                )
+            }),
+        ],
+    );
+    let daemon = common::git_daemon(&repo.root);
+    let url = format!("git://127.0.0.1:{}/gated.git", daemon.port);
+    let cluster = Cluster::start();
+    cluster.apply_json(&json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": NS}}));
+    cluster.apply_json(&json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": NS},
+        "data": {"resource.customizations.health.ConfigMap": GATE_HEALTH},
+    }));
+    let controller = Controller::start(&cluster, "10m");
+    let env = Env {
+        controller,
+        cluster,
+    };
+    let mut app = application("gated", &url, "app", "gated", None);
+    app["spec"]["syncPolicy"] = json!({"syncOptions": ["CreateNamespace=true"],
+        "retry": {"limit": 3, "backoff": {"duration": "1s", "factor": 1}}});
+    env.apply_json(&app);
+    let api = ApiServer::start(&env.cluster);
+    let server = Caller::admin(&api);
+    assert_eq!(
+        server.post("/api/v1/applications/gated/sync", &json!({})).0,
+        200
+    );
+    env.wait_app("gated", "its sync waiting for the gate", |a| {
+        s(a, "/status/operationState/phase") == "Running"
+    });
+    let (code, body) = server.call("DELETE", "/api/v1/applications/gated/operation", "");
+    assert_eq!(code, 200, "{body}");
+    let app = env.wait_app("gated", "the sync ended as terminated", |a| {
+        s(a, "/status/operationState/phase") == "Failed"
+    });
+    assert_eq!(
+        s(&app, "/status/operationState/message"),
+        "Operation terminated",
+        "{app}"
+    );
+    // Not retried (its retry strategy allows 3), and the later wave never ran.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let app = env.app("gated");
+    assert_eq!(s(&app, "/status/operationState/phase"), "Failed", "{app}");
+    assert!(
+        app.pointer("/status/operationState/retryCount").is_none(),
+        "{app}"
+    );
+    assert!(env.get("configmap", "gated", "later").is_none());
+    let (code, body) = server.call("DELETE", "/api/v1/applications/gated/operation", "");
+    assert_eq!(code, 409, "nothing left to terminate: {body}");
 }

@@ -327,6 +327,9 @@ pub fn transition(
     s
 }
 
+/// The message of an operation ended by a termination request (`Failed`; never retried).
+pub const OPERATION_TERMINATED: &str = "Operation terminated";
+
 /// Requests termination of a running operation.
 pub fn terminate(state: &OperationState) -> OperationState {
     let mut s = state.clone();
@@ -344,7 +347,9 @@ pub fn retry_after_failure(
     now: DateTime<Utc>,
 ) -> Option<(OperationState, DateTime<Utc>)> {
     let p = state.phase.as_ref()?;
-    if !matches!(p, OperationPhase::Failed | OperationPhase::Error) {
+    if !matches!(p, OperationPhase::Failed | OperationPhase::Error)
+        || state.message.as_deref() == Some(OPERATION_TERMINATED)
+    {
         return None;
     }
     let retry = state.operation.as_ref()?.retry.as_ref()?;
@@ -534,6 +539,11 @@ mod tests {
             "limit reached"
         );
         assert_eq!(terminate(&running).phase.as_deref(), Some("Terminating"));
+        let terminated = transition(&running, OperationPhase::Failed, OPERATION_TERMINATED, now);
+        assert!(
+            retry_after_failure(&terminated, now).is_none(),
+            "a terminated operation is not retried"
+        );
 
         let ok = transition(
             &running,

@@ -119,6 +119,65 @@ pub async fn resume(
     execute(shared, &app, op, state, target, dest, options, true).await
 }
 
+/// How often a running sync reads its Application for a termination request.
+const TERMINATION_POLL: Duration = Duration::from_secs(1);
+
+/// Resolves when the operation of app `name` is asked to terminate (the API server's `DELETE
+/// .../operation` sets its phase to `Terminating`): the running sync is then dropped between
+/// requests, as Argo CD stops a terminated sync, and ends `Failed` with
+/// [`status::OPERATION_TERMINATED`]. A failed read is retried at the next poll.
+async fn termination_requested(shared: &Shared, name: &str) {
+    loop {
+        tokio::time::sleep(TERMINATION_POLL).await;
+        let phase = shared
+            .client
+            .get(&shared.app_type, Some(&shared.opts.namespace), name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| {
+                a.pointer("/status/operationState/phase")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        if phase.as_deref() == Some(OperationPhase::Terminating.as_str()) {
+            return;
+        }
+    }
+}
+
+/// Ends an operation left `Terminating` by a controller that stopped before it could (a
+/// reconcile never sees an operation of its own process): `Failed`, as Argo CD ends it, with
+/// [`status::OPERATION_TERMINATED`].
+pub async fn end_terminated(
+    shared: &Arc<Shared>,
+    app: &Application,
+) -> Result<bool, ControllerError> {
+    let Some(state) = app
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .filter(|s| s.phase == Some(OperationPhase::Terminating))
+    else {
+        return Ok(false);
+    };
+    let message = status::OPERATION_TERMINATED;
+    let state = status::transition(state, OperationPhase::Failed, message, finish_time(state));
+    let updated = write_state(shared, app, &state, None).await?;
+    shared
+        .metrics
+        .inc_sync(&updated, OperationPhase::Failed.as_str(), false);
+    events::record(
+        &shared.client,
+        &updated,
+        true,
+        "OperationCompleted",
+        message,
+    )
+    .await;
+    Ok(true)
+}
+
 /// Marks the interrupted operation of `app` failed, with [`INTERRUPTED`] and `why` (the
 /// operation cannot be resumed: the Application became invalid meanwhile).
 pub async fn abandon(
@@ -337,7 +396,18 @@ async fn execute(
                     }
                     // Applies and health waits are the API server's and the cluster's time:
                     // another app is reconciled meanwhile.
-                    let result = idle_while(engine.execute(&plan, &mut |_| {})).await;
+                    let mut no_progress = |_| {};
+                    let run = idle_while(engine.execute(&plan, &mut no_progress));
+                    let result = tokio::select! {
+                        result = run => result,
+                        () = termination_requested(shared, app.name()) => SyncResult {
+                            app: app.name().to_string(),
+                            phase: fjord_sync::OperationPhase::Failed,
+                            message: status::OPERATION_TERMINATED.to_string(),
+                            dry_run: req.dry_run,
+                            resources: Vec::new(),
+                        },
+                    };
                     Ok((result, target))
                 }
                 Err(e) => Err(fjord_model::chain(&e)),

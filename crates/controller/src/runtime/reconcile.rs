@@ -139,6 +139,10 @@ async fn reconcile_app(shared: &Arc<Shared>, name: &str, after_operation: bool) 
         Err(problems) => return invalid_spec(shared, app, &problems).await,
     };
 
+    // An operation asked to terminate while no sync of this process ran it ends now.
+    if operate::end_terminated(shared, &app).await? {
+        return Ok((Pass::Operated, Some(app)));
+    }
     // An operation left `Running` by a crash is resumed first, at its own revision (it needs
     // no fresh comparison; the next reconcile compares the result).
     if let Some(state) = operate::interrupted(&app).cloned() {

@@ -7,9 +7,11 @@
 //! - `DELETE /api/v1/applications/{name}` sets or removes the resources finalizer, then
 //!   deletes the object (the controller deletes what it deployed).
 //! - `DELETE /api/v1/applications/{name}/operation` terminates the operation: a pending one is
-//!   withdrawn, a running one moves to phase `Terminating`.
+//!   withdrawn, a running one moves to phase `Terminating`; the controller running it stops the
+//!   sync within a second (no further request or wave) and ends it `Failed`, "Operation
+//!   terminated", never retried.
 //!
-//! The bodies and the operations they become are in [`ops`] (`actions_ops.rs`).
+//! The bodies and the operations they become are in [`ops`].
 
 use std::future::Future;
 

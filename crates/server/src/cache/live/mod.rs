@@ -1,8 +1,8 @@
 //! The live objects of the apps' resource trees, from one watch a type (all namespaces): the
 //! types the apps' `status.resources` name plus the child kinds owner references lead to
 //! (ReplicaSet, Pod, Job, ControllerRevision, EndpointSlice), indexed by uid, identity and
-//! owner uid (`live_index.rs`); and the cluster's recent Events (`live_events.rs`). The tree
-//! itself is assembled from the index in `live_tree.rs`.
+//! owner uid (`index.rs`); and the cluster's recent Events (`events.rs`). The tree
+//! itself is assembled from the index in `tree.rs`.
 //!
 //! Objects are slimmed on the way in: `metadata.managedFields` is dropped and a Secret's values
 //! are masked as fjord-diff masks them, so no request can read a Secret value from here.
