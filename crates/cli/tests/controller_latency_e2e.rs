@@ -4,23 +4,10 @@
 
 mod common;
 
-use common::{application, configmap, s, Cluster, Controller, Env, GitRepo, NS};
+use common::{application, configmap, s, Cluster, Controller, Env, GitRepo, GATE_HEALTH, NS};
 use fjord_testkit::require_tools;
 use fjord_testkit::tools::{GIT, KUBECTL};
 use serde_json::json;
-
-/// Health of ConfigMaps for this test: one annotated `e2e/gate` is Progressing until its
-/// `open` key says `yes`; any other is Healthy.
-const GATE_HEALTH: &str = r#"hs = {}
-if obj.metadata.annotations ~= nil and obj.metadata.annotations["e2e/gate"] ~= nil
-   and (obj.data == nil or obj.data.open ~= "yes") then
-  hs.status = "Progressing"
-  hs.message = "the gate is closed"
-else
-  hs.status = "Healthy"
-end
-return hs
-"#;
 
 /// A ConfigMap that keeps its app's sync waiting until the gate is opened.
 const GATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gate\n  annotations:\n    \

@@ -9,7 +9,9 @@
 mod common;
 
 use common::server::ApiServer;
-use common::{application, configmap, s, Cluster, Controller, Env, GitRepo, CONVERGE, NS};
+use common::{
+    application, configmap, s, Cluster, Controller, Env, GitRepo, CONVERGE, GATE_HEALTH, NS,
+};
 use fjord_testkit::require_tools;
 use fjord_testkit::tools::{CURL, GIT, KUBECTL};
 use serde_json::{json, Value};
@@ -343,18 +345,6 @@ fn a_caller_who_may_only_read_is_refused_every_write() {
         "{app}"
     );
 }
-
-/// Health of ConfigMaps for the termination test: one annotated `e2e/gate` stays Progressing,
-/// so a sync of it waits until it is terminated.
-const GATE_HEALTH: &str = r#"hs = {}
-if obj.metadata.annotations ~= nil and obj.metadata.annotations["e2e/gate"] ~= nil then
-  hs.status = "Progressing"
-  hs.message = "the gate is closed"
-else
-  hs.status = "Healthy"
-end
-return hs
-"#;
 
 #[test]
 fn terminate_stops_a_running_sync_and_it_is_not_retried() {

@@ -38,6 +38,19 @@ pub const NS: &str = "argocd";
 /// How long a convergence may take before a test fails (generous: tests share two cores).
 pub const CONVERGE: Duration = Duration::from_secs(45);
 
+/// A `resource.customizations.health.ConfigMap` for tests that hold a sync open: a ConfigMap
+/// annotated `e2e/gate` is Progressing until its `open` key says `yes`; any other is Healthy.
+pub const GATE_HEALTH: &str = r#"hs = {}
+if obj.metadata.annotations ~= nil and obj.metadata.annotations["e2e/gate"] ~= nil
+   and (obj.data == nil or obj.data.open ~= "yes") then
+  hs.status = "Progressing"
+  hs.message = "the gate is closed"
+else
+  hs.status = "Healthy"
+end
+return hs
+"#;
+
 /// The binary under test, to run.
 pub fn fjord() -> Binary {
     Binary::new(FJORD)

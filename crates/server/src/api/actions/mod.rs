@@ -163,6 +163,24 @@ where
     Ok(app_response(app))
 }
 
+/// The app a sync or rollback operates on, and its namespace: the body's `name` must match the
+/// path; its `appNamespace`/`project` win over the query's; the caller needs `sync` on it.
+fn operated_app(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    query: Option<&str>,
+    (body_name, body_ns, body_project): (Option<&str>, Option<&str>, Option<&str>),
+) -> Result<(std::sync::Arc<serde_json::Value>, String), ApiError> {
+    let params = Params::parse(query, &["appNamespace", "project"])?;
+    check_name(body_name, name)?;
+    let ns = body_ns.or(params.get("appNamespace"));
+    let project = body_project.or(params.get("project"));
+    let found = lookup::app(state, caller, name, ns, project, "sync")?;
+    let ns = namespace_of(&found, state);
+    Ok((found, ns))
+}
+
 /// `POST /api/v1/applications/{name}/sync`.
 async fn sync(
     caller: Caller,
@@ -171,14 +189,19 @@ async fn sync(
     RawQuery(query): RawQuery,
     JsonBody(body): JsonBody<SyncBody>,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query.as_deref(), &["appNamespace", "project"])?;
-    check_name(body.name.as_deref(), &name)?;
-    let ns = body.app_namespace.as_deref().or(params.get("appNamespace"));
-    let project = body.project.as_deref().or(params.get("project"));
-    let found = lookup::app(&state, &caller, &name, ns, project, "sync")?;
+    let (found, ns) = operated_app(
+        &state,
+        &caller,
+        &name,
+        query.as_deref(),
+        (
+            body.name.as_deref(),
+            body.app_namespace.as_deref(),
+            body.project.as_deref(),
+        ),
+    )?;
     // Refuse a bad body before reading the API again.
     sync_operation(&body, &found, &caller.subject)?;
-    let ns = namespace_of(&found, &state);
     start_operation(&state, &ns, &name, |app| {
         sync_operation(&body, app, &caller.subject)
     })
@@ -193,12 +216,17 @@ async fn rollback(
     RawQuery(query): RawQuery,
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query.as_deref(), &["appNamespace", "project"])?;
-    check_name(body.name.as_deref(), &name)?;
-    let ns = body.app_namespace.as_deref().or(params.get("appNamespace"));
-    let project = body.project.as_deref().or(params.get("project"));
-    let found = lookup::app(&state, &caller, &name, ns, project, "sync")?;
-    let ns = namespace_of(&found, &state);
+    let (_, ns) = operated_app(
+        &state,
+        &caller,
+        &name,
+        query.as_deref(),
+        (
+            body.name.as_deref(),
+            body.app_namespace.as_deref(),
+            body.project.as_deref(),
+        ),
+    )?;
     start_operation(&state, &ns, &name, |app| {
         rollback_operation(&body, app, &caller.subject)
     })
